@@ -1,0 +1,166 @@
+//! The command line, as clap derive types. Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Keep mirrors of git repositories up to date by themselves.
+///
+/// `install` writes git hooks that push every branch and tag to the configured mirrors in the
+/// background after each commit, merge, rebase or push; `status` tells how each mirror is doing.
+#[derive(Debug, Parser)]
+#[command(name = "git-repo-sync", version, propagate_version = true)]
+#[command(after_help = "Exit status: 0 success, 1 error, 2 usage error, 3 a mirror failed to sync.")]
+pub struct Cli {
+    /// Run as if started in <PATH> (like `git -C`).
+    #[arg(short = 'C', global = true, value_name = "PATH")]
+    pub directory: Option<PathBuf>,
+
+    /// Print more detail (per-ref results).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add mirrors and write the hooks that keep them up to date.
+    #[command(after_help = "Examples:\n  git-repo-sync install --mirror backup=/mnt/nas/project.git\n  \
+                            git-repo-sync install /srv/git/*.git --mirror github=git@github.com:me/x.git")]
+    Install(InstallArgs),
+    /// Remove the hooks and put back the hooks that were there before.
+    Uninstall(UninstallArgs),
+    /// Push to the mirrors now, in the foreground, one line per mirror.
+    Sync(SyncArgs),
+    /// Show, per mirror, the last push, its result and the last error.
+    Status(StatusArgs),
+    /// Add, remove or list mirrors.
+    #[command(subcommand)]
+    Mirror(MirrorCommand),
+    /// Print a shell completion script to stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    Man,
+    /// Entry point of the generated hooks (not for direct use).
+    #[command(hide = true)]
+    Hook(HookArgs),
+    /// The background worker started by the hooks (not for direct use).
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Repositories to install into (default: the repository around the current directory).
+    #[arg(value_name = "REPO")]
+    pub repos: Vec<PathBuf>,
+
+    /// A mirror to add, as NAME=URL (repeatable). URL: a path, file://, ssh://, user@host:path, https://.
+    #[arg(long = "mirror", value_name = "NAME=URL")]
+    pub mirrors: Vec<String>,
+
+    /// Never prompt.
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Replace an earlier saved hook that would otherwise block chaining.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Show what would be done and change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// The git-repo-sync path baked into the hooks (default: this binary). The hooks fall back to
+    /// `git-repo-sync` on PATH when it is gone.
+    #[arg(long, value_name = "PATH")]
+    pub hook_binary: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Repositories to uninstall from (default: the repository around the current directory).
+    #[arg(value_name = "REPO")]
+    pub repos: Vec<PathBuf>,
+
+    /// Also delete the mirror configuration, state and log.
+    #[arg(long)]
+    pub purge: bool,
+
+    /// Show what would be done and change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only these mirrors (repeatable; default: all).
+    #[arg(long = "mirror", value_name = "NAME")]
+    pub mirrors: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MirrorCommand {
+    /// Add a mirror to the repository's configuration.
+    Add(MirrorAddArgs),
+    /// Remove a mirror from the repository's configuration.
+    Remove {
+        /// The mirror's name.
+        name: String,
+    },
+    /// List the configured mirrors.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct MirrorAddArgs {
+    /// A unique name: letters, digits, '.', '_' and '-'.
+    pub name: String,
+    /// Where to push: a path, file://, ssh://, user@host:path or https:// URL.
+    pub url: String,
+    /// Refs to mirror, as patterns like `refs/heads/release/*` (repeatable; default: all branches
+    /// and tags).
+    #[arg(long = "ref", value_name = "PATTERN")]
+    pub refs: Vec<String>,
+    /// Keep refs on the mirror that were deleted here.
+    #[arg(long)]
+    pub no_prune: bool,
+    /// Leave a ref that diverged on the mirror alone (and report it) instead of overwriting it.
+    #[arg(long)]
+    pub no_force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// The hook that fired (post-commit, post-merge, post-rewrite, post-receive).
+    pub kind: String,
+    /// The hook's own arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The repository's common git directory.
+    #[arg(long, value_name = "DIR")]
+    pub git_dir: PathBuf,
+}
