@@ -31,8 +31,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Add mirrors and write the hooks that keep them up to date.
-    #[command(after_help = "Examples:\n  git-repo-sync install --mirror backup=/mnt/nas/project.git\n  \
-                            git-repo-sync install /srv/git/*.git --mirror github=git@github.com:me/x.git")]
+    #[command(
+        after_help = "Examples:\n  git-repo-sync install --mirror backup=/mnt/nas/project.git\n  \
+                            git-repo-sync install /srv/git/*.git --mirror github=git@github.com:me/x.git"
+    )]
     Install(InstallArgs),
     /// Remove the hooks and put back the hooks that were there before.
     Uninstall(UninstallArgs),

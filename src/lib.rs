@@ -1,0 +1,70 @@
+//! git-repo-sync: keeps mirrors of git repositories up to date from git hooks.
+//!
+//! The binary is a thin layer over [`run`]; integration tests and benchmarks reach the engine
+//! through the modules below.
+
+pub mod cli;
+mod commands;
+pub mod config;
+pub mod git;
+pub mod hooks;
+pub mod push;
+pub mod redact;
+pub mod repo;
+pub mod state;
+pub mod worker;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+/// The process exit codes, as documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything asked for was done.
+    Success = 0,
+    /// The command failed (bad input, unreadable config, not a repository, ...).
+    Error = 1,
+    /// `sync` ran, and at least one mirror failed or rejected a ref.
+    MirrorFailed = 3,
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        std::process::ExitCode::from(status as u8)
+    }
+}
+
+/// How much the commands print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<ExitStatus> {
+    if let Some(dir) = &cli.directory {
+        std::env::set_current_dir(dir)
+            .map_err(|err| anyhow::anyhow!("cannot change to directory {}: {err}", dir.display()))?;
+    }
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    match cli.command {
+        Command::Install(args) => commands::install::run(&args, verbosity),
+        Command::Uninstall(args) => commands::uninstall::run(&args, verbosity),
+        Command::Sync(args) => commands::sync::run(&args, verbosity),
+        Command::Status(args) => commands::status::run(&args),
+        Command::Mirror(command) => commands::mirror::run(&command, verbosity),
+        Command::Completions(args) => commands::docs::completions(args.shell),
+        Command::Man => commands::docs::man(),
+        Command::Hook(args) => Ok(commands::hook::run(&args)),
+        Command::Worker(args) => commands::worker::run(&args),
+    }
+}

@@ -1,1 +1,25 @@
-fn main() {}
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use git_repo_sync::{ExitStatus, cli::Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match git_repo_sync::run(cli) {
+        Ok(status) => status.into(),
+        Err(err) => {
+            // A closed pipe (`git-repo-sync status | head`) is not an error worth a message.
+            if err.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitStatus::Success.into();
+            }
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "git-repo-sync: error: {err:#}");
+            ExitStatus::Error.into()
+        }
+    }
+}

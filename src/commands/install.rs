@@ -1,0 +1,160 @@
+//! `install`: add mirrors to each repository's config and write the hooks.
+//!
+//! Everything is checked for every repository first (config readable, mirrors valid, hooks
+//! directory known, no hook that cannot be chained); only then is anything written.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+
+use crate::cli::InstallArgs;
+use crate::config::{self, Config, Mirror};
+use crate::hooks::{self, HookKind, Step};
+use crate::repo::Repo;
+use crate::{ExitStatus, Verbosity};
+
+struct Plan {
+    repo: Repo,
+    hooks_dir: PathBuf,
+    config: Config,
+    config_changed: bool,
+    steps: Vec<Step>,
+}
+
+pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
+    let mut requested = parse_mirror_args(&args.mirrors)?;
+    let binary = match &args.hook_binary {
+        Some(path) if path.is_absolute() => path.clone(),
+        Some(path) => bail!("--hook-binary {} must be an absolute path", path.display()),
+        None => std::env::current_exe().context("finding the path of this git-repo-sync binary")?,
+    };
+    let repos = Repo::open_all(&args.repos)?;
+
+    let mut plans = Vec::with_capacity(repos.len());
+    for repo in repos {
+        let config_path = repo.config_path();
+        let mut config = Config::load(&config_path)?;
+        if config.mirrors.is_empty() && requested.is_empty() && !args.yes && std::io::stdin().is_terminal() {
+            requested = prompt_for_mirror()?;
+        }
+        let before = config.clone();
+        for (name, url) in &requested {
+            match config.mirrors.get(name) {
+                Some(existing) if existing.url == *url => {}
+                Some(existing) => bail!(
+                    "mirror '{name}' already exists in {} with URL {}; remove it first \
+                     (`git-repo-sync mirror remove {name}`) or pick another name",
+                    config_path.display(),
+                    crate::redact::url(&existing.url)
+                ),
+                None => {
+                    config.mirrors.insert(name.clone(), Mirror::new(url.clone()));
+                }
+            }
+        }
+        let hooks_dir = repo.hooks_dir()?;
+        let steps = hooks::plan_install(
+            &hooks_dir,
+            HookKind::for_repo(repo.is_bare()),
+            &binary,
+            args.force,
+        )
+        .with_context(|| format!("installing into {}", repo.display_path().display()))?;
+        plans.push(Plan {
+            config_changed: config != before,
+            repo,
+            hooks_dir,
+            config,
+            steps,
+        });
+    }
+
+    for plan in &plans {
+        let mut actions: Vec<String> = Vec::new();
+        for mirror in plan.config.mirrors.values() {
+            if let Some(action) = super::prepare_local_mirror(&mirror.url, args.dry_run)? {
+                actions.push(action);
+            }
+        }
+        if plan.config_changed {
+            if !args.dry_run {
+                plan.config.save(&plan.repo.config_path())?;
+            }
+            actions.push(format!(
+                "write mirror config {}",
+                plan.repo.config_path().display()
+            ));
+        }
+        if !args.dry_run {
+            hooks::apply(&plan.hooks_dir, &plan.steps)
+                .with_context(|| format!("installing into {}", plan.repo.display_path().display()))?;
+        }
+        actions.extend(
+            plan.steps
+                .iter()
+                .filter(|step| {
+                    step.changes_something()
+                        || matches!(step, Step::Leave { .. })
+                        || verbosity == Verbosity::Verbose
+                })
+                .map(ToString::to_string),
+        );
+        report(plan, &actions, args.dry_run, verbosity);
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity) {
+    if verbosity == Verbosity::Quiet {
+        return;
+    }
+    let where_ = plan.repo.display_path().display();
+    if actions.is_empty() {
+        println!("{where_}: already installed, nothing to change");
+    } else {
+        let prefix = if dry_run { "would " } else { "" };
+        println!("{where_}:");
+        for action in actions {
+            println!("  {prefix}{action}");
+        }
+    }
+    if plan.config.mirrors.is_empty() {
+        println!("  no mirrors configured yet: add one with `git-repo-sync mirror add NAME URL`");
+    } else if !dry_run {
+        let names: Vec<&str> = plan.config.mirrors.keys().map(String::as_str).collect();
+        println!(
+            "  mirrors: {}; each commit now syncs them in the background (`git-repo-sync sync` pushes now)",
+            names.join(", ")
+        );
+    }
+}
+
+/// `NAME=URL` pairs, each checked before anything is written.
+fn parse_mirror_args(args: &[String]) -> Result<Vec<(String, String)>> {
+    let mut mirrors: Vec<(String, String)> = Vec::new();
+    for arg in args {
+        let (name, url) = arg.split_once('=').ok_or_else(|| {
+            anyhow!("--mirror {arg:?} is not NAME=URL (for example backup=/mnt/nas/project.git)")
+        })?;
+        config::validate_name(name).map_err(|why| anyhow!("mirror name {name:?} {why}"))?;
+        let url = super::normalize_url(url)?;
+        if mirrors.iter().any(|(seen, _)| seen == name) {
+            bail!("--mirror {name} is given twice; each mirror needs its own name");
+        }
+        mirrors.push((name.to_owned(), url));
+    }
+    Ok(mirrors)
+}
+
+fn prompt_for_mirror() -> Result<Vec<(String, String)>> {
+    let answer: String = dialoguer::Input::new()
+        .with_prompt("No mirrors yet. Add one as NAME=URL (empty to skip)")
+        .allow_empty(true)
+        .interact_text()
+        .context("reading the mirror from the terminal")?;
+    if answer.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    parse_mirror_args(&[answer.trim().to_owned()])
+}

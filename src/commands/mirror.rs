@@ -1,0 +1,79 @@
+//! `mirror add | remove | list`.
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::cli::{MirrorAddArgs, MirrorCommand};
+use crate::config::{self, Config, Mirror};
+use crate::repo::Repo;
+use crate::{ExitStatus, Verbosity, redact};
+
+pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitStatus> {
+    let repo = Repo::discover()?;
+    let path = repo.config_path();
+    let mut config = Config::load(&path)?;
+    match command {
+        MirrorCommand::Add(args) => {
+            let mirror = checked_mirror(args)?;
+            if let Some(existing) = config.mirrors.get(&args.name) {
+                bail!(
+                    "a mirror named '{}' already exists ({}); remove it first or pick another name",
+                    args.name,
+                    redact::url(&existing.url)
+                );
+            }
+            let created = super::prepare_local_mirror(&mirror.url, false)?;
+            config.mirrors.insert(args.name.clone(), mirror);
+            config.save(&path)?;
+            if verbosity != Verbosity::Quiet {
+                if let Some(created) = created {
+                    println!("{created}");
+                }
+                println!("added mirror '{}' to {}", args.name, path.display());
+            }
+        }
+        MirrorCommand::Remove { name } => {
+            if config.mirrors.remove(name).is_none() {
+                bail!("no mirror named '{name}' in {}", path.display());
+            }
+            config.save(&path)?;
+            if verbosity != Verbosity::Quiet {
+                println!("removed mirror '{name}' (nothing on the mirror itself was deleted)");
+            }
+        }
+        MirrorCommand::List => {
+            for (name, mirror) in &config.mirrors {
+                let mut options = Vec::new();
+                if mirror.refs != Mirror::new(String::new()).refs {
+                    options.push(format!("refs: {}", mirror.refs.join(" ")));
+                }
+                if !mirror.prune {
+                    options.push("no prune".to_owned());
+                }
+                if !mirror.force {
+                    options.push("no force".to_owned());
+                }
+                let options = if options.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({})", options.join(", "))
+                };
+                println!("{name}\t{}{options}", redact::url(&mirror.url));
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn checked_mirror(args: &MirrorAddArgs) -> Result<Mirror> {
+    config::validate_name(&args.name).map_err(|why| anyhow!("mirror name {:?} {why}", args.name))?;
+    let mut mirror = Mirror::new(super::normalize_url(&args.url)?);
+    if !args.refs.is_empty() {
+        for pattern in &args.refs {
+            config::validate_ref_pattern(pattern).map_err(|why| anyhow!("--ref {pattern:?} {why}"))?;
+        }
+        mirror.refs.clone_from(&args.refs);
+    }
+    mirror.prune = !args.no_prune;
+    mirror.force = !args.no_force;
+    Ok(mirror)
+}

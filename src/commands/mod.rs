@@ -1,0 +1,69 @@
+//! One module per subcommand. Each parses nothing and decides nothing about git: it calls
+//! `repo`, `config`, `hooks`, `push`, `worker` and prints.
+
+pub(crate) mod docs;
+pub(crate) mod hook;
+pub(crate) mod install;
+pub(crate) mod mirror;
+pub(crate) mod status;
+pub(crate) mod sync;
+pub(crate) mod uninstall;
+pub(crate) mod worker;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::config::{self, UrlKind};
+
+/// Turns a URL typed on the command line into the one stored: a relative local path becomes
+/// absolute against the current directory (hooks run elsewhere), and the result is validated.
+pub(crate) fn normalize_url(url: &str) -> Result<String> {
+    config::validate_url(url)
+        .map_err(|why| anyhow::anyhow!("mirror URL {:?} {why}", crate::redact::url(url)))?;
+    if config::url_kind(url) == UrlKind::Local && !url.starts_with("file://") {
+        let path = std::path::Path::new(url);
+        if path.is_relative() {
+            let cwd = std::env::current_dir().context("finding the current directory")?;
+            let absolute = cwd.join(path);
+            return absolute
+                .to_str()
+                .map(str::to_owned)
+                .context("the mirror path is not UTF-8");
+        }
+    }
+    Ok(url.to_owned())
+}
+
+/// Makes sure a local mirror exists: an empty bare repository is created where nothing is, so
+/// the first sync has somewhere to go. Sync itself never creates one (a missing mount point
+/// must show as a failure, not fill the directory under it).
+pub(crate) fn prepare_local_mirror(url: &str, dry_run: bool) -> Result<Option<String>> {
+    if config::url_kind(url) != UrlKind::Local {
+        return Ok(None);
+    }
+    let path = config::local_path(url);
+    if path.exists() {
+        if git2::Repository::open_bare(&path).is_err() && git2::Repository::open(&path).is_err() {
+            bail!(
+                "mirror path {} exists and is not a git repository; point the mirror at a bare repository \
+                 or at a path that does not exist yet",
+                path.display()
+            );
+        }
+        return Ok(None);
+    }
+    if !dry_run {
+        let output = crate::git::command()
+            .args(["init", "--quiet", "--bare", "--"])
+            .arg(&path)
+            .output()
+            .context("running git init --bare")?;
+        if !output.status.success() {
+            bail!(
+                "creating the bare mirror {}: {}",
+                path.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+    }
+    Ok(Some(format!("create empty bare mirror {}", path.display())))
+}

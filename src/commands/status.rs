@@ -1,0 +1,117 @@
+//! `status`: per mirror, the last attempt, its result, the last success and the last error.
+
+use std::time::SystemTime;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::ExitStatus;
+use crate::cli::StatusArgs;
+use crate::config::Config;
+use crate::redact;
+use crate::repo::Repo;
+use crate::state::{Rejection, State, SyncResult};
+
+#[derive(Serialize)]
+struct StatusReport {
+    repository: String,
+    mirrors: Vec<MirrorStatus>,
+}
+
+#[derive(Serialize)]
+struct MirrorStatus {
+    name: String,
+    url: String,
+    last_attempt: Option<String>,
+    /// "ok", "failed" or "never".
+    last_result: &'static str,
+    last_success: Option<String>,
+    last_error: Option<String>,
+    failing_since: Option<String>,
+    rejected: Vec<Rejection>,
+}
+
+pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
+    let repo = Repo::discover()?;
+    let config = Config::load(&repo.config_path())?;
+    let state = State::load(&repo.state_path());
+    let mirrors = config
+        .mirrors
+        .iter()
+        .map(|(name, mirror)| {
+            let seen = state.mirrors.get(name).cloned().unwrap_or_default();
+            MirrorStatus {
+                name: name.clone(),
+                url: redact::url(&mirror.url),
+                last_attempt: seen.last_attempt,
+                last_result: match seen.last_result {
+                    Some(SyncResult::Ok) => "ok",
+                    Some(SyncResult::Failed) => "failed",
+                    None => "never",
+                },
+                last_success: seen.last_success,
+                last_error: seen.last_error,
+                failing_since: seen.failing_since,
+                rejected: seen.rejected,
+            }
+        })
+        .collect();
+    let report = StatusReport {
+        repository: repo.display_path().display().to_string(),
+        mirrors,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report, &repo);
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn print_table(report: &StatusReport, repo: &Repo) {
+    if report.mirrors.is_empty() {
+        println!(
+            "{}: no mirrors configured (`git-repo-sync mirror add NAME URL`)",
+            report.repository
+        );
+        return;
+    }
+    let width = report.mirrors.iter().map(|m| m.name.len()).max().unwrap_or(0);
+    for mirror in &report.mirrors {
+        let detail = match mirror.last_result {
+            "ok" => format!("ok, last push {}", when(mirror.last_success.as_deref())),
+            "failed" => format!(
+                "FAILING since {}, last success {}: {}",
+                when(mirror.failing_since.as_deref()),
+                when(mirror.last_success.as_deref()),
+                mirror.last_error.as_deref().unwrap_or("unknown error")
+            ),
+            _ => "never synced yet".to_owned(),
+        };
+        println!("{:width$}  {}  {detail}", mirror.name, mirror.url);
+    }
+    println!("log: {}", repo.log_path().display());
+}
+
+/// `2026-11-25T18:00:00Z (5m ago)`, or `never`.
+fn when(timestamp: Option<&str>) -> String {
+    let Some(timestamp) = timestamp else {
+        return "never".to_owned();
+    };
+    let ago = humantime::parse_rfc3339(timestamp)
+        .ok()
+        .and_then(|at| SystemTime::now().duration_since(at).ok())
+        .map(|elapsed| {
+            let secs = elapsed.as_secs();
+            match secs {
+                0..60 => format!("{secs}s ago"),
+                60..3600 => format!("{}m ago", secs / 60),
+                3600..86400 => format!("{}h ago", secs / 3600),
+                _ => format!("{}d ago", secs / 86400),
+            }
+        });
+    match ago {
+        Some(ago) => format!("{timestamp} ({ago})"),
+        None => timestamp.to_owned(),
+    }
+}

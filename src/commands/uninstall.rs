@@ -1,0 +1,66 @@
+//! `uninstall`: remove our hooks and put back the ones that were there before.
+
+use anyhow::{Context as _, Result};
+
+use crate::cli::UninstallArgs;
+use crate::hooks::{self, Step};
+use crate::repo::Repo;
+use crate::{ExitStatus, Verbosity};
+
+/// What `--purge` deletes besides the hooks, from the common git dir.
+const PURGED_FILES: &[&str] = &[
+    "repo-sync.toml",
+    "repo-sync-state.json",
+    "repo-sync.log",
+    "repo-sync.log.old",
+    "repo-sync.lock",
+    "repo-sync.pending",
+];
+
+pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
+    let repos = Repo::open_all(&args.repos)?;
+    let mut plans = Vec::with_capacity(repos.len());
+    for repo in repos {
+        let hooks_dir = repo.hooks_dir()?;
+        let steps = hooks::plan_uninstall(&hooks_dir)?;
+        plans.push((repo, hooks_dir, steps));
+    }
+    for (repo, hooks_dir, steps) in &plans {
+        if !args.dry_run {
+            hooks::apply(hooks_dir, steps)
+                .with_context(|| format!("uninstalling from {}", repo.display_path().display()))?;
+        }
+        let mut actions: Vec<String> = steps.iter().map(Step::to_string).collect();
+        if args.purge {
+            for name in PURGED_FILES {
+                let path = repo.common_dir.join(name);
+                if path.exists() {
+                    if !args.dry_run {
+                        std::fs::remove_file(&path)
+                            .with_context(|| format!("deleting {}", path.display()))?;
+                    }
+                    actions.push(format!("delete {}", path.display()));
+                }
+            }
+        }
+        if verbosity != Verbosity::Quiet {
+            let where_ = repo.display_path().display();
+            if actions.is_empty() {
+                println!("{where_}: no git-repo-sync hooks installed");
+            } else {
+                let prefix = if args.dry_run { "would " } else { "" };
+                println!("{where_}:");
+                for action in &actions {
+                    println!("  {prefix}{action}");
+                }
+                if !args.purge && repo.config_path().exists() {
+                    println!(
+                        "  kept the mirror config {} (`uninstall --purge` deletes it)",
+                        repo.config_path().display()
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,387 @@
+//! The per-repository configuration, `<git common dir>/repo-sync.toml`.
+//!
+//! ```toml
+//! [mirrors.backup]
+//! url = "/mnt/nas/project.git"
+//! refs = ["refs/heads/*", "refs/tags/*"]
+//! prune = true
+//! force = true
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// What one repository mirrors, and where.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Config {
+    pub mirrors: BTreeMap<String, Mirror>,
+}
+
+/// One mirror of the repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mirror {
+    /// Where to push: an absolute path or a `file://`, `ssh://`, scp-style or `https://` URL.
+    pub url: String,
+    /// Which refs to mirror, as exact names or patterns with one `*`.
+    pub refs: Vec<String>,
+    /// Delete on the mirror what was deleted here.
+    pub prune: bool,
+    /// Overwrite a ref that diverged on the mirror (a mirror is a replica); when false the ref is
+    /// left alone and reported.
+    pub force: bool,
+}
+
+impl Mirror {
+    /// A mirror of all branches and tags that prunes and forces: the defaults.
+    pub fn new(url: String) -> Self {
+        Self {
+            url,
+            refs: default_refs(),
+            prune: true,
+            force: true,
+        }
+    }
+}
+
+fn default_refs() -> Vec<String> {
+    vec!["refs/heads/*".to_owned(), "refs/tags/*".to_owned()]
+}
+
+// The file as written, with positions, so that a bad value is reported where it stands.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    mirrors: BTreeMap<Spanned<String>, RawMirror>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMirror {
+    url: Spanned<String>,
+    refs: Option<Vec<Spanned<String>>>,
+    prune: Option<bool>,
+    force: Option<bool>,
+}
+
+impl Config {
+    /// Reads `path`; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(err) => {
+                return Err(err).with_context(|| format!("reading mirror config {}", path.display()));
+            }
+        };
+        Self::parse(&text).map_err(|err| anyhow!("reading mirror config {}: {err}", path.display()))
+    }
+
+    /// Parses and validates the text of a config file.
+    pub fn parse(text: &str) -> Result<Self> {
+        let raw: RawConfig = toml::from_str(text).map_err(|err| anyhow!("{}", err.to_string().trim_end()))?;
+        let mut config = Self::default();
+        for (name, raw_mirror) in raw.mirrors {
+            let at = |span: std::ops::Range<usize>| Location::of(text, span.start);
+            validate_name(name.get_ref())
+                .map_err(|why| anyhow!("{}: mirror name {:?} {why}", at(name.span()), name.get_ref()))?;
+            let url = raw_mirror.url.get_ref();
+            validate_url(url).map_err(|why| {
+                anyhow!(
+                    "{}: url of mirror '{}' {why}",
+                    at(raw_mirror.url.span()),
+                    name.get_ref()
+                )
+            })?;
+            if !Path::new(url).is_absolute() && url_kind(url) == UrlKind::Local && !url.starts_with("file://")
+            {
+                bail!(
+                    "{}: url of mirror '{}' is a relative path; use an absolute path, since hooks run \
+                     from other directories",
+                    at(raw_mirror.url.span()),
+                    name.get_ref()
+                );
+            }
+            let refs = match raw_mirror.refs {
+                None => default_refs(),
+                Some(patterns) => {
+                    for pattern in &patterns {
+                        validate_ref_pattern(pattern.get_ref()).map_err(|why| {
+                            anyhow!(
+                                "{}: ref pattern {:?} {why}",
+                                at(pattern.span()),
+                                pattern.get_ref()
+                            )
+                        })?;
+                    }
+                    patterns.into_iter().map(Spanned::into_inner).collect()
+                }
+            };
+            config.mirrors.insert(
+                name.into_inner(),
+                Mirror {
+                    url: raw_mirror.url.into_inner(),
+                    refs,
+                    prune: raw_mirror.prune.unwrap_or(true),
+                    force: raw_mirror.force.unwrap_or(true),
+                },
+            );
+        }
+        Ok(config)
+    }
+
+    /// Writes the configuration to `path` atomically (a temp file in the same directory, renamed
+    /// over the old one), so that a crash never leaves half a file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = format!(
+            "# git-repo-sync mirrors of this repository. See `git-repo-sync --help`.\n{}",
+            toml::to_string_pretty(self).context("serialising the mirror config")?
+        );
+        write_atomically(path, text.as_bytes())
+            .with_context(|| format!("writing mirror config {}", path.display()))
+    }
+
+    /// The named mirrors, or all of them when `names` is empty; an unknown name is an error.
+    pub fn select<'a>(&'a self, names: &[String]) -> Result<Vec<(&'a str, &'a Mirror)>> {
+        if names.is_empty() {
+            return Ok(self.mirrors.iter().map(|(name, m)| (name.as_str(), m)).collect());
+        }
+        names
+            .iter()
+            .map(|name| {
+                self.mirrors
+                    .get_key_value(name)
+                    .map(|(name, m)| (name.as_str(), m))
+                    .ok_or_else(|| anyhow!("no mirror named '{name}'; see `git-repo-sync mirror list`"))
+            })
+            .collect()
+    }
+}
+
+/// Replaces `path` with `contents` through a temp file and a rename in the same directory.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(contents)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path)?;
+    Ok(())
+}
+
+/// A line and column in a config file, 1-based like toml's own messages.
+struct Location {
+    line: usize,
+    column: usize,
+}
+
+impl Location {
+    fn of(text: &str, offset: usize) -> Self {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |nl| nl + 1) + 1;
+        Self { line, column }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)
+    }
+}
+
+/// Mirror names end up in file names, log lines and hook environments: keep them plain.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > 64 {
+        return Err("is longer than 64 characters".into());
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "contains {bad:?}; use only letters, digits, '.', '_' and '-'"
+        ));
+    }
+    if name.starts_with(['.', '-']) || name.contains("..") {
+        return Err("must not start with '.' or '-' nor contain '..'".into());
+    }
+    Ok(())
+}
+
+/// Where a mirror URL points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlKind {
+    /// A path on this machine (plain or `file://`).
+    Local,
+    /// A server reached over ssh, http(s) or git.
+    Remote,
+}
+
+/// What kind of URL this is, assuming it passed [`validate_url`].
+pub fn url_kind(url: &str) -> UrlKind {
+    if url.starts_with("file://") || !(url.contains("://") || is_scp_like(url)) {
+        UrlKind::Local
+    } else {
+        UrlKind::Remote
+    }
+}
+
+/// The local path of a local mirror URL.
+pub fn local_path(url: &str) -> PathBuf {
+    PathBuf::from(url.strip_prefix("file://").unwrap_or(url))
+}
+
+/// `user@host:path` or `host:path`, as git reads it: a colon before any slash.
+fn is_scp_like(url: &str) -> bool {
+    match (url.find(':'), url.find('/')) {
+        (Some(colon), Some(slash)) => colon < slash && colon > 0,
+        (Some(colon), None) => colon > 0,
+        _ => false,
+    }
+}
+
+const SCHEMES: &[&str] = &["file", "ssh", "git+ssh", "ssh+git", "git", "http", "https"];
+
+/// Checks a mirror URL before anything is written. git is handed the URL as an argument, so
+/// anything it could read as an option or a command-running transport (`ext::`) is refused.
+pub fn validate_url(url: &str) -> Result<(), String> {
+    if url.trim().is_empty() {
+        return Err("is empty".into());
+    }
+    if url.chars().any(char::is_control) {
+        return Err("contains a control character (newline, NUL, ...)".into());
+    }
+    if url.starts_with('-') {
+        return Err("starts with '-', which git would read as an option".into());
+    }
+    if url.contains("::") && !url.contains("://") {
+        return Err("uses a git remote helper (`<transport>::`), which git-repo-sync does not run".into());
+    }
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if !SCHEMES.iter().any(|known| scheme.eq_ignore_ascii_case(known)) {
+            return Err(format!(
+                "has the unsupported scheme '{scheme}'; use a path, file://, ssh://, user@host:path, http:// or https://"
+            ));
+        }
+        if scheme.eq_ignore_ascii_case("file") {
+            if !rest.starts_with('/') {
+                return Err("is a file:// URL without an absolute path (write file:///abs/path)".into());
+            }
+            return Ok(());
+        }
+    }
+    if url.contains("://") || is_scp_like(url) {
+        let parsed = gix_url::parse(url.as_bytes()).map_err(|err| format!("is not a valid URL: {err}"))?;
+        if parsed.host().is_none_or(str::is_empty) {
+            return Err("names no host".into());
+        }
+    }
+    Ok(())
+}
+
+/// `refs/heads/*`, `refs/heads/release/*`, `refs/tags/v1.0`: under `refs/`, at most one `*`.
+pub fn validate_ref_pattern(pattern: &str) -> Result<(), String> {
+    if !pattern.starts_with("refs/") {
+        return Err("must start with 'refs/'".into());
+    }
+    if pattern.matches('*').count() > 1 {
+        return Err("may contain at most one '*'".into());
+    }
+    if pattern
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '~' | '^' | ':' | '?' | '[' | '\\'))
+        || pattern.contains("..")
+    {
+        return Err("is not a valid ref name pattern".into());
+    }
+    Ok(())
+}
+
+/// Whether `name` matches `pattern` (an exact ref name, or a glob with one `*`).
+pub fn ref_matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((prefix, suffix)) => {
+            name.len() >= prefix.len() + suffix.len() && name.starts_with(prefix) && name.ends_with(suffix)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_only_url_is_given() {
+        let config = Config::parse("[mirrors.backup]\nurl = \"/srv/b.git\"\n").expect("parses");
+        assert_eq!(config.mirrors["backup"], Mirror::new("/srv/b.git".into()));
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_line() {
+        let err = Config::parse("[mirrors.b]\nurl = \"/x\"\nprunne = true\n").expect_err("unknown key");
+        let text = format!("{err:#}");
+        assert!(text.contains("prunne") && text.contains("line 3"), "{text}");
+    }
+
+    #[test]
+    fn bad_values_name_line_and_column() {
+        let err = Config::parse("[mirrors.b]\nurl = \"relative/path\"\n").expect_err("relative");
+        assert!(format!("{err:#}").contains("line 2, column 7"), "{err:#}");
+        let err = Config::parse("[mirrors.\"a b\"]\nurl = \"/x\"\n").expect_err("bad name");
+        assert!(format!("{err:#}").contains("line 1"), "{err:#}");
+    }
+
+    #[test]
+    fn hostile_names_are_refused() {
+        for name in ["a/b", "..", "a b", "$(touch pwned)", "`x`", "-rf", "a'b", ""] {
+            assert!(validate_name(name).is_err(), "{name:?} accepted");
+        }
+        for name in ["github", "nas-1", "code_berg.2"] {
+            assert!(validate_name(name).is_ok(), "{name:?} refused");
+        }
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        for good in [
+            "/srv/x.git",
+            "file:///srv/x.git",
+            "ssh://git@host:2222/x.git",
+            "git@github.com:me/x.git",
+            "https://codeberg.org/me/x.git",
+            "https://user:tok@host/x.git",
+        ] {
+            assert_eq!(validate_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "  ",
+            "/x\n/y",
+            "/x\0",
+            "--upload-pack=evil",
+            "ext::sh -c x",
+            "ftp://h/x",
+            "file://rel",
+        ] {
+            assert!(validate_url(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn patterns_match_like_refspecs() {
+        assert!(ref_matches("refs/heads/*", "refs/heads/a/b"));
+        assert!(ref_matches("refs/heads/release/*", "refs/heads/release/1"));
+        assert!(!ref_matches("refs/heads/release/*", "refs/heads/main"));
+        assert!(ref_matches("refs/tags/v1", "refs/tags/v1"));
+        assert!(!ref_matches("refs/tags/v1", "refs/tags/v10"));
+    }
+}

@@ -1,0 +1,457 @@
+//! The plan and the transfer: the only place that runs `git push`.
+//!
+//! For each mirror: read its refs (`git ls-remote`), compute which of the refs it mirrors to
+//! create, update and delete, and push exactly those with explicit refspecs through git itself,
+//! which reuses deltas where libgit2 would rebuild them. Forced updates carry
+//! `--force-with-lease` on the value just read, so a concurrent push to the mirror is never
+//! silently overwritten. Every ref's result is read back from `--porcelain` output.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash as _, Hasher as _};
+use std::path::Path;
+use std::process::Output;
+use std::time::SystemTime;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::config::{Config, Mirror, ref_matches};
+use crate::git;
+use crate::redact;
+use crate::repo::Repo;
+use crate::state::{Attempt, Rejection, State};
+
+/// Ref name to object id (hex), sorted by name.
+pub type Refs = BTreeMap<String, String>;
+
+/// Refspecs per `git push` call, to stay well inside the command-line length limit.
+const REFS_PER_PUSH: usize = 1000;
+
+/// What happened to one mirror in one pass.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub name: String,
+    /// Nothing mirrored changed here since the last full sync, so the mirror was not contacted.
+    pub skipped: bool,
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub deleted: Vec<String>,
+    pub attempt: Attempt,
+}
+
+impl Report {
+    pub fn failed(&self) -> bool {
+        self.attempt.error.is_some() || !self.attempt.rejected.is_empty()
+    }
+
+    /// One line for the user or the log: `name: result`.
+    pub fn summary(&self) -> String {
+        let name = &self.name;
+        if let Some(error) = &self.attempt.error {
+            return format!("{name}: failed: {error}");
+        }
+        let counts = format!(
+            "{} created, {} updated, {} deleted",
+            self.created.len(),
+            self.updated.len(),
+            self.deleted.len()
+        );
+        if !self.attempt.rejected.is_empty() {
+            let rejected: Vec<String> = self
+                .attempt
+                .rejected
+                .iter()
+                .map(|r| format!("{} {}", r.refname, r.reason))
+                .collect();
+            return format!("{name}: failed: rejected {}; {counts}", rejected.join(", "));
+        }
+        if self.skipped || (self.created.is_empty() && self.updated.is_empty() && self.deleted.is_empty()) {
+            format!("{name}: up to date")
+        } else {
+            format!("{name}: ok ({counts})")
+        }
+    }
+}
+
+/// One ref change for a mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Create {
+        refname: String,
+        new: String,
+    },
+    Update {
+        refname: String,
+        old: String,
+        new: String,
+    },
+    Delete {
+        refname: String,
+        old: String,
+    },
+}
+
+impl Change {
+    pub fn refname(&self) -> &str {
+        match self {
+            Self::Create { refname, .. } | Self::Update { refname, .. } | Self::Delete { refname, .. } => {
+                refname
+            }
+        }
+    }
+}
+
+/// The local refs of the repository (symbolic refs left out: a mirror gets what they point at).
+pub fn local_refs(repo: &Repo) -> Result<Refs> {
+    let git = git2::Repository::open_bare(&repo.common_dir)
+        .with_context(|| format!("opening {}", repo.common_dir.display()))?;
+    let mut refs = Refs::new();
+    for reference in git.references().context("listing refs")? {
+        let reference = reference.context("reading a ref")?;
+        if let (Ok(name), Some(target)) = (reference.name(), reference.target()) {
+            refs.insert(name.to_owned(), target.to_string());
+        }
+    }
+    Ok(refs)
+}
+
+/// The refs among `refs` that `mirror` mirrors.
+pub fn selected<'a>(
+    mirror: &'a Mirror,
+    refs: &'a Refs,
+) -> impl Iterator<Item = (&'a String, &'a String)> + 'a {
+    refs.iter()
+        .filter(move |(name, _)| mirror.refs.iter().any(|pattern| ref_matches(pattern, name)))
+}
+
+/// A fingerprint of what `mirror` would take from `refs`.
+pub fn fingerprint(mirror: &Mirror, refs: &Refs) -> String {
+    let mut hasher = std::hash::DefaultHasher::new();
+    mirror.url.hash(&mut hasher);
+    mirror.refs.hash(&mut hasher);
+    for (name, oid) in selected(mirror, refs) {
+        name.hash(&mut hasher);
+        oid.hash(&mut hasher);
+    }
+    format!("{:016x}", hasher.finish())
+}
+
+/// What to push so that the mirror's selected refs equal the local ones.
+pub fn plan(mirror: &Mirror, local: &Refs, remote: &Refs) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (name, new) in selected(mirror, local) {
+        match remote.get(name) {
+            None => changes.push(Change::Create {
+                refname: name.clone(),
+                new: new.clone(),
+            }),
+            Some(old) if old != new => changes.push(Change::Update {
+                refname: name.clone(),
+                old: old.clone(),
+                new: new.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    if mirror.prune {
+        for (name, old) in selected(mirror, remote) {
+            if !local.contains_key(name) {
+                changes.push(Change::Delete {
+                    refname: name.clone(),
+                    old: old.clone(),
+                });
+            }
+        }
+    }
+    changes
+}
+
+/// Runs one pass over the selected mirrors in parallel and records the outcome in the state
+/// file. With `skip_unchanged`, a mirror whose refs here did not change since it last took them
+/// all is not contacted. The caller holds the repository's sync lock.
+pub fn run_pass(repo: &Repo, config: &Config, names: &[String], skip_unchanged: bool) -> Result<Vec<Report>> {
+    let mirrors = config.select(names)?;
+    let local = local_refs(repo)?;
+    let state_path = repo.state_path();
+    let mut state = State::load(&state_path);
+    let reports: Vec<Report> = std::thread::scope(|scope| {
+        let handles: Vec<_> = mirrors
+            .iter()
+            .map(|&(name, mirror)| {
+                let print = fingerprint(mirror, &local);
+                let unchanged = skip_unchanged
+                    && state.mirrors.get(name).and_then(|m| m.synced_refs.as_deref()) == Some(print.as_str());
+                let local = &local;
+                let common_dir = &repo.common_dir;
+                scope.spawn(move || {
+                    if unchanged {
+                        return Report {
+                            name: name.to_owned(),
+                            skipped: true,
+                            created: Vec::new(),
+                            updated: Vec::new(),
+                            deleted: Vec::new(),
+                            attempt: Attempt {
+                                at: SystemTime::now(),
+                                error: None,
+                                rejected: Vec::new(),
+                                synced_refs: Some(print),
+                            },
+                        };
+                    }
+                    sync_mirror(common_dir, name, mirror, local, print)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a mirror's sync thread panicked"))
+            .collect()
+    });
+    for report in &reports {
+        if !report.skipped {
+            let url = &config.mirrors[&report.name].url;
+            state.record(&report.name, &redact::url(url), &report.attempt);
+        }
+    }
+    state.save(&state_path)?;
+    Ok(reports)
+}
+
+/// Brings one mirror up to date; never fails as a whole, the failure is in the report.
+fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, print: String) -> Report {
+    let mut report = Report {
+        name: name.to_owned(),
+        skipped: false,
+        created: Vec::new(),
+        updated: Vec::new(),
+        deleted: Vec::new(),
+        attempt: Attempt {
+            at: SystemTime::now(),
+            error: None,
+            rejected: Vec::new(),
+            synced_refs: None,
+        },
+    };
+    let remote = match remote_refs(common_dir, &mirror.url) {
+        Ok(remote) => remote,
+        Err(err) => {
+            report.attempt.error = Some(redact::text(&format!("{err:#}"), &mirror.url));
+            return report;
+        }
+    };
+    let changes = plan(mirror, local, &remote);
+    for batch in changes.chunks(REFS_PER_PUSH) {
+        match push(common_dir, mirror, batch) {
+            Ok(results) => {
+                for change in batch {
+                    let refname = change.refname();
+                    match results.get(refname) {
+                        Some(RefResult::Done) => match change {
+                            Change::Create { .. } => report.created.push(refname.to_owned()),
+                            Change::Update { .. } => report.updated.push(refname.to_owned()),
+                            Change::Delete { .. } => report.deleted.push(refname.to_owned()),
+                        },
+                        Some(RefResult::Rejected(reason)) => report.attempt.rejected.push(Rejection {
+                            refname: refname.to_owned(),
+                            reason: redact::text(reason, &mirror.url),
+                        }),
+                        None => report.attempt.rejected.push(Rejection {
+                            refname: refname.to_owned(),
+                            reason: "git push reported nothing for this ref".to_owned(),
+                        }),
+                    }
+                }
+            }
+            Err(err) => {
+                report.attempt.error = Some(redact::text(&format!("{err:#}"), &mirror.url));
+                return report;
+            }
+        }
+    }
+    if report.attempt.rejected.is_empty() {
+        report.attempt.synced_refs = Some(print);
+    }
+    report
+}
+
+/// The mirror's refs, as `git ls-remote` lists them (peeled tags and HEAD left out).
+fn remote_refs(common_dir: &Path, url: &str) -> Result<Refs> {
+    let output = git::in_git_dir(common_dir)
+        .args(["ls-remote", "--refs", "--"])
+        .arg(url)
+        .output()
+        .context("running git ls-remote")?;
+    if !output.status.success() {
+        bail!("reading the mirror's refs failed: {}", git_error(&output));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut refs = Refs::new();
+    for line in stdout.lines() {
+        if let Some((oid, name)) = line.split_once('\t') {
+            refs.insert(name.to_owned(), oid.to_owned());
+        }
+    }
+    Ok(refs)
+}
+
+/// The per-ref outcome of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefResult {
+    Done,
+    Rejected(String),
+}
+
+fn push(common_dir: &Path, mirror: &Mirror, changes: &[Change]) -> Result<BTreeMap<String, RefResult>> {
+    let mut cmd = git::in_git_dir(common_dir);
+    // --no-verify: the user's pre-push hook guards their own pushes, not replication.
+    cmd.args([
+        "push",
+        "--porcelain",
+        "--no-verify",
+        "--no-recurse-submodules",
+        "--no-signed",
+    ]);
+    let mut refspecs = Vec::with_capacity(changes.len());
+    for change in changes {
+        match change {
+            Change::Create { refname, new } => {
+                if mirror.force {
+                    cmd.arg(format!("--force-with-lease={refname}:"));
+                }
+                refspecs.push(format!("{new}:{refname}"));
+            }
+            Change::Update { refname, old, new } => {
+                // With a lease the update may be forced, but only over the value just read.
+                if mirror.force {
+                    cmd.arg(format!("--force-with-lease={refname}:{old}"));
+                }
+                refspecs.push(format!("{new}:{refname}"));
+            }
+            Change::Delete { refname, old } => {
+                cmd.arg(format!("--force-with-lease={refname}:{old}"));
+                refspecs.push(format!(":{refname}"));
+            }
+        }
+    }
+    let output = cmd
+        .arg("--")
+        .arg(&mirror.url)
+        .args(&refspecs)
+        .output()
+        .context("running git push")?;
+    let results = parse_porcelain(&String::from_utf8_lossy(&output.stdout));
+    if results.is_empty() && !output.status.success() {
+        bail!("git push failed: {}", git_error(&output));
+    }
+    Ok(results)
+}
+
+/// Reads `git push --porcelain` output: `<flag>\t<from>:<to>\t<summary>` per ref.
+pub fn parse_porcelain(stdout: &str) -> BTreeMap<String, RefResult> {
+    let mut results = BTreeMap::new();
+    for line in stdout.lines() {
+        let mut fields = line.splitn(3, '\t');
+        let (Some(flag), Some(spec), summary) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some((_, to)) = spec.rsplit_once(':') else {
+            continue;
+        };
+        let result = match flag {
+            " " | "+" | "-" | "*" | "=" => RefResult::Done,
+            "!" => RefResult::Rejected(summary.unwrap_or("rejected").trim().to_owned()),
+            _ => continue,
+        };
+        results.insert(to.to_owned(), result);
+    }
+    results
+}
+
+/// The useful part of a failed git's stderr: its `fatal:`/`error:` lines, else its last line.
+fn git_error(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let important: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("fatal:") || line.starts_with("error:"))
+        .collect();
+    if important.is_empty() {
+        let last = stderr.lines().map(str::trim).rfind(|line| !line.is_empty());
+        last.map_or_else(|| format!("git exited with {}", output.status), str::to_owned)
+    } else {
+        important.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(pairs: &[(&str, &str)]) -> Refs {
+        pairs
+            .iter()
+            .map(|(n, o)| ((*n).to_owned(), (*o).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn plan_creates_updates_and_prunes_only_mirrored_refs() {
+        let mirror = Mirror::new("/m".into());
+        let local = refs(&[
+            ("refs/heads/main", "b"),
+            ("refs/heads/new", "c"),
+            ("refs/remotes/o/x", "d"),
+        ]);
+        let remote = refs(&[
+            ("refs/heads/main", "a"),
+            ("refs/heads/gone", "e"),
+            ("refs/pull/1", "f"),
+        ]);
+        let changes = plan(&mirror, &local, &remote);
+        assert_eq!(
+            changes,
+            vec![
+                Change::Update {
+                    refname: "refs/heads/main".into(),
+                    old: "a".into(),
+                    new: "b".into()
+                },
+                Change::Create {
+                    refname: "refs/heads/new".into(),
+                    new: "c".into()
+                },
+                Change::Delete {
+                    refname: "refs/heads/gone".into(),
+                    old: "e".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_without_prune_keeps_extra_refs() {
+        let mut mirror = Mirror::new("/m".into());
+        mirror.prune = false;
+        let changes = plan(&mirror, &Refs::new(), &refs(&[("refs/tags/v1", "a")]));
+        assert!(changes.is_empty());
+    }
+
+    #[test]
+    fn porcelain_output_is_read_per_ref() {
+        let out = "To /tmp/m.git\n\
+                   *\tabc:refs/heads/new\t[new branch]\n\
+                   +\tabc:refs/heads/main\tabc...def (forced update)\n\
+                   -\t:refs/heads/gone\t[deleted]\n\
+                   !\tabc:refs/heads/div\t[rejected] (non-fast-forward)\n\
+                   Done\n";
+        let results = parse_porcelain(out);
+        assert_eq!(results["refs/heads/new"], RefResult::Done);
+        assert_eq!(results["refs/heads/main"], RefResult::Done);
+        assert_eq!(results["refs/heads/gone"], RefResult::Done);
+        assert_eq!(
+            results["refs/heads/div"],
+            RefResult::Rejected("[rejected] (non-fast-forward)".into())
+        );
+        assert_eq!(results.len(), 4);
+    }
+}

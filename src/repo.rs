@@ -1,0 +1,145 @@
+//! Finding a repository and the places git-repo-sync keeps things in it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::git;
+
+/// A repository as git-repo-sync sees it.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    /// The common git directory: shared by all worktrees, the repository itself when bare.
+    /// Config, state, log and lock live here.
+    pub common_dir: PathBuf,
+    /// The top of the work tree, for a repository that has one.
+    pub work_tree: Option<PathBuf>,
+}
+
+impl Repo {
+    /// The repository around the current directory, honouring `GIT_DIR` like git itself (hooks
+    /// run with it set).
+    pub fn discover() -> Result<Self> {
+        let repo = git2::Repository::open_from_env().map_err(|err| {
+            anyhow::anyhow!(
+                "not inside a git repository ({}); run this in a repository or pass its path",
+                err.message()
+            )
+        })?;
+        Self::from_git2(&repo)
+    }
+
+    /// The repository at exactly `path` (a work tree's top, a `.git` dir or a bare repository).
+    pub fn open(path: &Path) -> Result<Self> {
+        let repo = git2::Repository::open_ext(
+            path,
+            git2::RepositoryOpenFlags::NO_SEARCH,
+            std::iter::empty::<&std::ffi::OsStr>(),
+        )
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "{} is not a git repository ({}); pass the top of a work tree or a bare repository",
+                path.display(),
+                err.message()
+            )
+        })?;
+        Self::from_git2(&repo)
+    }
+
+    /// `paths` opened one by one, or the repository around the current directory when empty.
+    pub fn open_all(paths: &[PathBuf]) -> Result<Vec<Self>> {
+        if paths.is_empty() {
+            return Ok(vec![Self::discover()?]);
+        }
+        paths.iter().map(|path| Self::open(path)).collect()
+    }
+
+    fn from_git2(repo: &git2::Repository) -> Result<Self> {
+        let common_dir = absolute(repo.commondir())?;
+        let work_tree = repo.workdir().map(absolute).transpose()?;
+        Ok(Self {
+            common_dir,
+            work_tree,
+        })
+    }
+
+    pub fn is_bare(&self) -> bool {
+        self.work_tree.is_none()
+    }
+
+    /// Where the user sees this repository: the work tree, or the bare directory.
+    pub fn display_path(&self) -> &Path {
+        self.work_tree.as_deref().unwrap_or(&self.common_dir)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.common_dir.join("repo-sync.toml")
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.common_dir.join("repo-sync-state.json")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.common_dir.join("repo-sync.log")
+    }
+
+    /// The directory git runs hooks from: what `git rev-parse --git-path hooks` answers, so
+    /// `core.hooksPath` and linked worktrees are honoured exactly as git does.
+    pub fn hooks_dir(&self) -> Result<PathBuf> {
+        let hooks_path = self.run_git(&["config", "--get", "core.hooksPath"])?;
+        if let Some(value) = hooks_path
+            && value.trim().is_empty()
+        {
+            bail!(
+                "core.hooksPath is set to an empty value in {}; git would then look for hooks nowhere \
+                 useful. Unset it (`git config --unset core.hooksPath`) or point it at a directory",
+                self.display_path().display()
+            );
+        }
+        let answer = self
+            .run_git(&["rev-parse", "--path-format=absolute", "--git-path", "hooks"])?
+            .context("git rev-parse --git-path hooks printed nothing")?;
+        let path = PathBuf::from(answer.trim_end_matches(['\n', '\r']));
+        Ok(if path.is_absolute() {
+            path
+        } else {
+            self.display_path().join(path)
+        })
+    }
+
+    /// Runs git in this repository (from the top of its work tree, where git runs hooks) and
+    /// returns its stdout, or `None` when it exits 1 (e.g. `git config --get` of an unset key).
+    fn run_git(&self, args: &[&str]) -> Result<Option<String>> {
+        let mut cmd = match &self.work_tree {
+            Some(top) => {
+                let mut cmd = git::command();
+                cmd.current_dir(top);
+                cmd
+            }
+            None => {
+                let mut cmd = git::in_git_dir(&self.common_dir);
+                cmd.current_dir(&self.common_dir);
+                cmd
+            }
+        };
+        let output = cmd
+            .args(args)
+            .output()
+            .with_context(|| format!("running git {} (is git installed?)", args.join(" ")))?;
+        match output.status.code() {
+            Some(0) => Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned())),
+            Some(1) => Ok(None),
+            _ => bail!(
+                "git {} failed in {}: {}",
+                args.join(" "),
+                self.display_path().display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        }
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))
+}

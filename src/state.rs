@@ -1,0 +1,115 @@
+//! What `status` shows: per mirror, the last attempt, its result and the last error. Written
+//! atomically by whoever holds the repository's sync lock.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::config::write_atomically;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    #[serde(default)]
+    pub mirrors: BTreeMap<String, MirrorState>,
+}
+
+/// The outcome of the last attempt to sync one mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncResult {
+    Ok,
+    Failed,
+}
+
+/// A ref the mirror refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    #[serde(rename = "ref")]
+    pub refname: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MirrorState {
+    /// The URL with credentials redacted.
+    pub url: String,
+    pub last_attempt: Option<String>,
+    pub last_result: Option<SyncResult>,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+    /// When the current run of failures began.
+    pub failing_since: Option<String>,
+    #[serde(default)]
+    pub rejected: Vec<Rejection>,
+    /// A fingerprint of the local refs this mirror last took in full, so a trigger that changed
+    /// none of them starts no push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_refs: Option<String>,
+}
+
+impl State {
+    /// Reads the state file; a missing or unreadable one is an empty state (it is ours, and a
+    /// fresh sync rebuilds it).
+    pub fn load(path: &Path) -> Self {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut json = serde_json::to_vec_pretty(self).context("serialising sync state")?;
+        json.push(b'\n');
+        write_atomically(path, &json).with_context(|| format!("writing sync state {}", path.display()))
+    }
+
+    /// Records one attempt's outcome for `name`.
+    pub fn record(&mut self, name: &str, redacted_url: &str, attempt: &Attempt) {
+        let now = timestamp(attempt.at);
+        let entry = self.mirrors.entry(name.to_owned()).or_default();
+        entry.url = redacted_url.to_owned();
+        entry.last_attempt = Some(now.clone());
+        entry.rejected.clone_from(&attempt.rejected);
+        if attempt.error.is_none() && attempt.rejected.is_empty() {
+            entry.last_result = Some(SyncResult::Ok);
+            entry.last_success = Some(now);
+            entry.last_error = None;
+            entry.failing_since = None;
+            entry.synced_refs.clone_from(&attempt.synced_refs);
+        } else {
+            if entry.last_result != Some(SyncResult::Failed) || entry.failing_since.is_none() {
+                entry.failing_since = Some(now);
+            }
+            entry.last_result = Some(SyncResult::Failed);
+            entry.last_error = attempt.error.clone().or_else(|| {
+                Some(
+                    attempt
+                        .rejected
+                        .iter()
+                        .map(|r| format!("{} rejected: {}", r.refname, r.reason))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            });
+            entry.synced_refs = None;
+        }
+    }
+}
+
+/// What one sync attempt of one mirror came to.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub at: SystemTime,
+    /// Set when the mirror could not be reached or git failed as a whole (redacted).
+    pub error: Option<String>,
+    pub rejected: Vec<Rejection>,
+    /// The fingerprint of the local refs, when every one of them reached the mirror.
+    pub synced_refs: Option<String>,
+}
+
+pub fn timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}

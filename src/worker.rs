@@ -1,0 +1,189 @@
+//! The background worker: started detached by a hook, it syncs under a per-repository lock.
+//!
+//! Coalescing ("one running, at most one queued", as gitolite does it): a trigger first marks a
+//! pass as pending, then probes the lock. If the lock is free it starts a worker; if not, the
+//! running worker will see the mark and make one more pass. The worker clears the mark before
+//! each pass and, after releasing the lock, looks once more, so a trigger that arrived while it
+//! was letting go is never lost. The lock is an OS file lock: the kernel drops it when a worker
+//! dies, so a killed worker never blocks later syncs.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::process::CommandExt as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, Result};
+
+use crate::config::Config;
+use crate::git::LOCAL_ENV_VARS;
+use crate::push;
+use crate::repo::Repo;
+use crate::state::timestamp;
+
+/// Above this size the log is moved to `repo-sync.log.old` before a worker starts.
+const LOG_LIMIT: u64 = 1 << 20;
+
+/// The repository's sync lock, held for as long as this value lives.
+#[derive(Debug)]
+pub struct SyncLock {
+    _file: File,
+}
+
+fn lock_path(repo: &Repo) -> PathBuf {
+    repo.common_dir.join("repo-sync.lock")
+}
+
+fn pending_path(repo: &Repo) -> PathBuf {
+    repo.common_dir.join("repo-sync.pending")
+}
+
+fn open_lock_file(repo: &Repo) -> Result<File> {
+    let path = lock_path(repo);
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening lock file {}", path.display()))
+}
+
+impl SyncLock {
+    /// Takes the lock, waiting for a running worker to finish.
+    pub fn acquire(repo: &Repo) -> Result<Self> {
+        let file = open_lock_file(repo)?;
+        file.lock().context("locking the repository for sync")?;
+        Ok(Self { _file: file })
+    }
+
+    /// Takes the lock if nobody holds it.
+    pub fn try_acquire(repo: &Repo) -> Result<Option<Self>> {
+        let file = open_lock_file(repo)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(err)) => Err(err).context("locking the repository for sync"),
+        }
+    }
+}
+
+/// Asks for a sync of `repo` in the background and returns at once.
+pub fn trigger(repo: &Repo) -> Result<()> {
+    let pending = pending_path(repo);
+    File::create(&pending).with_context(|| format!("writing {}", pending.display()))?;
+    if SyncLock::try_acquire(repo)?.is_some() {
+        // The probe's lock is dropped here; the worker takes it for itself.
+        spawn_worker(repo)?;
+    }
+    Ok(())
+}
+
+/// Starts `git-repo-sync worker` detached: its own session, stdin from /dev/null, stdout and
+/// stderr to the log, and no other descriptor of ours. `git receive-pack` waits until every copy
+/// of a post-receive hook's output pipe is closed, so a worker holding one would hold the
+/// pushing client until the mirror push ended.
+fn spawn_worker(repo: &Repo) -> Result<()> {
+    let log_path = repo.log_path();
+    if std::fs::metadata(&log_path).is_ok_and(|meta| meta.len() > LOG_LIMIT) {
+        let _ = std::fs::rename(&log_path, log_path.with_extension("log.old"));
+    }
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("opening log {}", log_path.display()))?;
+    let exe = std::env::current_exe().context("finding the git-repo-sync binary")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("worker")
+        .arg("--git-dir")
+        .arg(&repo.common_dir)
+        .current_dir(&repo.common_dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("duplicating the log descriptor")?)
+        .stderr(log);
+    for var in LOCAL_ENV_VARS {
+        cmd.env_remove(var);
+    }
+    detach(&mut cmd);
+    cmd.spawn().context("starting the background sync worker")?;
+    Ok(())
+}
+
+#[allow(unsafe_code)]
+fn detach(cmd: &mut Command) {
+    // SAFETY: between fork and exec the closure calls only async-signal-safe functions
+    // (setsid, close_range/fcntl) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            mark_inherited_descriptors_cloexec();
+            Ok(())
+        });
+    }
+}
+
+/// Makes every descriptor above stderr close on exec. Those are whatever the hook inherited
+/// from git (std's own are close-on-exec already, including the one that reports exec errors).
+#[allow(unsafe_code)]
+fn mark_inherited_descriptors_cloexec() {
+    #[cfg(target_os = "linux")]
+    {
+        const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+        // SAFETY: close_range with CLOEXEC only sets flags; it closes nothing.
+        if unsafe { libc::syscall(libc::SYS_close_range, 3, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) } == 0 {
+            return;
+        }
+    }
+    for fd in 3..1024 {
+        // SAFETY: fcntl on a descriptor that may not exist fails with EBADF, which is fine.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
+/// Removes the pending mark; true if there was one.
+fn take_pending(repo: &Repo) -> Result<bool> {
+    match std::fs::remove_file(pending_path(repo)) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err).context("clearing the pending sync mark"),
+    }
+}
+
+/// The worker's loop: passes until no trigger is pending, then exits.
+pub fn run(repo: &Repo) -> Result<()> {
+    loop {
+        let Some(lock) = SyncLock::try_acquire(repo)? else {
+            // Another worker holds the lock and will see the pending mark.
+            return Ok(());
+        };
+        while take_pending(repo)? {
+            pass(repo);
+        }
+        drop(lock);
+        if !pending_path(repo).exists() {
+            return Ok(());
+        }
+    }
+}
+
+/// One pass, logged; a failure is logged, never fatal, so the loop goes on.
+fn pass(repo: &Repo) {
+    let mut log = io::stderr().lock();
+    let now = timestamp(std::time::SystemTime::now());
+    let result =
+        Config::load(&repo.config_path()).and_then(|config| push::run_pass(repo, &config, &[], true));
+    match result {
+        Ok(reports) => {
+            for report in reports.iter().filter(|r| !r.skipped) {
+                let _ = writeln!(log, "{now} {}", report.summary());
+            }
+        }
+        Err(err) => {
+            let _ = writeln!(log, "{now} error: {err:#}");
+        }
+    }
+}
