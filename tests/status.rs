@@ -1,0 +1,61 @@
+//! `status` tells, per mirror, how it is doing, and never prints a URL's secrets.
+
+mod support;
+
+use serde_json::Value;
+use support::{TestEnv, s};
+
+#[test]
+fn a_mirror_never_synced_shows_never() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let mirror = env.root().join("backup.git");
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "backup", s(&mirror)])
+        .assert()
+        .success();
+
+    let status = env.status_json(&repo);
+    let mirrors = status["mirrors"].as_array().expect("mirrors array");
+    assert_eq!(mirrors.len(), 1, "{status:#}");
+    let backup = &mirrors[0];
+    assert_eq!(backup["name"], "backup", "{status:#}");
+    assert_eq!(backup["last_result"], "never", "{status:#}");
+    assert_eq!(backup["last_attempt"], Value::Null, "{status:#}");
+    assert_eq!(backup["last_success"], Value::Null, "{status:#}");
+    assert_eq!(backup["last_error"], Value::Null, "{status:#}");
+
+    env.cmd_in(&repo).arg("sync").assert().success();
+    let status = env.status_json(&repo);
+    let backup = &status["mirrors"][0];
+    assert_eq!(backup["last_result"], "ok", "{status:#}");
+    assert!(backup["last_attempt"].is_string(), "{status:#}");
+    assert!(backup["last_success"].is_string(), "{status:#}");
+}
+
+#[test]
+fn credentials_in_a_mirror_url_are_never_printed() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    env.cmd_in(&repo)
+        .args([
+            "mirror",
+            "add",
+            "hosted",
+            "https://someone:hunter2secret@git.example.com/me/project.git",
+        ])
+        .assert()
+        .success();
+
+    for args in [&["status"][..], &["status", "--json"], &["mirror", "list"]] {
+        let out = env.cmd_in(&repo).args(args).assert().success();
+        let output = out.get_output();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(all.contains("git.example.com"), "{args:?} shows the host:\n{all}");
+        assert!(!all.contains("hunter2secret"), "{args:?} printed the password:\n{all}");
+    }
+}
