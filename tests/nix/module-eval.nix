@@ -1,0 +1,194 @@
+# Evaluates nix/nixos-module.nix and nix/home-manager-module.nix with a real
+# nixpkgs `lib` (lib.evalModules). NixOS and home-manager themselves are not
+# here, so the few options the modules set (environment.systemPackages,
+# systemd.services, home.packages, home.activation, ...) are declared by small
+# stand-in modules below, and packages are stand-in derivations.
+#
+#   nix-instantiate --eval --strict --readonly-mode --arg lib 'import <nixpkgs>/lib' tests/nix/module-eval.nix
+#
+# Prints "N passed, 0 failed"; throws, naming the failed cases, otherwise.
+# `--argstr only nixos` or `--argstr only hm` runs one module's cases.
+{ lib, only ? "" }:
+
+let
+  inherit (lib) types mkOption;
+
+  fakeDrv = name: system: derivation {
+    inherit name system;
+    builder = "/bin/sh";
+    args = [ "-c" "exit 1" ];
+  };
+
+  systems = [ "x86_64-linux" "aarch64-linux" "aarch64-darwin" ];
+
+  # What the flake passes as `self`: one package per system, each different.
+  fakeSelf.packages = lib.genAttrs systems (system: {
+    default = fakeDrv "git-repo-sync-for-${system}" system;
+  });
+
+  fakePkgs = system: {
+    stdenv.hostPlatform.system = system;
+    formats.toml = _: {
+      generate = name: value: fakeDrv "${name}-${builtins.hashString "sha256" (builtins.toJSON value)}" system;
+    };
+    git = fakeDrv "git" system;
+    coreutils = fakeDrv "coreutils" system;
+    util-linux = fakeDrv "util-linux" system;
+  };
+
+  anything = default: mkOption { type = types.anything; inherit default; };
+
+  nixosStubs = {
+    options = {
+      environment.systemPackages = mkOption { type = types.listOf types.package; default = [ ]; };
+      systemd.services = mkOption { type = types.attrsOf types.anything; default = { }; };
+      assertions = anything [ ];
+      warnings = mkOption { type = types.listOf types.str; default = [ ]; };
+    };
+  };
+
+  hmStubs = { config, ... }: {
+    options.home = {
+      packages = mkOption { type = types.listOf types.package; default = [ ]; };
+      activation = mkOption { type = types.attrsOf types.anything; default = { }; };
+      username = mkOption { type = types.str; default = "alice"; };
+      homeDirectory = mkOption { type = types.str; default = "/home/${config.home.username}"; };
+      profileDirectory = mkOption { type = types.str; default = "${config.home.homeDirectory}/.nix-profile"; };
+    };
+  };
+
+  # home-manager hands its modules `lib` extended with `lib.hm`; its DAG
+  # entries are { data, after, before }.
+  hmLib = lib // {
+    hm.dag.entryAfter = after: data: { inherit data after; before = [ ]; };
+  };
+
+  evalNixos = system: config:
+    (lib.evalModules {
+      modules = [
+        (import ../../nix/nixos-module.nix fakeSelf)
+        nixosStubs
+        { _module.args.pkgs = fakePkgs system; }
+        config
+      ];
+    }).config;
+
+  evalHm = system: config:
+    (lib.evalModules {
+      specialArgs.lib = hmLib;
+      modules = [
+        (import ../../nix/home-manager-module.nix fakeSelf)
+        hmStubs
+        { _module.args.pkgs = fakePkgs system; }
+        config
+      ];
+    }).config;
+
+  names = map (drv: drv.name);
+  has = infix: text: lib.hasInfix (builtins.unsafeDiscardStringContext infix) (builtins.unsafeDiscardStringContext text);
+
+  custom = fakeDrv "my-own-git-repo-sync" "x86_64-linux";
+
+  serverRepos = {
+    "/srv/git/project.git".mirrors = {
+      github = "git@github.com:me/project.git";
+      backup = {
+        url = "/mnt/backup/project.git";
+        refs = [ "refs/heads/*" ];
+        prune = true;
+      };
+    };
+  };
+  # The file the modules must write for serverRepos: nulls dropped.
+  expectedFile = system: ((fakePkgs system).formats.toml { }).generate "repo-sync.toml" {
+    mirrors = {
+      github.url = "git@github.com:me/project.git";
+      backup = {
+        url = "/mnt/backup/project.git";
+        refs = [ "refs/heads/*" ];
+        prune = true;
+      };
+    };
+  };
+
+  nixosBare = evalNixos "x86_64-linux" { };
+  nixosServer = evalNixos "x86_64-linux" { services.git-repo-sync.repositories = serverRepos; };
+  nixosUnit = nixosServer.systemd.services.git-repo-sync-repositories;
+  hmBare = evalHm "x86_64-linux" { };
+  hmRepos = evalHm "aarch64-darwin" {
+    programs.git-repo-sync = {
+      enable = true;
+      repositories = { "src/project" = serverRepos."/srv/git/project.git"; };
+    };
+  };
+  hmEntry = hmRepos.home.activation.git-repo-sync;
+
+  cases = {
+    nixos-import-alone-installs-nothing = nixosBare.environment.systemPackages == [ ];
+    nixos-import-alone-starts-nothing = nixosBare.systemd.services == { };
+    nixos-enable-x86_64-linux-package =
+      names (evalNixos "x86_64-linux" { programs.git-repo-sync.enable = true; }).environment.systemPackages
+      == [ "git-repo-sync-for-x86_64-linux" ];
+    nixos-enable-aarch64-linux-package =
+      names (evalNixos "aarch64-linux" { programs.git-repo-sync.enable = true; }).environment.systemPackages
+      == [ "git-repo-sync-for-aarch64-linux" ];
+    nixos-package-option-honoured =
+      names
+        (evalNixos "x86_64-linux" {
+          programs.git-repo-sync = {
+            enable = true;
+            package = custom;
+          };
+        }).environment.systemPackages == [ "my-own-git-repo-sync" ];
+    nixos-repositories-enable-package = names nixosServer.environment.systemPackages == [ "git-repo-sync-for-x86_64-linux" ];
+    nixos-repositories-oneshot-unit =
+      nixosUnit.serviceConfig.Type == "oneshot" && builtins.elem "multi-user.target" nixosUnit.wantedBy;
+    nixos-repositories-writes-config =
+      has "${expectedFile "x86_64-linux"} \"$common/repo-sync.toml\"" nixosUnit.script
+      && has "repo=/srv/git/project.git" nixosUnit.script;
+    nixos-repositories-installs-hooks =
+      has "/bin/git-repo-sync install --yes --hook-binary /run/current-system/sw/bin/git-repo-sync \"$repo\"" nixosUnit.script;
+    nixos-repositories-run-as-owner = has "runuser -u" nixosUnit.script;
+    nixos-repositories-no-warning = nixosServer.warnings == [ ] && builtins.all (a: a.assertion) nixosServer.assertions;
+    nixos-relative-path-rejected =
+      !(builtins.all (a: a.assertion)
+        (evalNixos "x86_64-linux" { services.git-repo-sync.repositories."srv/x".mirrors.a = "/x"; }).assertions);
+    nixos-enable-false-warns =
+      (evalNixos "x86_64-linux" {
+        services.git-repo-sync.repositories = serverRepos;
+        programs.git-repo-sync.enable = false;
+      }).warnings != [ ];
+
+    hm-import-alone-installs-nothing = hmBare.home.packages == [ ] && hmBare.home.activation == { };
+    hm-enable-x86_64-linux-package =
+      names (evalHm "x86_64-linux" { programs.git-repo-sync.enable = true; }).home.packages
+      == [ "git-repo-sync-for-x86_64-linux" ];
+    hm-enable-aarch64-darwin-package = names hmRepos.home.packages == [ "git-repo-sync-for-aarch64-darwin" ];
+    hm-enable-without-repositories-no-activation =
+      (evalHm "x86_64-linux" { programs.git-repo-sync.enable = true; }).home.activation == { };
+    hm-package-option-honoured =
+      names
+        (evalHm "x86_64-linux" {
+          programs.git-repo-sync = {
+            enable = true;
+            package = custom;
+          };
+        }).home.packages == [ "my-own-git-repo-sync" ];
+    hm-repositories-after-write-boundary = builtins.elem "writeBoundary" hmEntry.after;
+    hm-repositories-writes-config =
+      has "run  install -m 0644 ${expectedFile "aarch64-darwin"} \"$common/repo-sync.toml\"" hmEntry.data
+      && has "repo=/home/alice/src/project" hmEntry.data;
+    hm-repositories-installs-hooks-to-profile =
+      has "install --yes --hook-binary /home/alice/.nix-profile/bin/git-repo-sync \"$repo\"" hmEntry.data;
+    hm-repositories-need-enable =
+      (evalHm "x86_64-linux" { programs.git-repo-sync.repositories = serverRepos; }).home.activation == { };
+  };
+
+  selected = lib.filterAttrs (name: _: lib.hasPrefix only name) cases;
+  failed = builtins.attrNames (lib.filterAttrs (_: ok: !ok) selected);
+  count = builtins.length (builtins.attrNames selected);
+in
+if failed == [ ] then
+  "module-eval${lib.optionalString (only != "") " (${only})"}: ${toString count} passed, 0 failed"
+else
+  throw "module-eval: ${toString (count - builtins.length failed)} passed, ${toString (builtins.length failed)} failed: ${lib.concatStringsSep ", " failed}"

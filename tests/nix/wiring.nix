@@ -1,0 +1,69 @@
+# Wiring tests for the flake's outputs, evaluated on the nixpkgs stand-in.
+# tests/nix/wiring.sh applies each function below to one flake output with
+#   nix eval --impure --json --override-input nixpkgs path:<stand-in> .#<output> --apply ...
+# Each returns an attribute set of named booleans (true = passed) or values
+# that the script compares.
+{ standin, cargoToml }:
+
+let
+  lib = import (standin + "/lib.nix");
+  pkgsFor = system: import (standin + "/pkgs.nix") { inherit lib system; };
+  inherit ((builtins.fromTOML (builtins.readFile cargoToml)).package) version;
+  # No regex: the searched strings are full of regex metacharacters.
+  has =
+    infix: text:
+    let
+      n = builtins.stringLength infix;
+      go = i: i + n <= builtins.stringLength text && (builtins.substring i n text == infix || go (i + 1));
+    in
+    go 0;
+  contains = infix: text: has infix (builtins.unsafeDiscardStringContext text);
+  exists = path: builtins.pathExists (builtins.unsafeDiscardStringContext path);
+in
+{
+  packages = builtins.mapAttrs (
+    system: packages:
+      let
+        p = packages.default;
+        inherit (pkgsFor system) git;
+      in
+      {
+        default-is-git-repo-sync = p.drvPath == packages.git-repo-sync.drvPath;
+        version-matches-cargo-toml = p.version == version && p.name == "git-repo-sync-${version}";
+        meta-main-program = p.meta.mainProgram == "git-repo-sync";
+        meta-description = p.meta.description != "";
+        meta-license = map (l: l.spdxId) p.meta.license == [ "MIT" "Apache-2.0" ];
+        cargo-lock-used = p.cargoLock.lockFile != null;
+        git-on-wrapped-path = contains "wrapProgram $out/bin/git-repo-sync --prefix PATH : ${git}/bin" p.postInstall;
+        git-for-tests = builtins.elem git p.nativeCheckInputs;
+        completions-and-man-page = contains "installShellCompletion" p.postInstall && contains "installManPage" p.postInstall;
+        src-has-crate = exists "${p.src}/Cargo.toml" && exists "${p.src}/Cargo.lock" && exists "${p.src}/src";
+        src-filtered = !(exists "${p.src}/target") && !(exists "${p.src}/.git") && !(exists "${p.src}/flake.nix") && !(exists "${p.src}/tests/nix");
+      }
+  );
+
+  apps = builtins.mapAttrs (_: apps: {
+    inherit (apps.default) type program;
+  });
+
+  outPaths = builtins.mapAttrs (_: packages: builtins.unsafeDiscardStringContext packages.default.outPath);
+
+  # nixosModules and homeManagerModules: a module, that is a function of the
+  # module arguments (`flake show` cannot tell for homeManagerModules).
+  modules = modules: {
+    default-is-a-module = builtins.isFunction modules.default;
+    only-default = builtins.attrNames modules == [ "default" ];
+  };
+
+  overlays =
+    overlays:
+    let
+      prev = pkgsFor "x86_64-linux";
+      final = prev // overlays.default final prev;
+    in
+    {
+      overlay-adds-git-repo-sync = final ? git-repo-sync && final.git-repo-sync.pname == "git-repo-sync";
+      overlay-version-matches-cargo-toml = final.git-repo-sync.version == version;
+      overlay-keeps-other-packages = final.git.drvPath == prev.git.drvPath;
+    };
+}
