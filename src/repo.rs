@@ -84,34 +84,62 @@ impl Repo {
         self.common_dir.join("repo-sync.log")
     }
 
-    /// The directory git runs hooks from: what `git rev-parse --git-path hooks` answers, so
-    /// `core.hooksPath` and linked worktrees are honoured exactly as git does.
-    pub fn hooks_dir(&self) -> Result<PathBuf> {
-        let hooks_path = self.run_git(&["config", "--get", "core.hooksPath"])?;
-        if let Some(value) = hooks_path
+    /// The directories git runs this repository's hooks from: what `git rev-parse --git-path
+    /// hooks` answers in each worktree, so `core.hooksPath` and linked worktrees are honoured
+    /// exactly as git does. Usually one; a relative `core.hooksPath` gives each worktree its own.
+    pub fn hooks_dirs(&self) -> Result<Vec<PathBuf>> {
+        if let Some(value) = self.git_output(None, &["config", "--get", "core.hooksPath"])?
             && value.trim().is_empty()
         {
             bail!(
-                "core.hooksPath is set to an empty value in {}; git would then look for hooks nowhere \
-                 useful. Unset it (`git config --unset core.hooksPath`) or point it at a directory",
+                "core.hooksPath is set to an empty value in {}; git then finds no hooks at all. \
+                 Unset it (`git config --unset core.hooksPath`) or point it at a directory",
                 self.display_path().display()
             );
         }
-        let answer = self
-            .run_git(&["rev-parse", "--path-format=absolute", "--git-path", "hooks"])?
-            .context("git rev-parse --git-path hooks printed nothing")?;
-        let path = PathBuf::from(answer.trim_end_matches(['\n', '\r']));
-        Ok(if path.is_absolute() {
-            path
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for top in self.worktree_tops()? {
+            let answer = self
+                .git_output(
+                    top.as_deref(),
+                    &["rev-parse", "--path-format=absolute", "--git-path", "hooks"],
+                )?
+                .context("git rev-parse --git-path hooks printed nothing")?;
+            let dir = PathBuf::from(answer.trim_end_matches(['\n', '\r']));
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        Ok(dirs)
+    }
+
+    /// The top of each work tree (main and linked), or `[None]` for a bare repository.
+    fn worktree_tops(&self) -> Result<Vec<Option<PathBuf>>> {
+        if self.is_bare() {
+            return Ok(vec![None]);
+        }
+        let listing = self
+            .git_output(None, &["worktree", "list", "--porcelain"])?
+            .unwrap_or_default();
+        let tops: Vec<Option<PathBuf>> = listing
+            .lines()
+            .filter_map(|line| line.strip_prefix("worktree "))
+            .map(PathBuf::from)
+            .filter(|top| top.is_dir())
+            .map(Some)
+            .collect();
+        Ok(if tops.is_empty() {
+            vec![self.work_tree.clone()]
         } else {
-            self.display_path().join(path)
+            tops
         })
     }
 
-    /// Runs git in this repository (from the top of its work tree, where git runs hooks) and
-    /// returns its stdout, or `None` when it exits 1 (e.g. `git config --get` of an unset key).
-    fn run_git(&self, args: &[&str]) -> Result<Option<String>> {
-        let mut cmd = match &self.work_tree {
+    /// Runs git in `dir` (default: the top of this work tree, where git runs hooks, or the bare
+    /// repository) and returns its stdout, or `None` when it exits 1 (`git config --get` of an
+    /// unset key).
+    fn git_output(&self, dir: Option<&Path>, args: &[&str]) -> Result<Option<String>> {
+        let mut cmd = match dir.or(self.work_tree.as_deref()) {
             Some(top) => {
                 let mut cmd = git::command();
                 cmd.current_dir(top);

@@ -16,10 +16,10 @@ use crate::{ExitStatus, Verbosity};
 
 struct Plan {
     repo: Repo,
-    hooks_dir: PathBuf,
     config: Config,
     config_changed: bool,
-    steps: Vec<Step>,
+    /// Per hooks directory, what to do there.
+    hooks: Vec<(PathBuf, Vec<Step>)>,
 }
 
 pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
@@ -53,20 +53,18 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
                 }
             }
         }
-        let hooks_dir = repo.hooks_dir()?;
-        let steps = hooks::plan_install(
-            &hooks_dir,
-            HookKind::for_repo(repo.is_bare()),
-            &binary,
-            args.force,
-        )
-        .with_context(|| format!("installing into {}", repo.display_path().display()))?;
+        let mut hooks = Vec::new();
+        for hooks_dir in repo.hooks_dirs()? {
+            let kinds = HookKind::for_repo(repo.is_bare());
+            let steps = hooks::plan_install(&hooks_dir, kinds, &binary, args.force)
+                .with_context(|| format!("installing into {}", repo.display_path().display()))?;
+            hooks.push((hooks_dir, steps));
+        }
         plans.push(Plan {
             config_changed: config != before,
             repo,
-            hooks_dir,
             config,
-            steps,
+            hooks,
         });
     }
 
@@ -86,13 +84,16 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
                 plan.repo.config_path().display()
             ));
         }
-        if !args.dry_run {
-            hooks::apply(&plan.hooks_dir, &plan.steps)
-                .with_context(|| format!("installing into {}", plan.repo.display_path().display()))?;
+        for (hooks_dir, steps) in &plan.hooks {
+            if !args.dry_run {
+                hooks::apply(hooks_dir, steps)
+                    .with_context(|| format!("installing into {}", plan.repo.display_path().display()))?;
+            }
         }
         actions.extend(
-            plan.steps
+            plan.hooks
                 .iter()
+                .flat_map(|(_, steps)| steps)
                 .filter(|step| {
                     step.changes_something()
                         || matches!(step, Step::Leave { .. })

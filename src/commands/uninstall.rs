@@ -21,16 +21,22 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
     let repos = Repo::open_all(&args.repos)?;
     let mut plans = Vec::with_capacity(repos.len());
     for repo in repos {
-        let hooks_dir = repo.hooks_dir()?;
-        let steps = hooks::plan_uninstall(&hooks_dir)?;
-        plans.push((repo, hooks_dir, steps));
-    }
-    for (repo, hooks_dir, steps) in &plans {
-        if !args.dry_run {
-            hooks::apply(hooks_dir, steps)
-                .with_context(|| format!("uninstalling from {}", repo.display_path().display()))?;
+        let mut hooks = Vec::new();
+        for hooks_dir in repo.hooks_dirs()? {
+            let steps = hooks::plan_uninstall(&hooks_dir)?;
+            hooks.push((hooks_dir, steps));
         }
-        let mut actions: Vec<String> = steps.iter().map(Step::to_string).collect();
+        plans.push((repo, hooks));
+    }
+    for (repo, hooks) in &plans {
+        let mut actions: Vec<String> = Vec::new();
+        for (hooks_dir, steps) in hooks {
+            if !args.dry_run {
+                hooks::apply(hooks_dir, steps)
+                    .with_context(|| format!("uninstalling from {}", repo.display_path().display()))?;
+            }
+            actions.extend(steps.iter().map(Step::to_string));
+        }
         if args.purge {
             for name in PURGED_FILES {
                 let path = repo.common_dir.join(name);
