@@ -61,7 +61,11 @@ fn every_command_that_reads_a_malformed_config_fails_with_file_line_and_column_a
     let mut failures = Vec::new();
     for args in &commands {
         let before = Snapshot::of(&repo);
-        let out = env.cmd_in(&repo).args(args).output().expect("running git-repo-sync");
+        let out = env
+            .cmd_in(&repo)
+            .args(args)
+            .output()
+            .expect("running git-repo-sync");
         if let Some(why) = complaint(&out, &config) {
             failures.push(format!("`git-repo-sync {}`: {why}", args.join(" ")));
         }
@@ -69,7 +73,11 @@ fn every_command_that_reads_a_malformed_config_fails_with_file_line_and_column_a
             failures.push(format!("`git-repo-sync {}` wrote files:\n{diff}", args.join(" ")));
         }
         if other.exists() {
-            failures.push(format!("`git-repo-sync {}` created the mirror {}", args.join(" "), other.display()));
+            failures.push(format!(
+                "`git-repo-sync {}` created the mirror {}",
+                args.join(" "),
+                other.display()
+            ));
             let _ = fs::remove_dir_all(&other);
         }
     }
@@ -84,7 +92,10 @@ fn a_malformed_config_in_a_bare_repository_names_its_path() {
     fs::write(&config, MALFORMED).expect("writing the config");
     let before = Snapshot::of(&server);
 
-    for args in [&["-C", s(&server), "status"][..], &["install", "--yes", s(&server)]] {
+    for args in [
+        &["-C", s(&server), "status"][..],
+        &["install", "--yes", s(&server)],
+    ] {
         let out = env.cmd().args(args).output().expect("running git-repo-sync");
         if let Some(why) = complaint(&out, &config) {
             panic!("`git-repo-sync {}`: {why}", args.join(" "));
@@ -100,7 +111,10 @@ fn an_unknown_key_is_named_with_its_file() {
     let config = env.config_path(&repo);
     fs::write(
         &config,
-        format!("[mirrors.backup]\nurl = \"{}\"\nprunne = true\n", s(&env.root().join("backup.git"))),
+        format!(
+            "[mirrors.backup]\nurl = \"{}\"\nprunne = true\n",
+            s(&env.root().join("backup.git"))
+        ),
     )
     .expect("writing the config");
     let before = Snapshot::of(&repo);
@@ -132,6 +146,11 @@ fn a_commit_with_a_malformed_config_still_succeeds_and_the_log_says_where() {
             let log = env.log(&repo);
             log.contains("line 4") && log.contains("column 9")
         },
-        || format!("the worker's log does not report the config error:\n{}", env.log(&repo)),
+        || {
+            format!(
+                "the worker's log does not report the config error:\n{}",
+                env.log(&repo)
+            )
+        },
     );
 }

@@ -62,9 +62,15 @@ fn uninstall_restores_the_foreign_hook_byte_identical() {
     env.cmd_in(&repo).arg("uninstall").assert().success();
 
     assert_eq!(fs::read(hooks.join("post-commit")).expect("restored"), foreign);
-    let mode = fs::metadata(hooks.join("post-commit")).expect("restored").permissions().mode();
+    let mode = fs::metadata(hooks.join("post-commit"))
+        .expect("restored")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o750, "the restored hook keeps its mode");
-    assert!(!hooks.join("post-commit.before-repo-sync").exists(), "nothing left over");
+    assert!(
+        !hooks.join("post-commit.before-repo-sync").exists(),
+        "nothing left over"
+    );
     for hook in WORK_TREE_HOOKS {
         if hook != "post-commit" {
             assert!(!hooks.join(hook).exists(), "{hook} left behind");
@@ -85,7 +91,10 @@ fn uninstall_purge_leaves_the_repository_as_it_was() {
     let before = Snapshot::of(&repo);
 
     env.install(&repo, &[("backup", s(&env.root().join("backup.git")))]);
-    env.cmd_in(&repo).args(["uninstall", "--purge"]).assert().success();
+    env.cmd_in(&repo)
+        .args(["uninstall", "--purge"])
+        .assert()
+        .success();
 
     before.assert_unchanged(&Snapshot::of(&repo), "install then uninstall --purge");
 }
@@ -123,7 +132,11 @@ fn the_foreign_hook_gets_the_same_arguments_and_stdin_and_its_status_is_passed_o
         fs::read_to_string(&seen).expect("the foreign hook ran"),
         "args: amend\n1111111111111111111111111111111111111111 2222222222222222222222222222222222222222\n"
     );
-    assert_eq!(status.code(), Some(7), "the foreign hook's exit status is passed on");
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "the foreign hook's exit status is passed on"
+    );
 }
 
 #[test]
@@ -146,7 +159,9 @@ fn installing_twice_changes_nothing_the_second_time() {
     first.assert_unchanged(&Snapshot::of(&git_dir), "a second install");
     first_mirror.assert_unchanged(&Snapshot::of(&mirror), "a second install (mirror)");
     assert!(
-        !git_dir.join("hooks/post-commit.before-repo-sync.before-repo-sync").exists()
+        !git_dir
+            .join("hooks/post-commit.before-repo-sync.before-repo-sync")
+            .exists()
             && fs::read_to_string(git_dir.join("hooks/post-commit.before-repo-sync"))
                 .is_ok_and(|t| !t.contains(MARKER)),
         "a second install must not save our own hook as the foreign one"

@@ -12,8 +12,14 @@ const HOSTILE: &str = "we ird 'sq' \"dq\" $(touch pwned) `touch pwned` ;touch pw
 
 fn assert_nothing_ran(env: &TestEnv) {
     let found = support::files_named(env.root(), "pwned");
-    assert!(found.is_empty(), "something ran a command from a name or path: {found:?}");
-    assert!(!Path::new("pwned").exists(), "`pwned` appeared in the test's own directory");
+    assert!(
+        found.is_empty(),
+        "something ran a command from a name or path: {found:?}"
+    );
+    assert!(
+        !Path::new("pwned").exists(),
+        "`pwned` appeared in the test's own directory"
+    );
 }
 
 #[test]
@@ -105,8 +111,14 @@ fn mirror_names_with_shell_metacharacters_are_refused_and_change_nothing() {
             .assert()
             .code(1);
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_lowercase();
-        assert!(stderr.contains("name"), "install with mirror name {name:?}: unclear error:\n{stderr}");
-        before.assert_unchanged(&Snapshot::of(&repo), &format!("install with mirror name {name:?}"));
+        assert!(
+            stderr.contains("name"),
+            "install with mirror name {name:?}: unclear error:\n{stderr}"
+        );
+        before.assert_unchanged(
+            &Snapshot::of(&repo),
+            &format!("install with mirror name {name:?}"),
+        );
 
         let out = env
             .cmd_in(&repo)
@@ -114,10 +126,16 @@ fn mirror_names_with_shell_metacharacters_are_refused_and_change_nothing() {
             .assert()
             .code(1);
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_lowercase();
-        assert!(stderr.contains("name"), "mirror add {name:?}: unclear error:\n{stderr}");
+        assert!(
+            stderr.contains("name"),
+            "mirror add {name:?}: unclear error:\n{stderr}"
+        );
         before.assert_unchanged(&Snapshot::of(&repo), &format!("mirror add {name:?}"));
 
-        assert!(!good.exists() && !bad.exists(), "a refused command created a mirror ({name:?})");
+        assert!(
+            !good.exists() && !bad.exists(),
+            "a refused command created a mirror ({name:?})"
+        );
     }
     assert_nothing_ran(&env);
 }

@@ -61,19 +61,33 @@ fn a_commit_still_succeeds_with_one_warning_when_the_binary_is_gone() {
     assert!(out.status.success(), "git commit failed: {out:?}");
     let lines = stderr_lines(&out);
     assert_eq!(lines.len(), 1, "exactly one warning line, got: {lines:#?}");
-    assert!(lines[0].contains("git-repo-sync"), "the warning names the tool: {lines:?}");
+    assert!(
+        lines[0].contains("git-repo-sync"),
+        "the warning names the tool: {lines:?}"
+    );
     assert_eq!(
         env.git(&repo, ["log", "-1", "--format=%s"]).trim(),
         "without the binary",
         "the commit was made"
     );
-    assert_eq!(fs::read_to_string(&ran).ok().as_deref(), Some("ran\n"), "the user's own hook still ran");
+    assert_eq!(
+        fs::read_to_string(&ran).ok().as_deref(),
+        Some("ran\n"),
+        "the user's own hook still ran"
+    );
 
     // The other triggers behave the same way.
     env.change_file(&repo, "amended");
     let out = env
         .git_cmd(&repo)
-        .args(["commit", "-q", "-a", "--amend", "-m", "amended without the binary"])
+        .args([
+            "commit",
+            "-q",
+            "-a",
+            "--amend",
+            "-m",
+            "amended without the binary",
+        ])
         .output()
         .expect("running git commit --amend");
     assert!(out.status.success(), "git commit --amend failed: {out:?}");
@@ -106,6 +120,10 @@ fn the_hook_falls_back_to_git_repo_sync_on_path() {
         .output()
         .expect("running git commit");
     assert!(out.status.success(), "git commit failed: {out:?}");
-    assert_eq!(stderr_lines(&out), Vec::<String>::new(), "no warning when PATH has the tool");
+    assert_eq!(
+        stderr_lines(&out),
+        Vec::<String>::new(),
+        "no warning when PATH has the tool"
+    );
     env.wait_until_refs_equal(&repo, &mirror, WAIT);
 }

@@ -37,12 +37,21 @@ fn two_mirrors_in_sync() -> Setup {
         .expect("mirror add writes the config")
         .parse()
         .expect("the config is TOML");
-    assert_eq!(config["mirrors"]["strict"]["force"].as_bool(), Some(false), "{config}");
+    assert_eq!(
+        config["mirrors"]["strict"]["force"].as_bool(),
+        Some(false),
+        "{config}"
+    );
 
     env.cmd_in(&repo).arg("sync").assert().success();
     assert_eq!(env.refs(&loose), env.refs(&repo));
     assert_eq!(env.refs(&strict), env.refs(&repo));
-    Setup { env, repo, loose, strict }
+    Setup {
+        env,
+        repo,
+        loose,
+        strict,
+    }
 }
 
 /// Someone pushes a commit straight to the mirror's `main`; returns its id.
@@ -79,7 +88,12 @@ fn expected_strict_refs(source_refs: &str, mirror_main: &str) -> String {
 
 #[test]
 fn a_diverged_ref_is_left_alone_while_everything_else_syncs() {
-    let Setup { env, repo, loose, strict } = two_mirrors_in_sync();
+    let Setup {
+        env,
+        repo,
+        loose,
+        strict,
+    } = two_mirrors_in_sync();
     let theirs = push_behind_our_back(&env, &strict);
     // New work here on every kind of ref, without hooks (none are installed).
     env.commit(&repo, "ours on main");
@@ -108,22 +122,45 @@ fn a_diverged_ref_is_left_alone_while_everything_else_syncs() {
 
 #[test]
 fn status_shows_the_rejected_ref() {
-    let Setup { env, repo, loose: _, strict } = two_mirrors_in_sync();
+    let Setup {
+        env,
+        repo,
+        loose: _,
+        strict,
+    } = two_mirrors_in_sync();
     push_behind_our_back(&env, &strict);
     env.commit(&repo, "ours on main");
     env.cmd_in(&repo).arg("sync").assert().code(3);
 
     let status = env.status_json(&repo);
-    assert!(status["repository"].as_str().is_some_and(|p| !p.is_empty()), "{status:#}");
+    assert!(
+        status["repository"].as_str().is_some_and(|p| !p.is_empty()),
+        "{status:#}"
+    );
 
     let strict_status = mirror_status(&status, "strict");
     assert_eq!(strict_status["last_result"], "failed", "{status:#}");
-    assert!(strict_status["url"].as_str().is_some_and(|u| u.contains("strict.git")), "{status:#}");
-    assert!(strict_status["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{status:#}");
+    assert!(
+        strict_status["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("strict.git")),
+        "{status:#}"
+    );
+    assert!(
+        strict_status["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{status:#}"
+    );
     assert!(strict_status["last_attempt"].is_string(), "{status:#}");
     assert!(strict_status["failing_since"].is_string(), "{status:#}");
-    assert!(strict_status["last_success"].is_string(), "the first sync succeeded: {status:#}");
-    let rejected = strict_status["rejected"].as_array().expect("rejected is an array");
+    assert!(
+        strict_status["last_success"].is_string(),
+        "the first sync succeeded: {status:#}"
+    );
+    let rejected = strict_status["rejected"]
+        .as_array()
+        .expect("rejected is an array");
     assert!(
         rejected.iter().any(|r| r["ref"] == "refs/heads/main"
             && r["reason"].as_str().is_some_and(|why| !why.is_empty())),
@@ -144,7 +181,12 @@ fn status_shows_the_rejected_ref() {
 
 #[test]
 fn a_rejection_in_the_background_shows_in_status() {
-    let Setup { env, repo, loose, strict } = two_mirrors_in_sync();
+    let Setup {
+        env,
+        repo,
+        loose,
+        strict,
+    } = two_mirrors_in_sync();
     env.cmd_in(&repo).args(["install", "--yes"]).assert().success();
     let theirs = push_behind_our_back(&env, &strict);
 
@@ -158,7 +200,9 @@ fn a_rejection_in_the_background_shows_in_status() {
     let status = env.status_json(&repo);
     let rejected = &mirror_status(&status, "strict")["rejected"];
     assert!(
-        rejected.as_array().is_some_and(|r| r.iter().any(|r| r["ref"] == "refs/heads/main")),
+        rejected
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["ref"] == "refs/heads/main")),
         "{status:#}"
     );
     assert_eq!(env.refs(&strict), expected_strict_refs(&env.refs(&repo), &theirs));
@@ -166,7 +210,12 @@ fn a_rejection_in_the_background_shows_in_status() {
 
 #[test]
 fn an_unreachable_mirror_does_not_stop_the_others() {
-    let Setup { env, repo, loose, strict } = two_mirrors_in_sync();
+    let Setup {
+        env,
+        repo,
+        loose,
+        strict,
+    } = two_mirrors_in_sync();
     fs::remove_dir_all(&strict).expect("removing the mirror");
     fs::write(&strict, "not a repository").expect("putting a file in its place");
     env.commit(&repo, "while strict is gone");
@@ -177,7 +226,11 @@ fn an_unreachable_mirror_does_not_stop_the_others() {
     assert_eq!(env.refs(&loose), env.refs(&repo));
 
     let status = env.status_json(&repo);
-    assert_eq!(mirror_status(&status, "strict")["last_result"], "failed", "{status:#}");
+    assert_eq!(
+        mirror_status(&status, "strict")["last_result"],
+        "failed",
+        "{status:#}"
+    );
     assert_eq!(mirror_status(&status, "loose")["last_result"], "ok", "{status:#}");
 
     // Only the named mirror: succeeds.

@@ -19,7 +19,10 @@ fn a_push_to_a_bare_server_reaches_its_mirror() {
     env.install(&server, &[("github", s(&mirror))]);
     let hook = fs::read_to_string(server.join("hooks/post-receive")).expect("post-receive written");
     assert!(hook.contains(MARKER), "{hook}");
-    assert!(server.join("repo-sync.toml").is_file(), "a bare repository's config is <repo>/repo-sync.toml");
+    assert!(
+        server.join("repo-sync.toml").is_file(),
+        "a bare repository's config is <repo>/repo-sync.toml"
+    );
 
     env.git(env.root(), ["clone", "-q", s(&server), "work"]);
     let work = env.root().join("work");
@@ -62,7 +65,9 @@ fn a_foreign_post_receive_hook_still_gets_stdin() {
     let mirror = env.root().join("mirrors/github.git");
     env.install(&server, &[("github", s(&mirror))]);
     assert_eq!(
-        fs::read_to_string(server.join("hooks/post-receive.before-repo-sync")).ok().as_deref(),
+        fs::read_to_string(server.join("hooks/post-receive.before-repo-sync"))
+            .ok()
+            .as_deref(),
         Some(foreign.as_str()),
         "the foreign hook is kept beside ours"
     );
@@ -87,14 +92,23 @@ fn a_foreign_post_receive_hook_still_gets_stdin() {
         format!("{ZERO} {main} refs/heads/other"),
     ];
     expected.sort();
-    assert_eq!(got, expected, "the foreign post-receive hook got git's stdin unchanged");
+    assert_eq!(
+        got, expected,
+        "the foreign post-receive hook got git's stdin unchanged"
+    );
 
     // And our hook got it too: the mirror follows.
     env.wait_until_refs_equal(&server, &mirror, WAIT);
 
     env.cmd().arg("uninstall").arg(&server).assert().success();
-    assert_eq!(fs::read_to_string(&hook_path).ok().as_deref(), Some(foreign.as_str()));
-    let mode = fs::metadata(&hook_path).expect("hook restored").permissions().mode();
+    assert_eq!(
+        fs::read_to_string(&hook_path).ok().as_deref(),
+        Some(foreign.as_str())
+    );
+    let mode = fs::metadata(&hook_path)
+        .expect("hook restored")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o111, 0o111, "the restored hook is still executable");
     assert!(!server.join("hooks/post-receive.before-repo-sync").exists());
 }
@@ -113,12 +127,15 @@ fn a_push_returns_before_the_mirror_push_ends() {
     push.args(["push", "-q", "origin", "main"]);
     // receive-pack forwards the hook's output to the client and waits until every copy of that
     // pipe is closed: a worker that kept one would hold this push until the mirror push ends.
-    let out = run_within(push, Duration::from_secs(10)).unwrap_or_else(|e| {
-        panic!("git push waited for the mirror: {e}\nlog:\n{}", env.log(&server))
-    });
+    let out = run_within(push, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("git push waited for the mirror: {e}\nlog:\n{}", env.log(&server)));
     assert!(out.status.success(), "{out:?}");
 
-    wait_for(WAIT, || gate.entered(), || format!("the worker never pushed; log:\n{}", env.log(&server)));
+    wait_for(
+        WAIT,
+        || gate.entered(),
+        || format!("the worker never pushed; log:\n{}", env.log(&server)),
+    );
     gate.release();
     env.wait_until_refs_equal(&server, &mirror, WAIT);
 }

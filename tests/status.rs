@@ -56,6 +56,9 @@ fn credentials_in_a_mirror_url_are_never_printed() {
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(all.contains("git.example.com"), "{args:?} shows the host:\n{all}");
-        assert!(!all.contains("hunter2secret"), "{args:?} printed the password:\n{all}");
+        assert!(
+            !all.contains("hunter2secret"),
+            "{args:?} printed the password:\n{all}"
+        );
     }
 }

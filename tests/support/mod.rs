@@ -517,9 +517,11 @@ impl Snapshot {
         for (path, entry) in &self.0 {
             match after.0.get(path) {
                 None => diffs.push(format!("removed: {}", path.display())),
-                Some(other) if other != entry => {
-                    diffs.push(format!("changed: {} ({})", path.display(), describe(entry, other)))
-                }
+                Some(other) if other != entry => diffs.push(format!(
+                    "changed: {} ({})",
+                    path.display(),
+                    describe(entry, other)
+                )),
                 Some(_) => {}
             }
         }
@@ -639,14 +641,10 @@ fn minimal_path() -> OsString {
     let inherited = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = Vec::new();
     for tool in ["git", "sh", "env", "cat", "sleep", "setsid"] {
-        if let Some(dir) = std::env::split_paths(&inherited)
+        let found = std::env::split_paths(&inherited)
             .find(|dir| dir.join(tool).is_file())
-            .filter(|dir| !dir.join("git-repo-sync").exists())
-        {
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
-        }
+            .filter(|dir| !dir.join("git-repo-sync").exists() && !dirs.contains(dir));
+        dirs.extend(found);
     }
     for fallback in ["/usr/bin", "/bin"] {
         let dir = PathBuf::from(fallback);
