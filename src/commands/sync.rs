@@ -25,9 +25,8 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     let mut failed = false;
     for report in &reports {
         failed |= report.failed();
-        if report.failed() {
-            eprintln!("{}", report.summary());
-        } else if verbosity != Verbosity::Quiet {
+        // Failures too go to stdout: one report, one line per mirror, in order.
+        if report.failed() || verbosity != Verbosity::Quiet {
             println!("{}", report.summary());
         }
         if verbosity == Verbosity::Verbose {
