@@ -50,11 +50,14 @@
             rustfmt
             rust-analyzer
             git
+            # sshd for the SSH transport tests.
             openssh
             # The Nix formatter and linter that .ci/nix-check runs.
             nixpkgs-fmt
             deadnix
-          ];
+          ]
+          # The web server the HTTP(S) transport tests put `git http-backend` behind.
+          ++ lib.optionals pkgs.stdenv.hostPlatform.isLinux [ pkgs.lighttpd ];
           RUST_SRC_PATH = "${pkgs.rustPlatform.rustLibSrc}";
         };
       });
@@ -89,7 +92,7 @@
               runHook postBuild
             '';
             doCheck = false;
-            installPhase = "touch $out";
+            installPhase = "mkdir -p $out";
           });
 
           rustfmt =
@@ -101,7 +104,9 @@
                 ];
               }
               ''
-                cd ${package.src}
+                cp -r ${package.src} source
+                chmod -R u+w source
+                cd source
                 HOME=$TMPDIR cargo fmt --check
                 touch $out
               '';

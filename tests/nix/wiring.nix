@@ -46,6 +46,27 @@ in
     inherit (apps.default) type program;
   });
 
+  devShells = builtins.mapAttrs (
+    _: shells:
+      let
+        names = map (p: p.pname or p.name) shells.default.packages;
+      in
+      {
+        dev-shell-has-tools = builtins.all (tool: builtins.elem tool names) [
+          "cargo"
+          "rustc"
+          "clippy"
+          "rustfmt"
+          "rust-analyzer"
+          "git"
+          "openssh"
+          "nixpkgs-fmt"
+          "deadnix"
+        ];
+        dev-shell-has-package-inputs = map (p: p.pname) shells.default.inputsFrom == [ "git-repo-sync" ];
+      }
+  );
+
   outPaths = builtins.mapAttrs (_: packages: builtins.unsafeDiscardStringContext packages.default.outPath);
 
   # nixosModules and homeManagerModules: a module, that is a function of the

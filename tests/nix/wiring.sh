@@ -33,6 +33,7 @@ fi
 evaluate packages packages >"$work/packages.json"
 evaluate packages outPaths >"$work/outpaths.json"
 evaluate apps apps >"$work/apps.json"
+evaluate devShells devShells >"$work/devShells.json"
 evaluate overlays overlays >"$work/overlays.json"
 evaluate nixosModules modules >"$work/nixosModules.json"
 evaluate homeManagerModules modules >"$work/homeManagerModules.json"
@@ -74,6 +75,9 @@ for system in systems:
     check(f"apps.{system}.default is an app", app["type"] == "app")
     check(f"apps.{system}.default.program points into packages.{system}.default",
           app["program"] == outpaths[system] + "/bin/git-repo-sync")
+for system, checks in load("devShells.json").items():
+    for name, ok in checks.items():
+        check(f"devShells.{system}: {name}", ok)
 for name, ok in overlays.items():
     check(f"overlays.default: {name}", ok)
 

@@ -64,6 +64,7 @@ let
     "rustfmt"
     "rust-analyzer"
     "openssh"
+    "lighttpd"
     "nixpkgs-fmt"
     "deadnix"
     "nix"
