@@ -62,13 +62,14 @@ rustPlatform.buildRustPackage {
     export GIT_AUTHOR_NAME=nix-build GIT_AUTHOR_EMAIL=nix-build@localhost
     export GIT_COMMITTER_NAME=nix-build GIT_COMMITTER_EMAIL=nix-build@localhost
   '';
-  # The SSH and HTTP(S) transport tests start sshd and a web server (lighttpd)
-  # on loopback; the build sandbox has neither program and no network, so they
-  # are skipped here (they run in the project's own CI instead).
-  checkFlags = [
-    "--skip=ssh"
-    "--skip=http"
-  ];
+  # Tests that need a server or the network cannot run in the build sandbox:
+  # it has loopback only and no sshd or web server (openssh and lighttpd are
+  # deliberately not in nativeCheckInputs). The SSH and HTTP(S) transport
+  # tests skip themselves when their server program is missing and CI is
+  # unset, as it is here. Skip by name below any test that cannot tell: no
+  # pattern is listed now, because `--skip=ssh` or `--skip=http` would also
+  # drop the URL-redaction unit tests (redact::tests::ssh_*, https_*).
+  checkFlags = [ ];
 
   # The CLI prints its own completions and man page; that needs to run the
   # binary, which is impossible when cross-compiling.
