@@ -18,7 +18,7 @@ use crate::config::{Config, Mirror, ref_matches};
 use crate::git;
 use crate::redact;
 use crate::repo::Repo;
-use crate::state::{Attempt, Rejection, State};
+use crate::state::{Attempt, PushAction, PushedRef, Rejection, State};
 
 /// Ref name to object id (hex), sorted by name.
 pub type Refs = BTreeMap<String, String>;
@@ -32,9 +32,6 @@ pub struct Report {
     pub name: String,
     /// Nothing mirrored changed here since the last full sync, so the mirror was not contacted.
     pub skipped: bool,
-    pub created: Vec<String>,
-    pub updated: Vec<String>,
-    pub deleted: Vec<String>,
     pub attempt: Attempt,
 }
 
@@ -49,11 +46,12 @@ impl Report {
         if let Some(error) = &self.attempt.error {
             return format!("{name}: failed: {error}");
         }
+        let count = |action| self.attempt.pushed.iter().filter(|p| p.action == action).count();
         let counts = format!(
             "{} created, {} updated, {} deleted",
-            self.created.len(),
-            self.updated.len(),
-            self.deleted.len()
+            count(PushAction::Created),
+            count(PushAction::Updated),
+            count(PushAction::Deleted)
         );
         if !self.attempt.rejected.is_empty() {
             let rejected: Vec<String> = self
@@ -64,7 +62,7 @@ impl Report {
                 .collect();
             return format!("{name}: failed: rejected {}; {counts}", rejected.join(", "));
         }
-        if self.skipped || (self.created.is_empty() && self.updated.is_empty() && self.deleted.is_empty()) {
+        if self.attempt.pushed.is_empty() {
             format!("{name}: up to date")
         } else {
             format!("{name}: ok ({counts})")
@@ -91,6 +89,19 @@ pub enum Change {
 }
 
 impl Change {
+    fn pushed(&self) -> PushedRef {
+        let (action, oid) = match self {
+            Self::Create { new, .. } => (PushAction::Created, Some(new.clone())),
+            Self::Update { new, .. } => (PushAction::Updated, Some(new.clone())),
+            Self::Delete { .. } => (PushAction::Deleted, None),
+        };
+        PushedRef {
+            refname: self.refname().to_owned(),
+            action,
+            oid,
+        }
+    }
+
     pub fn refname(&self) -> &str {
         match self {
             Self::Create { refname, .. } | Self::Update { refname, .. } | Self::Delete { refname, .. } => {
@@ -187,13 +198,11 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], skip_unchanged: 
                         return Report {
                             name: name.to_owned(),
                             skipped: true,
-                            created: Vec::new(),
-                            updated: Vec::new(),
-                            deleted: Vec::new(),
                             attempt: Attempt {
                                 at: SystemTime::now(),
                                 error: None,
                                 rejected: Vec::new(),
+                                pushed: Vec::new(),
                                 synced_refs: Some(print),
                             },
                         };
@@ -222,13 +231,11 @@ fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, pri
     let mut report = Report {
         name: name.to_owned(),
         skipped: false,
-        created: Vec::new(),
-        updated: Vec::new(),
-        deleted: Vec::new(),
         attempt: Attempt {
             at: SystemTime::now(),
             error: None,
             rejected: Vec::new(),
+            pushed: Vec::new(),
             synced_refs: None,
         },
     };
@@ -246,11 +253,7 @@ fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, pri
                 for change in batch {
                     let refname = change.refname();
                     match results.get(refname) {
-                        Some(RefResult::Done) => match change {
-                            Change::Create { .. } => report.created.push(refname.to_owned()),
-                            Change::Update { .. } => report.updated.push(refname.to_owned()),
-                            Change::Delete { .. } => report.deleted.push(refname.to_owned()),
-                        },
+                        Some(RefResult::Done) => report.attempt.pushed.push(change.pushed()),
                         Some(RefResult::Rejected(reason)) => report.attempt.rejected.push(Rejection {
                             refname: refname.to_owned(),
                             reason: redact::text(reason, &mirror.url),

@@ -32,6 +32,28 @@ pub struct Rejection {
     pub reason: String,
 }
 
+/// What a push did to one ref.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushAction {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One ref a push changed on the mirror.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedRef {
+    #[serde(rename = "ref")]
+    pub refname: String,
+    pub action: PushAction,
+    /// The object id the ref now has on the mirror (none after a deletion).
+    pub oid: Option<String>,
+}
+
+/// How many pushed refs the state file keeps for `status`.
+const PUSHED_KEPT: usize = 50;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MirrorState {
     /// The URL with credentials redacted.
@@ -44,6 +66,13 @@ pub struct MirrorState {
     pub failing_since: Option<String>,
     #[serde(default)]
     pub rejected: Vec<Rejection>,
+    /// When the mirror last received anything, and what (at most 50 refs).
+    pub last_push: Option<String>,
+    #[serde(default)]
+    pub last_pushed: Vec<PushedRef>,
+    /// How many refs that last push changed in all.
+    #[serde(default)]
+    pub last_pushed_count: usize,
     /// A fingerprint of the local refs this mirror last took in full, so a trigger that changed
     /// none of them starts no push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +102,11 @@ impl State {
         entry.url = redacted_url.to_owned();
         entry.last_attempt = Some(now.clone());
         entry.rejected.clone_from(&attempt.rejected);
+        if !attempt.pushed.is_empty() {
+            entry.last_push = Some(now.clone());
+            entry.last_pushed = attempt.pushed.iter().take(PUSHED_KEPT).cloned().collect();
+            entry.last_pushed_count = attempt.pushed.len();
+        }
         if attempt.error.is_none() && attempt.rejected.is_empty() {
             entry.last_result = Some(SyncResult::Ok);
             entry.last_success = Some(now);
@@ -106,6 +140,8 @@ pub struct Attempt {
     /// Set when the mirror could not be reached or git failed as a whole (redacted).
     pub error: Option<String>,
     pub rejected: Vec<Rejection>,
+    /// The refs the mirror took.
+    pub pushed: Vec<PushedRef>,
     /// The fingerprint of the local refs, when every one of them reached the mirror.
     pub synced_refs: Option<String>,
 }

@@ -10,7 +10,7 @@ use crate::cli::StatusArgs;
 use crate::config::Config;
 use crate::redact;
 use crate::repo::Repo;
-use crate::state::{Rejection, State, SyncResult};
+use crate::state::{PushedRef, Rejection, State, SyncResult};
 
 #[derive(Serialize)]
 struct StatusReport {
@@ -29,6 +29,10 @@ struct MirrorStatus {
     last_error: Option<String>,
     failing_since: Option<String>,
     rejected: Vec<Rejection>,
+    /// When the mirror last received refs, and which.
+    last_push: Option<String>,
+    last_pushed: Vec<PushedRef>,
+    last_pushed_count: usize,
 }
 
 pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
@@ -53,6 +57,9 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
                 last_error: seen.last_error,
                 failing_since: seen.failing_since,
                 rejected: seen.rejected,
+                last_push: seen.last_push,
+                last_pushed: seen.last_pushed,
+                last_pushed_count: seen.last_pushed_count,
             }
         })
         .collect();
@@ -79,7 +86,7 @@ fn print_table(report: &StatusReport, repo: &Repo) {
     let width = report.mirrors.iter().map(|m| m.name.len()).max().unwrap_or(0);
     for mirror in &report.mirrors {
         let detail = match mirror.last_result {
-            "ok" => format!("ok, last push {}", when(mirror.last_success.as_deref())),
+            "ok" => format!("ok, last checked {}", when(mirror.last_success.as_deref())),
             "failed" => format!(
                 "FAILING since {}, last success {}: {}",
                 when(mirror.failing_since.as_deref()),
@@ -89,6 +96,20 @@ fn print_table(report: &StatusReport, repo: &Repo) {
             _ => "never synced yet".to_owned(),
         };
         println!("{:width$}  {}  {detail}", mirror.name, mirror.url);
+        if let Some(last_push) = &mirror.last_push {
+            println!(
+                "{:width$}  last pushed {} ref(s) {}:",
+                "",
+                mirror.last_pushed_count,
+                when(Some(last_push))
+            );
+            for pushed in &mirror.last_pushed {
+                println!("{:width$}    {}", "", super::sync::describe_pushed(pushed));
+            }
+            if mirror.last_pushed_count > mirror.last_pushed.len() {
+                println!("{:width$}    ...", "");
+            }
+        }
     }
     println!("log: {}", repo.log_path().display());
 }

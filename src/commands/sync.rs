@@ -6,6 +6,7 @@ use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::push;
 use crate::repo::Repo;
+use crate::state::{PushAction, PushedRef};
 use crate::worker::SyncLock;
 use crate::{ExitStatus, Verbosity};
 
@@ -30,14 +31,8 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
             println!("{}", report.summary());
         }
         if verbosity == Verbosity::Verbose {
-            for (what, refs) in [
-                ("created", &report.created),
-                ("updated", &report.updated),
-                ("deleted", &report.deleted),
-            ] {
-                for name in refs {
-                    println!("  {what} {name}");
-                }
+            for pushed in &report.attempt.pushed {
+                println!("  {}", describe_pushed(pushed));
             }
         }
     }
@@ -46,4 +41,17 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// `created refs/heads/x 1a2b3c4d`.
+pub(crate) fn describe_pushed(pushed: &PushedRef) -> String {
+    let action = match pushed.action {
+        PushAction::Created => "created",
+        PushAction::Updated => "updated",
+        PushAction::Deleted => "deleted",
+    };
+    match &pushed.oid {
+        Some(oid) => format!("{action} {} {}", pushed.refname, &oid[..oid.len().min(10)]),
+        None => format!("{action} {}", pushed.refname),
+    }
 }
