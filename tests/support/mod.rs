@@ -180,23 +180,22 @@ impl TestEnv {
         dir
     }
 
-    /// Changes a file in the work tree at `dir` and commits it; returns the new commit's id.
-    /// Each call writes different content, so even with fixed dates every commit is new.
+    /// Adds a new file in the work tree at `dir` and commits it; returns the new commit's id.
+    /// Each call writes a different file, so even with fixed dates every commit is new, and
+    /// branches merge and rebase without conflicts.
     pub fn commit(&self, dir: &Path, message: &str) -> String {
         self.change_file(dir, message);
-        self.git(dir, ["add", "changes.txt"]);
         self.git(dir, ["commit", "-q", "-m", message]);
         self.head(dir)
     }
 
-    /// Appends a line to `changes.txt` in `dir`, without committing.
+    /// Writes a new file `change-<n>.txt` in `dir` and stages it, without committing.
     pub fn change_file(&self, dir: &Path, message: &str) {
         let n = self.commits.get() + 1;
         self.commits.set(n);
-        let file = dir.join("changes.txt");
-        let mut text = fs::read_to_string(&file).unwrap_or_default();
-        text.push_str(&format!("{n}: {message}\n"));
-        fs::write(&file, text).expect("writing changes.txt");
+        let name = format!("change-{n}.txt");
+        fs::write(dir.join(&name), format!("{message}\n")).expect("writing a change");
+        self.git(dir, ["add", &name]);
     }
 
     /// The commit id HEAD points at.
