@@ -54,6 +54,8 @@ in
 
     home.activation.git-repo-sync = lib.mkIf (cfg.repositories != { }) (
       lib.hm.dag.entryAfter [ "writeBoundary" "installPackages" ] ''
+        # A subshell, so that PATH and the variable stay out of later entries.
+        (
         gitRepoSyncFailed=0
         PATH=${
           lib.makeBinPath [
@@ -65,6 +67,7 @@ in
         if [ "$gitRepoSyncFailed" != 0 ]; then
           echo "git-repo-sync: some repositories were skipped" >&2
         fi
+        )
       ''
     );
   };
