@@ -1,0 +1,149 @@
+//! The command line behaves as documented: `git repo-sync` works, `-C` and `-q` work, usage
+//! errors exit 2, and `mirror add/list/remove` manage the configuration.
+
+mod support;
+
+use std::fs;
+
+use support::{TestEnv, s};
+
+#[test]
+fn a_usage_error_exits_2() {
+    let env = TestEnv::new();
+    env.cmd().arg("no-such-command").assert().code(2);
+    env.cmd().args(["sync", "--no-such-flag"]).assert().code(2);
+}
+
+#[test]
+fn git_repo_sync_works_as_a_git_subcommand() {
+    let mut env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let bin_dir = env.root().join("bin");
+    env.copy_binary(&bin_dir);
+    let mut path = vec![bin_dir];
+    path.extend(std::env::split_paths(env.path_var()));
+    env.set_path_var(std::env::join_paths(path).expect("joining PATH"));
+
+    env.git(
+        &repo,
+        [
+            "repo-sync",
+            "mirror",
+            "add",
+            "backup",
+            s(&env.root().join("backup.git")),
+        ],
+    );
+    let list = env.git(&repo, ["repo-sync", "mirror", "list"]);
+    assert!(list.contains("backup"), "{list}");
+}
+
+#[test]
+fn dash_c_runs_as_if_started_there() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let mirror = env.root().join("backup.git");
+    env.cmd()
+        .args(["-C", s(&repo), "mirror", "add", "backup", s(&mirror)])
+        .assert()
+        .success();
+    assert!(env.config_path(&repo).is_file());
+    env.cmd().args(["-C", s(&repo), "sync"]).assert().success();
+    assert_eq!(env.refs(&mirror), env.refs(&repo));
+}
+
+#[test]
+fn quiet_sync_prints_nothing_when_all_is_well() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "backup", s(&env.root().join("backup.git"))])
+        .assert()
+        .success();
+    env.cmd_in(&repo)
+        .args(["-q", "sync"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+}
+
+#[test]
+fn mirror_add_list_and_remove_manage_the_config() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let backup = env.root().join("backup.git");
+    let other = env.root().join("other.git");
+
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "backup", s(&backup)])
+        .assert()
+        .success();
+    assert!(
+        backup.join("HEAD").is_file(),
+        "mirror add creates a missing local path mirror as a bare repository"
+    );
+    assert_eq!(
+        env.git(&backup, ["rev-parse", "--is-bare-repository"]).trim(),
+        "true"
+    );
+    env.cmd_in(&repo)
+        .args([
+            "mirror",
+            "add",
+            "other",
+            s(&other),
+            "--ref",
+            "refs/heads/release/*",
+        ])
+        .assert()
+        .success();
+
+    // The same name twice is an error that changes nothing.
+    let config = fs::read(env.config_path(&repo)).expect("config written");
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "backup", s(&other)])
+        .assert()
+        .code(1);
+    assert_eq!(fs::read(env.config_path(&repo)).expect("config"), config);
+
+    let out = env.cmd_in(&repo).args(["mirror", "list"]).assert().success();
+    let list = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(list.contains("backup") && list.contains(s(&backup)), "{list}");
+    assert!(list.contains("other") && list.contains(s(&other)), "{list}");
+
+    env.cmd_in(&repo)
+        .args(["mirror", "remove", "backup"])
+        .assert()
+        .success();
+    let out = env.cmd_in(&repo).args(["mirror", "list"]).assert().success();
+    let list = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(!list.contains("backup"), "{list}");
+    assert!(list.contains("other"), "{list}");
+    assert!(
+        backup.exists(),
+        "removing a mirror from the config leaves the mirror itself alone"
+    );
+
+    // Removing a mirror that is not there is an error.
+    env.cmd_in(&repo)
+        .args(["mirror", "remove", "backup"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn a_non_repository_is_an_error() {
+    let env = TestEnv::new();
+    let plain = env.root().join("plain");
+    fs::create_dir_all(&plain).expect("creating a plain dir");
+    env.cmd_in(&plain).arg("status").assert().code(1);
+    let mut install = env.std_cmd_in(env.root());
+    install.args(["install", "--yes", s(&plain)]);
+    let out = install.output().expect("running install");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        fs::read_dir(&plain).expect("read_dir").next().is_none(),
+        "install wrote into a directory that is not a repository"
+    );
+}
