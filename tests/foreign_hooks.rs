@@ -211,3 +211,69 @@ fn uninstall_dry_run_changes_nothing() {
 
     before.assert_unchanged(&Snapshot::of(&repo), "uninstall --dry-run");
 }
+
+#[test]
+fn uninstall_never_removes_a_hook_that_is_not_ours() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    env.install(&repo, &[("backup", s(&env.root().join("backup.git")))]);
+    // The user (or another tool) replaced our post-commit hook with theirs after install.
+    let theirs = "#!/bin/sh\n# written over git-repo-sync's hook\nexit 0\n";
+    let hook = repo.join(".git/hooks/post-commit");
+    env.write_executable(&hook, theirs);
+
+    env.cmd_in(&repo).arg("uninstall").assert().success();
+    assert_eq!(fs::read_to_string(&hook).ok().as_deref(), Some(theirs));
+    for other in ["post-merge", "post-rewrite"] {
+        assert!(
+            !repo.join(".git/hooks").join(other).exists(),
+            "{other} left behind"
+        );
+    }
+}
+
+#[test]
+fn reinstall_upgrades_an_older_hook_of_ours_in_place() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let mirror = env.root().join("backup.git");
+    env.install(&repo, &[("backup", s(&mirror))]);
+    let hook = repo.join(".git/hooks/post-commit");
+    let current = fs::read_to_string(&hook).expect("our hook");
+    let old = "#!/bin/sh\n# git-repo-sync managed hook\n# git-repo-sync-template-version: 0\nexit 0\n";
+    env.write_executable(&hook, old);
+
+    env.install(&repo, &[("backup", s(&mirror))]);
+    assert_eq!(
+        fs::read_to_string(&hook).ok(),
+        Some(current),
+        "re-install brings an older hook of ours up to date"
+    );
+    assert!(
+        !repo.join(".git/hooks/post-commit.before-repo-sync").exists(),
+        "an older hook of ours is not mistaken for a foreign one"
+    );
+    env.commit(&repo, "after the upgrade");
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+}
+
+#[test]
+fn uninstall_keeps_the_config_unless_purged() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    env.install(&repo, &[("backup", s(&env.root().join("backup.git")))]);
+    let config = env.config_path(&repo);
+    let text = fs::read(&config).expect("config written");
+
+    env.cmd_in(&repo).arg("uninstall").assert().success();
+    assert_eq!(fs::read(&config).ok(), Some(text), "uninstall keeps the config");
+    for hook in WORK_TREE_HOOKS {
+        assert!(!repo.join(".git/hooks").join(hook).exists(), "{hook} left behind");
+    }
+
+    env.cmd_in(&repo)
+        .args(["uninstall", "--purge"])
+        .assert()
+        .success();
+    assert!(!config.exists(), "uninstall --purge deletes the config");
+}

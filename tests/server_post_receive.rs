@@ -139,3 +139,28 @@ fn a_push_returns_before_the_mirror_push_ends() {
     gate.release();
     env.wait_until_refs_equal(&server, &mirror, WAIT);
 }
+
+#[test]
+fn one_install_covers_several_server_repositories() {
+    let env = TestEnv::new();
+    let servers = [env.init_bare("srv/a.git"), env.init_bare("srv/b.git")];
+    let mirrors = [env.root().join("mirrors/a.git"), env.root().join("mirrors/b.git")];
+    for (server, mirror) in servers.iter().zip(&mirrors) {
+        env.cmd()
+            .args(["-C", s(server), "mirror", "add", "github", s(mirror)])
+            .assert()
+            .success();
+    }
+    env.cmd()
+        .args(["install", "--yes", s(&servers[0]), s(&servers[1])])
+        .assert()
+        .success();
+
+    let work = env.init_repo("work");
+    for (server, mirror) in servers.iter().zip(&mirrors) {
+        let hook = fs::read_to_string(server.join("hooks/post-receive")).unwrap_or_default();
+        assert!(hook.contains(MARKER), "no post-receive in {}", server.display());
+        env.git(&work, ["push", "-q", s(server), "main"]);
+        env.wait_until_refs_equal(server, mirror, WAIT);
+    }
+}
