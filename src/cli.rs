@@ -143,6 +143,18 @@ pub struct MirrorAddArgs {
     /// Leave a ref that diverged on the mirror alone (and report it) instead of overwriting it.
     #[arg(long)]
     pub no_force: bool,
+    /// ssh: the private key to use for this mirror (a deploy key).
+    #[arg(long, value_name = "PATH")]
+    pub identity_file: Option<PathBuf>,
+    /// http(s): the environment variable that holds the password or token.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Seconds without any sign of life from the mirror before giving up on it (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// ssh: accept and remember the host key of a host not seen before (trust on first use).
+    #[arg(long)]
+    pub trust_new_host_key: bool,
 }
 
 #[derive(Debug, Args)]

@@ -34,9 +34,67 @@ pub struct Mirror {
     /// Overwrite a ref that diverged on the mirror (a mirror is a replica); when false the ref is
     /// left alone and reported.
     pub force: bool,
+    /// ssh: the private key to use (a deploy key), alone (`IdentitiesOnly`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_file: Option<PathBuf>,
+    /// http(s): the environment variable holding the password or token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// Seconds without any sign of life after which the mirror's git is stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    /// ssh: accept (and remember) the host key of a host seen for the first time.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub trust_new_host_key: bool,
 }
 
+/// The inactivity limit when a mirror sets none.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
 impl Mirror {
+    /// Checks the transport options against the URL; the error names the offending key.
+    pub fn check_options(&self) -> Result<(), (&'static str, String)> {
+        let transport = transport(&self.url);
+        if let Some(file) = &self.identity_file {
+            if transport != Transport::Ssh {
+                return Err(("identity_file", "applies to ssh URLs only".into()));
+            }
+            if !file.is_absolute() {
+                return Err(("identity_file", "must be an absolute path".into()));
+            }
+        }
+        if let Some(var) = &self.token_env {
+            if transport != Transport::Http {
+                return Err(("token_env", "applies to http(s) URLs only".into()));
+            }
+            let valid = var
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err((
+                    "token_env",
+                    format!("{var:?} is not an environment variable name"),
+                ));
+            }
+        }
+        if let Some(secs) = self.timeout
+            && !(1..=86_400).contains(&secs)
+        {
+            return Err(("timeout", "must be between 1 and 86400 seconds".into()));
+        }
+        if self.trust_new_host_key && transport != Transport::Ssh {
+            return Err(("trust_new_host_key", "applies to ssh URLs only".into()));
+        }
+        Ok(())
+    }
+
+    /// The inactivity limit for this mirror's git processes.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS))
+    }
+
     /// A mirror of all branches and tags that prunes and forces: the defaults.
     pub fn new(url: String) -> Self {
         Self {
@@ -44,6 +102,10 @@ impl Mirror {
             refs: default_refs(),
             prune: true,
             force: true,
+            identity_file: None,
+            token_env: None,
+            timeout: None,
+            trust_new_host_key: false,
         }
     }
 }
@@ -67,6 +129,10 @@ struct RawMirror {
     refs: Option<Vec<Spanned<String>>>,
     prune: Option<bool>,
     force: Option<bool>,
+    identity_file: Option<Spanned<String>>,
+    token_env: Option<Spanned<String>>,
+    timeout: Option<Spanned<i64>>,
+    trust_new_host_key: Option<bool>,
 }
 
 impl Config {
@@ -122,15 +188,33 @@ impl Config {
                     patterns.into_iter().map(Spanned::into_inner).collect()
                 }
             };
-            config.mirrors.insert(
-                name.into_inner(),
-                Mirror {
-                    url: raw_mirror.url.into_inner(),
-                    refs,
-                    prune: raw_mirror.prune.unwrap_or(true),
-                    force: raw_mirror.force.unwrap_or(true),
-                },
-            );
+            let mirror = Mirror {
+                url: raw_mirror.url.get_ref().clone(),
+                refs,
+                prune: raw_mirror.prune.unwrap_or(true),
+                force: raw_mirror.force.unwrap_or(true),
+                identity_file: raw_mirror
+                    .identity_file
+                    .as_ref()
+                    .map(|f| PathBuf::from(f.get_ref())),
+                token_env: raw_mirror.token_env.as_ref().map(|t| t.get_ref().clone()),
+                timeout: raw_mirror
+                    .timeout
+                    .as_ref()
+                    .map(|t| u64::try_from(*t.get_ref()).unwrap_or(0)),
+                trust_new_host_key: raw_mirror.trust_new_host_key.unwrap_or(false),
+            };
+            if let Err((field, why)) = mirror.check_options() {
+                let span = match field {
+                    "identity_file" => raw_mirror.identity_file.as_ref().map(Spanned::span),
+                    "token_env" => raw_mirror.token_env.as_ref().map(Spanned::span),
+                    "timeout" => raw_mirror.timeout.as_ref().map(Spanned::span),
+                    _ => None,
+                }
+                .unwrap_or_else(|| raw_mirror.url.span());
+                bail!("{}: {field} of mirror '{}' {why}", at(span), name.get_ref());
+            }
+            config.mirrors.insert(name.into_inner(), mirror);
         }
         Ok(config)
     }
@@ -231,6 +315,29 @@ pub fn url_kind(url: &str) -> UrlKind {
         UrlKind::Local
     } else {
         UrlKind::Remote
+    }
+}
+
+/// How git reaches a mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Local,
+    Ssh,
+    Http,
+    Git,
+}
+
+/// The transport of a URL that passed [`validate_url`].
+pub fn transport(url: &str) -> Transport {
+    match url.split_once("://") {
+        Some((scheme, _)) => match scheme.to_ascii_lowercase().as_str() {
+            "file" => Transport::Local,
+            "http" | "https" => Transport::Http,
+            "git" => Transport::Git,
+            _ => Transport::Ssh,
+        },
+        None if is_scp_like(url) => Transport::Ssh,
+        None => Transport::Local,
     }
 }
 

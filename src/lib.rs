@@ -12,6 +12,7 @@ pub mod push;
 pub mod redact;
 pub mod repo;
 pub mod state;
+pub mod transport;
 pub mod worker;
 
 use anyhow::Result;

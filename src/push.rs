@@ -9,16 +9,15 @@
 use std::collections::BTreeMap;
 use std::hash::{Hash as _, Hasher as _};
 use std::path::Path;
-use std::process::Output;
 use std::time::SystemTime;
 
 use anyhow::{Context as _, Result, bail};
 
 use crate::config::{Config, Mirror, ref_matches};
-use crate::git;
 use crate::redact;
 use crate::repo::Repo;
 use crate::state::{Attempt, PushAction, PushedRef, Rejection, State};
+use crate::transport::MirrorGit;
 
 /// Ref name to object id (hex), sorted by name.
 pub type Refs = BTreeMap<String, String>;
@@ -239,16 +238,20 @@ fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, pri
             synced_refs: None,
         },
     };
-    let remote = match remote_refs(common_dir, &mirror.url) {
-        Ok(remote) => remote,
+    let remote = match MirrorGit::new(common_dir, mirror).and_then(|git| {
+        let remote = remote_refs(&git, &mirror.url)?;
+        Ok((git, remote))
+    }) {
+        Ok(found) => found,
         Err(err) => {
             report.attempt.error = Some(redact::text(&format!("{err:#}"), &mirror.url));
             return report;
         }
     };
+    let (git, remote) = remote;
     let changes = plan(mirror, local, &remote);
     for batch in changes.chunks(REFS_PER_PUSH) {
-        match push(common_dir, mirror, batch) {
+        match push(&git, mirror, batch) {
             Ok(results) => {
                 for change in batch {
                     let refname = change.refname();
@@ -278,14 +281,12 @@ fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, pri
 }
 
 /// The mirror's refs, as `git ls-remote` lists them (peeled tags and HEAD left out).
-fn remote_refs(common_dir: &Path, url: &str) -> Result<Refs> {
-    let output = git::in_git_dir(common_dir)
-        .args(["ls-remote", "--refs", "--"])
-        .arg(url)
-        .output()
-        .context("running git ls-remote")?;
+fn remote_refs(git: &MirrorGit<'_>, url: &str) -> Result<Refs> {
+    let mut cmd = git.command();
+    cmd.args(["ls-remote", "--refs", "--"]).arg(url);
+    let output = git.run(cmd).context("reading the mirror's refs")?;
     if !output.status.success() {
-        bail!("reading the mirror's refs failed: {}", git_error(&output));
+        bail!("reading the mirror's refs failed: {}", git.explain(&output));
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut refs = Refs::new();
@@ -304,8 +305,8 @@ pub enum RefResult {
     Rejected(String),
 }
 
-fn push(common_dir: &Path, mirror: &Mirror, changes: &[Change]) -> Result<BTreeMap<String, RefResult>> {
-    let mut cmd = git::in_git_dir(common_dir);
+fn push(git: &MirrorGit<'_>, mirror: &Mirror, changes: &[Change]) -> Result<BTreeMap<String, RefResult>> {
+    let mut cmd = git.command();
     // --no-verify: the user's pre-push hook guards their own pushes, not replication.
     cmd.args([
         "push",
@@ -313,6 +314,8 @@ fn push(common_dir: &Path, mirror: &Mirror, changes: &[Change]) -> Result<BTreeM
         "--no-verify",
         "--no-recurse-submodules",
         "--no-signed",
+        // Progress on stderr is the sign of life the inactivity timeout watches.
+        "--progress",
     ]);
     let mut refspecs = Vec::with_capacity(changes.len());
     for change in changes {
@@ -336,15 +339,11 @@ fn push(common_dir: &Path, mirror: &Mirror, changes: &[Change]) -> Result<BTreeM
             }
         }
     }
-    let output = cmd
-        .arg("--")
-        .arg(&mirror.url)
-        .args(&refspecs)
-        .output()
-        .context("running git push")?;
+    cmd.arg("--").arg(&mirror.url).args(&refspecs);
+    let output = git.run(cmd).context("pushing")?;
     let results = parse_porcelain(&String::from_utf8_lossy(&output.stdout));
     if results.is_empty() && !output.status.success() {
-        bail!("git push failed: {}", git_error(&output));
+        bail!("git push failed: {}", git.explain(&output));
     }
     Ok(results)
 }
@@ -368,22 +367,6 @@ pub fn parse_porcelain(stdout: &str) -> BTreeMap<String, RefResult> {
         results.insert(to.to_owned(), result);
     }
     results
-}
-
-/// The useful part of a failed git's stderr: its `fatal:`/`error:` lines, else its last line.
-fn git_error(output: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let important: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|line| line.starts_with("fatal:") || line.starts_with("error:"))
-        .collect();
-    if important.is_empty() {
-        let last = stderr.lines().map(str::trim).rfind(|line| !line.is_empty());
-        last.map_or_else(|| format!("git exited with {}", output.status), str::to_owned)
-    } else {
-        important.join(" ")
-    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,18 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
                 if !mirror.force {
                     options.push("no force".to_owned());
                 }
+                if let Some(file) = &mirror.identity_file {
+                    options.push(format!("identity file {}", file.display()));
+                }
+                if let Some(var) = &mirror.token_env {
+                    options.push(format!("token from ${var}"));
+                }
+                if let Some(secs) = mirror.timeout {
+                    options.push(format!("timeout {secs} s"));
+                }
+                if mirror.trust_new_host_key {
+                    options.push("trusts new host keys".to_owned());
+                }
                 let options = if options.is_empty() {
                     String::new()
                 } else {
@@ -75,5 +87,15 @@ fn checked_mirror(args: &MirrorAddArgs) -> Result<Mirror> {
     }
     mirror.prune = !args.no_prune;
     mirror.force = !args.no_force;
+    mirror.identity_file = match &args.identity_file {
+        Some(file) if file.is_relative() => Some(std::env::current_dir()?.join(file)),
+        other => other.clone(),
+    };
+    mirror.token_env.clone_from(&args.token_env);
+    mirror.timeout = args.timeout;
+    mirror.trust_new_host_key = args.trust_new_host_key;
+    mirror
+        .check_options()
+        .map_err(|(field, why)| anyhow!("--{} {why}", field.replace('_', "-")))?;
     Ok(mirror)
 }

@@ -1,0 +1,311 @@
+//! Running git for one mirror: the transport settings (ssh options, credentials, timeouts), the
+//! inactivity timeout around each git process, and errors a user can act on.
+//!
+//! The user's own setup is kept: `~/.ssh/config`, ssh-agent, `GIT_SSH_COMMAND` or
+//! `core.sshCommand`, git's credential helpers. On top of it nothing may prompt (a hook has no
+//! one to answer), an unknown host key stops the mirror unless the user allowed trust on first
+//! use, and a silent server is abandoned after the mirror's timeout.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+
+use crate::config::{Mirror, Transport, transport};
+use crate::git;
+
+/// Answers git's credential requests from two variables of its environment, so that a token
+/// never appears on a command line. Only `get` is answered; `store` and `erase` are ignored.
+const TOKEN_HELPER: &str = "!f() { test \"$1\" = get || exit 0; \
+                            echo \"username=$GIT_REPO_SYNC_USERNAME\"; \
+                            echo \"password=$GIT_REPO_SYNC_TOKEN\"; }; f";
+
+/// Builds and runs the git processes that talk to one mirror.
+#[derive(Debug)]
+pub struct MirrorGit<'a> {
+    common_dir: &'a Path,
+    mirror: &'a Mirror,
+    transport: Transport,
+    /// The value of the mirror's `token_env` variable, read once.
+    token: Option<String>,
+    /// `GIT_SSH_COMMAND` with our options appended, for ssh mirrors.
+    ssh_command: Option<String>,
+}
+
+impl<'a> MirrorGit<'a> {
+    pub fn new(common_dir: &'a Path, mirror: &'a Mirror) -> Result<Self> {
+        let transport = transport(&mirror.url);
+        let token = match &mirror.token_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                anyhow!(
+                    "token_env names {var}, which is not set in git-repo-sync's environment (or not UTF-8)"
+                )
+            })?),
+            None => None,
+        };
+        let ssh_command = (transport == Transport::Ssh).then(|| ssh_command(common_dir, mirror));
+        Ok(Self {
+            common_dir,
+            mirror,
+            transport,
+            token,
+            ssh_command,
+        })
+    }
+
+    /// A `git` for the repository, set up to reach this mirror.
+    pub fn command(&self) -> Command {
+        let mut cmd = git::in_git_dir(self.common_dir);
+        // An askpass program would put a prompt on a desktop that may have nobody at it.
+        cmd.env_remove("GIT_ASKPASS").env_remove("SSH_ASKPASS");
+        cmd.args(["-c", "core.askPass="]);
+        match self.transport {
+            Transport::Ssh => {
+                if let Some(ssh) = &self.ssh_command {
+                    cmd.env("GIT_SSH_COMMAND", ssh);
+                }
+            }
+            Transport::Http => {
+                let secs = self.mirror.timeout().as_secs();
+                cmd.args(["-c", "http.lowSpeedLimit=1", "-c"])
+                    .arg(format!("http.lowSpeedTime={secs}"));
+                if let Some(token) = &self.token {
+                    cmd.args(["-c", "credential.helper=", "-c"])
+                        .arg(format!("credential.helper={TOKEN_HELPER}"))
+                        .env("GIT_REPO_SYNC_TOKEN", token)
+                        .env(
+                            "GIT_REPO_SYNC_USERNAME",
+                            url_user(&self.mirror.url).unwrap_or_else(|| "git".into()),
+                        );
+                }
+            }
+            Transport::Local | Transport::Git => {}
+        }
+        cmd
+    }
+
+    /// Runs `cmd`, stopping it (and the ssh it started) once it has been silent for the mirror's
+    /// timeout. A failed exit is returned as is; a timeout is an error.
+    pub fn run(&self, mut cmd: Command) -> Result<Output> {
+        let timeout = self.mirror.timeout();
+        // Its own process group, so that a timeout stops ssh or the http helper too.
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        let mut child = cmd.spawn().context("starting git (is git installed?)")?;
+        let pid = child.id();
+        let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            bail!("git started without its output pipes");
+        };
+        let last_activity = Mutex::new(Instant::now());
+        let (exited_tx, exited_rx) = mpsc::channel();
+        std::thread::scope(|scope| {
+            let activity = &last_activity;
+            let out = scope.spawn(move || read_noting_activity(&mut stdout, activity));
+            let err = scope.spawn(move || read_noting_activity(&mut stderr, activity));
+            let waiter = scope.spawn(move || {
+                let status = child.wait();
+                let _ = exited_tx.send(());
+                status
+            });
+            let mut timed_out = false;
+            loop {
+                let idle = last_activity.lock().map_or(Duration::ZERO, |at| at.elapsed());
+                if idle >= timeout {
+                    kill_process_group(pid);
+                    timed_out = true;
+                    break;
+                }
+                match exited_rx.recv_timeout(timeout - idle) {
+                    Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                }
+            }
+            let status = waiter.join().map_err(|_| anyhow!("waiting for git panicked"))??;
+            let stdout = out.join().map_err(|_| anyhow!("reading git's output panicked"))?;
+            let stderr = err.join().map_err(|_| anyhow!("reading git's output panicked"))?;
+            if timed_out {
+                bail!(
+                    "timed out: the mirror sent nothing for {} s (the mirror's `timeout` setting)",
+                    timeout.as_secs()
+                );
+            }
+            Ok(Output {
+                status,
+                stdout,
+                stderr,
+            })
+        })
+    }
+
+    /// What went wrong, from a failed git's stderr, in words a user can act on.
+    pub fn explain(&self, output: &Output) -> String {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let detail = git_error(&stderr, output);
+        if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+            let host = host_of(&self.mirror.url);
+            return format!(
+                "the host key of {host} has CHANGED since it was trusted; this may be an attack. If the \
+                 change is expected, remove the old key with `ssh-keygen -R {host}` and trust the new one \
+                 ({detail})"
+            );
+        }
+        if stderr.contains("Host key verification failed") {
+            let (host, port) = (host_of(&self.mirror.url), port_of(&self.mirror.url));
+            let port_arg = port.map(|p| format!("-p {p} ")).unwrap_or_default();
+            return format!(
+                "the host key of {host} is not trusted (unknown host). Check its fingerprint, then add it with \
+                 `ssh-keyscan {port_arg}{host} >> ~/.ssh/known_hosts`, or set `trust_new_host_key = true` \
+                 for this mirror to accept it on first use ({detail})"
+            );
+        }
+        let auth_markers = [
+            "Permission denied (",
+            "Authentication failed",
+            "could not read Username",
+            "could not read Password",
+            "returned error: 401",
+            "returned error: 403",
+            "Invalid username or password",
+        ];
+        if auth_markers.iter().any(|marker| stderr.contains(marker)) {
+            return format!("authentication failed: {detail}");
+        }
+        detail
+    }
+}
+
+/// The user's ssh command (`GIT_SSH_COMMAND`, `core.sshCommand`, `GIT_SSH`, else `ssh`) with our
+/// options appended: never prompt, give up on a dead connection, and the mirror's own key and
+/// host-key policy. Without `trust_new_host_key`, BatchMode makes an unknown host key an error.
+fn ssh_command(common_dir: &Path, mirror: &Mirror) -> String {
+    let base = std::env::var("GIT_SSH_COMMAND")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .or_else(|| {
+            git2::Repository::open_bare(common_dir)
+                .and_then(|repo| repo.config())
+                .and_then(|config| config.get_string("core.sshCommand"))
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        })
+        .or_else(|| {
+            std::env::var("GIT_SSH")
+                .ok()
+                .filter(|value| !value.is_empty())
+                .map(|program| shell_quote(&program))
+        })
+        .unwrap_or_else(|| "ssh".to_owned());
+    let secs = mirror.timeout().as_secs();
+    let mut command = format!(
+        "{base} -o BatchMode=yes -o ConnectTimeout={secs} -o ServerAliveInterval={} -o ServerAliveCountMax=3",
+        secs.div_ceil(3).max(1)
+    );
+    if mirror.trust_new_host_key {
+        command.push_str(" -o StrictHostKeyChecking=accept-new");
+    }
+    if let Some(file) = &mirror.identity_file {
+        command.push_str(" -o IdentitiesOnly=yes -i ");
+        command.push_str(&shell_quote(&file.to_string_lossy()));
+    }
+    command
+}
+
+fn shell_quote(value: &str) -> String {
+    shlex::try_quote(value).map_or_else(|_| "''".to_owned(), std::borrow::Cow::into_owned)
+}
+
+fn parsed(url: &str) -> Option<gix_url::Url> {
+    gix_url::parse(url.as_bytes()).ok()
+}
+
+fn url_user(url: &str) -> Option<String> {
+    parsed(url).and_then(|u| u.user().map(str::to_owned))
+}
+
+fn host_of(url: &str) -> String {
+    parsed(url)
+        .and_then(|u| u.host().map(str::to_owned))
+        .unwrap_or_else(|| "the mirror's host".to_owned())
+}
+
+fn port_of(url: &str) -> Option<u16> {
+    parsed(url).and_then(|u| u.port)
+}
+
+/// Reads a pipe to its end, noting the time of every chunk as a sign of life.
+fn read_noting_activity(pipe: &mut impl Read, activity: &Mutex<Instant>) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut chunk = [0_u8; 8192];
+    loop {
+        match pipe.read(&mut chunk) {
+            Ok(0) | Err(_) => return all,
+            Ok(n) => {
+                all.extend_from_slice(&chunk[..n]);
+                if let Ok(mut at) = activity.lock() {
+                    *at = Instant::now();
+                }
+            }
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn kill_process_group(pgid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    // SAFETY: killpg has no memory effects; a group that is already gone gives ESRCH.
+    unsafe {
+        libc::killpg(pgid, libc::SIGKILL);
+    }
+}
+
+/// The useful part of a failed git's stderr: its `fatal:`/`error:` lines, else its last line.
+fn git_error(stderr: &str, output: &Output) -> String {
+    let important: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("fatal:") || line.starts_with("error:"))
+        .collect();
+    if important.is_empty() {
+        let last = stderr.lines().map(str::trim).rfind(|line| !line.is_empty());
+        last.map_or_else(|| format!("git exited with {}", output.status), str::to_owned)
+    } else {
+        important.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_options_are_appended_and_the_key_quoted() {
+        let mut mirror = Mirror::new("ssh://git@host:2222/x.git".into());
+        mirror.identity_file = Some("/keys/deploy key".into());
+        mirror.trust_new_host_key = true;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let command = ssh_command(dir.path(), &mirror);
+        assert!(command.contains("-o BatchMode=yes"), "{command}");
+        assert!(command.contains("StrictHostKeyChecking=accept-new"), "{command}");
+        assert!(command.ends_with("-i '/keys/deploy key'"), "{command}");
+    }
+
+    #[test]
+    fn host_key_failures_say_how_to_trust_the_host() {
+        let mirror = Mirror::new("ssh://git@example.org:2222/x.git".into());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let git = MirrorGit::new(dir.path(), &mirror).expect("no token needed");
+        let output = Command::new("sh")
+            .args(["-c", "echo 'Host key verification failed.' >&2; echo 'fatal: Could not read from remote repository.' >&2; exit 128"])
+            .output()
+            .expect("sh runs");
+        let message = git.explain(&output);
+        assert!(message.contains("ssh-keyscan -p 2222 example.org"), "{message}");
+        assert!(message.contains("trust_new_host_key"), "{message}");
+    }
+}
