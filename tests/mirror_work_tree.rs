@@ -286,3 +286,40 @@ fn a_linked_worktree_shares_the_hooks_and_its_commits_sync() {
     env.wait_until_refs_equal(&repo, &mirror, WAIT);
     assert!(env.refs(&mirror).contains("refs/heads/side"));
 }
+
+/// Item 4, both at once: a relative `core.hooksPath` (husky's `.husky/_`) resolves in each
+/// worktree's own checkout, and commits in the linked worktree still sync.
+#[test]
+fn a_linked_worktree_with_a_relative_core_hooks_path_also_syncs() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    env.git(&repo, ["config", "core.hooksPath", ".husky/_"]);
+    let worktree = env.root().join("project-wt");
+    env.git(&repo, ["worktree", "add", "-q", "-b", "side", s(&worktree)]);
+    // husky creates its `_` dir in every checkout.
+    for checkout in [&repo, &worktree] {
+        fs::create_dir_all(checkout.join(".husky/_")).expect("creating .husky/_");
+    }
+    let mirror = env.root().join("backup.git");
+    env.install(&repo, &[("backup", s(&mirror))]);
+
+    for checkout in [&repo, &worktree] {
+        let dir = env.hooks_dir(checkout);
+        let text = fs::read_to_string(dir.join("post-commit")).unwrap_or_default();
+        assert!(
+            text.contains(MARKER),
+            "no post-commit where git looks: {}",
+            dir.display()
+        );
+    }
+    env.commit(&worktree, "in the linked worktree");
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+    env.commit(&repo, "in the main worktree");
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+
+    env.cmd_in(&repo).arg("uninstall").assert().success();
+    for checkout in [&repo, &worktree] {
+        let hook = env.hooks_dir(checkout).join("post-commit");
+        assert!(!hook.exists(), "uninstall left {}", hook.display());
+    }
+}
