@@ -46,10 +46,24 @@ pub struct Mirror {
     /// ssh: accept (and remember) the host key of a host seen for the first time.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub trust_new_host_key: bool,
+    /// How often a background sync tries again after a failure it may recover from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// The longest wait between two tries, in seconds (waits double from 1 s up to it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_max_delay: Option<u64>,
+    /// A command (run by `sh -c`, as written by the user) when the mirror starts failing. It gets
+    /// the mirror's name, the redacted error and the repository in its environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
 }
 
 /// The inactivity limit when a mirror sets none.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// Tries after the first when a mirror sets none.
+pub const DEFAULT_RETRIES: u32 = 3;
+/// The longest wait between tries when a mirror sets none.
+pub const DEFAULT_RETRY_MAX_DELAY_SECS: u64 = 60;
 
 impl Mirror {
     /// Checks the transport options against the URL; the error names the offending key.
@@ -87,7 +101,32 @@ impl Mirror {
         if self.trust_new_host_key && transport != Transport::Ssh {
             return Err(("trust_new_host_key", "applies to ssh URLs only".into()));
         }
+        if let Some(retries) = self.retries
+            && retries > 20
+        {
+            return Err(("retries", "must be between 0 and 20".into()));
+        }
+        if let Some(secs) = self.retry_max_delay
+            && !(1..=3600).contains(&secs)
+        {
+            return Err(("retry_max_delay", "must be between 1 and 3600 seconds".into()));
+        }
+        if let Some(command) = &self.on_failure
+            && (command.trim().is_empty() || command.contains('\0'))
+        {
+            return Err(("on_failure", "must be a non-empty command".into()));
+        }
         Ok(())
+    }
+
+    /// How many times a background sync tries again after a recoverable failure.
+    pub fn retries(&self) -> u32 {
+        self.retries.unwrap_or(DEFAULT_RETRIES)
+    }
+
+    /// The longest wait between two tries.
+    pub fn retry_max_delay(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.retry_max_delay.unwrap_or(DEFAULT_RETRY_MAX_DELAY_SECS))
     }
 
     /// The inactivity limit for this mirror's git processes.
@@ -106,6 +145,9 @@ impl Mirror {
             token_env: None,
             timeout: None,
             trust_new_host_key: false,
+            retries: None,
+            retry_max_delay: None,
+            on_failure: None,
         }
     }
 }
@@ -133,6 +175,9 @@ struct RawMirror {
     token_env: Option<Spanned<String>>,
     timeout: Option<Spanned<i64>>,
     trust_new_host_key: Option<bool>,
+    retries: Option<Spanned<i64>>,
+    retry_max_delay: Option<Spanned<i64>>,
+    on_failure: Option<Spanned<String>>,
 }
 
 impl Config {
@@ -150,7 +195,13 @@ impl Config {
 
     /// Parses and validates the text of a config file.
     pub fn parse(text: &str) -> Result<Self> {
-        let raw: RawConfig = toml::from_str(text).map_err(|err| anyhow!("{}", err.to_string().trim_end()))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|err| {
+            let message = err.to_string();
+            match suggestion(&message) {
+                Some(hint) => anyhow!("{}\n{hint}", message.trim_end()),
+                None => anyhow!("{}", message.trim_end()),
+            }
+        })?;
         let mut config = Self::default();
         for (name, raw_mirror) in raw.mirrors {
             let at = |span: std::ops::Range<usize>| Location::of(text, span.start);
@@ -203,12 +254,24 @@ impl Config {
                     .as_ref()
                     .map(|t| u64::try_from(*t.get_ref()).unwrap_or(0)),
                 trust_new_host_key: raw_mirror.trust_new_host_key.unwrap_or(false),
+                retries: raw_mirror
+                    .retries
+                    .as_ref()
+                    .map(|r| u32::try_from(*r.get_ref()).unwrap_or(u32::MAX)),
+                retry_max_delay: raw_mirror
+                    .retry_max_delay
+                    .as_ref()
+                    .map(|d| u64::try_from(*d.get_ref()).unwrap_or(0)),
+                on_failure: raw_mirror.on_failure.as_ref().map(|c| c.get_ref().clone()),
             };
             if let Err((field, why)) = mirror.check_options() {
                 let span = match field {
                     "identity_file" => raw_mirror.identity_file.as_ref().map(Spanned::span),
                     "token_env" => raw_mirror.token_env.as_ref().map(Spanned::span),
                     "timeout" => raw_mirror.timeout.as_ref().map(Spanned::span),
+                    "retries" => raw_mirror.retries.as_ref().map(Spanned::span),
+                    "retry_max_delay" => raw_mirror.retry_max_delay.as_ref().map(Spanned::span),
+                    "on_failure" => raw_mirror.on_failure.as_ref().map(Spanned::span),
                     _ => None,
                 }
                 .unwrap_or_else(|| raw_mirror.url.span());
@@ -245,6 +308,24 @@ impl Config {
             })
             .collect()
     }
+}
+
+/// For toml's "unknown field `prunne`, expected one of `url`, ..." the nearest known key.
+fn suggestion(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let known = rest
+        .split("expected one of ")
+        .nth(1)
+        .or_else(|| rest.split("expected ").nth(1))?;
+    let nearest = known
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|candidate| (strsim::jaro_winkler(unknown, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    Some(format!("did you mean `{}`?", nearest.1))
 }
 
 /// Replaces `path` with `contents` through a temp file and a rename in the same directory.
@@ -437,6 +518,7 @@ mod tests {
         let err = Config::parse("[mirrors.b]\nurl = \"/x\"\nprunne = true\n").expect_err("unknown key");
         let text = format!("{err:#}");
         assert!(text.contains("prunne") && text.contains("line 3"), "{text}");
+        assert!(text.contains("did you mean `prune`?"), "{text}");
     }
 
     #[test]

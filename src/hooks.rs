@@ -117,6 +117,16 @@ pub fn render(kind: HookKind, binary: &Path) -> Result<String> {
         .with_context(|| format!("rendering the {} hook", kind.name()))
 }
 
+/// One line of post-receive's stdin, `<old-oid> <new-oid> <ref>`, or `None` when malformed.
+pub fn parse_post_receive_line(line: &[u8]) -> Option<(&str, &str, &str)> {
+    let line = std::str::from_utf8(line).ok()?.trim_end_matches('\r');
+    let mut parts = line.splitn(3, ' ');
+    let (old, new, refname) = (parts.next()?, parts.next()?, parts.next()?);
+    let is_oid = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (is_oid(old) && is_oid(new) && refname.starts_with("refs/") && !refname.contains(char::is_whitespace))
+        .then_some((old, new, refname))
+}
+
 /// What a hook file holds, as far as we care.
 #[derive(Debug, PartialEq, Eq)]
 enum Existing {
@@ -385,5 +395,25 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("bin=/tmp/$("), "{text}");
+    }
+
+    #[test]
+    fn post_receive_lines_are_parsed_strictly() {
+        let zero = "0".repeat(40);
+        let one = "1".repeat(40);
+        let good = format!("{zero} {one} refs/heads/main");
+        assert_eq!(
+            parse_post_receive_line(good.as_bytes()),
+            Some((zero.as_str(), one.as_str(), "refs/heads/main"))
+        );
+        for bad in [
+            "",
+            "garbage",
+            &format!("{zero} {one}"),
+            &format!("{zero} xyz refs/heads/a"),
+            &format!("{zero} {one} HEAD"),
+        ] {
+            assert_eq!(parse_post_receive_line(bad.as_bytes()), None, "{bad:?}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::io::BufRead as _;
 
 use crate::ExitStatus;
 use crate::cli::HookArgs;
-use crate::hooks::HookKind;
+use crate::hooks::{self, HookKind};
 use crate::repo::Repo;
 use crate::worker;
 
@@ -39,7 +39,7 @@ fn received_any_ref() -> anyhow::Result<bool> {
         if line.is_empty() {
             continue;
         }
-        if parse_update(&line).is_some() {
+        if hooks::parse_post_receive_line(&line).is_some() {
             any = true;
         } else {
             eprintln!(
@@ -49,39 +49,4 @@ fn received_any_ref() -> anyhow::Result<bool> {
         }
     }
     Ok(any)
-}
-
-/// One post-receive line: two object ids and a ref name.
-pub(crate) fn parse_update(line: &[u8]) -> Option<(&str, &str, &str)> {
-    let line = std::str::from_utf8(line).ok()?.trim_end_matches('\r');
-    let mut parts = line.splitn(3, ' ');
-    let (old, new, refname) = (parts.next()?, parts.next()?, parts.next()?);
-    let is_oid = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (is_oid(old) && is_oid(new) && refname.starts_with("refs/") && !refname.contains(char::is_whitespace))
-        .then_some((old, new, refname))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn post_receive_lines_are_parsed_strictly() {
-        let zero = "0".repeat(40);
-        let one = "1".repeat(40);
-        let good = format!("{zero} {one} refs/heads/main");
-        assert_eq!(
-            parse_update(good.as_bytes()),
-            Some((zero.as_str(), one.as_str(), "refs/heads/main"))
-        );
-        for bad in [
-            "",
-            "garbage",
-            &format!("{zero} {one}"),
-            &format!("{zero} xyz refs/heads/a"),
-            &format!("{zero} {one} HEAD"),
-        ] {
-            assert_eq!(parse_update(bad.as_bytes()), None, "{bad:?}");
-        }
-    }
 }
