@@ -25,6 +25,29 @@ const TOKEN_HELPER: &str = "!f() { test \"$1\" = get || exit 0; \
                             echo \"username=$GIT_REPO_SYNC_USERNAME\"; \
                             echo \"password=$GIT_REPO_SYNC_TOKEN\"; }; f";
 
+/// What git and ssh print when credentials are missing or refused.
+const AUTH_MARKERS: &[&str] = &[
+    "Permission denied (",
+    "Authentication failed",
+    "could not read Username",
+    "could not read Password",
+    "returned error: 401",
+    "returned error: 403",
+    "Invalid username or password",
+];
+
+/// A failure that trying again will not mend (credentials, host keys, configuration).
+#[derive(Debug)]
+pub struct Permanent(pub String);
+
+impl std::fmt::Display for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Permanent {}
+
 /// Builds and runs the git processes that talk to one mirror.
 #[derive(Debug)]
 pub struct MirrorGit<'a> {
@@ -35,6 +58,8 @@ pub struct MirrorGit<'a> {
     token: Option<String>,
     /// `GIT_SSH_COMMAND` with our options appended, for ssh mirrors.
     ssh_command: Option<String>,
+    /// The URL git is given; see [`MirrorGit::url`].
+    url: String,
 }
 
 impl<'a> MirrorGit<'a> {
@@ -49,13 +74,25 @@ impl<'a> MirrorGit<'a> {
             None => None,
         };
         let ssh_command = (transport == Transport::Ssh).then(|| ssh_command(common_dir, mirror));
+        // With a token, the user name goes through the credential helper too: left in the URL,
+        // curl first tries it with an empty password, a second failed login at the server.
+        let url = match (&token, transport) {
+            (Some(_), Transport::Http) => without_user(&mirror.url),
+            _ => mirror.url.clone(),
+        };
         Ok(Self {
             common_dir,
             mirror,
             transport,
             token,
             ssh_command,
+            url,
         })
+    }
+
+    /// The mirror's URL as git is to be given it.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// A `git` for the repository, set up to reach this mirror.
@@ -141,6 +178,21 @@ impl<'a> MirrorGit<'a> {
         })
     }
 
+    /// The error for a failed git: what went wrong in words a user can act on, as a
+    /// [`Permanent`] error when trying again cannot help (authentication, host keys).
+    pub fn failure(&self, output: &Output, doing: &str) -> anyhow::Error {
+        let message = format!("{doing}: {}", self.explain(output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let permanent = stderr.contains("Host key verification failed")
+            || stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+            || AUTH_MARKERS.iter().any(|marker| stderr.contains(marker));
+        if permanent {
+            anyhow::Error::new(Permanent(message))
+        } else {
+            anyhow!(message)
+        }
+    }
+
     /// What went wrong, from a failed git's stderr, in words a user can act on.
     pub fn explain(&self, output: &Output) -> String {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -162,16 +214,7 @@ impl<'a> MirrorGit<'a> {
                  for this mirror to accept it on first use ({detail})"
             );
         }
-        let auth_markers = [
-            "Permission denied (",
-            "Authentication failed",
-            "could not read Username",
-            "could not read Password",
-            "returned error: 401",
-            "returned error: 403",
-            "Invalid username or password",
-        ];
-        if auth_markers.iter().any(|marker| stderr.contains(marker)) {
+        if AUTH_MARKERS.iter().any(|marker| stderr.contains(marker)) {
             return format!("authentication failed: {detail}");
         }
         detail
@@ -220,6 +263,20 @@ fn shell_quote(value: &str) -> String {
 
 fn parsed(url: &str) -> Option<gix_url::Url> {
     gix_url::parse(url.as_bytes()).ok()
+}
+
+/// `url` without its `user[:password]@` part, when it has one.
+fn without_user(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
 }
 
 fn url_user(url: &str) -> Option<String> {
@@ -293,6 +350,16 @@ mod tests {
         assert!(command.contains("-o BatchMode=yes"), "{command}");
         assert!(command.contains("StrictHostKeyChecking=accept-new"), "{command}");
         assert!(command.ends_with("-i '/keys/deploy key'"), "{command}");
+    }
+
+    #[test]
+    fn the_user_is_taken_out_of_a_url_only_before_its_path() {
+        assert_eq!(without_user("https://me:tok@host/x.git"), "https://host/x.git");
+        assert_eq!(
+            without_user("https://host:8443/a@b.git"),
+            "https://host:8443/a@b.git"
+        );
+        assert_eq!(without_user("https://host/x.git"), "https://host/x.git");
     }
 
     #[test]

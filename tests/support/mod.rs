@@ -5,6 +5,8 @@
 //! Every test binary includes this module with `mod support;` and uses a different part of it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod servers;
+
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};

@@ -1,0 +1,752 @@
+//! Real transports (issue 4): ssh and http(s) mirrors pushed to real servers that the tests start
+//! on loopback (sshd, `git http-backend` behind lighttpd, a server that never answers); see
+//! `support::servers`. Without those programs the tests print `skipped: ...` and pass, except
+//! under `CI=true`, where that is a failure.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::servers::{HangingServer, HttpServer, SshOptions, SshServer, require_programs};
+use support::{TestEnv, run_within, s, write_executable};
+
+/// Longest any single git-repo-sync command may take here; every failure mode under test is
+/// expected to end far sooner.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// One finished git-repo-sync command.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    /// Both streams, for greps and failure messages.
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// The line of `sync`'s report for `name` (`NAME: ...`).
+    fn line_for(&self, name: &str) -> &str {
+        let prefix = format!("{name}:");
+        self.stdout
+            .lines()
+            .find(|line| line.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no line for mirror {name} in sync's stdout:\n{self}"))
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?} after {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+/// git-repo-sync `args` in `repo` with the isolated environment plus `vars`, stdin closed,
+/// output through pipes, bounded by [`LIMIT`].
+fn run(env: &TestEnv, repo: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let mut cmd = env.std_cmd_in(repo);
+    cmd.args(args).envs(vars.iter().copied());
+    run_cmd(cmd)
+}
+
+fn run_cmd(cmd: Command) -> Run {
+    let started = Instant::now();
+    let out = run_within(cmd, LIMIT).unwrap_or_else(|e| panic!("{e}"));
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Like [`run`], asserting exit 0.
+fn run_ok(env: &TestEnv, repo: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let run = run(env, repo, args, vars);
+    assert_eq!(run.code, Some(0), "git-repo-sync {args:?} failed:\n{run}");
+    run
+}
+
+/// A commit made by `git commit` with `vars` added to its environment, so that the hook's
+/// background worker sees them as a user's would.
+fn commit_with(env: &TestEnv, repo: &Path, message: &str, vars: &[(&str, &str)]) {
+    env.change_file(repo, message);
+    let mut cmd = env.git_cmd(repo);
+    cmd.args(["commit", "-q", "-m", message])
+        .envs(vars.iter().copied());
+    support::run_ok(&mut cmd);
+}
+
+/// The entry for `name` in `status --json`.
+fn mirror_status<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["mirrors"]
+        .as_array()
+        .expect("status --json has a mirrors array")
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no mirror {name} in status:\n{status:#}"))
+}
+
+fn last_error(status: &Value, name: &str) -> String {
+    mirror_status(status, name)["last_error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("mirror {name} has no last_error:\n{status:#}"))
+        .to_owned()
+}
+
+/// A bare repository that must still be empty: nothing was pushed to it.
+fn assert_empty(env: &TestEnv, mirror: &Path, why: &str) {
+    let refs = env.refs(mirror);
+    assert!(refs.is_empty(), "{why}, yet it has refs:\n{refs}");
+}
+
+fn contains_ci(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+/// A script that, when run as an askpass program, records that it was asked and answers nothing.
+fn askpass_recorder(env: &TestEnv) -> (String, std::path::PathBuf) {
+    let marker = env.root().join("askpass-was-called");
+    let script = env.root().join("bin").join("askpass-recorder");
+    write_executable(
+        &script,
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexit 1\n",
+            support::sh_quote(&marker)
+        ),
+    );
+    (s(&script).to_owned(), marker)
+}
+
+/// Must show 1: one commit reaches an ssh mirror (key auth through the fixture, deploy key given
+/// with `--identity-file`), an https mirror (basic auth, password from `--token-env`, server
+/// certificate trusted through `http.sslCAInfo`) and a local mirror, from the hook's background
+/// worker and again with `sync`.
+#[test]
+fn one_commit_reaches_ssh_https_and_local_mirrors() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let Some(https) = HttpServer::start_tls(&env, &[("alice", "https-password-1")]) else {
+        return;
+    };
+    https.trust_ca(&env);
+
+    let src = env.init_repo("src");
+    let local = env.init_bare("local.git");
+    let ssh_mirror = env.init_bare("ssh-mirror.git");
+    let https_mirror = https.create_repo(&env, "https-mirror");
+    env.install(&src, &[("local", s(&local))]);
+    run_ok(
+        &env,
+        &src,
+        &[
+            "mirror",
+            "add",
+            "viassh",
+            &sshd.url(&ssh_mirror),
+            "--identity-file",
+            s(sshd.client_key()),
+        ],
+        &[],
+    );
+    run_ok(
+        &env,
+        &src,
+        &[
+            "mirror",
+            "add",
+            "viahttps",
+            &https.url_with_user("alice", "https-mirror"),
+            "--token-env",
+            "MIRROR_TOKEN",
+        ],
+        &[],
+    );
+
+    let ssh_command = sshd.git_ssh_command();
+    let vars = [
+        ("GIT_SSH_COMMAND", ssh_command.as_str()),
+        ("MIRROR_TOKEN", "https-password-1"),
+    ];
+    commit_with(&env, &src, "through the hook", &vars);
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        env.wait_for_mirrors(&src, &[&local, &ssh_mirror, &https_mirror]);
+    }));
+    if let Err(e) = waited {
+        eprintln!("--- sshd ---\n{}\n{}", sshd.log(), https.logs());
+        std::panic::resume_unwind(e);
+    }
+
+    env.commit(&src, "through sync");
+    let sync = run(&env, &src, &["sync"], &vars);
+    assert_eq!(sync.code, Some(0), "sync failed:\n{sync}\n{}", https.logs());
+    for mirror in [&local, &ssh_mirror, &https_mirror] {
+        assert_eq!(
+            env.refs(&src),
+            env.refs(mirror),
+            "{} after sync",
+            mirror.display()
+        );
+    }
+    let status = env.status_json(&src);
+    for name in ["local", "viassh", "viahttps"] {
+        assert_eq!(mirror_status(&status, name)["last_result"], "ok", "{status:#}");
+    }
+    assert!(sshd.logins() >= 1, "sshd saw no login:\n{}", sshd.log());
+}
+
+/// Must show 2: scp-style URLs through a `~/.ssh/config`-style host alias whose entry holds the
+/// non-standard port and the key (the ssh config is the user's, handed over with
+/// `GIT_SSH_COMMAND=ssh -F ...`), also `user@alias:path` and `ssh://alias/path`; the server only
+/// allows git-shell, so nothing but git's own commands may run there.
+#[test]
+fn ssh_mirrors_through_a_host_alias_with_a_non_standard_port() {
+    let env = TestEnv::new();
+    let options = SshOptions {
+        git_shell: true,
+        ..SshOptions::default()
+    };
+    let Some(sshd) = SshServer::start(&env, options) else {
+        return;
+    };
+    assert_ne!(sshd.port(), 22);
+    let ssh_command = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
+
+    // The fixture really is git-shell only.
+    let mut shell = Command::new("ssh");
+    shell
+        .args(["-F", s(sshd.ssh_config()), "-o", "BatchMode=yes"])
+        .arg(support::servers::SSH_ALIAS)
+        .arg("echo not-git-shell");
+    let out = shell.output().expect("running ssh");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("not-git-shell"),
+        "the git-shell fixture ran a shell command"
+    );
+
+    let src = env.init_repo("src");
+    let scp = env.init_bare("scp.git");
+    let scp_user = env.init_bare("scp-user.git");
+    let ssh_alias = env.init_bare("ssh-alias.git");
+    env.install(&src, &[]);
+    for (name, url) in [
+        ("scp", sshd.alias_url(&scp)),
+        (
+            "scpuser",
+            format!("{}@{}", sshd.user(), sshd.alias_url(&scp_user)),
+        ),
+        (
+            "sshalias",
+            format!("ssh://{}{}", support::servers::SSH_ALIAS, ssh_alias.display()),
+        ),
+    ] {
+        run_ok(&env, &src, &["mirror", "add", name, &url], &[]);
+    }
+    env.commit(&src, "second");
+    let sync = run(&env, &src, &["sync"], &vars);
+    assert_eq!(
+        sync.code,
+        Some(0),
+        "sync failed:\n{sync}\n--- sshd ---\n{}",
+        sshd.log()
+    );
+    for mirror in [&scp, &scp_user, &ssh_alias] {
+        assert_eq!(env.refs(&src), env.refs(mirror), "{}", mirror.display());
+    }
+}
+
+/// Must show 3: an unknown host key stops that mirror with a message saying how to trust the
+/// host; the other mirror succeeds; nothing reaches the untrusted host, and nothing is trusted
+/// behind the user's back.
+#[test]
+fn unknown_ssh_host_key_fails_that_mirror_and_says_how_to_trust_it() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    sshd.forget_host_key();
+    let ssh_command = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
+
+    let src = env.init_repo("src");
+    let local = env.init_bare("local.git");
+    let untrusted = env.init_bare("untrusted.git");
+    env.install(&src, &[("local", s(&local))]);
+    run_ok(
+        &env,
+        &src,
+        &[
+            "mirror",
+            "add",
+            "untrusted",
+            &sshd.url(&untrusted),
+            "--identity-file",
+            s(sshd.client_key()),
+        ],
+        &[],
+    );
+    let sync = run(&env, &src, &["sync"], &vars);
+    assert_eq!(
+        sync.code,
+        Some(3),
+        "sync should report the failed mirror:\n{sync}"
+    );
+    let line = sync.line_for("untrusted");
+    assert!(line.contains("failed"), "{sync}");
+    for hint in ["host key", "ssh-keyscan", "trust_new_host_key"] {
+        assert!(
+            contains_ci(line, hint),
+            "the error should mention {hint:?}:\n{sync}"
+        );
+    }
+    let status = env.status_json(&src);
+    let error = last_error(&status, "untrusted");
+    for hint in ["host key", "ssh-keyscan", "trust_new_host_key"] {
+        assert!(
+            contains_ci(&error, hint),
+            "last_error should mention {hint:?}: {error}"
+        );
+    }
+    assert_eq!(mirror_status(&status, "local")["last_result"], "ok", "{status:#}");
+    assert_eq!(env.refs(&src), env.refs(&local));
+    assert_empty(&env, &untrusted, "the untrusted host got nothing");
+    assert_eq!(
+        sshd.logins(),
+        0,
+        "the client logged in to an untrusted host:\n{}",
+        sshd.log()
+    );
+    assert_eq!(
+        fs::read_to_string(sshd.known_hosts()).expect("known_hosts"),
+        "",
+        "the unknown host key was trusted without being asked to"
+    );
+}
+
+/// Must show 3, a changed host key: refused even when new hosts are trusted on first use.
+#[test]
+fn changed_ssh_host_key_fails_even_with_trust_new_host_key() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    sshd.use_wrong_host_key();
+    let before = fs::read_to_string(sshd.known_hosts()).expect("known_hosts");
+    let ssh_command = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
+
+    let src = env.init_repo("src");
+    let local = env.init_bare("local.git");
+    let spoofed = env.init_bare("spoofed.git");
+    env.install(&src, &[("local", s(&local))]);
+    run_ok(
+        &env,
+        &src,
+        &[
+            "mirror",
+            "add",
+            "spoofed",
+            &sshd.url(&spoofed),
+            "--identity-file",
+            s(sshd.client_key()),
+            "--trust-new-host-key",
+        ],
+        &[],
+    );
+    let sync = run(&env, &src, &["sync"], &vars);
+    assert_eq!(sync.code, Some(3), "{sync}");
+    let line = sync.line_for("spoofed");
+    assert!(
+        line.contains("failed") && contains_ci(line, "host key"),
+        "the failure should be about the host key:\n{sync}"
+    );
+    assert_eq!(env.refs(&src), env.refs(&local));
+    assert_empty(&env, &spoofed, "a host whose key changed got nothing");
+    assert_eq!(sshd.logins(), 0, "{}", sshd.log());
+    assert_eq!(
+        fs::read_to_string(sshd.known_hosts()).expect("known_hosts"),
+        before,
+        "known_hosts was changed"
+    );
+}
+
+/// Must show 3, the opt-in: `trust_new_host_key = true` accepts a host seen for the first time and
+/// remembers its key in the user's known_hosts.
+#[test]
+fn trust_new_host_key_accepts_and_remembers_a_new_host() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    sshd.forget_host_key();
+    let ssh_command = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
+
+    let src = env.init_repo("src");
+    let mirror = env.init_bare("new-host.git");
+    env.install(&src, &[]);
+    fs::write(
+        env.config_path(&src),
+        format!(
+            "[mirrors.newhost]\nurl = \"{}\"\nidentity_file = \"{}\"\ntrust_new_host_key = true\n",
+            sshd.url(&mirror),
+            sshd.client_key().display()
+        ),
+    )
+    .expect("writing repo-sync.toml");
+    let sync = run(&env, &src, &["sync"], &vars);
+    assert_eq!(sync.code, Some(0), "{sync}\n--- sshd ---\n{}", sshd.log());
+    assert_eq!(env.refs(&src), env.refs(&mirror));
+    let known = fs::read_to_string(sshd.known_hosts()).expect("known_hosts");
+    let key_data = sshd.host_public_key();
+    let key_data = key_data.split_whitespace().nth(1).expect("key data");
+    assert!(
+        known.contains(key_data),
+        "the new host key was not remembered in known_hosts:\n{known}"
+    );
+}
+
+/// Must show 4 (https): a wrong password from `token_env` is one clear authentication failure
+/// naming the mirror: no hang with stdin closed and no `GIT_TERMINAL_PROMPT` set by the caller,
+/// no askpass prompt, one rejected login at the server, and the other mirror still syncs.
+#[test]
+fn wrong_http_password_is_one_clear_authentication_failure() {
+    let env = TestEnv::new();
+    let Some(http) = HttpServer::start(&env, &[("alice", "right-password")]) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    let local = env.init_bare("local.git");
+    let remote = http.create_repo(&env, "guarded");
+    env.install(&src, &[("local", s(&local))]);
+    run_ok(
+        &env,
+        &src,
+        &[
+            "mirror",
+            "add",
+            "guarded",
+            &http.url_with_user("alice", "guarded"),
+            "--token-env",
+            "GUARDED_TOKEN",
+        ],
+        &[],
+    );
+    let (askpass, asked) = askpass_recorder(&env);
+    let mut cmd = env.std_cmd_in(&src);
+    cmd.arg("sync")
+        .env_remove("GIT_TERMINAL_PROMPT")
+        .env("GUARDED_TOKEN", "wrong-password")
+        .env("GIT_ASKPASS", &askpass)
+        .env("SSH_ASKPASS", &askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force");
+    let sync = run_cmd(cmd);
+    assert!(
+        sync.elapsed < Duration::from_secs(20),
+        "sync took too long:\n{sync}"
+    );
+    assert_eq!(sync.code, Some(3), "{sync}\n{}", http.logs());
+    let line = sync.line_for("guarded");
+    assert!(
+        line.contains("failed") && contains_ci(line, "authentication failed"),
+        "the mirror's line should say authentication failed:\n{sync}"
+    );
+    let status = env.status_json(&src);
+    let error = last_error(&status, "guarded");
+    assert!(
+        contains_ci(&error, "authentication failed"),
+        "last_error: {error}"
+    );
+    assert_eq!(mirror_status(&status, "local")["last_result"], "ok", "{status:#}");
+    assert!(
+        !asked.exists(),
+        "a password prompt was shown: {:?}",
+        fs::read_to_string(&asked)
+    );
+    assert_eq!(
+        http.rejected_logins(),
+        1,
+        "expected exactly one rejected login (one attempt, no retries):\n{}",
+        http.logs()
+    );
+    assert_eq!(env.refs(&src), env.refs(&local));
+    assert_empty(&env, &remote, "the server refused the login");
+}
+
+/// Must show 4 (ssh): a key the server does not accept is one clear authentication failure: one
+/// connection, no password or passphrase prompt even though the server offers passwords and an
+/// askpass program is forced, no hang, the other mirror still syncs.
+#[test]
+fn wrong_ssh_key_is_one_clear_authentication_failure_without_prompting() {
+    let env = TestEnv::new();
+    let options = SshOptions {
+        password_auth: true,
+        ..SshOptions::default()
+    };
+    let Some(sshd) = SshServer::start(&env, options) else {
+        return;
+    };
+    let wrong_key = sshd.unauthorized_key("wrong_key");
+    let src = env.init_repo("src");
+    let local = env.init_bare("local.git");
+    let remote = env.init_bare("locked.git");
+    env.install(&src, &[("local", s(&local))]);
+    run_ok(
+        &env,
+        &src,
+        &[
+            "mirror",
+            "add",
+            "locked",
+            &sshd.url(&remote),
+            "--identity-file",
+            s(&wrong_key),
+        ],
+        &[],
+    );
+    let (askpass, asked) = askpass_recorder(&env);
+    let mut cmd = env.std_cmd_in(&src);
+    cmd.arg("sync")
+        .env_remove("GIT_TERMINAL_PROMPT")
+        .env("GIT_SSH_COMMAND", sshd.git_ssh_command())
+        .env("SSH_ASKPASS", &askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("DISPLAY", ":0")
+        .env("GIT_ASKPASS", &askpass);
+    let sync = run_cmd(cmd);
+    assert!(
+        sync.elapsed < Duration::from_secs(20),
+        "sync took too long:\n{sync}"
+    );
+    assert_eq!(sync.code, Some(3), "{sync}\n--- sshd ---\n{}", sshd.log());
+    let line = sync.line_for("locked");
+    assert!(
+        line.contains("failed") && contains_ci(line, "authentication failed"),
+        "the mirror's line should say authentication failed:\n{sync}"
+    );
+    let error = last_error(&env.status_json(&src), "locked");
+    assert!(
+        contains_ci(&error, "authentication failed"),
+        "last_error: {error}"
+    );
+    assert!(
+        !asked.exists(),
+        "a prompt was shown: {:?}",
+        fs::read_to_string(&asked)
+    );
+    assert_eq!(sshd.logins(), 0, "{}", sshd.log());
+    assert_eq!(
+        sshd.auth_connections(),
+        1,
+        "expected exactly one connection that tried to log in (one attempt, no retries):\n{}",
+        sshd.log()
+    );
+    assert_eq!(env.refs(&src), env.refs(&local));
+    assert_empty(&env, &remote, "the server refused the key");
+}
+
+/// Must show 5: servers that accept the TCP connection and never answer (one spoken to over
+/// http, one over ssh) are given up after the mirror's `timeout` (2 s: once in the config file,
+/// once with `mirror add --timeout`) and reported as timed out; the local mirror still syncs and
+/// `sync` returns long before git's own (absent or minutes-long) timeouts.
+#[test]
+fn hanging_servers_time_out_within_the_configured_limit() {
+    let env = TestEnv::new();
+    let Some(programs) = require_programs("the hanging ssh server test", &["ssh"]) else {
+        return;
+    };
+    let hang_http = HangingServer::start();
+    let hang_ssh = HangingServer::start();
+
+    // An ssh config of our own, so that nothing reads or writes the real ~/.ssh.
+    let ssh_config = env.root().join("ssh_config");
+    fs::write(
+        &ssh_config,
+        format!(
+            "Host *\n\tUserKnownHostsFile {}\n\tGlobalKnownHostsFile /dev/null\n\tIdentityAgent none\n",
+            env.root().join("known_hosts").display()
+        ),
+    )
+    .expect("writing ssh_config");
+    let ssh_command = format!("{} -F {}", programs[0].display(), support::sh_quote(&ssh_config));
+
+    let src = env.init_repo("src");
+    let local = env.init_bare("local.git");
+    env.install(&src, &[("local", s(&local))]);
+    let mut config = fs::read_to_string(env.config_path(&src)).expect("reading repo-sync.toml");
+    config.push_str(&format!(
+        "\n[mirrors.hanghttp]\nurl = \"http://127.0.0.1:{}/repo.git\"\ntimeout = 2\n",
+        hang_http.port()
+    ));
+    fs::write(env.config_path(&src), config).expect("writing repo-sync.toml");
+    run_ok(
+        &env,
+        &src,
+        &[
+            "mirror",
+            "add",
+            "hangssh",
+            &format!("ssh://git@127.0.0.1:{}/repo.git", hang_ssh.port()),
+            "--timeout",
+            "2",
+        ],
+        &[],
+    );
+
+    let sync = run(
+        &env,
+        &src,
+        &["sync"],
+        &[("GIT_SSH_COMMAND", ssh_command.as_str())],
+    );
+    assert!(
+        sync.elapsed < Duration::from_secs(10),
+        "two mirrors with timeout = 2 held sync up:\n{sync}"
+    );
+    assert_eq!(sync.code, Some(3), "{sync}");
+    assert!(
+        hang_http.accepted() >= 1,
+        "the hanging http server was never contacted"
+    );
+    assert!(
+        hang_ssh.accepted() >= 1,
+        "the hanging ssh server was never contacted"
+    );
+    let status = env.status_json(&src);
+    for name in ["hanghttp", "hangssh"] {
+        let line = sync.line_for(name);
+        assert!(
+            line.contains("failed") && contains_ci(line, "timed out"),
+            "{name} should be reported as timed out:\n{sync}"
+        );
+        let error = last_error(&status, name);
+        assert!(contains_ci(&error, "timed out"), "{name} last_error: {error}");
+    }
+    assert_eq!(mirror_status(&status, "local")["last_result"], "ok", "{status:#}");
+    assert_eq!(env.refs(&src), env.refs(&local));
+}
+
+/// Must show 6: a password in a mirror URL and a token in `token_env` (and, for the error chains,
+/// a failing mirror whose URL holds another password) appear in none of: the output of
+/// `install`, `mirror add`, `sync`, `sync -v`, `status`, `status --json`, `mirror list`, the
+/// worker's log and the state file.
+#[test]
+fn secrets_in_urls_and_token_env_are_never_printed_or_stored() {
+    const URL_SECRET: &str = "urlsecret7f3a9c";
+    const ENV_SECRET: &str = "envsecret2b8d4e";
+    const BAD_SECRET: &str = "badsecret5e1c0a";
+    let secrets = [URL_SECRET, ENV_SECRET, BAD_SECRET];
+    let env = TestEnv::new();
+    let Some(http) = HttpServer::start(&env, &[("alice", URL_SECRET), ("bob", ENV_SECRET)]) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    let in_url = http.create_repo(&env, "in-url");
+    let in_env = http.create_repo(&env, "in-env");
+    http.create_repo(&env, "refused");
+
+    let mut printed = Vec::new();
+    let mut install = env.std_cmd_in(&src);
+    install.args([
+        "install",
+        "--yes",
+        "--mirror",
+        &format!("inurl={}", http.url_with_password("alice", URL_SECRET, "in-url")),
+    ]);
+    let install = run_cmd(install);
+    assert_eq!(install.code, Some(0), "install failed:\n{install}");
+    printed.push(("install".to_owned(), install.all()));
+    for args in [
+        vec![
+            "mirror".to_owned(),
+            "add".into(),
+            "inenv".into(),
+            http.url_with_user("bob", "in-env"),
+            "--token-env".into(),
+            "SYNC_TOKEN".into(),
+        ],
+        vec![
+            "mirror".into(),
+            "add".into(),
+            "refused".into(),
+            http.url_with_password("carol", BAD_SECRET, "refused"),
+        ],
+        vec![
+            "mirror".into(),
+            "add".into(),
+            "missing".into(),
+            http.url_with_password("alice", URL_SECRET, "does-not-exist"),
+        ],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let added = run_ok(&env, &src, &args, &[]);
+        printed.push((args.join(" "), added.all()));
+    }
+
+    let vars = [("SYNC_TOKEN", ENV_SECRET)];
+    commit_with(&env, &src, "through the hook", &vars);
+    env.wait_for_mirrors(&src, &[&in_url, &in_env]);
+
+    env.commit(&src, "through sync");
+    for args in [&["sync"][..], &["sync", "-v"]] {
+        let sync = run(&env, &src, args, &vars);
+        assert_eq!(sync.code, Some(3), "refused and missing should fail:\n{sync}");
+        assert!(sync.line_for("refused").contains("failed"), "{sync}");
+        assert!(sync.line_for("missing").contains("failed"), "{sync}");
+        printed.push((args.join(" "), sync.all()));
+    }
+    assert_eq!(env.refs(&src), env.refs(&in_url));
+    assert_eq!(env.refs(&src), env.refs(&in_env));
+    for args in [&["status"][..], &["status", "--json"], &["mirror", "list"]] {
+        let out = run(&env, &src, args, &vars);
+        printed.push((args.join(" "), out.all()));
+    }
+    let status = env.status_json(&src);
+    assert!(
+        !last_error(&status, "refused").is_empty() && !last_error(&status, "missing").is_empty(),
+        "{status:#}"
+    );
+
+    let git_dir = env.common_dir(&src);
+    let log = git_dir.join("repo-sync.log");
+    let state = git_dir.join("repo-sync-state.json");
+    for file in [&log, &state] {
+        let text = fs::read_to_string(file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+        assert!(!text.trim().is_empty(), "{} is empty", file.display());
+        printed.push((file.display().to_string(), text));
+    }
+    let mut leaks = Vec::new();
+    for (what, text) in &printed {
+        for secret in secrets {
+            if text.contains(secret) {
+                leaks.push(format!("{secret} in {what}:\n{text}"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n\n"));
+    // The redacted URLs are still there, so the grep looked at the right text.
+    let json = printed
+        .iter()
+        .find(|(what, _)| what == "status --json")
+        .map(|(_, text)| text.clone())
+        .unwrap_or_default();
+    assert!(
+        json.contains(&format!("127.0.0.1:{}/git/in-url.git", http.port())),
+        "{json}"
+    );
+}
