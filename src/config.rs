@@ -293,6 +293,27 @@ impl Config {
             .with_context(|| format!("writing mirror config {}", path.display()))
     }
 
+    /// Loads, changes and saves the config at `path` under a lock, so two commands editing one
+    /// repository's config at once both take effect.
+    pub fn edit<T>(path: &Path, change: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let lock_path = path.with_extension("toml.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        lock.lock()
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let mut config = Self::load(path)?;
+        let before = config.clone();
+        let result = change(&mut config)?;
+        if config != before {
+            config.save(path)?;
+        }
+        Ok(result)
+    }
+
     /// The named mirrors, or all of them when `names` is empty; an unknown name is an error.
     pub fn select<'a>(&'a self, names: &[String]) -> Result<Vec<(&'a str, &'a Mirror)>> {
         if names.is_empty() {

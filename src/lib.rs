@@ -8,6 +8,7 @@ mod commands;
 pub mod config;
 pub mod git;
 pub mod hooks;
+pub mod notify;
 pub mod push;
 pub mod redact;
 pub mod repo;

@@ -11,13 +11,13 @@ use std::hash::{Hash as _, Hasher as _};
 use std::path::Path;
 use std::time::SystemTime;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 
 use crate::config::{Config, Mirror, ref_matches};
 use crate::redact;
 use crate::repo::Repo;
 use crate::state::{Attempt, PushAction, PushedRef, Rejection, State};
-use crate::transport::MirrorGit;
+use crate::transport::{MirrorGit, Permanent};
 
 /// Ref name to object id (hex), sorted by name.
 pub type Refs = BTreeMap<String, String>;
@@ -35,6 +35,20 @@ pub struct Report {
 }
 
 impl Report {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            skipped: false,
+            attempt: Attempt {
+                at: SystemTime::now(),
+                error: None,
+                rejected: Vec::new(),
+                pushed: Vec::new(),
+                synced_refs: None,
+            },
+        }
+    }
+
     pub fn failed(&self) -> bool {
         self.attempt.error.is_some() || !self.attempt.rejected.is_empty()
     }
@@ -46,12 +60,18 @@ impl Report {
             return format!("{name}: failed: {error}");
         }
         let count = |action| self.attempt.pushed.iter().filter(|p| p.action == action).count();
-        let counts = format!(
+        let mut counts = format!(
             "{} created, {} updated, {} deleted",
             count(PushAction::Created),
-            count(PushAction::Updated),
+            count(PushAction::Updated) + count(PushAction::Overwritten),
             count(PushAction::Deleted)
         );
+        if count(PushAction::Overwritten) > 0 {
+            counts.push_str(&format!(
+                "; overwrote {} ref(s) that had diverged on the mirror",
+                count(PushAction::Overwritten)
+            ));
+        }
         if !self.attempt.rejected.is_empty() {
             let rejected: Vec<String> = self
                 .attempt
@@ -88,9 +108,10 @@ pub enum Change {
 }
 
 impl Change {
-    fn pushed(&self) -> PushedRef {
+    fn pushed(&self, forced: bool) -> PushedRef {
         let (action, oid) = match self {
             Self::Create { new, .. } => (PushAction::Created, Some(new.clone())),
+            Self::Update { new, .. } if forced => (PushAction::Overwritten, Some(new.clone())),
             Self::Update { new, .. } => (PushAction::Updated, Some(new.clone())),
             Self::Delete { .. } => (PushAction::Deleted, None),
         };
@@ -175,10 +196,18 @@ pub fn plan(mirror: &Mirror, local: &Refs, remote: &Refs) -> Vec<Change> {
     changes
 }
 
+/// How a pass runs: in the foreground for `sync`, or in the background worker, which skips
+/// mirrors whose refs here did not change since they last took them all, and retries
+/// recoverable failures with backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassKind {
+    Foreground,
+    Background,
+}
+
 /// Runs one pass over the selected mirrors in parallel and records the outcome in the state
-/// file. With `skip_unchanged`, a mirror whose refs here did not change since it last took them
-/// all is not contacted. The caller holds the repository's sync lock.
-pub fn run_pass(repo: &Repo, config: &Config, names: &[String], skip_unchanged: bool) -> Result<Vec<Report>> {
+/// file. The caller holds the repository's sync lock.
+pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) -> Result<Vec<Report>> {
     let mirrors = config.select(names)?;
     let local = local_refs(repo)?;
     let state_path = repo.state_path();
@@ -188,25 +217,23 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], skip_unchanged: 
             .iter()
             .map(|&(name, mirror)| {
                 let print = fingerprint(mirror, &local);
-                let unchanged = skip_unchanged
+                let unchanged = kind == PassKind::Background
                     && state.mirrors.get(name).and_then(|m| m.synced_refs.as_deref()) == Some(print.as_str());
                 let local = &local;
                 let common_dir = &repo.common_dir;
                 scope.spawn(move || {
                     if unchanged {
-                        return Report {
-                            name: name.to_owned(),
-                            skipped: true,
-                            attempt: Attempt {
-                                at: SystemTime::now(),
-                                error: None,
-                                rejected: Vec::new(),
-                                pushed: Vec::new(),
-                                synced_refs: Some(print),
-                            },
-                        };
+                        let mut report = Report::new(name);
+                        report.skipped = true;
+                        report.attempt.synced_refs = Some(print);
+                        return report;
                     }
-                    sync_mirror(common_dir, name, mirror, local, print)
+                    let retries = if kind == PassKind::Background {
+                        mirror.retries()
+                    } else {
+                        0
+                    };
+                    sync_with_retries(common_dir, name, mirror, local, &print, retries)
                 })
             })
             .collect();
@@ -215,78 +242,114 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], skip_unchanged: 
             .map(|handle| handle.join().expect("a mirror's sync thread panicked"))
             .collect()
     });
-    for report in &reports {
-        if !report.skipped {
-            let url = &config.mirrors[&report.name].url;
-            state.record(&report.name, &redact::url(url), &report.attempt);
+    let mut began_failing = Vec::new();
+    for report in reports.iter().filter(|report| !report.skipped) {
+        let mirror = &config.mirrors[&report.name];
+        let was_failing = state
+            .mirrors
+            .get(&report.name)
+            .is_some_and(|m| m.last_result == Some(crate::state::SyncResult::Failed));
+        state.record(&report.name, &redact::url(&mirror.url), &report.attempt);
+        if report.failed() && !was_failing {
+            began_failing.push(report);
+        }
+        if !report.failed() && (!report.attempt.pushed.is_empty() || known_refs(repo, &report.name).is_none())
+        {
+            save_known_refs(repo, &report.name, selected(mirror, &local))?;
         }
     }
     state.save(&state_path)?;
+    for report in began_failing {
+        let mirror = &config.mirrors[&report.name];
+        let entry = &state.mirrors[&report.name];
+        crate::notify::failure_began(
+            repo,
+            &report.name,
+            mirror,
+            entry.failing_since.as_deref().unwrap_or_default(),
+            entry.last_error.as_deref().unwrap_or_default(),
+            kind == PassKind::Background,
+        );
+    }
     Ok(reports)
 }
 
-/// Brings one mirror up to date; never fails as a whole, the failure is in the report.
-fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, print: String) -> Report {
-    let mut report = Report {
-        name: name.to_owned(),
-        skipped: false,
-        attempt: Attempt {
-            at: SystemTime::now(),
-            error: None,
-            rejected: Vec::new(),
-            pushed: Vec::new(),
-            synced_refs: None,
-        },
-    };
-    let remote = match MirrorGit::new(common_dir, mirror).and_then(|git| {
-        let remote = remote_refs(&git, &mirror.url)?;
-        Ok((git, remote))
-    }) {
-        Ok(found) => found,
-        Err(err) => {
-            report.attempt.error = Some(redact::text(&format!("{err:#}"), &mirror.url));
+/// Tries a mirror, and again after a recoverable failure, waiting 1 s, 2 s, 4 s ... up to the
+/// mirror's `retry_max_delay`, at most `retries` more times.
+fn sync_with_retries(
+    common_dir: &Path,
+    name: &str,
+    mirror: &Mirror,
+    local: &Refs,
+    print: &str,
+    retries: u32,
+) -> Report {
+    let mut delay = std::time::Duration::from_secs(1);
+    let mut tries_left = retries;
+    loop {
+        let (report, recoverable) = sync_mirror(common_dir, name, mirror, local, print);
+        if !recoverable || tries_left == 0 {
             return report;
         }
+        tries_left -= 1;
+        std::thread::sleep(delay.min(mirror.retry_max_delay()));
+        delay = delay.saturating_mul(2);
+    }
+}
+
+/// Brings one mirror up to date; never fails as a whole, the failure is in the report, with
+/// whether trying again may help.
+fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, print: &str) -> (Report, bool) {
+    let mut report = Report::new(name);
+    let fail = |mut report: Report, err: &anyhow::Error| {
+        report.attempt.error = Some(redact::text(&format!("{err:#}"), &mirror.url));
+        let recoverable = err.downcast_ref::<Permanent>().is_none();
+        (report, recoverable)
     };
-    let (git, remote) = remote;
+    let git = match MirrorGit::new(common_dir, mirror) {
+        Ok(git) => git,
+        Err(err) => return fail(report, &err),
+    };
+    let remote = match remote_refs(&git) {
+        Ok(remote) => remote,
+        Err(err) => return fail(report, &err),
+    };
     let changes = plan(mirror, local, &remote);
     for batch in changes.chunks(REFS_PER_PUSH) {
-        match push(&git, mirror, batch) {
-            Ok(results) => {
-                for change in batch {
-                    let refname = change.refname();
-                    match results.get(refname) {
-                        Some(RefResult::Done) => report.attempt.pushed.push(change.pushed()),
-                        Some(RefResult::Rejected(reason)) => report.attempt.rejected.push(Rejection {
-                            refname: refname.to_owned(),
-                            reason: redact::text(reason, &mirror.url),
-                        }),
-                        None => report.attempt.rejected.push(Rejection {
-                            refname: refname.to_owned(),
-                            reason: "git push reported nothing for this ref".to_owned(),
-                        }),
-                    }
-                }
-            }
-            Err(err) => {
-                report.attempt.error = Some(redact::text(&format!("{err:#}"), &mirror.url));
-                return report;
+        let results = match push(&git, mirror, batch) {
+            Ok(results) => results,
+            Err(err) => return fail(report, &err),
+        };
+        for change in batch {
+            let refname = change.refname();
+            match results.get(refname) {
+                Some(RefResult::Done) => report.attempt.pushed.push(change.pushed(false)),
+                Some(RefResult::Forced) => report.attempt.pushed.push(change.pushed(true)),
+                Some(RefResult::Rejected(reason)) => report.attempt.rejected.push(Rejection {
+                    refname: refname.to_owned(),
+                    reason: redact::text(reason, &mirror.url),
+                }),
+                None => report.attempt.rejected.push(Rejection {
+                    refname: refname.to_owned(),
+                    reason: "git push reported nothing for this ref".to_owned(),
+                }),
             }
         }
     }
     if report.attempt.rejected.is_empty() {
-        report.attempt.synced_refs = Some(print);
+        report.attempt.synced_refs = Some(print.to_owned());
     }
-    report
+    // A rejection (diverged ref, stale lease) is not mended by pushing the same again now.
+    (report, false)
 }
 
 /// The mirror's refs, as `git ls-remote` lists them (peeled tags and HEAD left out).
-fn remote_refs(git: &MirrorGit<'_>, url: &str) -> Result<Refs> {
+fn remote_refs(git: &MirrorGit<'_>) -> Result<Refs> {
     let mut cmd = git.command();
-    cmd.args(["ls-remote", "--refs", "--"]).arg(url);
+    cmd.args(["ls-remote", "--refs", "--"]).arg(git.url());
     let output = git.run(cmd).context("reading the mirror's refs")?;
     if !output.status.success() {
-        bail!("reading the mirror's refs failed: {}", git.explain(&output));
+        return Err(git.failure(&output, "reading the mirror's refs failed"));
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut refs = Refs::new();
@@ -302,10 +365,41 @@ fn remote_refs(git: &MirrorGit<'_>, url: &str) -> Result<Refs> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefResult {
     Done,
+    /// Done, over a value that had diverged on the mirror.
+    Forced,
     Rejected(String),
 }
 
+/// Pushes `changes`, atomically where the mirror allows it (a forcing mirror takes all refs or
+/// none, so a crash or a refusal never leaves it half-updated).
 fn push(git: &MirrorGit<'_>, mirror: &Mirror, changes: &[Change]) -> Result<BTreeMap<String, RefResult>> {
+    if mirror.force {
+        let output = push_once(git, mirror, changes, true)?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !(stderr.contains("does not support --atomic") || stderr.contains("atomic push"))
+            || output.status.success()
+        {
+            return results_of(git, &output);
+        }
+    }
+    let output = push_once(git, mirror, changes, false)?;
+    results_of(git, &output)
+}
+
+fn results_of(git: &MirrorGit<'_>, output: &std::process::Output) -> Result<BTreeMap<String, RefResult>> {
+    let results = parse_porcelain(&String::from_utf8_lossy(&output.stdout));
+    if results.is_empty() && !output.status.success() {
+        return Err(git.failure(output, "git push failed"));
+    }
+    Ok(results)
+}
+
+fn push_once(
+    git: &MirrorGit<'_>,
+    mirror: &Mirror,
+    changes: &[Change],
+    atomic: bool,
+) -> Result<std::process::Output> {
     let mut cmd = git.command();
     // --no-verify: the user's pre-push hook guards their own pushes, not replication.
     cmd.args([
@@ -317,6 +411,9 @@ fn push(git: &MirrorGit<'_>, mirror: &Mirror, changes: &[Change]) -> Result<BTre
         // Progress on stderr is the sign of life the inactivity timeout watches.
         "--progress",
     ]);
+    if atomic {
+        cmd.arg("--atomic");
+    }
     let mut refspecs = Vec::with_capacity(changes.len());
     for change in changes {
         match change {
@@ -339,13 +436,71 @@ fn push(git: &MirrorGit<'_>, mirror: &Mirror, changes: &[Change]) -> Result<BTre
             }
         }
     }
-    cmd.arg("--").arg(&mirror.url).args(&refspecs);
-    let output = git.run(cmd).context("pushing")?;
-    let results = parse_porcelain(&String::from_utf8_lossy(&output.stdout));
-    if results.is_empty() && !output.status.success() {
-        bail!("git push failed: {}", git.explain(&output));
+    cmd.arg("--").arg(git.url()).args(&refspecs);
+    git.run(cmd).context("pushing")
+}
+
+/// Where the refs a mirror last took in full are kept, for `status` to tell what is pending.
+fn known_refs_path(repo: &Repo, name: &str) -> std::path::PathBuf {
+    repo.common_dir.join("repo-sync-refs").join(name)
+}
+
+/// The refs `name` last took in full (`None` if it never did).
+pub fn known_refs(repo: &Repo, name: &str) -> Option<Refs> {
+    let text = std::fs::read_to_string(known_refs_path(repo, name)).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(oid, name)| (name.to_owned(), oid.to_owned()))
+            .collect(),
+    )
+}
+
+fn save_known_refs<'a>(
+    repo: &Repo,
+    name: &str,
+    refs: impl Iterator<Item = (&'a String, &'a String)>,
+) -> Result<()> {
+    let path = known_refs_path(repo, name);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    Ok(results)
+    let mut text = String::new();
+    for (refname, oid) in refs {
+        text.push_str(oid);
+        text.push(' ');
+        text.push_str(refname);
+        text.push('\n');
+    }
+    crate::config::write_atomically(&path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The refs whose value here differs from what `mirror` last took in full, or `None` when it
+/// never did.
+pub fn pending(repo: &Repo, name: &str, mirror: &Mirror) -> Result<Option<Vec<String>>> {
+    let Some(known) = known_refs(repo, name) else {
+        return Ok(None);
+    };
+    let local = local_refs(repo)?;
+    let here: Refs = selected(mirror, &local)
+        .map(|(n, o)| (n.clone(), o.clone()))
+        .collect();
+    let mut differing: Vec<String> = here
+        .iter()
+        .filter(|(refname, oid)| known.get(*refname) != Some(oid))
+        .map(|(refname, _)| refname.clone())
+        .collect();
+    if mirror.prune {
+        differing.extend(
+            known
+                .keys()
+                .filter(|refname| !here.contains_key(*refname))
+                .cloned(),
+        );
+    }
+    differing.sort();
+    Ok(Some(differing))
 }
 
 /// Reads `git push --porcelain` output: `<flag>\t<from>:<to>\t<summary>` per ref.
@@ -360,7 +515,8 @@ pub fn parse_porcelain(stdout: &str) -> BTreeMap<String, RefResult> {
             continue;
         };
         let result = match flag {
-            " " | "+" | "-" | "*" | "=" => RefResult::Done,
+            " " | "-" | "*" | "=" => RefResult::Done,
+            "+" => RefResult::Forced,
             "!" => RefResult::Rejected(summary.unwrap_or("rejected").trim().to_owned()),
             _ => continue,
         };
@@ -432,7 +588,7 @@ mod tests {
                    Done\n";
         let results = parse_porcelain(out);
         assert_eq!(results["refs/heads/new"], RefResult::Done);
-        assert_eq!(results["refs/heads/main"], RefResult::Done);
+        assert_eq!(results["refs/heads/main"], RefResult::Forced);
         assert_eq!(results["refs/heads/gone"], RefResult::Done);
         assert_eq!(
             results["refs/heads/div"],

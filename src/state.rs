@@ -38,6 +38,8 @@ pub struct Rejection {
 pub enum PushAction {
     Created,
     Updated,
+    /// Updated over a value that had diverged on the mirror (someone pushed there directly).
+    Overwritten,
     Deleted,
 }
 

@@ -174,8 +174,8 @@ pub fn run(repo: &Repo) -> Result<()> {
 fn pass(repo: &Repo) {
     let mut log = io::stderr().lock();
     let now = timestamp(std::time::SystemTime::now());
-    let result =
-        Config::load(&repo.config_path()).and_then(|config| push::run_pass(repo, &config, &[], true));
+    let result = Config::load(&repo.config_path())
+        .and_then(|config| push::run_pass(repo, &config, &[], push::PassKind::Background));
     match result {
         Ok(reports) => {
             for report in reports.iter().filter(|r| !r.skipped) {

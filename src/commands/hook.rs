@@ -1,11 +1,12 @@
 //! `hook <kind>`: what the generated hooks run. It must return at once and never fail the git
 //! operation: it asks for a background sync and reports any problem as one line on stderr.
 
-use std::io::BufRead as _;
+use std::io::{BufRead as _, IsTerminal as _};
 
 use crate::ExitStatus;
 use crate::cli::HookArgs;
 use crate::hooks::{self, HookKind};
+use crate::notify;
 use crate::repo::Repo;
 use crate::worker;
 
@@ -28,7 +29,14 @@ fn trigger(args: &HookArgs) -> anyhow::Result<()> {
         // Installed hooks without mirrors (or after `uninstall --purge` left hooks behind).
         return Ok(());
     }
-    worker::trigger(&repo)
+    worker::trigger(&repo)?;
+    // A mirror that began failing is told once, where someone is watching.
+    if std::io::stderr().is_terminal() {
+        for line in notify::take_notices(&repo) {
+            eprintln!("{line}");
+        }
+    }
+    Ok(())
 }
 
 /// Reads post-receive's `<old> <new> <ref>` lines; malformed ones are reported and skipped.

@@ -77,7 +77,16 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
         }
         if plan.config_changed {
             if !args.dry_run {
-                plan.config.save(&plan.repo.config_path())?;
+                // Re-applied under the config lock: a concurrent `mirror add` is kept.
+                Config::edit(&plan.repo.config_path(), |config| {
+                    for (name, mirror) in &plan.config.mirrors {
+                        config
+                            .mirrors
+                            .entry(name.clone())
+                            .or_insert_with(|| mirror.clone());
+                    }
+                    Ok(())
+                })?;
             }
             actions.push(format!(
                 "write mirror config {}",

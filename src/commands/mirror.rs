@@ -10,20 +10,23 @@ use crate::{ExitStatus, Verbosity, redact};
 pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitStatus> {
     let repo = Repo::discover()?;
     let path = repo.config_path();
-    let mut config = Config::load(&path)?;
+    // Read first: a broken config is reported before anything, even a lock file, is written.
+    let config = Config::load(&path)?;
     match command {
         MirrorCommand::Add(args) => {
             let mirror = checked_mirror(args)?;
-            if let Some(existing) = config.mirrors.get(&args.name) {
-                bail!(
-                    "a mirror named '{}' already exists ({}); remove it first or pick another name",
-                    args.name,
-                    redact::url(&existing.url)
-                );
-            }
-            let created = super::prepare_local_mirror(&mirror.url, false)?;
-            config.mirrors.insert(args.name.clone(), mirror);
-            config.save(&path)?;
+            let created = Config::edit(&path, |config| {
+                if let Some(existing) = config.mirrors.get(&args.name) {
+                    bail!(
+                        "a mirror named '{}' already exists ({}); remove it first or pick another name",
+                        args.name,
+                        redact::url(&existing.url)
+                    );
+                }
+                let created = super::prepare_local_mirror(&mirror.url, false)?;
+                config.mirrors.insert(args.name.clone(), mirror);
+                Ok(created)
+            })?;
             if verbosity != Verbosity::Quiet {
                 if let Some(created) = created {
                     println!("{created}");
@@ -32,10 +35,12 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
             }
         }
         MirrorCommand::Remove { name } => {
-            if config.mirrors.remove(name).is_none() {
-                bail!("no mirror named '{name}' in {}", path.display());
-            }
-            config.save(&path)?;
+            Config::edit(&path, |config| {
+                if config.mirrors.remove(name).is_none() {
+                    bail!("no mirror named '{name}' in {}", path.display());
+                }
+                Ok(())
+            })?;
             if verbosity != Verbosity::Quiet {
                 println!("removed mirror '{name}' (nothing on the mirror itself was deleted)");
             }

@@ -8,9 +8,9 @@ use serde::Serialize;
 use crate::ExitStatus;
 use crate::cli::StatusArgs;
 use crate::config::Config;
-use crate::redact;
 use crate::repo::Repo;
 use crate::state::{PushedRef, Rejection, State, SyncResult};
+use crate::{push, redact};
 
 #[derive(Serialize)]
 struct StatusReport {
@@ -33,6 +33,8 @@ struct MirrorStatus {
     last_push: Option<String>,
     last_pushed: Vec<PushedRef>,
     last_pushed_count: usize,
+    /// Refs whose value here differs from what the mirror last took in full (`None`: never did).
+    pending: Option<Vec<String>>,
 }
 
 pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
@@ -44,7 +46,8 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
         .iter()
         .map(|(name, mirror)| {
             let seen = state.mirrors.get(name).cloned().unwrap_or_default();
-            MirrorStatus {
+            Ok(MirrorStatus {
+                pending: push::pending(&repo, name, mirror)?,
                 name: name.clone(),
                 url: redact::url(&mirror.url),
                 last_attempt: seen.last_attempt,
@@ -60,9 +63,9 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
                 last_push: seen.last_push,
                 last_pushed: seen.last_pushed,
                 last_pushed_count: seen.last_pushed_count,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let report = StatusReport {
         repository: repo.display_path().display().to_string(),
         mirrors,
@@ -96,6 +99,16 @@ fn print_table(report: &StatusReport, repo: &Repo) {
             _ => "never synced yet".to_owned(),
         };
         println!("{:width$}  {}  {detail}", mirror.name, mirror.url);
+        if let Some(pending) = mirror.pending.as_ref().filter(|p| !p.is_empty()) {
+            let shown: Vec<&str> = pending.iter().take(5).map(String::as_str).collect();
+            let more = if pending.len() > shown.len() { ", ..." } else { "" };
+            println!(
+                "{:width$}  pending: {} ref(s) not yet on the mirror: {}{more}",
+                "",
+                pending.len(),
+                shown.join(", ")
+            );
+        }
         if let Some(last_push) = &mirror.last_push {
             println!(
                 "{:width$}  last pushed {} ref(s) {}:",

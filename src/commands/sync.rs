@@ -22,7 +22,7 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     config.select(&args.mirrors)?;
     // Wait for a background worker rather than push beside it.
     let _lock = SyncLock::acquire(&repo)?;
-    let reports = push::run_pass(&repo, &config, &args.mirrors, false)?;
+    let reports = push::run_pass(&repo, &config, &args.mirrors, push::PassKind::Foreground)?;
     let mut failed = false;
     for report in &reports {
         failed |= report.failed();
@@ -48,6 +48,7 @@ pub(crate) fn describe_pushed(pushed: &PushedRef) -> String {
     let action = match pushed.action {
         PushAction::Created => "created",
         PushAction::Updated => "updated",
+        PushAction::Overwritten => "overwrote diverged",
         PushAction::Deleted => "deleted",
     };
     match &pushed.oid {

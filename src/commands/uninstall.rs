@@ -15,7 +15,12 @@ const PURGED_FILES: &[&str] = &[
     "repo-sync.log.old",
     "repo-sync.lock",
     "repo-sync.pending",
+    "repo-sync.notice",
+    "repo-sync.toml.lock",
 ];
+
+/// What `--purge` deletes besides files: the refs each mirror last took.
+const PURGED_DIRS: &[&str] = &["repo-sync-refs"];
 
 pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     let repos = Repo::open_all(&args.repos)?;
@@ -43,6 +48,16 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
                 if path.exists() {
                     if !args.dry_run {
                         std::fs::remove_file(&path)
+                            .with_context(|| format!("deleting {}", path.display()))?;
+                    }
+                    actions.push(format!("delete {}", path.display()));
+                }
+            }
+            for name in PURGED_DIRS {
+                let path = repo.common_dir.join(name);
+                if path.is_dir() {
+                    if !args.dry_run {
+                        std::fs::remove_dir_all(&path)
                             .with_context(|| format!("deleting {}", path.display()))?;
                     }
                     actions.push(format!("delete {}", path.display()));
