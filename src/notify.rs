@@ -91,25 +91,23 @@ pub fn take_notices(repo: &Repo) -> Vec<String> {
             let (name, since, error) = (fields.next()?, fields.next()?, fields.next()?);
             Some(format!(
                 "git-repo-sync: mirror '{name}' failing since {}: {error}; see git-repo-sync status",
-                age(since)
+                age(since).unwrap_or_else(|| since.to_owned())
             ))
         })
         .collect()
 }
 
-/// `2h`, `5m`, `12s` since an RFC 3339 timestamp.
-pub fn age(timestamp: &str) -> String {
-    let Some(elapsed) = humantime::parse_rfc3339(timestamp)
+/// `2h`, `5m`, `12s` since an RFC 3339 timestamp; `None` for one that does not parse or lies
+/// in the future.
+pub fn age(timestamp: &str) -> Option<String> {
+    let elapsed = humantime::parse_rfc3339(timestamp)
         .ok()
-        .and_then(|at| SystemTime::now().duration_since(at).ok())
-    else {
-        return timestamp.to_owned();
-    };
+        .and_then(|at| SystemTime::now().duration_since(at).ok())?;
     let secs = elapsed.as_secs();
-    match secs {
+    Some(match secs {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m", secs / 60),
         3600..86400 => format!("{}h", secs / 3600),
         _ => format!("{}d", secs / 86400),
-    }
+    })
 }

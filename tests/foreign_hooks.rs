@@ -91,6 +91,9 @@ fn uninstall_purge_leaves_the_repository_as_it_was() {
     let before = Snapshot::of(&repo);
 
     env.install(&repo, &[("backup", s(&env.root().join("backup.git")))]);
+    // A sync leaves state, lock and the refs the mirror took: --purge takes them all away.
+    env.cmd_in(&repo).arg("sync").assert().success();
+    assert!(repo.join(".git/repo-sync-refs").is_dir());
     env.cmd_in(&repo)
         .args(["uninstall", "--purge"])
         .assert()

@@ -1,7 +1,5 @@
 //! `status`: per mirror, the last attempt, its result, the last success and the last error.
 
-use std::time::SystemTime;
-
 use anyhow::Result;
 use serde::Serialize;
 
@@ -132,20 +130,8 @@ fn when(timestamp: Option<&str>) -> String {
     let Some(timestamp) = timestamp else {
         return "never".to_owned();
     };
-    let ago = humantime::parse_rfc3339(timestamp)
-        .ok()
-        .and_then(|at| SystemTime::now().duration_since(at).ok())
-        .map(|elapsed| {
-            let secs = elapsed.as_secs();
-            match secs {
-                0..60 => format!("{secs}s ago"),
-                60..3600 => format!("{}m ago", secs / 60),
-                3600..86400 => format!("{}h ago", secs / 3600),
-                _ => format!("{}d ago", secs / 86400),
-            }
-        });
-    match ago {
-        Some(ago) => format!("{timestamp} ({ago})"),
+    match crate::notify::age(timestamp) {
+        Some(age) => format!("{timestamp} ({age} ago)"),
         None => timestamp.to_owned(),
     }
 }

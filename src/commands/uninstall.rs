@@ -7,8 +7,9 @@ use crate::hooks::{self, Step};
 use crate::repo::Repo;
 use crate::{ExitStatus, Verbosity};
 
-/// What `--purge` deletes besides the hooks, from the common git dir.
-const PURGED_FILES: &[&str] = &[
+/// What `--purge` deletes besides the hooks, from the common git dir: files, and the directory of
+/// refs each mirror last took.
+const PURGED: &[&str] = &[
     "repo-sync.toml",
     "repo-sync-state.json",
     "repo-sync.log",
@@ -17,10 +18,8 @@ const PURGED_FILES: &[&str] = &[
     "repo-sync.pending",
     "repo-sync.notice",
     "repo-sync.toml.lock",
+    "repo-sync-refs",
 ];
-
-/// What `--purge` deletes besides files: the refs each mirror last took.
-const PURGED_DIRS: &[&str] = &["repo-sync-refs"];
 
 pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     let repos = Repo::open_all(&args.repos)?;
@@ -43,25 +42,20 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
             actions.extend(steps.iter().map(Step::to_string));
         }
         if args.purge {
-            for name in PURGED_FILES {
+            for name in PURGED {
                 let path = repo.common_dir.join(name);
-                if path.exists() {
-                    if !args.dry_run {
-                        std::fs::remove_file(&path)
-                            .with_context(|| format!("deleting {}", path.display()))?;
-                    }
-                    actions.push(format!("delete {}", path.display()));
-                }
-            }
-            for name in PURGED_DIRS {
-                let path = repo.common_dir.join(name);
-                if path.is_dir() {
-                    if !args.dry_run {
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                if !args.dry_run {
+                    let removed = if meta.is_dir() {
                         std::fs::remove_dir_all(&path)
-                            .with_context(|| format!("deleting {}", path.display()))?;
-                    }
-                    actions.push(format!("delete {}", path.display()));
+                    } else {
+                        std::fs::remove_file(&path)
+                    };
+                    removed.with_context(|| format!("deleting {}", path.display()))?;
                 }
+                actions.push(format!("delete {}", path.display()));
             }
         }
         if verbosity != Verbosity::Quiet {
