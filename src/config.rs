@@ -331,8 +331,16 @@ impl Config {
     }
 }
 
-/// For toml's "unknown field `prunne`, expected one of `url`, ..." the nearest known key.
+/// For toml's "unknown field `prunne`, expected one of `url`, ..." the nearest known key; for
+/// "duplicate key", what to do about it.
 fn suggestion(message: &str) -> Option<String> {
+    if message.contains("duplicate key") {
+        return Some(
+            "each key may appear once per table, and each mirror needs its own name: rename or \
+             remove the second one"
+                .to_owned(),
+        );
+    }
     let rest = message.split("unknown field `").nth(1)?;
     let (unknown, rest) = rest.split_once('`')?;
     let known = rest

@@ -238,7 +238,11 @@ impl fmt::Display for Step {
 }
 
 /// The steps that put our hooks for `kinds` into `hooks_dir`.
+///
+/// Fails, before anything is written, when `hooks_dir` is not a directory or hooks cannot be
+/// written into it (or, when it does not exist yet, into the directory it would be created in).
 pub fn plan_install(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, force: bool) -> Result<Vec<Step>> {
+    let base = existing_base(hooks_dir)?;
     let mut steps = Vec::new();
     for &kind in kinds {
         let path = hooks_dir.join(kind.name());
@@ -268,7 +272,44 @@ pub fn plan_install(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, force: 
             ),
         });
     }
+    if steps.iter().any(Step::changes_something) {
+        // Found out now, not after the config was written and the mirror created. (Root is
+        // not stopped by permission bits, so try rather than look at the mode.)
+        tempfile::Builder::new()
+            .prefix(".git-repo-sync-probe")
+            .tempfile_in(&base)
+            .with_context(|| {
+                format!(
+                    "hooks directory {} is not writable (creating a file in {} failed); make it \
+                     writable or point core.hooksPath at a directory you can write",
+                    hooks_dir.display(),
+                    base.display()
+                )
+            })?;
+    }
     Ok(steps)
+}
+
+/// `hooks_dir` if it is there, else the nearest parent that is, where it would be created;
+/// either must be a directory.
+fn existing_base(hooks_dir: &Path) -> Result<PathBuf> {
+    for candidate in hooks_dir.ancestors() {
+        match fs::metadata(candidate) {
+            Ok(meta) if meta.is_dir() => return Ok(candidate.to_path_buf()),
+            Ok(_) => bail!(
+                "hooks directory {} cannot be used: {} is not a directory (a file?); move it away \
+                 or point core.hooksPath at a directory",
+                hooks_dir.display(),
+                candidate.display()
+            ),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                return Err(err)
+                    .with_context(|| format!("inspecting hooks directory {}", candidate.display()));
+            }
+        }
+    }
+    bail!("hooks directory {} has no existing parent", hooks_dir.display())
 }
 
 /// The steps that take our hooks out of `hooks_dir` and put back what was there.

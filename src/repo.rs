@@ -1,5 +1,6 @@
 //! Finding a repository and the places git-repo-sync keeps things in it.
 
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -21,8 +22,10 @@ impl Repo {
     /// run with it set).
     pub fn discover() -> Result<Self> {
         let repo = git2::Repository::open_from_env().map_err(|err| {
+            let here = std::env::current_dir().unwrap_or_default();
             anyhow::anyhow!(
-                "not inside a git repository ({}); run this in a repository or pass its path",
+                "{} is not inside a git repository ({}); run this in a repository or pass its path",
+                here.display(),
                 err.message()
             )
         })?;
@@ -88,8 +91,18 @@ impl Repo {
     /// hooks` answers in each worktree, so `core.hooksPath` and linked worktrees are honoured
     /// exactly as git does. Usually one; a relative `core.hooksPath` gives each worktree its own.
     pub fn hooks_dirs(&self) -> Result<Vec<PathBuf>> {
+        self.find_hooks_dirs(false)
+    }
+
+    /// [`Self::hooks_dirs`], for install: a hooks directory that is a symlink to nothing is an
+    /// error, since git's absolute answer resolves the link and install would create its target.
+    pub fn hooks_dirs_to_write(&self) -> Result<Vec<PathBuf>> {
+        self.find_hooks_dirs(true)
+    }
+
+    fn find_hooks_dirs(&self, refuse_dangling: bool) -> Result<Vec<PathBuf>> {
         if let Some(value) = self.git_output(None, &["config", "--get", "core.hooksPath"])?
-            && value.trim().is_empty()
+            && value.iter().all(u8::is_ascii_whitespace)
         {
             bail!(
                 "core.hooksPath is set to an empty value in {}; git then finds no hooks at all. \
@@ -99,13 +112,20 @@ impl Repo {
         }
         let mut dirs: Vec<PathBuf> = Vec::new();
         for top in self.worktree_tops()? {
+            if refuse_dangling {
+                // As configured: relative to where git ran, symlinks not resolved.
+                let configured = self
+                    .git_output(top.as_deref(), &["rev-parse", "--git-path", "hooks"])?
+                    .context("git rev-parse --git-path hooks printed nothing")?;
+                refuse_dangling_symlink(&self.run_dir(top.as_deref()).join(path_of(&configured)))?;
+            }
             let answer = self
                 .git_output(
                     top.as_deref(),
                     &["rev-parse", "--path-format=absolute", "--git-path", "hooks"],
                 )?
                 .context("git rev-parse --git-path hooks printed nothing")?;
-            let dir = PathBuf::from(answer.trim_end_matches(['\n', '\r']));
+            let dir = path_of(&answer);
             if !dirs.contains(&dir) {
                 dirs.push(dir);
             }
@@ -122,9 +142,9 @@ impl Repo {
             .git_output(None, &["worktree", "list", "--porcelain"])?
             .unwrap_or_default();
         let tops: Vec<Option<PathBuf>> = listing
-            .lines()
-            .filter_map(|line| line.strip_prefix("worktree "))
-            .map(PathBuf::from)
+            .split(|&b| b == b'\n')
+            .filter_map(|line| line.strip_prefix(b"worktree "))
+            .map(path_of)
             .filter(|top| top.is_dir())
             .map(Some)
             .collect();
@@ -135,10 +155,15 @@ impl Repo {
         })
     }
 
+    /// Where [`Self::git_output`] runs git for `dir`.
+    fn run_dir<'a>(&'a self, dir: Option<&'a Path>) -> &'a Path {
+        dir.or(self.work_tree.as_deref()).unwrap_or(&self.common_dir)
+    }
+
     /// Runs git in `dir` (default: the top of this work tree, where git runs hooks, or the bare
-    /// repository) and returns its stdout, or `None` when it exits 1 (`git config --get` of an
-    /// unset key).
-    fn git_output(&self, dir: Option<&Path>, args: &[&str]) -> Result<Option<String>> {
+    /// repository) and returns its stdout as bytes (paths need not be UTF-8), or `None` when it
+    /// exits 1 (`git config --get` of an unset key).
+    fn git_output(&self, dir: Option<&Path>, args: &[&str]) -> Result<Option<Vec<u8>>> {
         let mut cmd = match dir.or(self.work_tree.as_deref()) {
             Some(top) => {
                 let mut cmd = git::command();
@@ -156,7 +181,7 @@ impl Repo {
             .output()
             .with_context(|| format!("running git {} (is git installed?)", args.join(" ")))?;
         match output.status.code() {
-            Some(0) => Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned())),
+            Some(0) => Ok(Some(output.stdout)),
             Some(1) => Ok(None),
             _ => bail!(
                 "git {} failed in {}: {}",
@@ -166,6 +191,35 @@ impl Repo {
             ),
         }
     }
+}
+
+/// A path git printed on a line of its own, byte for byte (a lossy UTF-8 conversion would name
+/// another directory).
+fn path_of(line: &[u8]) -> PathBuf {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    PathBuf::from(std::ffi::OsStr::from_bytes(line))
+}
+
+/// Fails when `path`, or the nearest of its parents that is there at all, is a symlink to
+/// nothing: install would otherwise create the directory it points at, wherever that is.
+fn refuse_dangling_symlink(path: &Path) -> Result<()> {
+    for candidate in path.ancestors() {
+        let Ok(meta) = std::fs::symlink_metadata(candidate) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() && std::fs::metadata(candidate).is_err() {
+            let target = std::fs::read_link(candidate).unwrap_or_default();
+            bail!(
+                "the hooks directory {} is a symlink to {}, which does not exist; create that \
+                 directory or remove the symlink, then run this again",
+                candidate.display(),
+                target.display()
+            );
+        }
+        return Ok(());
+    }
+    Ok(())
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

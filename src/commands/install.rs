@@ -54,7 +54,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
             }
         }
         let mut hooks = Vec::new();
-        for hooks_dir in repo.hooks_dirs()? {
+        for hooks_dir in repo.hooks_dirs_to_write()? {
             let kinds = HookKind::for_repo(repo.is_bare());
             let steps = hooks::plan_install(&hooks_dir, kinds, &binary, args.force)
                 .with_context(|| format!("installing into {}", repo.display_path().display()))?;

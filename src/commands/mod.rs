@@ -15,7 +15,8 @@ use anyhow::{Context as _, Result, bail};
 use crate::config::{self, UrlKind};
 
 /// Turns a URL typed on the command line into the one stored: a relative local path becomes
-/// absolute against the current directory (hooks run elsewhere), and the result is validated.
+/// absolute against the current directory (hooks run elsewhere) and must exist, and the result
+/// is validated.
 pub(crate) fn normalize_url(url: &str) -> Result<String> {
     config::validate_url(url)
         .map_err(|why| anyhow::anyhow!("mirror URL {:?} {why}", crate::redact::url(url)))?;
@@ -24,6 +25,15 @@ pub(crate) fn normalize_url(url: &str) -> Result<String> {
         if path.is_relative() {
             let cwd = std::env::current_dir().context("finding the current directory")?;
             let absolute = cwd.join(path);
+            // A new mirror is created only where the user spelled out where: a relative path
+            // to nothing is more likely a typo than a wish for a bare repository right here.
+            if !absolute.exists() {
+                bail!(
+                    "mirror URL {url:?} is a relative path and {} does not exist; give an absolute \
+                     path (a missing one is created as an empty bare mirror) or an existing mirror",
+                    absolute.display()
+                );
+            }
             return absolute
                 .to_str()
                 .map(str::to_owned)
