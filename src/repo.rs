@@ -75,6 +75,18 @@ impl Repo {
         self.work_tree.as_deref().unwrap_or(&self.common_dir)
     }
 
+    /// The branch the repository's HEAD names (`main` for `refs/heads/main`), unborn or not;
+    /// `None` when HEAD is detached or unreadable.
+    pub fn head_branch(&self) -> Option<String> {
+        let repo = git2::Repository::open_bare(&self.common_dir).ok()?;
+        let head = repo.find_reference("HEAD").ok()?;
+        head.symbolic_target()
+            .ok()
+            .flatten()?
+            .strip_prefix("refs/heads/")
+            .map(str::to_owned)
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.common_dir.join("repo-sync.toml")
     }

@@ -8,6 +8,23 @@ use std::time::Duration;
 
 use support::{MARKER, Snapshot, TestEnv, WAIT, WORK_TREE_HOOKS, file_url, run_within, s, wait_for};
 
+/// A mirror that install creates names the source's branch in its HEAD (as `git clone --bare`
+/// would), so `git log` in it shows what arrived, whatever git's default branch name is.
+#[test]
+fn a_created_mirror_follows_the_source_branch() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    env.git(&repo, ["branch", "-q", "-m", "trunk"]);
+    let mirror = env.root().join("new.git");
+    env.install(&repo, &[("backup", s(&mirror))]);
+    env.commit(&repo, "on trunk");
+    env.wait_for_mirrors(&repo, &[mirror.as_path()]);
+    assert_eq!(
+        env.git(&mirror, ["log", "-1", "--format=%H"]).trim(),
+        env.head(&repo)
+    );
+}
+
 /// Item 1.
 #[test]
 fn commits_branches_tags_deletions_and_amends_reach_both_mirrors() {

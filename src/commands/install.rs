@@ -71,7 +71,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
     for plan in &plans {
         let mut actions: Vec<String> = Vec::new();
         for mirror in plan.config.mirrors.values() {
-            if let Some(action) = super::prepare_local_mirror(&mirror.url, args.dry_run)? {
+            if let Some(action) = super::prepare_local_mirror(&plan.repo, &mirror.url, args.dry_run)? {
                 actions.push(action);
             }
         }

@@ -23,7 +23,7 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
                         redact::url(&existing.url)
                     );
                 }
-                let created = super::prepare_local_mirror(&mirror.url, false)?;
+                let created = super::prepare_local_mirror(&repo, &mirror.url, false)?;
                 config.mirrors.insert(args.name.clone(), mirror);
                 Ok(created)
             })?;

@@ -13,6 +13,7 @@ pub(crate) mod worker;
 use anyhow::{Context as _, Result, bail};
 
 use crate::config::{self, UrlKind};
+use crate::repo::Repo;
 
 /// Turns a URL typed on the command line into the one stored: a relative local path becomes
 /// absolute against the current directory (hooks run elsewhere) and must exist, and the result
@@ -46,7 +47,7 @@ pub(crate) fn normalize_url(url: &str) -> Result<String> {
 /// Makes sure a local mirror exists: an empty bare repository is created where nothing is, so
 /// the first sync has somewhere to go. Sync itself never creates one (a missing mount point
 /// must show as a failure, not fill the directory under it).
-pub(crate) fn prepare_local_mirror(url: &str, dry_run: bool) -> Result<Option<String>> {
+pub(crate) fn prepare_local_mirror(repo: &Repo, url: &str, dry_run: bool) -> Result<Option<String>> {
     if config::url_kind(url) != UrlKind::Local {
         return Ok(None);
     }
@@ -62,8 +63,15 @@ pub(crate) fn prepare_local_mirror(url: &str, dry_run: bool) -> Result<Option<St
         return Ok(None);
     }
     if !dry_run {
-        let output = crate::git::command()
-            .args(["init", "--quiet", "--bare", "--"])
+        let mut init = crate::git::command();
+        init.args(["init", "--quiet", "--bare"]);
+        // The mirror's HEAD names the source's branch, as `git clone --bare` would, so that
+        // `git log` in the mirror shows what arrived rather than an unborn default branch.
+        if let Some(branch) = repo.head_branch() {
+            init.arg(format!("--initial-branch={branch}"));
+        }
+        let output = init
+            .arg("--")
             .arg(&path)
             .output()
             .context("running git init --bare")?;
