@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{TestEnv, WAIT, run_within, s, sh_quote, wait_for};
+use support::{TestEnv, WAIT, mirror_status, run_within, s, sh_quote, wait_for};
 
 /// Longest a commit may take while its mirror hangs: the hook must never wait on the network.
 const COMMIT_LIMIT: Duration = Duration::from_secs(5);
@@ -157,23 +157,13 @@ fn fast_retries(env: &TestEnv, repo: &Path, name: &str) {
     );
 }
 
-fn mirror_status(status: &Value, name: &str) -> Value {
-    status["mirrors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no mirrors array in {status:#}"))
-        .iter()
-        .find(|m| m["name"] == name)
-        .unwrap_or_else(|| panic!("no mirror {name} in {status:#}"))
-        .clone()
-}
-
 /// Waits until `status --json` shows `result` as the mirror's last result.
 fn wait_for_result(env: &TestEnv, repo: &Path, name: &str, result: &str) -> Value {
     let mut last = Value::Null;
     wait_for(
         WAIT,
         || {
-            last = mirror_status(&env.status_json(repo), name);
+            last = mirror_status(&env.status_json(repo), name).clone();
             last["last_result"] == result
         },
         || format!("mirror {name} never showed {result}; log:\n{}", env.log(repo)),
@@ -365,7 +355,7 @@ fn a_burst_of_200_commits_runs_at_most_two_workers_waits_on_no_mirror_and_ends_i
     );
     // The final state, with nothing left to push.
     for name in ["slow", "fast"] {
-        let mirror = mirror_status(&env.status_json(&repo), name);
+        let mirror = mirror_status(&env.status_json(&repo), name).clone();
         assert_eq!(mirror["last_result"], "ok", "{mirror:#}");
         assert_eq!(mirror["pending"], serde_json::json!([]), "{mirror:#}");
     }
@@ -383,7 +373,7 @@ fn commits_succeed_while_a_mirror_is_gone_status_says_what_is_pending_and_it_cat
     env.install(&repo, &[("backup", s(&mirror))]);
     fast_retries(&env, &repo, "backup");
     env.cmd_in(&repo).arg("sync").assert().success();
-    let before = mirror_status(&env.status_json(&repo), "backup");
+    let before = mirror_status(&env.status_json(&repo), "backup").clone();
     assert_eq!(before["last_result"], "ok", "{before:#}");
     assert_eq!(before["pending"], serde_json::json!([]), "{before:#}");
 
@@ -473,7 +463,7 @@ fn the_next_sync_after_an_outage_brings_the_mirror_fully_up_to_date() {
     mv(&away, &mirror);
     env.cmd_in(&repo).arg("sync").assert().success();
     assert_eq!(env.refs(&mirror), env.refs(&repo));
-    let back = mirror_status(&env.status_json(&repo), "backup");
+    let back = mirror_status(&env.status_json(&repo), "backup").clone();
     assert_eq!(back["last_result"], "ok", "{back:#}");
     assert_eq!(back["pending"], serde_json::json!([]), "{back:#}");
 }
@@ -648,7 +638,7 @@ fn a_worker_killed_mid_push_blocks_nothing_and_leaves_the_mirror_old_or_new() {
     env.wait_until_refs_equal(&repo, &mirror, WAIT);
     wait_until_idle(&env, &repo);
     assert_eq!(
-        mirror_status(&env.status_json(&repo), "backup")["last_result"],
+        mirror_status(&env.status_json(&repo), "backup").clone()["last_result"],
         "ok"
     );
 }
@@ -945,7 +935,7 @@ fn push_behind_our_back(env: &TestEnv, mirror: &Path, clone: &str) -> String {
 }
 
 fn assert_overwritten(env: &TestEnv, repo: &Path, main: &str) {
-    let status = mirror_status(&env.status_json(repo), "backup");
+    let status = mirror_status(&env.status_json(repo), "backup").clone();
     let pushed = status["last_pushed"]
         .as_array()
         .unwrap_or_else(|| panic!("no last_pushed: {status:#}"));

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{TestEnv, WAIT, s, wait_for};
+use support::{TestEnv, WAIT, mirror_status, s, wait_for};
 
 struct Setup {
     env: TestEnv,
@@ -61,15 +61,6 @@ fn push_behind_our_back(env: &TestEnv, mirror: &Path) -> String {
     env.commit(&intruder, "pushed straight to the mirror");
     env.git(&intruder, ["push", "-q", "origin", "main"]);
     env.head(&intruder)
-}
-
-fn mirror_status<'a>(status: &'a Value, name: &str) -> &'a Value {
-    status["mirrors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no mirrors array in {status:#}"))
-        .iter()
-        .find(|m| m["name"] == name)
-        .unwrap_or_else(|| panic!("no mirror {name} in {status:#}"))
 }
 
 /// The source's refs as the strict mirror should hold them: everything but its own `main`.

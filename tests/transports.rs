@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::servers::{HangingServer, HttpServer, SshOptions, SshServer, require_programs};
-use support::{TestEnv, run_within, s, write_executable};
+use support::{TestEnv, mirror_status, run_within, s, write_executable};
 
 /// Longest any single git-repo-sync command may take here; every failure mode under test is
 /// expected to end far sooner.
@@ -87,16 +87,6 @@ fn commit_with(env: &TestEnv, repo: &Path, message: &str, vars: &[(&str, &str)])
     cmd.args(["commit", "-q", "-m", message])
         .envs(vars.iter().copied());
     support::run_ok(&mut cmd);
-}
-
-/// The entry for `name` in `status --json`.
-fn mirror_status<'a>(status: &'a Value, name: &str) -> &'a Value {
-    status["mirrors"]
-        .as_array()
-        .expect("status --json has a mirrors array")
-        .iter()
-        .find(|m| m["name"] == name)
-        .unwrap_or_else(|| panic!("no mirror {name} in status:\n{status:#}"))
 }
 
 fn last_error(status: &Value, name: &str) -> String {

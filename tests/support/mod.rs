@@ -458,6 +458,16 @@ pub fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool, what: impl Fn
     }
 }
 
+/// The entry for mirror `name` in a parsed `status --json`.
+pub fn mirror_status<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["mirrors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no mirrors array in status:\n{status:#}"))
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no mirror {name} in status:\n{status:#}"))
+}
+
 /// Writes a file with mode 0755, creating its directory.
 pub fn write_executable(path: &Path, content: &str) {
     if let Some(dir) = path.parent() {
