@@ -2,12 +2,12 @@
 //!
 //! Run with `cargo bench --bench compare` (cargo builds the binary with the bench profile, which
 //! inherits `release`). Extra arguments select figures by prefix (`cargo bench --bench compare --
-//! P2 P3`). Environment: `GRS_BENCH_REPS` (default 9; P3 and P4, which are
+//! P2 P3`). Environment: `GRS_BENCH_REPS` (default 9; P3, P4 and P6, which are
 //! short, run three times as many), `GRS_BENCH_KEEP=1` keeps the work directory.
 //!
 //! Everything runs in a fresh directory under the system temp dir, with git isolated from the
 //! user's configuration (own `HOME`, `GIT_CONFIG_NOSYSTEM=1`, `GIT_CONFIG_GLOBAL`). The source
-//! repository is generated deterministically with `git fast-import`; nothing is downloaded.
+//! repositories are generated deterministically with `git fast-import`; nothing is downloaded.
 //! Each figure runs ours and its anchor in the same repetition, alternating which goes first,
 //! and the table reports medians. See BENCHMARKS.md.
 
@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_git-repo-sync");
@@ -37,6 +37,11 @@ const FILES_PER_COMMIT: usize = 3;
 const P1_COMMITS: usize = 20;
 /// How long P1 waits for the background worker to bring the mirror up to date.
 const SETTLE_LIMIT: Duration = Duration::from_secs(30);
+/// Mirrors P5 fills in one sync.
+const P5_MIRRORS: usize = 8;
+/// Refs of P6's repository (half branches, half tags), spread over a few commits.
+const P6_REFS: usize = 10_000;
+const P6_COMMITS: usize = 8;
 
 /// Variables git sets for hooks (`git rev-parse --local-env-vars`) plus a few that would let the
 /// caller's environment leak into the measurement.
@@ -103,7 +108,7 @@ fn run(env: &Env, filters: &[String], reps: usize) -> Res<()> {
         shape.tags
     );
     println!(
-        "{reps} repetitions (P3, P4: {}) per figure, ours and anchor alternating which runs first; medians in ms.\n",
+        "{reps} repetitions (P3, P4, P6: {}) per figure, ours and anchor alternating which runs first; medians.\n",
         3 * reps
     );
 
@@ -115,19 +120,25 @@ fn run(env: &Env, filters: &[String], reps: usize) -> Res<()> {
         reps,
         new_commits: 0,
     };
-    // P2 first: it leaves both mirrors up to date for P3 and P4.
+    // P2 and P7 first: they leave both mirrors up to date for P3 and P4.
     type Figure<'a> = (
         &'static str,
         &'static str,
         f64,
         fn(&mut Bench<'a>) -> Res<Samples>,
     );
-    let figures: [Figure<'_>; 4] = [
+    let figures: [Figure<'_>; 7] = [
         (
             "P2",
             "first push of everything to an empty mirror",
             1.0,
             Bench::p2_first_push,
+        ),
+        (
+            "P7",
+            "peak memory (largest process of the tree) of P2's first push",
+            1.5,
+            Bench::p7_peak_memory,
         ),
         ("P3", "one new commit on one branch", 1.0, Bench::p3_one_commit),
         ("P4", "nothing new", 1.0, Bench::p4_nothing_new),
@@ -136,6 +147,18 @@ fn run(env: &Env, filters: &[String], reps: usize) -> Res<()> {
             "20 commits, our hooks vs an empty post-commit hook",
             1.3,
             Bench::p1_commits,
+        ),
+        (
+            "P5",
+            "first sync to 8 empty mirrors / to 1 empty mirror",
+            1.5,
+            Bench::p5_fan_out,
+        ),
+        (
+            "P6",
+            "10,000 refs, one new commit on one branch",
+            1.0,
+            Bench::p6_many_refs,
         ),
     ];
     for (name, what, goal, f) in figures {
@@ -156,18 +179,15 @@ fn run(env: &Env, filters: &[String], reps: usize) -> Res<()> {
     }
     rows.sort_by_key(|r| r.name);
 
-    println!("| figure | ours (median ms) | anchor (median ms) | ratio | goal |");
+    println!("| figure | ours (median) | anchor (median) | ratio | goal |");
     println!("|---|---:|---:|---:|---:|");
     for r in &rows {
         match &r.result {
             Ok(s) => {
-                let (a, b) = (median(&s.ours), median(&s.anchor));
-                let ratio = a / b;
-                let verdict = if ratio <= r.goal { "met" } else { "missed" };
-                println!(
-                    "| {} {} | {:.1} | {:.1} | {:.2} | ≤ {:.1} ({verdict}) |",
-                    r.name, r.what, a, b, ratio, r.goal
-                );
+                table_row(&format!("{} {}", r.name, r.what), s, Some(r.goal));
+                for (what, extra) in &s.extra {
+                    table_row(&format!("{} (extra) {what}", r.name), extra, None);
+                }
             }
             Err(e) => {
                 let mut e = e.lines().next().unwrap_or("").replace('|', "/");
@@ -183,13 +203,10 @@ fn run(env: &Env, filters: &[String], reps: usize) -> Res<()> {
     println!();
     for r in &rows {
         if let Ok(s) = &r.result {
-            println!(
-                "{}: ours {} | anchor {}{}",
-                r.name,
-                list(&s.ours),
-                list(&s.anchor),
-                s.note.as_deref().map(|n| format!(" | {n}")).unwrap_or_default()
-            );
+            print_samples(r.name, s);
+            for (what, extra) in &s.extra {
+                print_samples(&format!("{} (extra) {what}", r.name), extra);
+            }
         }
     }
     if rows.iter().any(|r| r.result.is_err()) {
@@ -205,12 +222,52 @@ struct Row {
     result: Res<Samples>,
 }
 
-/// Wall-clock samples in milliseconds.
+/// One figure's samples (wall-clock milliseconds unless `unit` says otherwise).
 #[derive(Default)]
 struct Samples {
     ours: Vec<f64>,
     anchor: Vec<f64>,
+    unit: Unit,
     note: Option<String>,
+    /// Informative rows printed under the figure's own, without a goal.
+    extra: Vec<(&'static str, Samples)>,
+}
+
+#[derive(Default, Clone, Copy)]
+enum Unit {
+    #[default]
+    Ms,
+    MiB,
+}
+
+impl Unit {
+    fn label(self) -> &'static str {
+        match self {
+            Unit::Ms => "ms",
+            Unit::MiB => "MiB",
+        }
+    }
+}
+
+fn table_row(label: &str, s: &Samples, goal: Option<f64>) {
+    let (a, b) = (median(&s.ours), median(&s.anchor));
+    let ratio = a / b;
+    let goal = match goal {
+        Some(g) => format!("≤ {g:.1} ({})", if ratio <= g { "met" } else { "missed" }),
+        None => "informative".to_owned(),
+    };
+    let unit = s.unit.label();
+    println!("| {label} | {a:.1} {unit} | {b:.1} {unit} | {ratio:.2} | {goal} |");
+}
+
+fn print_samples(label: &str, s: &Samples) {
+    println!(
+        "{label} ({}): ours {} | anchor {}{}",
+        s.unit.label(),
+        list(&s.ours),
+        list(&s.anchor),
+        s.note.as_deref().map(|n| format!(" | {n}")).unwrap_or_default()
+    );
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -232,6 +289,73 @@ fn list(v: &[f64]) -> String {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// Runs `ours` and `anchor` in an order that alternates with the repetition; returns their
+/// results as (ours, anchor).
+fn alternate<T>(rep: usize, ours: impl FnOnce() -> Res<T>, anchor: impl FnOnce() -> Res<T>) -> Res<(T, T)> {
+    if rep.is_multiple_of(2) {
+        let a = ours()?;
+        Ok((a, anchor()?))
+    } else {
+        let b = anchor()?;
+        Ok((ours()?, b))
+    }
+}
+
+/// What one command cost, with every process it started and waited for.
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    wall: Duration,
+    /// User plus system time.
+    cpu: Duration,
+    /// The largest resident set of any one process of the tree (`ru_maxrss` from `wait4`, which
+    /// covers the child and the descendants it reaped), in KiB.
+    max_rss_kib: u64,
+}
+
+impl std::ops::Add for Usage {
+    type Output = Usage;
+    fn add(self, o: Usage) -> Usage {
+        Usage {
+            wall: self.wall + o.wall,
+            cpu: self.cpu + o.cpu,
+            max_rss_kib: self.max_rss_kib.max(o.max_rss_kib),
+        }
+    }
+}
+
+/// Waits for `child` with `wait4`, which std does not expose, to get its resource usage. The
+/// `Child` is consumed so that nothing waits for it again.
+#[allow(unsafe_code)]
+fn wait_with_usage(child: std::process::Child) -> std::io::Result<(ExitStatus, Usage)> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data, for which all zeroes is a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers are to live locals of the right types; `pid` is our child,
+        // not yet reaped.
+        let r = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut ru) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    let usage = Usage {
+        wall: Duration::ZERO,
+        cpu: time(ru.ru_utime) + time(ru.ru_stime),
+        max_rss_kib: u64::try_from(ru.ru_maxrss).unwrap_or(0),
+    };
+    Ok((ExitStatus::from_raw(status), usage))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,19 +441,25 @@ impl Env {
     }
 
     /// Runs a command with stdout discarded and stderr to a file (so that nothing waits on a
-    /// pipe a detached child might hold), and returns its wall-clock time.
-    fn timed(&self, c: &mut Command) -> Res<Duration> {
+    /// pipe a detached child might hold), and returns what it cost.
+    fn measure(&self, c: &mut Command) -> Res<Usage> {
         let log = self.root.join("timed-stderr.log");
         let f = fs::File::create(&log).map_err(|e| e.to_string())?;
         c.stdout(Stdio::null()).stderr(f);
         let t = Instant::now();
-        let status = c.status().map_err(|e| format!("{}: {e}", show(c)))?;
-        let d = t.elapsed();
+        let child = c.spawn().map_err(|e| format!("{}: {e}", show(c)))?;
+        let (status, usage) = wait_with_usage(child).map_err(|e| format!("{}: {e}", show(c)))?;
+        let wall = t.elapsed();
         if !status.success() {
             let err = fs::read_to_string(&log).unwrap_or_default();
             return Err(format!("{} failed ({status}): {}", show(c), err.trim()));
         }
-        Ok(d)
+        Ok(Usage { wall, ..usage })
+    }
+
+    /// [`Env::measure`], wall-clock time only.
+    fn timed(&self, c: &mut Command) -> Res<Duration> {
+        self.measure(c).map(|u| u.wall)
     }
 
     /// `refs/heads/*` and `refs/tags/*` of a repository, as `<oid> <name>` lines.
@@ -545,22 +675,32 @@ impl<W: Write> Stream<W> {
     }
 }
 
-fn generate(env: &Env, src: &Path) -> Res<Shape> {
-    env.out(env.cmd("git").args(["init", "-q"]).arg(src))?;
+/// Feeds `git fast-import` in `repo` the stream `write` produces (which must end in `done`).
+fn fast_import<T>(
+    env: &Env,
+    repo: &Path,
+    write: impl FnOnce(BufWriter<ChildStdin>) -> std::io::Result<T>,
+) -> Res<T> {
     let mut child = env
-        .git(src)
+        .git(repo)
         .args(["fast-import", "--quiet", "--done"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| format!("git fast-import: {e}"))?;
     let stdin = child.stdin.take().ok_or("no stdin for fast-import")?;
-    let written = write_history(BufWriter::with_capacity(1 << 20, stdin));
+    let written = write(BufWriter::with_capacity(1 << 20, stdin));
     let status = child.wait().map_err(|e| e.to_string())?;
-    let (branches, tags) = written.map_err(|e| format!("writing the fast-import stream: {e}"))?;
+    let written = written.map_err(|e| format!("writing the fast-import stream: {e}"))?;
     if !status.success() {
         return Err(format!("git fast-import failed: {status}"));
     }
+    Ok(written)
+}
+
+fn generate(env: &Env, src: &Path) -> Res<Shape> {
+    env.out(env.cmd("git").args(["init", "-q"]).arg(src))?;
+    let (branches, tags) = fast_import(env, src, write_history)?;
     // A realistic pack: fast-import deltas only against the previous blob, so let git find
     // real deltas once (as any repository that was ever gc'ed has them).
     env.out(env.git(src).args(["repack", "-adfq", "--window=10"]))?;
@@ -677,6 +817,63 @@ fn write_history<W: Write>(w: W) -> std::io::Result<(usize, usize)> {
     Ok((branches, tags))
 }
 
+/// P6's repository: a few small commits on `main` and [`P6_REFS`] branches and tags spread over
+/// them, in `packed-refs` as in any repository that was ever gc'ed.
+fn generate_many_refs(env: &Env, repo: &Path) -> Res<()> {
+    env.out(env.cmd("git").args(["init", "-q"]).arg(repo))?;
+    fast_import(env, repo, |w| {
+        let mut rng = Rng(0x10_000);
+        let mut s = Stream {
+            w,
+            mark: 0,
+            time: 1_650_000_000,
+        };
+        let mut marks = Vec::with_capacity(P6_COMMITS);
+        for c in 0..P6_COMMITS {
+            let file = (path_of(c), new_file(&mut rng).concat());
+            marks.push(s.commit("main", None, &format!("Commit {c}"), &[file])?);
+        }
+        for i in 0..P6_REFS {
+            let m = marks[i % P6_COMMITS];
+            if i % 2 == 0 {
+                writeln!(s.w, "reset refs/heads/b/{i:05}\nfrom :{m}\n")?;
+            } else {
+                writeln!(s.w, "reset refs/tags/t{i:05}\nfrom :{m}\n")?;
+            }
+        }
+        writeln!(s.w, "done")?;
+        s.w.flush()
+    })?;
+    env.out(env.git(repo).args(["pack-refs", "--all"]))?;
+    Ok(())
+}
+
+/// A new commit on `branch` of `repo` that adds one small file; `n` makes it unique.
+fn commit_on(env: &Env, repo: &Path, branch: &str, n: usize) -> Res<()> {
+    let mut rng = Rng(0xC0FF_EE00 + n as u64);
+    let mut body = Vec::new();
+    for _ in 0..40 {
+        line(&mut rng, &mut body);
+    }
+    fast_import(env, repo, |mut w| {
+        writeln!(w, "commit refs/heads/{branch}")?;
+        writeln!(
+            w,
+            "committer Bench <bench@example.com> {} +0000",
+            1_700_000_000 + n
+        )?;
+        let msg = format!("New commit {n}");
+        write!(w, "data {}\n{msg}\n", msg.len())?;
+        writeln!(w, "from refs/heads/{branch}^0")?;
+        writeln!(w, "M 100644 inline src/new/n{n:03}.rs")?;
+        writeln!(w, "data {}", body.len())?;
+        w.write_all(&body)?;
+        w.write_all(b"\ndone\n")?;
+        w.flush()
+    })
+    .map_err(|e| format!("a new commit on {branch}: {e}"))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Figures.
 
@@ -695,51 +892,32 @@ impl Bench<'_> {
         self.env.root.join("mirror-anchor.git")
     }
 
-    /// The source's config names one mirror, `m`, at `mirror-ours.git` (created by `mirror add`).
+    /// The source's config names mirror `m` at `mirror-ours.git` (created by `mirror add`).
     fn ensure_configured(&self) -> Res<()> {
-        let list = self
-            .env
-            .out(self.env.ours(self.src).args(["mirror", "list"]))
-            .unwrap_or_default();
-        if list.split_whitespace().any(|w| w == "m") {
-            return Ok(());
-        }
-        let m = self.ours_mirror();
-        if m.exists() {
-            fs::remove_dir_all(&m).map_err(|e| e.to_string())?;
-        }
-        self.env
-            .out(self.env.ours(self.src).args(["mirror", "add", "m"]).arg(&m))?;
-        Ok(())
+        configure(self.env, self.src, "m", &self.ours_mirror())
     }
 
+    /// `sync` to `m` only (P5 adds more mirrors to the same source).
     fn sync(&self) -> Command {
-        let mut c = self.env.ours(self.src);
-        c.args(["sync", "-q"]);
-        c
+        sync_cmd(self.env, self.src, &["m"])
     }
 
     fn push(&self, mirror: &Path) -> Command {
-        let mut c = self.env.git(self.src);
-        c.args(["push", "-q"]).arg(mirror).args(REFSPECS);
-        c
+        push_cmd(self.env, self.src, &[], mirror)
     }
 
-    /// Runs `a` and `b` in an order that alternates with the repetition.
+    /// Runs `ours` and `anchor` in an order that alternates with the repetition and records
+    /// their wall-clock times.
     fn pair(
         &self,
         rep: usize,
         s: &mut Samples,
-        mut ours: impl FnMut() -> Res<Duration>,
-        mut anchor: impl FnMut() -> Res<Duration>,
+        ours: impl FnOnce() -> Res<Duration>,
+        anchor: impl FnOnce() -> Res<Duration>,
     ) -> Res<()> {
-        if rep.is_multiple_of(2) {
-            s.ours.push(ms(ours()?));
-            s.anchor.push(ms(anchor()?));
-        } else {
-            s.anchor.push(ms(anchor()?));
-            s.ours.push(ms(ours()?));
-        }
+        let (a, b) = alternate(rep, ours, anchor)?;
+        s.ours.push(ms(a));
+        s.anchor.push(ms(b));
         Ok(())
     }
 
@@ -777,49 +955,12 @@ impl Bench<'_> {
         Ok(s)
     }
 
-    /// One new commit on a topic branch, through a small fast-import stream (untimed).
+    /// One new commit on a topic branch (untimed).
     fn add_commit(&mut self) -> Res<()> {
         self.new_commits += 1;
         let n = self.new_commits;
         let branch = format!("feature/topic-{:03}", 4 * (1 + n % 40));
-        let mut rng = Rng(0xC0FF_EE00 + n as u64);
-        let mut body = Vec::new();
-        for _ in 0..40 {
-            line(&mut rng, &mut body);
-        }
-        let mut stream = Vec::new();
-        let _ = writeln!(stream, "commit refs/heads/{branch}");
-        let _ = writeln!(
-            stream,
-            "committer Bench <bench@example.com> {} +0000",
-            1_700_000_000 + n
-        );
-        let msg = format!("New commit {n}");
-        let _ = write!(stream, "data {}\n{msg}\n", msg.len());
-        let _ = writeln!(stream, "from refs/heads/{branch}^0");
-        let _ = writeln!(stream, "M 100644 inline src/new/n{n:03}.rs");
-        let _ = writeln!(stream, "data {}", body.len());
-        stream.extend_from_slice(&body);
-        stream.extend_from_slice(b"\ndone\n");
-        let mut child = self
-            .env
-            .git(self.src)
-            .args(["fast-import", "--quiet", "--done"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        child
-            .stdin
-            .take()
-            .ok_or("no stdin")?
-            .write_all(&stream)
-            .map_err(|e| e.to_string())?;
-        let st = child.wait().map_err(|e| e.to_string())?;
-        if !st.success() {
-            return Err(format!("fast-import of a new commit failed: {st}"));
-        }
-        Ok(())
+        commit_on(self.env, self.src, &branch, n)
     }
 
     fn p3_one_commit(&mut self) -> Res<Samples> {
@@ -927,6 +1068,237 @@ impl Bench<'_> {
         ));
         Ok(s)
     }
+
+    /// Ours: one sync to [`P5_MIRRORS`] empty mirrors. Anchor: one sync to one empty mirror.
+    /// Extra row: a loop of as many `git push` to empty mirrors against one `git push`.
+    fn p5_fan_out(&mut self) -> Res<Samples> {
+        let env = self.env;
+        let dir = env.root.join("p5");
+        // p5-0 is the anchor's single mirror; p5-1 ... are ours.
+        let names: Vec<String> = (0..=P5_MIRRORS).map(|i| format!("p5-{i}")).collect();
+        let synced: Vec<PathBuf> = names.iter().map(|n| dir.join(format!("{n}.git"))).collect();
+        let pushed: Vec<PathBuf> = (0..=P5_MIRRORS)
+            .map(|i| dir.join(format!("push-{i}.git")))
+            .collect();
+        for (name, path) in names.iter().zip(&synced) {
+            configure(env, self.src, name, path)?;
+        }
+        let fan_out = || sync_cmd(env, self.src, &names[1..]);
+        let fresh = |paths: &[PathBuf]| paths.iter().try_for_each(|p| env.fresh_bare(p));
+
+        let mut s = Samples::default();
+        let mut looped = Samples::default();
+        let (mut cpu_ours, mut cpu_anchor, mut cpu_loop) = (Vec::new(), Vec::new(), Vec::new());
+        for rep in 0..self.reps {
+            fresh(&synced)?;
+            fresh(&pushed)?;
+            let (a, b) = alternate(
+                rep,
+                || env.measure(&mut fan_out()),
+                || env.measure(&mut sync_cmd(env, self.src, &names[..1])),
+            )?;
+            s.ours.push(ms(a.wall));
+            s.anchor.push(ms(b.wall));
+            cpu_ours.push(ms(a.cpu));
+            cpu_anchor.push(ms(b.cpu));
+            let (a, b) = alternate(
+                rep,
+                || {
+                    pushed[1..].iter().try_fold(Usage::default(), |sum, m| {
+                        Ok(sum + env.measure(&mut self.push(m))?)
+                    })
+                },
+                || env.measure(&mut self.push(&pushed[0])),
+            )?;
+            looped.ours.push(ms(a.wall));
+            looped.anchor.push(ms(b.wall));
+            cpu_loop.push(ms(a.cpu));
+            for m in synced.iter().chain(&pushed) {
+                env.same_refs(self.src, m)?;
+            }
+        }
+
+        // Where the time goes: one more (untimed) fan-out with git's trace2 events.
+        fresh(&synced[1..])?;
+        let trace = dir.join("trace2.json");
+        let t = Instant::now();
+        env.out(fan_out().env("GIT_TRACE2_EVENT", &trace))?;
+        let traced_wall = ms(t.elapsed());
+        let breakdown = trace_breakdown(&trace)?;
+        s.note = Some(format!(
+            "CPU time (user+sys of the whole tree, medians): {P5_MIRRORS} mirrors {:.0} ms, 1 mirror {:.0} ms, \
+             loop of {P5_MIRRORS} git push {:.0} ms | one traced {P5_MIRRORS}-mirror sync, {traced_wall:.0} ms: {breakdown}",
+            median(&cpu_ours),
+            median(&cpu_anchor),
+            median(&cpu_loop)
+        ));
+        s.extra
+            .push(("a loop of 8 `git push` to empty mirrors / one `git push`", looped));
+        Ok(s)
+    }
+
+    /// A repository with [`P6_REFS`] refs, mirrored; then one new commit on one branch. Ours:
+    /// `sync`. Anchor: `git push --force --prune` of the same refspecs (our mirrors force and
+    /// prune by default).
+    fn p6_many_refs(&mut self) -> Res<Samples> {
+        let env = self.env;
+        let dir = env.root.join("p6");
+        let src = dir.join("src");
+        let (om, am) = (dir.join("mirror-ours.git"), dir.join("mirror-anchor.git"));
+        let t = Instant::now();
+        generate_many_refs(env, &src)?;
+        configure(env, &src, "m", &om)?;
+        env.fresh_bare(&am)?;
+        let sync = || sync_cmd(env, &src, &["m"]);
+        let push_to = |m: &Path| push_cmd(env, &src, &["--force", "--prune"], m);
+        let push = || push_to(&am);
+        // Both mirrors are primed with `git push`, then one sync finds ours up to date and
+        // records what it holds: our own first sync of 10,000 refs takes minutes (explicit
+        // refspecs, which git matches against every local ref) and is not what P6 measures.
+        env.out(&mut push_to(&om))?;
+        env.out(&mut push())?;
+        env.out(&mut sync())?;
+        env.same_refs(&src, &om)?;
+        env.same_refs(&src, &am)?;
+        let setup = t.elapsed();
+
+        let mut s = Samples::default();
+        for rep in 0..3 * self.reps {
+            let branch = format!("b/{:05}", (2 * 7919 * (rep + 1)) % P6_REFS);
+            commit_on(env, &src, &branch, rep + 1)?;
+            self.pair(rep, &mut s, || env.timed(&mut sync()), || env.timed(&mut push()))?;
+            env.same_refs(&src, &om)?;
+            env.same_refs(&src, &am)?;
+        }
+        s.note = Some(format!(
+            "{} refs; generating the repository and priming the mirrors took {:.1} s",
+            env.refs(&src)?.lines().count(),
+            setup.as_secs_f64()
+        ));
+        Ok(s)
+    }
+
+    /// P2's first push, measured for the largest resident set of any process in the tree.
+    fn p7_peak_memory(&mut self) -> Res<Samples> {
+        let (om, am) = (self.ours_mirror(), self.anchor_mirror());
+        self.ensure_configured()?;
+        let env = self.env;
+        let mib = |u: Usage| u.max_rss_kib as f64 / 1024.0;
+        let mut s = Samples {
+            unit: Unit::MiB,
+            ..Samples::default()
+        };
+        for rep in 0..self.reps {
+            env.fresh_bare(&om)?;
+            env.fresh_bare(&am)?;
+            let (a, b) = alternate(
+                rep,
+                || env.measure(&mut self.sync()),
+                || env.measure(&mut self.push(&am)),
+            )?;
+            s.ours.push(mib(a));
+            s.anchor.push(mib(b));
+            env.same_refs(self.src, &om)?;
+            env.same_refs(self.src, &am)?;
+        }
+        s.note = Some(
+            "ru_maxrss from wait4: the largest single process among the command and all it waited for \
+             (not a sum of processes alive at once)"
+                .to_owned(),
+        );
+        Ok(s)
+    }
+}
+
+/// `git-repo-sync sync -q` in `src`, to the named mirrors only.
+fn sync_cmd(env: &Env, src: &Path, mirrors: &[impl AsRef<str>]) -> Command {
+    let mut c = env.ours(src);
+    c.args(["sync", "-q"]);
+    for m in mirrors {
+        c.args(["--mirror", m.as_ref()]);
+    }
+    c
+}
+
+/// `git push -q <options> <mirror>` of [`REFSPECS`] from `src`.
+fn push_cmd(env: &Env, src: &Path, options: &[&str], mirror: &Path) -> Command {
+    let mut c = env.git(src);
+    c.args(["push", "-q"]).args(options).arg(mirror).args(REFSPECS);
+    c
+}
+
+/// Adds mirror `name` at `path` to `src`'s configuration unless it is there already (`mirror
+/// add` creates the bare repository).
+fn configure(env: &Env, src: &Path, name: &str, path: &Path) -> Res<()> {
+    let list = env
+        .out(env.ours(src).args(["mirror", "list"]))
+        .unwrap_or_default();
+    if list.lines().any(|l| l.split('\t').next() == Some(name)) {
+        return Ok(());
+    }
+    if path.exists() {
+        fs::remove_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    env.out(env.ours(src).args(["mirror", "add", name]).arg(path))
+        .map(drop)
+}
+
+/// Summarises a `GIT_TRACE2_EVENT` file: per kind of git process (by its place in the process
+/// tree, `push/pack-objects`), how many ran and their median wall time, the kinds that took
+/// longest first; and how many `push` processes ran at once at most.
+fn trace_breakdown(path: &Path) -> Res<String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Per process (sid): its place in the tree, start (seconds into the UTC day) and end.
+    let mut procs: std::collections::HashMap<String, (String, f64, f64)> = Default::default();
+    for line in text.lines() {
+        let Ok(ev) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(kind), Some(sid)) = (ev["event"].as_str(), ev["sid"].as_str()) else {
+            continue;
+        };
+        let p = procs.entry(sid.to_owned()).or_default();
+        match kind {
+            "start" => {
+                let t = ev["time"].as_str().and_then(seconds_of_day).unwrap_or(0.0);
+                p.1 = t - ev["t_abs"].as_f64().unwrap_or(0.0);
+            }
+            "cmd_name" => p.0 = ev["hierarchy"].as_str().unwrap_or_default().to_owned(),
+            "exit" => p.2 = p.1 + ev["t_abs"].as_f64().unwrap_or(0.0),
+            _ => {}
+        }
+    }
+    let mut kinds: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    for (name, start, end) in procs.values() {
+        kinds.entry(name).or_default().push(1e3 * (end - start));
+    }
+    let mut kinds: Vec<(&str, Vec<f64>)> = kinds.into_iter().collect();
+    kinds.sort_by(|a, b| b.1.iter().sum::<f64>().total_cmp(&a.1.iter().sum::<f64>()));
+    let mut out: Vec<String> = kinds
+        .iter()
+        .take(8)
+        .map(|(name, d)| format!("{name} {} × {:.0} ms", d.len(), median(d)))
+        .collect();
+    let pushes: Vec<(f64, f64)> = procs
+        .values()
+        .filter(|p| p.0 == "push")
+        .map(|p| (p.1, p.2))
+        .collect();
+    let at_once = pushes
+        .iter()
+        .map(|&(start, _)| pushes.iter().filter(|&&(s, e)| s <= start && start < e).count())
+        .max()
+        .unwrap_or(0);
+    out.push(format!("at most {at_once} `git push` running at once"));
+    Ok(out.join(", "))
+}
+
+/// `2026-01-02T10:47:12.552592Z` as seconds since that day's midnight.
+fn seconds_of_day(time: &str) -> Option<f64> {
+    let clock = time.split_once('T')?.1.trim_end_matches('Z');
+    let mut parts = clock.split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?)
 }
 
 fn chmod_x(path: &Path) -> Res<()> {
