@@ -285,12 +285,17 @@ impl Config {
     /// Writes the configuration to `path` atomically (a temp file in the same directory, renamed
     /// over the old one), so that a crash never leaves half a file.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = format!(
-            "# git-repo-sync mirrors of this repository. See `git-repo-sync --help`.\n{}",
-            toml::to_string_pretty(self).context("serialising the mirror config")?
-        );
+        let text = self.to_text()?;
         write_atomically(path, text.as_bytes())
             .with_context(|| format!("writing mirror config {}", path.display()))
+    }
+
+    /// The text [`Config::save`] writes, which [`Config::parse`] reads back as the same config.
+    pub fn to_text(&self) -> Result<String> {
+        Ok(format!(
+            "# git-repo-sync mirrors of this repository. See `git-repo-sync --help`.\n{}",
+            toml::to_string_pretty(self).context("serialising the mirror config")?
+        ))
     }
 
     /// Loads, changes and saves the config at `path` under a lock, so two commands editing one

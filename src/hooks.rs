@@ -123,8 +123,13 @@ pub fn parse_post_receive_line(line: &[u8]) -> Option<(&str, &str, &str)> {
     let mut parts = line.splitn(3, ' ');
     let (old, new, refname) = (parts.next()?, parts.next()?, parts.next()?);
     let is_oid = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (is_oid(old) && is_oid(new) && refname.starts_with("refs/") && !refname.contains(char::is_whitespace))
-        .then_some((old, new, refname))
+    // One repository has one hash: git never writes a SHA-1 next to a SHA-256 id.
+    (is_oid(old)
+        && is_oid(new)
+        && old.len() == new.len()
+        && refname.starts_with("refs/")
+        && !refname.contains(char::is_whitespace))
+    .then_some((old, new, refname))
 }
 
 /// What a hook file holds, as far as we care.
@@ -453,6 +458,28 @@ mod tests {
             &format!("{zero} {one}"),
             &format!("{zero} xyz refs/heads/a"),
             &format!("{zero} {one} HEAD"),
+        ] {
+            assert_eq!(parse_post_receive_line(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn post_receive_ids_of_two_hash_lengths_are_malformed() {
+        // Found by `cargo fuzz run post_receive` (2026-11-26): a 40-digit and a 64-digit id on one
+        // line were accepted, though git writes ids of the repository's one hash length.
+        let found: &[u8] = b"000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
+            00600000000000020AAAAAAAAAAAAAAAAAAAAAAAA00000000000000000000000 refs/s/v1.0\x04";
+        assert_eq!(
+            (found[40], found[105]),
+            (b' ', b' '),
+            "a 40-digit id, then a 64-digit one"
+        );
+        assert_eq!(parse_post_receive_line(found), None);
+        let sha1 = "1".repeat(40);
+        let sha256 = "2".repeat(64);
+        for bad in [
+            format!("{sha1} {sha256} refs/heads/main"),
+            format!("{sha256} {sha1} refs/heads/main"),
         ] {
             assert_eq!(parse_post_receive_line(bad.as_bytes()), None, "{bad:?}");
         }
