@@ -321,7 +321,7 @@ fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, pri
         Ok(git) => git,
         Err(err) => return fail(report, &err),
     };
-    let remote = match remote_refs(&git) {
+    let remote = match remote_refs(&git, mirror) {
         Ok(remote) => remote,
         Err(err) => return fail(report, &err),
     };
@@ -378,8 +378,11 @@ fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, pri
     (report, false)
 }
 
-/// The mirror's refs, as `git ls-remote` lists them (peeled tags and HEAD left out).
-fn remote_refs(git: &MirrorGit<'_>) -> Result<Refs> {
+/// The mirror's refs, as `git ls-remote --refs` lists them (peeled tags and HEAD left out).
+fn remote_refs(git: &MirrorGit<'_>, mirror: &Mirror) -> Result<Refs> {
+    if let Some(refs) = local_mirror_refs(mirror) {
+        return Ok(refs);
+    }
     let mut cmd = git.command();
     cmd.args(["ls-remote", "--refs", "--"]).arg(git.url());
     let output = git.run(cmd).context("reading the mirror's refs")?;
@@ -394,6 +397,38 @@ fn remote_refs(git: &MirrorGit<'_>) -> Result<Refs> {
         }
     }
     Ok(refs)
+}
+
+/// The refs of a mirror on this machine, read in process: starting `git ls-remote` and its
+/// upload-pack costs more than a whole `git push` that has nothing to do. `None` where git must
+/// read them to be faithful: not a repository at exactly that path (git also tries `.git`
+/// suffixes), refs hidden by the mirror's config, a repository libgit2 cannot open (a newer ref
+/// format, another owner); git then reads them, and reports any error in its own words.
+fn local_mirror_refs(mirror: &Mirror) -> Option<Refs> {
+    if crate::config::transport(&mirror.url) != crate::config::Transport::Local {
+        return None;
+    }
+    let repo = git2::Repository::open_ext(
+        crate::config::local_path(&mirror.url),
+        git2::RepositoryOpenFlags::NO_SEARCH,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    )
+    .ok()?;
+    let config = repo.config().ok()?;
+    for key in ["transfer.hiderefs", "uploadpack.hiderefs", "receive.hiderefs"] {
+        let mut entries = config.entries(Some(key)).ok()?;
+        if entries.next().is_some() {
+            return None;
+        }
+    }
+    let mut refs = Refs::new();
+    for reference in repo.references().ok()? {
+        let reference = reference.ok()?;
+        if let (Ok(name), Some(target)) = (reference.name(), reference.target()) {
+            refs.insert(name.to_owned(), target.to_string());
+        }
+    }
+    Some(refs)
 }
 
 /// The per-ref outcome of a push.

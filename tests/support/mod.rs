@@ -323,8 +323,7 @@ impl TestEnv {
     pub fn copy_binary(&self, dir: &Path) -> PathBuf {
         fs::create_dir_all(dir).expect("creating the binary's dir");
         let dest = dir.join("git-repo-sync");
-        fs::copy(BIN, &dest).expect("copying the binary");
-        fs::set_permissions(&dest, fs::Permissions::from_mode(0o755)).expect("chmod");
+        install_executable(Path::new(BIN), &dest);
         dest
     }
 
@@ -473,8 +472,28 @@ pub fn write_executable(path: &Path, content: &str) {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).expect("creating the file's dir");
     }
-    fs::write(path, content).expect("writing an executable");
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod 755");
+    let draft = path.with_extension("draft");
+    fs::write(&draft, content).expect("writing an executable");
+    install_executable(&draft, path);
+    fs::remove_file(&draft).expect("removing the draft");
+}
+
+/// Copies `src` to `dest` with mode 0755 through `install`, a child process. Written from this
+/// process, the file could be open for writing in a child that another test thread is forking at
+/// that moment, and executing it would then fail with "Text file busy" (ETXTBSY).
+fn install_executable(src: &Path, dest: &Path) {
+    let status = Command::new("install")
+        .args(["-m", "0755"])
+        .arg(src)
+        .arg(dest)
+        .status()
+        .expect("running install");
+    assert!(
+        status.success(),
+        "install {} {} failed",
+        src.display(),
+        dest.display()
+    );
 }
 
 /// POSIX shell single-quoting, for the scripts the tests write themselves.
