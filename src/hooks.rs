@@ -19,7 +19,7 @@ use serde::Serialize;
 /// The line that marks a hook as ours.
 pub const MARKER: &str = "# git-repo-sync managed hook";
 /// Bumped when the templates change, so `install` upgrades hooks it wrote earlier.
-pub const TEMPLATE_VERSION: u32 = 1;
+pub const TEMPLATE_VERSION: u32 = 2;
 /// Where a hook that was there before install is kept, next to ours.
 pub const SAVED_SUFFIX: &str = ".before-repo-sync";
 
@@ -108,6 +108,9 @@ pub fn render(kind: HookKind, binary: &Path) -> Result<String> {
             include_str!("../templates/partials/find-binary.hbs"),
         )
         .context("loading hook template find-binary")?;
+    engine
+        .register_partial("trigger", include_str!("../templates/partials/trigger.hbs"))
+        .context("loading hook template trigger")?;
     let data = TemplateData {
         binary,
         version: TEMPLATE_VERSION.to_string(),

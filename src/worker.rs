@@ -109,15 +109,24 @@ fn spawn_worker(repo: &Repo) -> Result<()> {
     Ok(())
 }
 
+/// How long the worker waits for more triggers before a pass.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The worker's scheduling priority (`nice`), as low as a background job's usually is.
+const WORKER_NICENESS: libc::c_int = 10;
+
 #[allow(unsafe_code)]
 fn detach(cmd: &mut Command) {
     // SAFETY: between fork and exec the closure calls only async-signal-safe functions
-    // (setsid, close_range/fcntl) and allocates nothing.
+    // (setsid, setpriority, close_range/fcntl) and allocates nothing.
     unsafe {
         cmd.pre_exec(|| {
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
             }
+            // Mirroring is background work: the user's own git commands come first. Failing to
+            // lower the priority is harmless, so its result is not checked.
+            libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS);
             mark_inherited_descriptors_cloexec();
             Ok(())
         });
@@ -160,7 +169,13 @@ pub fn run(repo: &Repo) -> Result<()> {
             // Another worker holds the lock and will see the pending mark.
             return Ok(());
         };
-        while take_pending(repo)? {
+        loop {
+            // Let a burst of commits (a rebase, a script) settle, so that one pass carries it all
+            // instead of one push per commit competing with the commits for the CPU.
+            std::thread::sleep(SETTLE);
+            if !take_pending(repo)? {
+                break;
+            }
             pass(repo);
         }
         drop(lock);
