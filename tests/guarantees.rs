@@ -974,3 +974,48 @@ fn a_diverged_mirror_is_put_back_to_the_source_and_status_says_it_overwrote() {
     assert_overwritten(&env, &repo, &main);
     env.git(&mirror, ["fsck", "--no-dangling"]);
 }
+
+/// A trigger after which no mirrored ref changed (a checkout, a fetch into remote-tracking refs,
+/// the hook run again) contacts no mirror: the worker sees that each mirror took these refs
+/// already, so it neither pushes nor logs a pass.
+#[test]
+fn a_trigger_that_changes_no_mirrored_ref_contacts_no_mirror() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let mirror = env.init_bare("mirror.git");
+    env.install(&repo, &[("backup", s(&mirror))]);
+    commit_without_terminal(&env, &repo, "first");
+    env.wait_for_mirrors(&repo, &[mirror.as_path()]);
+    wait_until_idle(&env, &repo);
+    let pushes = env.root().join("pushes");
+    env.write_executable(
+        &mirror.join("hooks/pre-receive"),
+        &format!("#!/bin/sh\necho push >> {}\n", sh_quote(&pushes)),
+    );
+    let log_before = env.log(&repo);
+
+    env.git(&repo, ["checkout", "-q", "--detach"]);
+    env.git(&repo, ["checkout", "-q", "main"]);
+    env.git(&repo, ["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    // What git runs after a commit, run once more with nothing new.
+    let run_hook = || {
+        let mut hook = Command::new(env.hooks_dir(&repo).join("post-commit"));
+        hook.current_dir(&repo);
+        env.apply_env(&mut hook);
+        let out = hook.output().expect("running the post-commit hook");
+        assert!(out.status.success(), "{out:?}");
+        wait_until_idle(&env, &repo);
+    };
+    run_hook();
+    assert!(!pushes.exists(), "the mirror was pushed to");
+    assert_eq!(env.log(&repo), log_before, "a pass contacted the mirror");
+
+    // The same hook run after a mirrored ref changed does push: the quiet above was a skip.
+    env.git(&repo, ["branch", "moved"]);
+    run_hook();
+    assert!(
+        pushes.exists(),
+        "a new branch was not pushed:\n{}",
+        env.log(&repo)
+    );
+}
