@@ -6,7 +6,7 @@
 mod support;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -77,6 +77,26 @@ fn run_ok(env: &TestEnv, repo: &Path, args: &[&str], vars: &[(&str, &str)]) -> R
     let run = run(env, repo, args, vars);
     assert_eq!(run.code, Some(0), "git-repo-sync {args:?} failed:\n{run}");
     run
+}
+
+/// The usual set-up: a source repository mirrored to the local bare `local.git`, plus a bare
+/// repository `<name>.git` added as mirror `name` at the URL `url_of` gives for it, with `extra`
+/// flags to `mirror add`. Returns the source, the local mirror and that repository.
+fn source_with_local_mirror_and(
+    env: &TestEnv,
+    name: &str,
+    url_of: impl Fn(&Path) -> String,
+    extra: &[&str],
+) -> (PathBuf, PathBuf, PathBuf) {
+    let src = env.init_repo("src");
+    let local = env.init_bare("local.git");
+    let target = env.init_bare(&format!("{name}.git"));
+    env.install(&src, &[("local", s(&local))]);
+    let url = url_of(&target);
+    let mut args = vec!["mirror", "add", name, url.as_str()];
+    args.extend_from_slice(extra);
+    run_ok(env, &src, &args, &[]);
+    (src, local, target)
 }
 
 /// A commit made by `git commit` with `vars` added to its environment, so that the hook's
@@ -273,22 +293,11 @@ fn unknown_ssh_host_key_fails_that_mirror_and_says_how_to_trust_it() {
     let ssh_command = sshd.git_ssh_command();
     let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
 
-    let src = env.init_repo("src");
-    let local = env.init_bare("local.git");
-    let untrusted = env.init_bare("untrusted.git");
-    env.install(&src, &[("local", s(&local))]);
-    run_ok(
+    let (src, local, untrusted) = source_with_local_mirror_and(
         &env,
-        &src,
-        &[
-            "mirror",
-            "add",
-            "untrusted",
-            &sshd.url(&untrusted),
-            "--identity-file",
-            s(sshd.client_key()),
-        ],
-        &[],
+        "untrusted",
+        |path| sshd.url(path),
+        &["--identity-file", s(sshd.client_key())],
     );
     let sync = run(&env, &src, &["sync"], &vars);
     assert_eq!(
@@ -340,23 +349,11 @@ fn changed_ssh_host_key_fails_even_with_trust_new_host_key() {
     let ssh_command = sshd.git_ssh_command();
     let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
 
-    let src = env.init_repo("src");
-    let local = env.init_bare("local.git");
-    let spoofed = env.init_bare("spoofed.git");
-    env.install(&src, &[("local", s(&local))]);
-    run_ok(
+    let (src, local, spoofed) = source_with_local_mirror_and(
         &env,
-        &src,
-        &[
-            "mirror",
-            "add",
-            "spoofed",
-            &sshd.url(&spoofed),
-            "--identity-file",
-            s(sshd.client_key()),
-            "--trust-new-host-key",
-        ],
-        &[],
+        "spoofed",
+        |path| sshd.url(path),
+        &["--identity-file", s(sshd.client_key()), "--trust-new-host-key"],
     );
     let sync = run(&env, &src, &["sync"], &vars);
     assert_eq!(sync.code, Some(3), "{sync}");
@@ -492,22 +489,11 @@ fn wrong_ssh_key_is_one_clear_authentication_failure_without_prompting() {
         return;
     };
     let wrong_key = sshd.unauthorized_key("wrong_key");
-    let src = env.init_repo("src");
-    let local = env.init_bare("local.git");
-    let remote = env.init_bare("locked.git");
-    env.install(&src, &[("local", s(&local))]);
-    run_ok(
+    let (src, local, remote) = source_with_local_mirror_and(
         &env,
-        &src,
-        &[
-            "mirror",
-            "add",
-            "locked",
-            &sshd.url(&remote),
-            "--identity-file",
-            s(&wrong_key),
-        ],
-        &[],
+        "locked",
+        |path| sshd.url(path),
+        &["--identity-file", s(&wrong_key)],
     );
     let (askpass, asked) = askpass_recorder(&env);
     let mut cmd = env.std_cmd_in(&src);
