@@ -364,15 +364,22 @@ fn a_burst_of_200_commits_runs_at_most_two_workers_waits_on_no_mirror_and_ends_i
 // ---------------------------------------------------------------------------------------------
 // Outage
 
-#[test]
-fn commits_succeed_while_a_mirror_is_gone_status_says_what_is_pending_and_it_catches_up() {
-    let env = TestEnv::new();
+/// A repository with the mirror `backup` in sync and quick to give up; returns the repository,
+/// the mirror's path, and where to move the mirror for an outage.
+fn mirrored_with_fast_retries(env: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
     let repo = env.init_repo("project");
     let mirror = env.root().join("backup.git");
     let away = env.root().join("away.git");
     env.install(&repo, &[("backup", s(&mirror))]);
-    fast_retries(&env, &repo, "backup");
+    fast_retries(env, &repo, "backup");
     env.cmd_in(&repo).arg("sync").assert().success();
+    (repo, mirror, away)
+}
+
+#[test]
+fn commits_succeed_while_a_mirror_is_gone_status_says_what_is_pending_and_it_catches_up() {
+    let env = TestEnv::new();
+    let (repo, mirror, away) = mirrored_with_fast_retries(&env);
     let before = mirror_status(&env.status_json(&repo), "backup").clone();
     assert_eq!(before["last_result"], "ok", "{before:#}");
     assert_eq!(before["pending"], serde_json::json!([]), "{before:#}");
@@ -439,12 +446,7 @@ fn commits_succeed_while_a_mirror_is_gone_status_says_what_is_pending_and_it_cat
 #[test]
 fn the_next_sync_after_an_outage_brings_the_mirror_fully_up_to_date() {
     let env = TestEnv::new();
-    let repo = env.init_repo("project");
-    let mirror = env.root().join("backup.git");
-    let away = env.root().join("away.git");
-    env.install(&repo, &[("backup", s(&mirror))]);
-    fast_retries(&env, &repo, "backup");
-    env.cmd_in(&repo).arg("sync").assert().success();
+    let (repo, mirror, away) = mirrored_with_fast_retries(&env);
     env.git(&repo, ["branch", "doomed"]);
     env.cmd_in(&repo).arg("sync").assert().success();
 
