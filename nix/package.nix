@@ -8,6 +8,7 @@
 , installShellFiles
 , makeWrapper
 , git
+, util-linux
 , zlib
 , libiconv
 }:
@@ -55,8 +56,9 @@ rustPlatform.buildRustPackage {
   ];
   buildInputs = [ zlib ] ++ lib.optionals stdenv.hostPlatform.isDarwin [ libiconv ];
 
-  # The integration tests in tests/*.rs drive real repositories with the git CLI.
-  nativeCheckInputs = [ git ];
+  # The integration tests in tests/*.rs drive real repositories with the git CLI, and put a
+  # commit on a pseudo-terminal with util-linux's `script`.
+  nativeCheckInputs = [ git ] ++ lib.optionals stdenv.hostPlatform.isLinux [ util-linux ];
   preCheck = ''
     export HOME=$(mktemp -d)
     export GIT_AUTHOR_NAME=nix-build GIT_AUTHOR_EMAIL=nix-build@localhost

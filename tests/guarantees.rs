@@ -196,8 +196,13 @@ fn commit_without_terminal(env: &TestEnv, repo: &Path, message: &str) -> Output 
 fn commit_on_terminal(env: &TestEnv, repo: &Path, message: &str) -> (String, Duration) {
     env.change_file(repo, message);
     let commit = format!("git commit -q -m '{message}'");
-    let mut cmd = if Path::new("/usr/bin/script").exists() {
-        let mut cmd = Command::new("/usr/bin/script");
+    // util-linux's `script` (BSD's takes other flags), else python3's pty module.
+    let util_linux_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("util-linux"));
+    let mut cmd = if util_linux_script {
+        let mut cmd = Command::new("script");
         cmd.args(["-qec", &commit, "/dev/null"]);
         cmd
     } else {
