@@ -116,3 +116,33 @@ fn a_mirror_with_ref_patterns_gets_only_those_refs() {
         format!("{head} refs/heads/release/1.0\n{head} refs/heads/release/2.0\n{head} refs/heads/theirs\n");
     assert_eq!(env.refs(&mirror), expected);
 }
+
+/// A local mirror's refs are read the way git serves them: a ref the mirror hides
+/// (`transfer.hideRefs`) is not seen, so it is neither pruned nor reported as a refusal.
+#[test]
+fn refs_a_local_mirror_hides_are_left_alone() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let head = env.head(&repo);
+    let mirror = env.init_bare("backup.git");
+    env.git(
+        &repo,
+        ["push", "-q", s(&mirror), &format!("{head}:refs/heads/hidden")],
+    );
+    env.git(&mirror, ["config", "transfer.hideRefs", "refs/heads/hidden"]);
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "backup", s(&mirror)])
+        .assert()
+        .success();
+
+    let out = env.cmd_in(&repo).arg("sync").output().expect("running sync");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let on_mirror = env.git(&mirror, ["for-each-ref", "--format=%(refname)"]);
+    assert!(on_mirror.contains("refs/heads/hidden"), "{on_mirror}");
+    assert!(on_mirror.contains("refs/heads/main"), "{on_mirror}");
+}
