@@ -6,6 +6,7 @@
 pub mod cli;
 mod commands;
 pub mod config;
+mod direct;
 pub mod git;
 pub mod hooks;
 pub mod notify;

@@ -21,6 +21,7 @@ use std::time::SystemTime;
 use anyhow::{Context as _, Result};
 
 use crate::config::{Config, Mirror, ref_matches};
+use crate::direct::SharedPacks;
 use crate::redact;
 use crate::repo::Repo;
 use crate::state::{Attempt, PushAction, PushedRef, Rejection, State};
@@ -223,6 +224,12 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) 
     let local = local_refs(repo)?;
     let state_path = repo.state_path();
     let mut state = State::load(&state_path);
+    let packs = SharedPacks::default();
+    let source = Source {
+        common_dir: &repo.common_dir,
+        local: &local,
+        packs: &packs,
+    };
     let reports: Vec<Report> = std::thread::scope(|scope| {
         let handles: Vec<_> = mirrors
             .iter()
@@ -230,8 +237,7 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) 
                 let print = fingerprint(mirror, &local);
                 let unchanged = kind == PassKind::Background
                     && state.mirrors.get(name).and_then(|m| m.synced_refs.as_deref()) == Some(print.as_str());
-                let local = &local;
-                let common_dir = &repo.common_dir;
+                let source = &source;
                 scope.spawn(move || {
                     if unchanged {
                         let mut report = Report::new(name);
@@ -244,7 +250,7 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) 
                     } else {
                         0
                     };
-                    sync_with_retries(common_dir, name, mirror, local, &print, retries)
+                    sync_with_retries(source, name, mirror, &print, retries)
                 })
             })
             .collect();
@@ -285,20 +291,22 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) 
     Ok(reports)
 }
 
+/// What every mirror's thread of a pass reads from: the repository and its refs, and the packs
+/// built once for the mirrors that take the same objects.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    common_dir: &'a Path,
+    local: &'a Refs,
+    packs: &'a SharedPacks,
+}
+
 /// Tries a mirror, and again after a recoverable failure, waiting 1 s, 2 s, 4 s ... up to the
 /// mirror's `retry_max_delay`, at most `retries` more times.
-fn sync_with_retries(
-    common_dir: &Path,
-    name: &str,
-    mirror: &Mirror,
-    local: &Refs,
-    print: &str,
-    retries: u32,
-) -> Report {
+fn sync_with_retries(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str, retries: u32) -> Report {
     let mut delay = std::time::Duration::from_secs(1);
     let mut tries_left = retries;
     loop {
-        let (report, recoverable) = sync_mirror(common_dir, name, mirror, local, print);
+        let (report, recoverable) = sync_mirror(source, name, mirror, print);
         if !recoverable || tries_left == 0 {
             return report;
         }
@@ -310,7 +318,12 @@ fn sync_with_retries(
 
 /// Brings one mirror up to date; never fails as a whole, the failure is in the report, with
 /// whether trying again may help.
-fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, print: &str) -> (Report, bool) {
+fn sync_mirror(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str) -> (Report, bool) {
+    let Source {
+        common_dir,
+        local,
+        packs,
+    } = *source;
     let mut report = Report::new(name);
     let fail = |mut report: Report, err: &anyhow::Error| {
         report.attempt.error = Some(redact::text(&format!("{err:#}"), &mirror.url));
@@ -330,7 +343,9 @@ fn sync_mirror(common_dir: &Path, name: &str, mirror: &Mirror, local: &Refs, pri
         report.attempt.synced_refs = Some(print.to_owned());
         return (report, false);
     }
-    let results = if pushes_in_bulk(changes.len(), remote.len()) {
+    let results = if let Some(mirror_dir) = crate::direct::eligible(mirror) {
+        crate::direct::push(common_dir, &mirror_dir, &changes, &remote, packs)
+    } else if pushes_in_bulk(changes.len(), remote.len()) {
         push_bulk(&git, mirror, local, &remote)
     } else {
         push(&git, mirror, &changes)

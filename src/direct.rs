@@ -1,0 +1,368 @@
+//! The transfer into a plain bare mirror on this machine, without `git push`.
+//!
+//! `git push` to a local path starts a shell, `receive-pack`, `pack-objects`, then `index-pack`
+//! or `unpack-objects`, a connectivity check and automatic maintenance, and reads the mirror's
+//! refs once more although we just read them. For a bare mirror that runs no hooks and has no
+//! `receive.*` policy, the same result is had directly, the way `git clone --local` fills a
+//! repository: the objects the mirror lacks go in as one pack (written under a temporary name
+//! and renamed by git), then every ref moves in one `git update-ref --stdin` transaction that
+//! checks each ref's old value, so the mirror takes all updates or none and a concurrent change
+//! to it is refused, never overwritten. Any other mirror goes through `git push`.
+//!
+//! Mirrors of one pass that need the same objects share the work: the pack is built once, and a
+//! large one is indexed once and then linked (or copied) into each mirror, where `git push` would
+//! build and index it again for every mirror.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::config::{Mirror, Transport, local_path, transport};
+use crate::git;
+use crate::push::{Change, RefResult, Refs};
+
+/// Hooks `receive-pack` would run in the mirror; a mirror with any of them goes through it.
+const RECEIVE_HOOKS: &[&str] = &[
+    "pre-receive",
+    "update",
+    "proc-receive",
+    "post-receive",
+    "post-update",
+    "reference-transaction",
+    "push-to-checkout",
+];
+
+/// Below this many objects `receive-pack` unpacks a push into loose objects (git's
+/// `transfer.unpackLimit` default); above it keeps the pack. Done alike here.
+const UNPACK_LIMIT: u32 = 100;
+
+/// The git dir of `mirror` when it can take a direct transfer: on this machine, bare, forcing
+/// (so no per-ref fast-forward policy to apply), not shallow, no hooks and no `receive.*`,
+/// `transfer.*` or `core.hooksPath` settings of its own.
+pub(crate) fn eligible(mirror: &Mirror) -> Option<PathBuf> {
+    if transport(&mirror.url) != Transport::Local || !mirror.force {
+        return None;
+    }
+    let path = local_path(&mirror.url);
+    let repo = git2::Repository::open_ext(
+        &path,
+        git2::RepositoryOpenFlags::NO_SEARCH | git2::RepositoryOpenFlags::BARE,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    )
+    .ok()?;
+    if !repo.is_bare() || repo.is_shallow() {
+        return None;
+    }
+    let config = repo.config().ok()?;
+    let mut entries = config.entries(None).ok()?;
+    while let Some(entry) = entries.next() {
+        let name = entry.ok()?.name().ok()?.to_ascii_lowercase();
+        if name.starts_with("receive.") || name.starts_with("transfer.") || name == "core.hookspath" {
+            return None;
+        }
+    }
+    let hooks = repo.path().join("hooks");
+    if RECEIVE_HOOKS.iter().any(|hook| hooks.join(hook).exists()) {
+        return None;
+    }
+    Some(repo.path().to_path_buf())
+}
+
+/// One pack's place among the [`SharedPacks`]: empty until its first mirror has built it.
+type Slot = Arc<OnceLock<Result<Staged, String>>>;
+
+/// Packs built during one pass, by the objects they carry, for the mirrors that need them.
+#[derive(Debug, Default)]
+pub(crate) struct SharedPacks {
+    built: Mutex<HashMap<String, Slot>>,
+}
+
+/// A pack built once: the file, and for a large one its index, in a temporary directory.
+#[derive(Debug)]
+struct Staged {
+    dir: tempfile::TempDir,
+    objects: u32,
+    /// `pack-<hash>`, the name git gave the indexed pack (large packs only).
+    indexed: Option<String>,
+}
+
+impl SharedPacks {
+    /// The pack of `wants` without `haves`, built (and indexed if large) by the first mirror
+    /// that asks; the others wait for it.
+    fn get(&self, common_dir: &Path, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -> Result<Slot> {
+        let mut key: Vec<String> = wants.iter().map(|w| format!("+{w}")).collect();
+        key.extend(haves.iter().map(|h| format!("-{h}")));
+        key.sort_unstable();
+        let slot = {
+            let mut built = self
+                .built
+                .lock()
+                .map_err(|_| anyhow::anyhow!("another mirror's pack build panicked"))?;
+            Arc::clone(built.entry(key.join(" ")).or_default())
+        };
+        slot.get_or_init(|| stage(common_dir, mirror_dir, wants, haves).map_err(|err| format!("{err:#}")));
+        Ok(slot)
+    }
+}
+
+/// Moves `changes` into the mirror at `mirror_dir`, whose refs were `remote`.
+pub(crate) fn push(
+    common_dir: &Path,
+    mirror_dir: &Path,
+    changes: &[Change],
+    remote: &Refs,
+    packs: &SharedPacks,
+) -> Result<BTreeMap<String, RefResult>> {
+    let source = git2::Repository::open_bare(common_dir)
+        .with_context(|| format!("opening {}", common_dir.display()))?;
+    let mut wants: Vec<&str> = changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::Create { new, .. } | Change::Update { new, .. } => Some(new.as_str()),
+            Change::Delete { .. } => None,
+        })
+        .collect();
+    wants.sort_unstable();
+    wants.dedup();
+    if !wants.is_empty() {
+        // What the mirror has and we have too is left out of the pack.
+        let mut haves: Vec<&str> = remote
+            .values()
+            .map(String::as_str)
+            .filter(|oid| exists(&source, oid))
+            .collect();
+        haves.sort_unstable();
+        haves.dedup();
+        let slot = packs.get(common_dir, mirror_dir, &wants, &haves)?;
+        match slot.get() {
+            Some(Ok(staged)) => receive(mirror_dir, staged)?,
+            Some(Err(err)) => bail!("{err}"),
+            None => bail!("the pack for this mirror was not built"),
+        }
+    }
+    update_refs(mirror_dir, changes)?;
+    Ok(changes
+        .iter()
+        .map(|change| {
+            let result = match change {
+                Change::Update { old, new, .. } if !descends(&source, new, old) => RefResult::Forced,
+                _ => RefResult::Done,
+            };
+            (change.refname().to_owned(), result)
+        })
+        .collect())
+}
+
+fn exists(repo: &git2::Repository, oid: &str) -> bool {
+    git2::Oid::from_str(oid).is_ok_and(|oid| repo.odb().is_ok_and(|odb| odb.exists(oid)))
+}
+
+/// Whether `new` descends from `old` (a fast-forward); an `old` we do not have is not.
+fn descends(repo: &git2::Repository, new: &str, old: &str) -> bool {
+    let (Ok(new), Ok(old)) = (git2::Oid::from_str(new), git2::Oid::from_str(old)) else {
+        return false;
+    };
+    new == old || repo.graph_descendant_of(new, old).unwrap_or(false)
+}
+
+/// Builds the pack of the objects reachable from `wants` and not from `haves` (self-contained,
+/// no deltas against objects outside it) into a temporary directory, and indexes it there when
+/// it is large enough to be kept as a pack. It is indexed in the context of the first mirror that
+/// needs it: git checks every object it indexes against the repository's own copy, which in the
+/// source would mean reading every object twice, and in a mirror touches only what it has.
+fn stage(common_dir: &Path, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -> Result<Staged> {
+    // Beside the repository, so that linking it into a mirror on the same file system works.
+    let dir = tempfile::Builder::new()
+        .prefix("repo-sync-pack")
+        .tempdir_in(common_dir)
+        .or_else(|_| tempfile::tempdir())
+        .context("creating a temporary directory for the pack")?;
+    let pack_path = dir.path().join("tmp.pack");
+    let mut revs = String::new();
+    for want in wants {
+        revs.push_str(want);
+        revs.push('\n');
+    }
+    for have in haves {
+        revs.push('^');
+        revs.push_str(have);
+        revs.push('\n');
+    }
+    let mut packer = git::in_git_dir(common_dir)
+        .args(["pack-objects", "--revs", "--stdout", "--delta-base-offset", "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting git pack-objects")?;
+    let mut packer_in = packer.stdin.take().context("pack-objects without stdin")?;
+    let feeder = std::thread::spawn(move || packer_in.write_all(revs.as_bytes()));
+    let mut pack = packer.stdout.take().context("pack-objects without stdout")?;
+    // The header says how many objects follow, which decides how the mirrors store them; the
+    // rest streams on, so that indexing runs beside packing as it does under `git push`.
+    let stored = store_staged(mirror_dir, &pack_path, &mut pack);
+    drop(pack);
+    let output = packer.wait_with_output().context("running git pack-objects")?;
+    let fed = feeder
+        .join()
+        .map_err(|_| anyhow::anyhow!("feeding pack-objects panicked"))?;
+    if !output.status.success() {
+        bail!(
+            "git pack-objects failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    fed.context("feeding git pack-objects")?;
+    let (objects, indexed) = stored?;
+    Ok(Staged {
+        dir,
+        objects,
+        indexed,
+    })
+}
+
+/// Reads a pack from `pack` into `pack_path`: a small one as it is, a large one through
+/// `git index-pack --stdin`, which indexes it beside. Returns its object count and, when indexed,
+/// `pack-<hash>`, git's name for it.
+fn store_staged(
+    mirror_dir: &Path,
+    pack_path: &Path,
+    pack: &mut impl std::io::Read,
+) -> Result<(u32, Option<String>)> {
+    let mut header = [0_u8; 12];
+    pack.read_exact(&mut header).context("reading the pack header")?;
+    if &header[..4] != b"PACK" {
+        bail!("git pack-objects wrote no pack");
+    }
+    let objects = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+    if objects < UNPACK_LIMIT {
+        let mut file =
+            std::fs::File::create(pack_path).with_context(|| format!("creating {}", pack_path.display()))?;
+        file.write_all(&header).context("writing the pack")?;
+        std::io::copy(pack, &mut file).context("writing the pack")?;
+        return Ok((objects, None));
+    }
+    let mut indexer = git::in_git_dir(mirror_dir)
+        .args(["index-pack", "--stdin"])
+        .arg(pack_path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting git index-pack")?;
+    let mut input = indexer.stdin.take().context("index-pack without stdin")?;
+    let copied = input
+        .write_all(&header)
+        .and_then(|()| std::io::copy(pack, &mut input).map(drop));
+    drop(input);
+    let output = indexer.wait_with_output().context("running git index-pack")?;
+    if !output.status.success() {
+        bail!(
+            "git index-pack failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    copied.context("passing the pack to git index-pack")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let hash = stdout.trim().rsplit('\t').next().unwrap_or_default();
+    if hash.is_empty() || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("git index-pack named no pack ({stdout:?})");
+    }
+    Ok((objects, Some(format!("pack-{hash}"))))
+}
+
+/// Stores a staged pack in the mirror as `receive-pack` would: a small one unpacked into loose
+/// objects, a large one kept (its files linked or copied in, the index last, since git takes a
+/// pack as present once its index is there).
+fn receive(mirror_dir: &Path, staged: &Staged) -> Result<()> {
+    let pack_path = staged.dir.path().join("tmp.pack");
+    let Some(name) = &staged.indexed else {
+        let input = std::fs::File::open(&pack_path).context("opening the pack")?;
+        let output = git::in_git_dir(mirror_dir)
+            .args(["unpack-objects", "-q"])
+            .stdin(input)
+            .output()
+            .context("running git unpack-objects in the mirror")?;
+        if !output.status.success() {
+            bail!(
+                "storing {} objects in the mirror failed: {}",
+                staged.objects,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        return Ok(());
+    };
+    let pack_dir = mirror_dir.join("objects").join("pack");
+    std::fs::create_dir_all(&pack_dir).with_context(|| format!("creating {}", pack_dir.display()))?;
+    for ext in ["pack", "rev", "idx"] {
+        let from = staged.dir.path().join(format!("tmp.{ext}"));
+        if ext == "rev" && !from.exists() {
+            continue;
+        }
+        let to = pack_dir.join(format!("{name}.{ext}"));
+        if to.exists() {
+            continue;
+        }
+        let temp = pack_dir.join(format!("tmp_repo_sync_{name}.{ext}"));
+        let _ = std::fs::remove_file(&temp);
+        if std::fs::hard_link(&from, &temp).is_err() {
+            std::fs::copy(&from, &temp)
+                .with_context(|| format!("copying the pack into {}", pack_dir.display()))?;
+        }
+        std::fs::rename(&temp, &to).with_context(|| format!("moving {} into place", to.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs `cmd` with `input` on its stdin (written from a thread, as the command may fill its
+/// stderr pipe before it has read everything), failing with its stderr.
+fn run_fed(mut cmd: std::process::Command, input: String, what: &str) -> Result<()> {
+    cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().with_context(|| format!("starting {what}"))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .with_context(|| format!("{what} without stdin"))?;
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child
+        .wait_with_output()
+        .with_context(|| format!("running {what}"))?;
+    let written = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("feeding {what} panicked"))?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    written.with_context(|| format!("feeding {what}"))
+}
+
+/// Moves every ref of `changes` in one transaction that checks each old value.
+fn update_refs(mirror_dir: &Path, changes: &[Change]) -> Result<()> {
+    let mut commands = String::from("start\n");
+    for change in changes {
+        match change {
+            Change::Create { refname, new } => {
+                commands.push_str(&format!("create {refname} {new}\n"));
+            }
+            Change::Update { refname, old, new } => {
+                commands.push_str(&format!("update {refname} {new} {old}\n"));
+            }
+            Change::Delete { refname, old } => {
+                commands.push_str(&format!("delete {refname} {old}\n"));
+            }
+        }
+    }
+    commands.push_str("prepare\ncommit\n");
+    let mut cmd = git::in_git_dir(mirror_dir);
+    cmd.args(["update-ref", "--stdin"]).stdout(Stdio::null());
+    run_fed(cmd, commands, "git update-ref").context(
+        "moving the mirror's refs; nothing was changed (did the mirror change while it was being updated?)",
+    )
+}
