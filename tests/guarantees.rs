@@ -590,18 +590,7 @@ fn a_worker_killed_mid_push_blocks_nothing_and_leaves_the_mirror_old_or_new() {
         || format!("worker {worker} survived SIGKILL"),
     );
     // The kernel dropped the worker's lock, even though its git push still runs.
-    let lock = fs::OpenOptions::new()
-        .write(true)
-        .open(common.join("repo-sync.lock"))
-        .expect("opening the lock file");
-    match lock.try_lock() {
-        Ok(()) => lock.unlock().expect("unlocking"),
-        Err(err) => panic!(
-            "the dead worker's lock is still held ({err}); its children: {:?}",
-            children
-        ),
-    }
-    drop(lock);
+    assert_lock_free(&common, &children);
 
     // Now the push dies too, in the middle of the mirror's pre-receive.
     for pid in &children {
@@ -614,31 +603,10 @@ fn a_worker_killed_mid_push_blocks_nothing_and_leaves_the_mirror_old_or_new() {
         || "the push survived SIGKILL".to_owned(),
     );
 
-    let after_crash = ref_map(&env.refs(&mirror));
-    for name in old.keys().chain(new.keys()) {
-        let value = after_crash.get(name);
-        assert!(
-            value == old.get(name) || value == new.get(name),
-            "{name} on the mirror is {value:?}: neither old {:?} nor new {:?}",
-            old.get(name),
-            new.get(name)
-        );
-    }
-    assert!(
-        after_crash == old || after_crash == new,
-        "a push cut off half-way left some refs old and some new (not atomic):\n\
-         old {old:?}\nnew {new:?}\nmirror {after_crash:?}"
-    );
-    env.git(&mirror, ["fsck", "--no-dangling"]);
+    assert_old_or_new(&env, &mirror, &old, &new);
 
     gate.release();
-    let mut sync = env.std_cmd_in(&repo);
-    sync.arg("sync");
-    let out = run_within(sync, Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("sync after the crash hung (a stale lock?): {e}"));
-    assert!(out.status.success(), "sync after the crash: {out:?}");
-    assert_eq!(env.refs(&mirror), env.refs(&repo));
-    env.git(&mirror, ["fsck", "--no-dangling"]);
+    assert_next_sync_completes(&env, &repo, &mirror);
 
     // And the background is not wedged by whatever the dead worker left behind.
     env.commit(&repo, "after the crash");
@@ -1025,4 +993,130 @@ fn a_trigger_that_changes_no_mirrored_ref_contacts_no_mirror() {
         "a new branch was not pushed:\n{}",
         env.log(&repo)
     );
+}
+
+/// Nobody holds the repository's sync lock (the kernel released a killed holder's).
+fn assert_lock_free(common: &Path, children: &[u32]) {
+    let lock = fs::OpenOptions::new()
+        .write(true)
+        .open(common.join("repo-sync.lock"))
+        .expect("opening the lock file");
+    match lock.try_lock() {
+        Ok(()) => lock.unlock().expect("unlocking"),
+        Err(err) => panic!("the dead worker's lock is still held ({err}); its children: {children:?}"),
+    }
+}
+
+/// After a crash the mirror's refs are all `old` or all `new`, and its objects are sound.
+fn assert_old_or_new(
+    env: &TestEnv,
+    mirror: &Path,
+    old: &std::collections::BTreeMap<String, String>,
+    new: &std::collections::BTreeMap<String, String>,
+) {
+    let after_crash = ref_map(&env.refs(mirror));
+    for name in old.keys().chain(new.keys()) {
+        let value = after_crash.get(name);
+        assert!(
+            value == old.get(name) || value == new.get(name),
+            "{name} on the mirror is {value:?}: neither old {:?} nor new {:?}",
+            old.get(name),
+            new.get(name)
+        );
+    }
+    assert!(
+        after_crash == *old || after_crash == *new,
+        "a push cut off half-way left some refs old and some new (not atomic):\n\
+         old {old:?}\nnew {new:?}\nmirror {after_crash:?}"
+    );
+    env.git(mirror, ["fsck", "--no-dangling"]);
+}
+
+/// The next `sync` neither hangs on what a crash left behind nor fails, and brings the mirror up
+/// to date.
+fn assert_next_sync_completes(env: &TestEnv, repo: &Path, mirror: &Path) {
+    let mut sync = env.std_cmd_in(repo);
+    sync.arg("sync");
+    let out = run_within(sync, Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("sync after the crash hung (a stale lock?): {e}"));
+    assert!(out.status.success(), "sync after the crash: {out:?}");
+    assert_eq!(env.refs(mirror), env.refs(repo));
+    env.git(mirror, ["fsck", "--no-dangling"]);
+}
+
+/// The same for a plain bare mirror, which takes the direct transfer (objects, then one ref
+/// transaction) rather than `git push`: killed after the objects went in and while the refs are
+/// about to move, the mirror keeps its old refs and sound objects, and the next sync completes.
+#[test]
+fn a_sync_killed_mid_direct_transfer_leaves_the_mirror_old_or_new() {
+    let mut env = TestEnv::new();
+    let repo = env.init_repo("project");
+    env.commit(&repo, "second");
+    env.git(&repo, ["branch", "feature"]);
+    env.git(&repo, ["branch", "old"]);
+    env.git(&repo, ["tag", "v1"]);
+    let mirror = env.init_bare("backup.git");
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "backup", s(&mirror)])
+        .assert()
+        .success();
+    env.cmd_in(&repo).arg("sync").assert().success();
+    let old = ref_map(&env.refs(&mirror));
+
+    // A `git` first on PATH that holds every `update-ref` until released.
+    let real_git = std::env::split_paths(env.path_var())
+        .map(|dir| dir.join("git"))
+        .find(|git| git.is_file())
+        .expect("git on PATH");
+    let (entered, release) = (env.root().join("entered"), env.root().join("release"));
+    let bin = env.root().join("gate-bin");
+    env.write_executable(
+        &bin.join("git"),
+        &format!(
+            "#!/bin/sh\ncase \" $* \" in *\" update-ref \"*) : > {}; while [ ! -e {} ]; do sleep 0.05; done;; esac\nexec {} \"$@\"\n",
+            sh_quote(&entered),
+            sh_quote(&release),
+            sh_quote(&real_git)
+        ),
+    );
+    let mut path = vec![bin];
+    path.extend(std::env::split_paths(env.path_var()));
+    env.set_path_var(std::env::join_paths(path).expect("joining PATH"));
+
+    env.git(&repo, ["branch", "-D", "old"]);
+    env.git(&repo, ["tag", "v2"]);
+    env.git(&repo, ["branch", "-f", "feature", "HEAD~1"]);
+    env.commit(&repo, "the change");
+    let new = ref_map(&env.refs(&repo));
+    let mut sync = env.std_cmd_in(&repo);
+    sync.arg("sync");
+    let mut child = sync.spawn().expect("starting sync");
+    let pid = child.id();
+    wait_for(
+        WAIT,
+        || entered.exists(),
+        || "the sync never reached update-ref".to_owned(),
+    );
+    let children = descendants(pid);
+    kill9(pid);
+    for child in &children {
+        kill9(*child);
+    }
+    child.wait().expect("reaping the killed sync");
+    let alive = |pid: &u32| Path::new(&format!("/proc/{pid}/cmdline")).exists();
+    wait_for(
+        Duration::from_secs(5),
+        || !children.iter().any(alive),
+        || "the sync's git survived SIGKILL".to_owned(),
+    );
+    assert_lock_free(&env.common_dir(&repo), &children);
+    assert_eq!(
+        ref_map(&env.refs(&mirror)),
+        old,
+        "the refs moved before the transaction"
+    );
+    assert_old_or_new(&env, &mirror, &old, &new);
+
+    fs::write(&release, "").expect("releasing the gate");
+    assert_next_sync_completes(&env, &repo, &mirror);
 }

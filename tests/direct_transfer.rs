@@ -1,0 +1,135 @@
+//! Plain bare mirrors on this machine take a direct transfer (one pack for all of them, refs in
+//! one checked transaction) instead of `git push`: the same refs arrive, the objects are sound,
+//! and a mirror that runs hooks still gets a real `git push`.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::Path;
+
+use support::{TestEnv, s, sh_quote};
+
+/// A source with enough objects that the pack is kept and indexed rather than unpacked.
+fn source_with_many_objects(env: &TestEnv) -> std::path::PathBuf {
+    let repo = env.init_repo("project");
+    for n in 0..60 {
+        env.commit(&repo, &format!("commit {n}"));
+    }
+    env.git(&repo, ["tag", "-a", "-m", "release", "v1"]);
+    repo
+}
+
+fn packs_in(mirror: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(mirror.join("objects/pack"))
+        .map(|dir| {
+            dir.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".idx"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn fsck(env: &TestEnv, mirror: &Path) {
+    let out = env
+        .git_cmd(mirror)
+        .args(["fsck", "--strict", "--no-dangling"])
+        .output()
+        .expect("running git fsck");
+    assert!(
+        out.status.success(),
+        "git fsck in {}: {}{}",
+        mirror.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn three_plain_mirrors_share_one_pack_and_are_sound() {
+    let env = TestEnv::new();
+    let repo = source_with_many_objects(&env);
+    let mirrors: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|name| env.init_bare(&format!("{name}.git")))
+        .collect();
+    for (name, mirror) in ["a", "b", "c"].iter().zip(&mirrors) {
+        env.cmd_in(&repo)
+            .args(["mirror", "add", name, s(mirror)])
+            .assert()
+            .success();
+    }
+    env.cmd_in(&repo).arg("sync").assert().success();
+
+    let first = packs_in(&mirrors[0]);
+    assert_eq!(first.len(), 1, "one kept pack: {first:?}");
+    // Built and indexed once: every mirror holds a link to the same file.
+    let inode = |mirror: &Path| {
+        let pack = mirror
+            .join("objects/pack")
+            .join(first[0].replace(".idx", ".pack"));
+        fs::metadata(&pack).map(|m| m.ino()).expect("the pack is there")
+    };
+    assert!(mirrors.iter().all(|m| inode(m) == inode(&mirrors[0])));
+    for mirror in &mirrors {
+        assert_eq!(env.refs(mirror), env.refs(&repo));
+        assert_eq!(packs_in(mirror), first, "the same pack in every mirror");
+        fsck(&env, mirror);
+    }
+    // No temporary pack left behind in the source.
+    let leftovers: Vec<_> = fs::read_dir(env.common_dir(&repo))
+        .expect("reading the git dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("repo-sync-pack"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Then small changes (unpacked), a deletion and a forced update.
+    env.commit(&repo, "one more");
+    env.git(&repo, ["tag", "-d", "v1"]);
+    env.git(&repo, ["reset", "-q", "--hard", "HEAD~2"]);
+    env.commit(&repo, "rewritten");
+    let out = env
+        .cmd_in(&repo)
+        .args(["sync", "-v"])
+        .output()
+        .expect("running sync");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("overwrote 1 ref(s)"), "{text}");
+    for mirror in &mirrors {
+        assert_eq!(env.refs(mirror), env.refs(&repo));
+        fsck(&env, mirror);
+    }
+}
+
+#[test]
+fn a_mirror_with_a_receive_hook_still_gets_a_real_push() {
+    let env = TestEnv::new();
+    let repo = source_with_many_objects(&env);
+    let plain = env.init_bare("plain.git");
+    let hooked = env.init_bare("hooked.git");
+    let ran = env.root().join("post-receive-ran");
+    env.write_executable(
+        &hooked.join("hooks/post-receive"),
+        &format!("#!/bin/sh\ncat >> {}\n", sh_quote(&ran)),
+    );
+    for (name, mirror) in [("plain", &plain), ("hooked", &hooked)] {
+        env.cmd_in(&repo)
+            .args(["mirror", "add", name, s(mirror)])
+            .assert()
+            .success();
+    }
+    env.cmd_in(&repo).arg("sync").assert().success();
+
+    assert_eq!(env.refs(&plain), env.refs(&repo));
+    assert_eq!(env.refs(&hooked), env.refs(&repo));
+    let received = fs::read_to_string(&ran).expect("the mirror's post-receive hook ran");
+    assert!(received.contains("refs/heads/main"), "{received}");
+    assert!(received.contains("refs/tags/v1"), "{received}");
+    fsck(&env, &plain);
+    fsck(&env, &hooked);
+}
