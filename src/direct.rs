@@ -145,6 +145,13 @@ pub(crate) fn push(
         }
     }
     update_refs(mirror_dir, changes)?;
+    // What receive-pack does after a push, so that a mirror's loose objects and packs are
+    // consolidated in time (git detaches the work when there is any). Its failure is not ours.
+    let _ = git::in_git_dir(mirror_dir)
+        .args(["gc", "--auto", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     Ok(changes
         .iter()
         .map(|change| {
