@@ -1,5 +1,6 @@
-//! Repositories with more refs than one explicit push should carry: the plan is pushed in bulk
-//! (wildcard refspecs, `--prune`), with the same results as ref by ref: every mirrored ref equal,
+//! Repositories with more refs than one explicit push should carry: through `git push` the plan is
+//! pushed in bulk (wildcard refspecs, `--prune`), into a plain local mirror directly, with the same
+//! results as ref by ref either way: every mirrored ref equal,
 //! deletions pruned, a diverged ref overwritten and reported (or, with `force = false`, kept and
 //! reported) and nothing outside the mirrored patterns touched.
 
@@ -57,8 +58,25 @@ fn sync(env: &TestEnv, repo: &Path) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
+/// A bare mirror that runs a hook of its own, so that it gets `git push` (a plain one is filled
+/// directly; see src/direct.rs), as a remote mirror does.
+fn pushed_mirror(env: &TestEnv) -> std::path::PathBuf {
+    let mirror = env.init_bare("mirror.git");
+    env.write_executable(&mirror.join("hooks/post-update"), "#!/bin/sh\nexit 0\n");
+    mirror
+}
+
 #[test]
 fn thousands_of_refs_sync_in_bulk_with_the_same_results_as_ref_by_ref() {
+    thousands_of_refs(true);
+}
+
+#[test]
+fn thousands_of_refs_sync_directly_into_a_plain_mirror() {
+    thousands_of_refs(false);
+}
+
+fn thousands_of_refs(through_git_push: bool) {
     let env = TestEnv::new();
     let repo = env.init_repo("project");
     let first = env.head(&repo);
@@ -66,7 +84,11 @@ fn thousands_of_refs_sync_in_bulk_with_the_same_results_as_ref_by_ref() {
     // Not mirrored: must never reach the mirror, nor be pruned from it.
     env.git(&repo, ["update-ref", "refs/remotes/origin/x", &first]);
 
-    let mirror = env.init_bare("mirror.git");
+    let mirror = if through_git_push {
+        pushed_mirror(&env)
+    } else {
+        env.init_bare("mirror.git")
+    };
     env.cmd_in(&repo)
         .args(["mirror", "add", "backup", s(&mirror)])
         .assert()
