@@ -926,9 +926,22 @@ fn assert_overwritten(env: &TestEnv, repo: &Path, main: &str) {
 
 #[test]
 fn a_diverged_mirror_is_put_back_to_the_source_and_status_says_it_overwrote() {
+    diverged_mirror_is_put_back(false);
+}
+
+/// The same through `git push` (a mirror with a hook of its own gets that, as a remote one does).
+#[test]
+fn a_diverged_mirror_that_gets_git_push_is_put_back_too() {
+    diverged_mirror_is_put_back(true);
+}
+
+fn diverged_mirror_is_put_back(through_git_push: bool) {
     let env = TestEnv::new();
     let repo = env.init_repo("project");
-    let mirror = env.root().join("backup.git");
+    let mirror = env.init_bare("backup.git");
+    if through_git_push {
+        env.write_executable(&mirror.join("hooks/post-update"), "#!/bin/sh\nexit 0\n");
+    }
     env.install(&repo, &[("backup", s(&mirror))]);
     env.cmd_in(&repo).arg("sync").assert().success();
 
