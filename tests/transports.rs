@@ -443,28 +443,7 @@ fn wrong_http_password_is_one_clear_authentication_failure() {
         .env("SSH_ASKPASS", &askpass)
         .env("SSH_ASKPASS_REQUIRE", "force");
     let sync = run_cmd(cmd);
-    assert!(
-        sync.elapsed < Duration::from_secs(20),
-        "sync took too long:\n{sync}"
-    );
-    assert_eq!(sync.code, Some(3), "{sync}\n{}", http.logs());
-    let line = sync.line_for("guarded");
-    assert!(
-        line.contains("failed") && contains_ci(line, "authentication failed"),
-        "the mirror's line should say authentication failed:\n{sync}"
-    );
-    let status = env.status_json(&src);
-    let error = last_error(&status, "guarded");
-    assert!(
-        contains_ci(&error, "authentication failed"),
-        "last_error: {error}"
-    );
-    assert_eq!(mirror_status(&status, "local")["last_result"], "ok", "{status:#}");
-    assert!(
-        !asked.exists(),
-        "a password prompt was shown: {:?}",
-        fs::read_to_string(&asked)
-    );
+    assert_one_clear_auth_failure(&env, &src, &sync, "guarded", &asked, &http.logs());
     assert_eq!(
         http.rejected_logins(),
         1,
@@ -473,6 +452,40 @@ fn wrong_http_password_is_one_clear_authentication_failure() {
     );
     assert_eq!(env.refs(&src), env.refs(&local));
     assert_empty(&env, &remote, "the server refused the login");
+}
+
+/// `sync` failed (exit 3) quickly for mirror `name` alone, saying authentication failed on its
+/// line and in `status`, and nothing asked for a password.
+fn assert_one_clear_auth_failure(
+    env: &TestEnv,
+    src: &Path,
+    sync: &Run,
+    name: &str,
+    asked: &Path,
+    server_log: &str,
+) {
+    assert!(
+        sync.elapsed < Duration::from_secs(20),
+        "sync took too long:\n{sync}"
+    );
+    assert_eq!(sync.code, Some(3), "{sync}\n{server_log}");
+    let line = sync.line_for(name);
+    assert!(
+        line.contains("failed") && contains_ci(line, "authentication failed"),
+        "the mirror's line should say authentication failed:\n{sync}"
+    );
+    let status = env.status_json(src);
+    let error = last_error(&status, name);
+    assert!(
+        contains_ci(&error, "authentication failed"),
+        "last_error: {error}"
+    );
+    assert_eq!(mirror_status(&status, "local")["last_result"], "ok", "{status:#}");
+    assert!(
+        !asked.exists(),
+        "a password prompt was shown: {:?}",
+        fs::read_to_string(asked)
+    );
 }
 
 /// Must show 4 (ssh): a key the server does not accept is one clear authentication failure: one
@@ -505,26 +518,7 @@ fn wrong_ssh_key_is_one_clear_authentication_failure_without_prompting() {
         .env("DISPLAY", ":0")
         .env("GIT_ASKPASS", &askpass);
     let sync = run_cmd(cmd);
-    assert!(
-        sync.elapsed < Duration::from_secs(20),
-        "sync took too long:\n{sync}"
-    );
-    assert_eq!(sync.code, Some(3), "{sync}\n--- sshd ---\n{}", sshd.log());
-    let line = sync.line_for("locked");
-    assert!(
-        line.contains("failed") && contains_ci(line, "authentication failed"),
-        "the mirror's line should say authentication failed:\n{sync}"
-    );
-    let error = last_error(&env.status_json(&src), "locked");
-    assert!(
-        contains_ci(&error, "authentication failed"),
-        "last_error: {error}"
-    );
-    assert!(
-        !asked.exists(),
-        "a prompt was shown: {:?}",
-        fs::read_to_string(&asked)
-    );
+    assert_one_clear_auth_failure(&env, &src, &sync, "locked", &asked, &sshd.log());
     assert_eq!(sshd.logins(), 0, "{}", sshd.log());
     assert_eq!(
         sshd.auth_connections(),
