@@ -176,6 +176,21 @@ fn descends(repo: &git2::Repository, new: &str, old: &str) -> bool {
     new == old || repo.graph_descendant_of(new, old).unwrap_or(false)
 }
 
+/// Where a pass stages its packs: `<git common dir>/repo-sync-pack*`.
+const STAGING_PREFIX: &str = "repo-sync-pack";
+
+/// Removes what a killed pass left staged. Called under the sync lock, so no pass is using any.
+pub(crate) fn remove_stale_staging(common_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(common_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Builds the pack of the objects reachable from `wants` and not from `haves` (self-contained,
 /// no deltas against objects outside it) into a temporary directory, and indexes it there when
 /// it is large enough to be kept as a pack. It is indexed in the context of the first mirror that
@@ -184,7 +199,7 @@ fn descends(repo: &git2::Repository, new: &str, old: &str) -> bool {
 fn stage(common_dir: &Path, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -> Result<Staged> {
     // Beside the repository, so that linking it into a mirror on the same file system works.
     let dir = tempfile::Builder::new()
-        .prefix("repo-sync-pack")
+        .prefix(STAGING_PREFIX)
         .tempdir_in(common_dir)
         .or_else(|_| tempfile::tempdir())
         .context("creating a temporary directory for the pack")?;

@@ -221,6 +221,7 @@ pub enum PassKind {
 /// file. The caller holds the repository's sync lock.
 pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) -> Result<Vec<Report>> {
     let mirrors = config.select(names)?;
+    crate::direct::remove_stale_staging(&repo.common_dir);
     let local = local_refs(repo)?;
     let state_path = repo.state_path();
     let mut state = State::load(&state_path);

@@ -1132,4 +1132,11 @@ fn a_sync_killed_mid_direct_transfer_leaves_the_mirror_old_or_new() {
 
     fs::write(&release, "").expect("releasing the gate");
     assert_next_sync_completes(&env, &repo, &mirror);
+    // What the killed sync had staged is gone too.
+    let staged: Vec<_> = fs::read_dir(env.common_dir(&repo))
+        .expect("reading the git dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("repo-sync-pack"))
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
 }

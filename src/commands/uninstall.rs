@@ -57,6 +57,9 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
                 }
                 actions.push(format!("delete {}", path.display()));
             }
+            if !args.dry_run {
+                crate::direct::remove_stale_staging(&repo.common_dir);
+            }
         }
         if verbosity != Verbosity::Quiet {
             let where_ = repo.display_path().display();
