@@ -144,7 +144,9 @@ pub(crate) fn push(
             None => bail!("the pack for this mirror was not built"),
         }
     }
-    update_refs(mirror_dir, changes)?;
+    if !(remote.is_empty() && create_packed_refs(mirror_dir, changes)?) {
+        update_refs(mirror_dir, changes)?;
+    }
     // What receive-pack does after a push, so that a mirror's loose objects and packs are
     // consolidated in time (git detaches the work when there is any). Its failure is not ours.
     let _ = git::in_git_dir(mirror_dir)
@@ -363,6 +365,62 @@ fn run_fed(mut cmd: std::process::Command, input: String, what: &str) -> Result<
         );
     }
     written.with_context(|| format!("feeding {what}"))
+}
+
+/// Gives a mirror that has no ref at all its refs as one `packed-refs` file, the way `git clone`
+/// does, instead of one loose file per ref: a first sync of hundreds of refs into several new
+/// mirrors spent most of its time there. Done under git's own `packed-refs.lock`, and only while
+/// the mirror still has no ref; `false` (nothing written) when that does not hold or `changes`
+/// are not all creations, and the caller takes the transaction instead.
+fn create_packed_refs(mirror_dir: &Path, changes: &[Change]) -> Result<bool> {
+    let mut refs: Vec<(&str, &str)> = Vec::with_capacity(changes.len());
+    for change in changes {
+        let Change::Create { refname, new } = change else {
+            return Ok(false);
+        };
+        refs.push((refname, new));
+    }
+    let lock_path = mirror_dir.join("packed-refs.lock");
+    let Ok(mut lock) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&lock_path)
+    else {
+        // Someone else is packing or writing refs there now.
+        return Ok(false);
+    };
+    let written = (|| -> std::io::Result<bool> {
+        if mirror_dir.join("packed-refs").exists() || has_loose_refs(&mirror_dir.join("refs")) {
+            return Ok(false);
+        }
+        refs.sort_unstable();
+        let mut text = String::from("# pack-refs with: sorted \n");
+        for (refname, oid) in &refs {
+            text.push_str(&format!("{oid} {refname}\n"));
+        }
+        lock.write_all(text.as_bytes())?;
+        lock.sync_all()?;
+        std::fs::rename(&lock_path, mirror_dir.join("packed-refs"))?;
+        Ok(true)
+    })();
+    if !matches!(written, Ok(true)) {
+        let _ = std::fs::remove_file(&lock_path);
+    }
+    written.with_context(|| format!("writing the refs of {}", mirror_dir.display()))
+}
+
+/// Whether there is any file (a loose ref) below `dir`.
+fn has_loose_refs(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                has_loose_refs(&path)
+            } else {
+                true
+            }
+        })
+    })
 }
 
 /// Moves every ref of `changes` in one transaction that checks each old value.

@@ -77,6 +77,9 @@ fn three_plain_mirrors_share_one_pack_and_are_sound() {
     for mirror in &mirrors {
         assert_eq!(env.refs(mirror), env.refs(&repo));
         assert_eq!(packs_in(mirror), first, "the same pack in every mirror");
+        // A new mirror's refs came as one packed-refs file, as `git clone` writes them.
+        assert!(mirror.join("packed-refs").is_file());
+        assert!(!mirror.join("refs/heads/main").exists());
         fsck(&env, mirror);
     }
     // No temporary pack left behind in the source.
