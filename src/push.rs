@@ -1,7 +1,9 @@
 //! The plan and the transfer: the only place that runs `git push`.
 //!
-//! For each mirror: read its refs (`git ls-remote`), compute which of the refs it mirrors to
-//! create, update and delete, and push exactly those with explicit refspecs through git itself,
+//! For each mirror: read its refs (`git ls-remote`, or in process for a mirror on this machine),
+//! compute which of the refs it mirrors to create, update and delete, and move exactly those: a
+//! plain bare local mirror directly (see [`crate::direct`]), any other with explicit refspecs
+//! through `git push` itself,
 //! which reuses deltas where libgit2 would rebuild them. Forced updates carry
 //! `--force-with-lease` on the value just read, so a concurrent push to the mirror is never
 //! silently overwritten. Every ref's result is read back from `--porcelain` output.
