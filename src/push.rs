@@ -2,7 +2,7 @@
 //!
 //! For each mirror: read its refs (`git ls-remote`, or in process for a mirror on this machine),
 //! compute which of the refs it mirrors to create, update and delete, and move exactly those: a
-//! plain bare local mirror directly (see [`crate::direct`]), any other with explicit refspecs
+//! plain bare local mirror directly (see `direct.rs`), any other with explicit refspecs
 //! through `git push` itself,
 //! which reuses deltas where libgit2 would rebuild them. Forced updates carry
 //! `--force-with-lease` on the value just read, so a concurrent push to the mirror is never
