@@ -42,6 +42,17 @@ pub enum Command {
     Sync(SyncArgs),
     /// Show, per mirror, the last push, its result and the last error.
     Status(StatusArgs),
+    /// Check everything that keeps the mirrors current, one line each, with its fix.
+    #[command(
+        after_help = "Checks: who owns the repository, the config, the mirrors configured, \
+                            that git will run our triggers (and not another tool's hook in their \
+                            place), the binary they run, each mirror reachable and accepting our \
+                            credentials, the state files, a sync asked for that no worker runs, \
+                            and each mirror's last result.\n\nExit status: 0 all is well, 1 \
+                            something needs you.\n\nExamples:\n  git-repo-sync doctor\n  \
+                            git-repo-sync doctor /srv/git/*.git --json"
+    )]
+    Doctor(DoctorArgs),
     /// Add, remove or list mirrors.
     #[command(subcommand)]
     Mirror(MirrorCommand),
@@ -110,6 +121,17 @@ pub struct SyncArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Repositories to check (default: the repository around the current directory).
+    #[arg(value_name = "REPO")]
+    pub repos: Vec<PathBuf>,
+
+    /// Print JSON instead of lines.
     #[arg(long)]
     pub json: bool,
 }

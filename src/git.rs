@@ -5,6 +5,8 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use anyhow::{Context as _, Result};
+
 /// What `git rev-parse --local-env-vars` lists (git 2.47). Git exports these to hooks; a git
 /// process started for a mirror must not see them, or a push to a local-path mirror writes into
 /// the repository the hook belongs to. A unit test keeps this in step with the installed git.
@@ -47,6 +49,33 @@ pub fn in_git_dir(git_dir: &Path) -> Command {
     cmd
 }
 
+/// The version of the git on PATH, as (major, minor).
+pub fn version() -> Result<(u32, u32)> {
+    let output = command()
+        .arg("version")
+        .output()
+        .context("running git version (is git installed?)")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    parse_version(&text).with_context(|| format!("reading the version of git from {:?}", text.trim()))
+}
+
+/// `git version 2.55.0` (or `2.39.5.windows.1`) as (2, 55).
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let number = text.trim().strip_prefix("git version ")?;
+    let mut parts = number.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// The first git that runs `hook.<name>.command` entries from the config.
+pub const CONFIG_HOOKS_SINCE: (u32, u32) = (2, 54);
+
+/// Whether the git on PATH runs config-based hooks.
+pub fn runs_config_hooks() -> Result<bool> {
+    Ok(version()? >= CONFIG_HOOKS_SINCE)
+}
+
 fn concat_os(prefix: &str, value: &OsStr) -> std::ffi::OsString {
     let mut joined = std::ffi::OsString::from(prefix);
     joined.push(value);
@@ -56,6 +85,14 @@ fn concat_os(prefix: &str, value: &OsStr) -> std::ffi::OsString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_read_from_git_version() {
+        assert_eq!(parse_version("git version 2.55.0\n"), Some((2, 55)));
+        assert_eq!(parse_version("git version 2.39.5.windows.1"), Some((2, 39)));
+        assert_eq!(parse_version("hub version 2"), None);
+        assert!((2, 54) >= CONFIG_HOOKS_SINCE && (2, 47) < CONFIG_HOOKS_SINCE);
+    }
 
     #[test]
     fn local_env_vars_match_the_installed_git() {

@@ -8,13 +8,13 @@ mod commands;
 pub mod config;
 mod direct;
 pub mod git;
-pub mod hooks;
 pub mod notify;
 pub mod push;
 pub mod redact;
 pub mod repo;
 pub mod state;
 pub mod transport;
+pub mod triggers;
 pub mod worker;
 
 use anyhow::Result;
@@ -64,6 +64,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Uninstall(args) => commands::uninstall::run(&args, verbosity),
         Command::Sync(args) => commands::sync::run(&args, verbosity),
         Command::Status(args) => commands::status::run(&args),
+        Command::Doctor(args) => commands::doctor::run(&args),
         Command::Mirror(command) => commands::mirror::run(&command, verbosity),
         Command::Completions(args) => commands::docs::completions(args.shell),
         Command::Man => commands::docs::man(),

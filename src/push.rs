@@ -397,7 +397,7 @@ fn sync_mirror(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str) ->
 }
 
 /// The mirror's refs, as `git ls-remote --refs` lists them (peeled tags and HEAD left out).
-fn remote_refs(git: &MirrorGit<'_>, mirror: &Mirror) -> Result<Refs> {
+pub(crate) fn remote_refs(git: &MirrorGit<'_>, mirror: &Mirror) -> Result<Refs> {
     if let Some(refs) = local_mirror_refs(mirror) {
         return Ok(refs);
     }

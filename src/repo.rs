@@ -95,6 +95,16 @@ impl Repo {
         self.common_dir.join("repo-sync-state.json")
     }
 
+    /// The repository's own git config file, where config-based hooks of ours are set.
+    pub fn git_config_path(&self) -> PathBuf {
+        self.common_dir.join("config")
+    }
+
+    /// When and by which hook git-repo-sync was last triggered, as `<hook> <timestamp>`.
+    pub fn trigger_record_path(&self) -> PathBuf {
+        self.common_dir.join("repo-sync.trigger")
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.common_dir.join("repo-sync.log")
     }
@@ -165,6 +175,12 @@ impl Repo {
         } else {
             tops
         })
+    }
+
+    /// Runs git where it runs this repository's hooks and returns its stdout, or `None` when git
+    /// exits 1.
+    pub fn git_stdout(&self, args: &[&str]) -> Result<Option<Vec<u8>>> {
+        self.git_output(None, args)
     }
 
     /// Where [`Self::git_output`] runs git for `dir`.

@@ -91,6 +91,17 @@ impl State {
             .unwrap_or_default()
     }
 
+    /// Reads the state file, failing when it is there but cannot be read or parsed (for
+    /// `doctor`, which must tell that apart from "never synced").
+    pub fn read(path: &Path) -> Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("parsing sync state {}", path.display())),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(err) => Err(err).with_context(|| format!("reading sync state {}", path.display())),
+        }
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut json = serde_json::to_vec_pretty(self).context("serialising sync state")?;
         json.push(b'\n');

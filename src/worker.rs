@@ -67,6 +67,18 @@ impl SyncLock {
     }
 }
 
+/// Since when a sync has been asked for and not yet started, if one has.
+pub fn pending_since(repo: &Repo) -> Option<std::time::SystemTime> {
+    std::fs::metadata(pending_path(repo))
+        .and_then(|meta| meta.modified())
+        .ok()
+}
+
+/// Whether a worker (or a foreground `sync`) holds the repository's sync lock now.
+pub fn is_running(repo: &Repo) -> Result<bool> {
+    Ok(SyncLock::try_acquire(repo)?.is_none())
+}
+
 /// Asks for a sync of `repo` in the background and returns at once.
 pub fn trigger(repo: &Repo) -> Result<()> {
     let pending = pending_path(repo);

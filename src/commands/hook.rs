@@ -5,9 +5,9 @@ use std::io::{BufRead as _, IsTerminal as _};
 
 use crate::ExitStatus;
 use crate::cli::HookArgs;
-use crate::hooks::{self, HookKind};
 use crate::notify;
 use crate::repo::Repo;
+use crate::triggers::{self, HookKind};
 use crate::worker;
 
 pub(crate) fn run(args: &HookArgs) -> ExitStatus {
@@ -21,6 +21,10 @@ fn trigger(args: &HookArgs) -> anyhow::Result<()> {
     let Some(kind) = HookKind::from_name(&args.kind) else {
         anyhow::bail!("unknown hook kind '{}'", args.kind);
     };
+    // An amend has already fired post-commit (config-based hooks get here for it too).
+    if kind == HookKind::PostRewrite && args.args.first().is_some_and(|arg| arg == "amend") {
+        return Ok(());
+    }
     if kind == HookKind::PostReceive && !received_any_ref()? {
         return Ok(());
     }
@@ -30,6 +34,10 @@ fn trigger(args: &HookArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     worker::trigger(&repo)?;
+    // For `status`: that a trigger still fires, and which. A record that cannot be written
+    // costs only that line of `status`, never the sync.
+    let now = crate::state::timestamp(std::time::SystemTime::now());
+    let _ = std::fs::write(repo.trigger_record_path(), format!("{} {now}\n", kind.name()));
     // A mirror that began failing is told once, where someone is watching.
     if std::io::stderr().is_terminal() {
         for line in notify::take_notices(&repo) {
@@ -47,7 +55,7 @@ fn received_any_ref() -> anyhow::Result<bool> {
         if line.is_empty() {
             continue;
         }
-        if hooks::parse_post_receive_line(&line).is_some() {
+        if triggers::parse_post_receive_line(&line).is_some() {
             any = true;
         } else {
             eprintln!(

@@ -4,22 +4,21 @@
 //! directory known, no hook that cannot be chained); only then is anything written.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::cli::InstallArgs;
 use crate::config::{self, Config, Mirror};
-use crate::hooks::{self, HookKind, Step};
 use crate::repo::Repo;
+use crate::triggers::{self, Mechanism, Step};
 use crate::{ExitStatus, Verbosity};
 
 struct Plan {
     repo: Repo,
     config: Config,
     config_changed: bool,
-    /// Per hooks directory, what to do there.
-    hooks: Vec<(PathBuf, Vec<Step>)>,
+    /// What puts the triggers in place.
+    triggers: Vec<Step>,
 }
 
 pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
@@ -30,6 +29,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
         None => std::env::current_exe().context("finding the path of this git-repo-sync binary")?,
     };
     let repos = Repo::open_all(&args.repos)?;
+    let mechanism = Mechanism::for_installed_git()?;
 
     let mut plans = Vec::with_capacity(repos.len());
     for repo in repos {
@@ -53,18 +53,13 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
                 }
             }
         }
-        let mut hooks = Vec::new();
-        for hooks_dir in repo.hooks_dirs_to_write()? {
-            let kinds = HookKind::for_repo(repo.is_bare());
-            let steps = hooks::plan_install(&hooks_dir, kinds, &binary, args.force)
-                .with_context(|| format!("installing into {}", repo.display_path().display()))?;
-            hooks.push((hooks_dir, steps));
-        }
+        let triggers = triggers::plan_install(&repo, &binary, args.force, mechanism)
+            .with_context(|| format!("installing into {}", repo.display_path().display()))?;
         plans.push(Plan {
             config_changed: config != before,
             repo,
             config,
-            hooks,
+            triggers,
         });
     }
 
@@ -93,29 +88,22 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
                 plan.repo.config_path().display()
             ));
         }
-        for (hooks_dir, steps) in &plan.hooks {
-            if !args.dry_run {
-                hooks::apply(hooks_dir, steps)
-                    .with_context(|| format!("installing into {}", plan.repo.display_path().display()))?;
-            }
+        if !args.dry_run {
+            triggers::apply(&plan.triggers)
+                .with_context(|| format!("installing into {}", plan.repo.display_path().display()))?;
         }
         actions.extend(
-            plan.hooks
+            plan.triggers
                 .iter()
-                .flat_map(|(_, steps)| steps)
-                .filter(|step| {
-                    step.changes_something()
-                        || matches!(step, Step::Leave { .. })
-                        || verbosity == Verbosity::Verbose
-                })
+                .filter(|step| step.is_notable() || verbosity == Verbosity::Verbose)
                 .map(ToString::to_string),
         );
-        report(plan, &actions, args.dry_run, verbosity);
+        report(plan, &actions, args.dry_run, verbosity, mechanism);
     }
     Ok(ExitStatus::Success)
 }
 
-fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity) {
+fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity, mechanism: Mechanism) {
     if verbosity == Verbosity::Quiet {
         return;
     }
@@ -127,6 +115,15 @@ fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity) 
         println!("{where_}:");
         for action in actions {
             println!("  {prefix}{action}");
+        }
+    }
+    match mechanism {
+        Mechanism::ConfigHooks => println!(
+            "  triggers: config-based hooks (`git hook list {}` shows them); no hook file is touched",
+            triggers::HookKind::for_repo(plan.repo.is_bare())[0].name()
+        ),
+        Mechanism::HookFiles => {
+            println!("  triggers: hook files (this git has no config-based hooks; 2.54 and later do)")
         }
     }
     if plan.config.mirrors.is_empty() {

@@ -8,11 +8,13 @@ use crate::cli::StatusArgs;
 use crate::config::Config;
 use crate::repo::Repo;
 use crate::state::{PushedRef, Rejection, State, SyncResult};
-use crate::{push, redact};
+use crate::{git, push, redact, triggers};
 
 #[derive(Serialize)]
 struct StatusReport {
     repository: String,
+    /// Whether git will run our trigger, and if not, what to do.
+    triggers: triggers::Health,
     mirrors: Vec<MirrorStatus>,
 }
 
@@ -66,6 +68,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
         .collect::<Result<_>>()?;
     let report = StatusReport {
         repository: repo.display_path().display().to_string(),
+        triggers: triggers::health(&repo, git::runs_config_hooks()?)?,
         mirrors,
     };
     if args.json {
@@ -77,6 +80,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
 }
 
 fn print_table(report: &StatusReport, repo: &Repo) {
+    print_triggers(&report.triggers);
     if report.mirrors.is_empty() {
         println!(
             "{}: no mirrors configured (`git-repo-sync mirror add NAME URL`)",
@@ -123,6 +127,27 @@ fn print_table(report: &StatusReport, repo: &Repo) {
         }
     }
     println!("log: {}", repo.log_path().display());
+}
+
+fn print_triggers(health: &triggers::Health) {
+    let fired = match (&health.last_fired_by, &health.last_fired) {
+        (Some(hook), Some(at)) => format!("last fired by {hook} {}", when(Some(at))),
+        _ => "not fired yet".to_owned(),
+    };
+    if health.ok {
+        let how = if health.mechanism == "config" {
+            "config-based hooks"
+        } else {
+            "hook files"
+        };
+        println!("triggers: ok ({how}), {fired}");
+        return;
+    }
+    println!("triggers: NOT RUN BY GIT, mirrors are not updated by themselves ({fired}):");
+    for problem in &health.problems {
+        println!("  {}: {}", problem.hook, problem.problem);
+        println!("    fix: {}", problem.fix);
+    }
 }
 
 /// `2026-11-25T18:00:00Z (5m ago)`, or `never`.

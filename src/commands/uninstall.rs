@@ -3,8 +3,8 @@
 use anyhow::{Context as _, Result};
 
 use crate::cli::UninstallArgs;
-use crate::hooks::{self, Step};
 use crate::repo::Repo;
+use crate::triggers::{self, Step};
 use crate::{ExitStatus, Verbosity};
 
 /// What `--purge` deletes besides the hooks, from the common git dir: files, and the directory of
@@ -17,6 +17,7 @@ const PURGED: &[&str] = &[
     "repo-sync.lock",
     "repo-sync.pending",
     "repo-sync.notice",
+    "repo-sync.trigger",
     "repo-sync.toml.lock",
     "repo-sync-refs",
 ];
@@ -25,22 +26,16 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
     let repos = Repo::open_all(&args.repos)?;
     let mut plans = Vec::with_capacity(repos.len());
     for repo in repos {
-        let mut hooks = Vec::new();
-        for hooks_dir in repo.hooks_dirs()? {
-            let steps = hooks::plan_uninstall(&hooks_dir)?;
-            hooks.push((hooks_dir, steps));
-        }
-        plans.push((repo, hooks));
+        let steps = triggers::plan_uninstall(&repo)
+            .with_context(|| format!("uninstalling from {}", repo.display_path().display()))?;
+        plans.push((repo, steps));
     }
-    for (repo, hooks) in &plans {
-        let mut actions: Vec<String> = Vec::new();
-        for (hooks_dir, steps) in hooks {
-            if !args.dry_run {
-                hooks::apply(hooks_dir, steps)
-                    .with_context(|| format!("uninstalling from {}", repo.display_path().display()))?;
-            }
-            actions.extend(steps.iter().map(Step::to_string));
+    for (repo, steps) in &plans {
+        if !args.dry_run {
+            triggers::apply(steps)
+                .with_context(|| format!("uninstalling from {}", repo.display_path().display()))?;
         }
+        let mut actions: Vec<String> = steps.iter().map(Step::to_string).collect();
         if args.purge {
             for name in PURGED {
                 let path = repo.common_dir.join(name);

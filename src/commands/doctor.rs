@@ -1,0 +1,224 @@
+//! `doctor`: every check there is on what keeps a repository's mirrors current, one line each,
+//! with the command that fixes what is wrong.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::DoctorArgs;
+use crate::config::Config;
+use crate::repo::Repo;
+use crate::state::{State, SyncResult};
+use crate::transport::MirrorGit;
+use crate::{ExitStatus, git, push, redact, triggers, worker};
+
+/// A pending mark younger than this may just be a trigger whose worker is starting.
+const PENDING_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Serialize)]
+struct Check {
+    check: &'static str,
+    ok: bool,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+impl Check {
+    fn ok(check: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            check,
+            ok: true,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    fn problem(check: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            check,
+            ok: false,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct RepoReport {
+    repository: String,
+    ok: bool,
+    checks: Vec<Check>,
+}
+
+pub(crate) fn run(args: &DoctorArgs) -> Result<ExitStatus> {
+    let repos = Repo::open_all(&args.repos)?;
+    let git_runs_config_hooks = git::runs_config_hooks()?;
+    let reports: Vec<RepoReport> = repos
+        .iter()
+        .map(|repo| {
+            let checks = check(repo, git_runs_config_hooks);
+            RepoReport {
+                repository: repo.display_path().display().to_string(),
+                ok: checks.iter().all(|c| c.ok),
+                checks,
+            }
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        for report in &reports {
+            println!("{}:", report.repository);
+            for check in &report.checks {
+                let mark = if check.ok { "ok     " } else { "PROBLEM" };
+                println!("  {mark} {}: {}", check.check, check.detail);
+                if let Some(fix) = &check.fix {
+                    println!("          fix: {fix}");
+                }
+            }
+        }
+    }
+    Ok(if reports.iter().all(|r| r.ok) {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Error
+    })
+}
+
+fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let config_path = repo.config_path();
+    let config = match Config::load(&config_path) {
+        Ok(config) => {
+            checks.push(Check::ok("config", format!("{} parses", config_path.display())));
+            Some(config)
+        }
+        Err(err) => {
+            checks.push(Check::problem(
+                "config",
+                format!("{err:#}"),
+                format!("correct {} as the error says", config_path.display()),
+            ));
+            None
+        }
+    };
+    if let Some(config) = &config
+        && config.mirrors.is_empty()
+    {
+        checks.push(Check::problem(
+            "mirrors",
+            "no mirrors configured: nothing is mirrored",
+            "git-repo-sync mirror add NAME URL",
+        ));
+    }
+    match triggers::health(repo, git_runs_config_hooks) {
+        Ok(health) if health.ok => {
+            let how = match health.mechanism {
+                "config" => "config-based hooks",
+                _ => "hook files",
+            };
+            let fired = match (&health.last_fired_by, &health.last_fired) {
+                (Some(hook), Some(at)) => format!("; last fired by {hook} at {at}"),
+                _ => "; not fired yet".to_owned(),
+            };
+            checks.push(Check::ok("triggers", format!("git runs ours ({how}){fired}")));
+        }
+        Ok(health) => {
+            for problem in health.problems {
+                checks.push(Check::problem("triggers", problem.problem, problem.fix));
+            }
+        }
+        Err(err) => checks.push(Check::problem(
+            "triggers",
+            format!("cannot inspect the hooks: {err:#}"),
+            "check that git works in this repository",
+        )),
+    }
+    let state_path = repo.state_path();
+    let state = match State::read(&state_path) {
+        Ok(state) => {
+            checks.push(Check::ok("state", format!("{} readable", state_path.display())));
+            Some(state)
+        }
+        Err(err) => {
+            checks.push(Check::problem(
+                "state",
+                format!("{err:#}"),
+                format!(
+                    "move {} away (it is rebuilt by the next sync), then git-repo-sync sync",
+                    state_path.display()
+                ),
+            ));
+            None
+        }
+    };
+    checks.push(pending_check(repo));
+    if let Some(config) = &config {
+        for (name, mirror) in &config.mirrors {
+            checks.push(reach_check(repo, name, mirror));
+            let last = state.as_ref().and_then(|state| state.mirrors.get(name));
+            if let Some(seen) = last.filter(|seen| seen.last_result == Some(SyncResult::Failed)) {
+                checks.push(Check::problem(
+                    "last sync",
+                    format!(
+                        "{name}: failing since {}: {}",
+                        seen.failing_since.as_deref().unwrap_or("?"),
+                        seen.last_error.as_deref().unwrap_or("unknown error")
+                    ),
+                    "mend what the error names, then git-repo-sync sync",
+                ));
+            } else if let Some(seen) = last {
+                checks.push(Check::ok(
+                    "last sync",
+                    format!("{name}: ok at {}", seen.last_success.as_deref().unwrap_or("?")),
+                ));
+            }
+        }
+    }
+    checks
+}
+
+fn pending_check(repo: &Repo) -> Check {
+    let Some(since) = worker::pending_since(repo) else {
+        return Check::ok("worker", "no sync waiting");
+    };
+    let age = SystemTime::now().duration_since(since).unwrap_or_default();
+    match worker::is_running(repo) {
+        Ok(true) => Check::ok("worker", "a sync is running"),
+        Ok(false) if age < PENDING_GRACE => Check::ok("worker", "a sync is starting"),
+        Ok(false) => Check::problem(
+            "worker",
+            format!(
+                "a sync was asked for {} ago and no worker is running it",
+                humantime::format_duration(Duration::from_secs(age.as_secs()))
+            ),
+            "git-repo-sync sync",
+        ),
+        Err(err) => Check::problem(
+            "worker",
+            format!("{err:#}"),
+            "make the git directory writable for the user the hooks run as",
+        ),
+    }
+}
+
+fn reach_check(repo: &Repo, name: &str, mirror: &crate::config::Mirror) -> Check {
+    let url = redact::url(&mirror.url);
+    let listed = MirrorGit::new(&repo.common_dir, mirror).and_then(|git| push::remote_refs(&git, mirror));
+    match listed {
+        Ok(refs) => Check::ok(
+            "mirror",
+            format!("{name} ({url}) reachable, {} ref(s)", refs.len()),
+        ),
+        Err(err) => Check::problem(
+            "mirror",
+            format!(
+                "{name} ({url}): {}",
+                redact::text(&format!("{err:#}"), &mirror.url)
+            ),
+            "mend what the error names; `git-repo-sync sync` then shows whether it works",
+        ),
+    }
+}

@@ -1,0 +1,335 @@
+//! Triggers: what makes git run `git-repo-sync hook <kind>` after a commit, merge, rebase or push,
+//! and whether it still will.
+//!
+//! Two mechanisms. Where the git on PATH runs config-based hooks (2.54 and later), an entry
+//! `hook.git-repo-sync-<kind>` in the repository's config ([`config_hooks`]): no hook file is
+//! touched, which ends the fight over hook files with every hook manager at once. Elsewhere, a
+//! hook file rendered from `templates/` ([`files`]) that runs the hook that was there before as if
+//! it still sat at its own path. Both fire the same idempotent trigger, so a git that runs both
+//! still costs one pass.
+//!
+//! Install and uninstall are computed as a list of [`Step`]s, shown as is by `--dry-run`, and only
+//! then carried out. [`health`] tells whether git will run ours, and if not, what took its place.
+
+pub mod config_hooks;
+pub mod files;
+mod health;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use handlebars::Handlebars;
+
+use crate::repo::Repo;
+
+pub use health::{Health, Problem, health};
+
+/// The hooks git-repo-sync is triggered by.
+///
+/// A work tree gets `post-commit` (commit, amend, cherry-pick, revert), `post-merge` (merge,
+/// pull) and `post-rewrite` (rebase). Not `reference-transaction`: git runs it about six times
+/// per commit, which alone costs more than the whole hook budget; tag creation and branch
+/// deletion reach the mirrors with the next trigger or `git-repo-sync sync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HookKind {
+    PostCommit,
+    PostMerge,
+    PostRewrite,
+    PostReceive,
+}
+
+impl HookKind {
+    pub const ALL: [Self; 4] = [
+        Self::PostCommit,
+        Self::PostMerge,
+        Self::PostRewrite,
+        Self::PostReceive,
+    ];
+    const WORK_TREE: [Self; 3] = [Self::PostCommit, Self::PostMerge, Self::PostRewrite];
+    const BARE: [Self; 1] = [Self::PostReceive];
+
+    /// The hooks a repository needs.
+    pub fn for_repo(bare: bool) -> &'static [Self] {
+        if bare { &Self::BARE } else { &Self::WORK_TREE }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PostCommit => "post-commit",
+            Self::PostMerge => "post-merge",
+            Self::PostRewrite => "post-rewrite",
+            Self::PostReceive => "post-receive",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
+/// How a repository's triggers are installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    /// `hook.<name>.command` entries in the repository's config (git 2.54 and later).
+    ConfigHooks,
+    /// Hook files in the directory git runs hooks from.
+    HookFiles,
+}
+
+impl Mechanism {
+    /// What the git on PATH runs: config-based hooks where it has them.
+    pub fn for_installed_git() -> Result<Self> {
+        Ok(if crate::git::runs_config_hooks()? {
+            Self::ConfigHooks
+        } else {
+            Self::HookFiles
+        })
+    }
+}
+
+/// Quotes a value for a POSIX shell. Handlebars calls this for every `{{value}}`, so nothing
+/// reaches a generated script unquoted.
+fn shell_quote(value: &str) -> String {
+    // `binary_str` refuses NUL before rendering, the one thing shlex cannot quote.
+    shlex::try_quote(value).map_or_else(|_| "''".to_owned(), Cow::into_owned)
+}
+
+/// The template engine for hooks: strict, every value shell-quoted, the partials loaded.
+fn engine() -> Result<Handlebars<'static>> {
+    let mut engine = Handlebars::new();
+    engine.set_strict_mode(true);
+    engine.register_escape_fn(shell_quote);
+    for (name, text) in [
+        (
+            "find-binary",
+            include_str!("../../templates/partials/find-binary.hbs"),
+        ),
+        ("trigger", include_str!("../../templates/partials/trigger.hbs")),
+        (
+            "run-saved",
+            include_str!("../../templates/partials/run-saved.hbs"),
+        ),
+    ] {
+        engine
+            .register_partial(name, text)
+            .with_context(|| format!("loading hook template {name}"))?;
+    }
+    Ok(engine)
+}
+
+/// The binary's path as it can go into a script: UTF-8, no NUL.
+fn binary_str(binary: &Path) -> Result<&str> {
+    let Some(text) = binary.to_str() else {
+        bail!(
+            "the path of git-repo-sync ({}) is not UTF-8 and cannot go into a hook; pass --hook-binary",
+            binary.display()
+        );
+    };
+    if text.contains('\0') {
+        bail!("the path of git-repo-sync contains NUL");
+    }
+    Ok(text)
+}
+
+/// The binary a hook of ours runs: the value of its `bin=` assignment (a hook file's line, or
+/// the start of a config-based hook's command).
+pub fn binary_of(script: &str) -> Option<PathBuf> {
+    script.lines().find_map(|line| {
+        let word = shlex::Shlex::new(line.strip_prefix("bin=")?).next()?;
+        Some(PathBuf::from(word))
+    })
+}
+
+/// One line of post-receive's stdin, `<old-oid> <new-oid> <ref>`, or `None` when malformed.
+pub fn parse_post_receive_line(line: &[u8]) -> Option<(&str, &str, &str)> {
+    let line = std::str::from_utf8(line).ok()?.trim_end_matches('\r');
+    let mut parts = line.splitn(3, ' ');
+    let (old, new, refname) = (parts.next()?, parts.next()?, parts.next()?);
+    let is_oid = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+    // One repository has one hash: git never writes a SHA-1 next to a SHA-256 id.
+    (is_oid(old)
+        && is_oid(new)
+        && old.len() == new.len()
+        && refname.starts_with("refs/")
+        && !refname.contains(char::is_whitespace))
+    .then_some((old, new, refname))
+}
+
+/// One change to a repository's triggers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    File(files::Step),
+    Config(config_hooks::Step),
+}
+
+impl Step {
+    pub fn changes_something(&self) -> bool {
+        match self {
+            Self::File(step) => step.changes_something(),
+            Self::Config(step) => step.changes_something(),
+        }
+    }
+
+    /// Whether it is worth telling the user even when it changes nothing.
+    pub fn is_notable(&self) -> bool {
+        self.changes_something() || matches!(self, Self::File(files::Step::Leave { .. }))
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(step) => step.fmt(f),
+            Self::Config(step) => step.fmt(f),
+        }
+    }
+}
+
+/// Every directory a hook file of ours may sit in: where git runs hooks from, and the default
+/// `hooks` directory, where ours stay behind when `core.hooksPath` moves elsewhere (husky).
+fn every_hooks_dir(repo: &Repo) -> Result<Vec<PathBuf>> {
+    let mut dirs = repo.hooks_dirs()?;
+    let default = repo.common_dir.join("hooks");
+    if !dirs.contains(&default) {
+        dirs.push(default);
+    }
+    Ok(dirs)
+}
+
+/// The steps that make git run our trigger in `repo` through `mechanism`, running `binary`.
+pub fn plan_install(repo: &Repo, binary: &Path, force: bool, mechanism: Mechanism) -> Result<Vec<Step>> {
+    let kinds = HookKind::for_repo(repo.is_bare());
+    let mut steps = Vec::new();
+    match mechanism {
+        Mechanism::ConfigHooks => {
+            steps.extend(
+                config_hooks::plan_install(&repo.git_config_path(), kinds, binary)?
+                    .into_iter()
+                    .map(Step::Config),
+            );
+            // Hook files of an earlier install go, and what they chained comes back: the config
+            // entries replace them.
+            for dir in every_hooks_dir(repo)? {
+                steps.extend(files::plan_uninstall(&dir)?.into_iter().map(Step::File));
+            }
+        }
+        Mechanism::HookFiles => {
+            let live = repo.hooks_dirs_to_write()?;
+            for dir in &live {
+                steps.extend(
+                    files::plan_install(dir, kinds, binary, force)?
+                        .into_iter()
+                        .map(Step::File),
+                );
+            }
+            // Ours left where git no longer looks are taken out, and what they chained put back.
+            for dir in every_hooks_dir(repo)?.iter().filter(|dir| !live.contains(dir)) {
+                steps.extend(
+                    files::plan_uninstall(dir)?
+                        .into_iter()
+                        .filter(|step| !matches!(step, files::Step::Leave { .. }))
+                        .map(Step::File),
+                );
+            }
+        }
+    }
+    Ok(steps)
+}
+
+/// The steps that remove every trigger of ours from `repo`, wherever it ended up, and put back
+/// every hook we chained.
+pub fn plan_uninstall(repo: &Repo) -> Result<Vec<Step>> {
+    let mut steps: Vec<Step> = config_hooks::plan_uninstall(&repo.git_config_path())?
+        .into_iter()
+        .map(Step::Config)
+        .collect();
+    for dir in every_hooks_dir(repo)? {
+        steps.extend(files::plan_uninstall(&dir)?.into_iter().map(Step::File));
+    }
+    Ok(steps)
+}
+
+/// Carries out `steps`.
+pub fn apply(steps: &[Step]) -> Result<()> {
+    let mut file_steps = Vec::new();
+    let mut config_steps = Vec::new();
+    for step in steps {
+        match step {
+            Step::File(step) => file_steps.push(step.clone()),
+            Step::Config(step) => config_steps.push(step.clone()),
+        }
+    }
+    // The config entries first: on the way from hook files to config hooks, no commit in between
+    // goes untriggered.
+    config_hooks::apply(&config_steps)?;
+    files::apply(&file_steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_reach_sh_unchanged_and_run_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for hostile in [
+            "/tmp/a b/$(touch pwned)",
+            "`touch pwned`",
+            "it's \"q\"; touch pwned",
+            "~/*\n!",
+        ] {
+            let script = format!("v={}; printf %s \"$v\"", shell_quote(hostile));
+            let out = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .current_dir(dir.path())
+                .output()
+                .expect("sh runs");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), hostile);
+        }
+        assert!(!dir.path().join("pwned").exists());
+    }
+
+    #[test]
+    fn post_receive_lines_are_parsed_strictly() {
+        let zero = "0".repeat(40);
+        let one = "1".repeat(40);
+        let good = format!("{zero} {one} refs/heads/main");
+        assert_eq!(
+            parse_post_receive_line(good.as_bytes()),
+            Some((zero.as_str(), one.as_str(), "refs/heads/main"))
+        );
+        for bad in [
+            "",
+            "garbage",
+            &format!("{zero} {one}"),
+            &format!("{zero} xyz refs/heads/a"),
+            &format!("{zero} {one} HEAD"),
+        ] {
+            assert_eq!(parse_post_receive_line(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn post_receive_ids_of_two_hash_lengths_are_malformed() {
+        // Found by `cargo fuzz run post_receive` (2026-11-26): a 40-digit and a 64-digit id on one
+        // line were accepted, though git writes ids of the repository's one hash length.
+        let found: &[u8] = b"000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
+            00600000000000020AAAAAAAAAAAAAAAAAAAAAAAA00000000000000000000000 refs/s/v1.0\x04";
+        assert_eq!(
+            (found[40], found[105]),
+            (b' ', b' '),
+            "a 40-digit id, then a 64-digit one"
+        );
+        assert_eq!(parse_post_receive_line(found), None);
+        let sha1 = "1".repeat(40);
+        let sha256 = "2".repeat(64);
+        for bad in [
+            format!("{sha1} {sha256} refs/heads/main"),
+            format!("{sha256} {sha1} refs/heads/main"),
+        ] {
+            assert_eq!(parse_post_receive_line(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+}
