@@ -58,7 +58,8 @@ pub fn require_programs(test_needs: &str, names: &[&str]) -> Option<Vec<PathBuf>
     }
     let reason = format!(
         "{test_needs} needs {} (not found on PATH, /usr/sbin or /sbin; on Debian: \
-         apt-get install openssh-server openssh-client lighttpd lighttpd-mod-openssl openssl)",
+         apt-get install openssh-server openssh-client lighttpd lighttpd-mod-openssl openssl \
+         gitolite3)",
         missing.join(", ")
     );
     if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -316,6 +317,17 @@ impl SshServer {
     /// The private key that `authorized_keys` lets in.
     pub fn client_key(&self) -> &Path {
         &self.client_key
+    }
+
+    /// The public half of [`Self::client_key`].
+    pub fn client_public_key(&self) -> PathBuf {
+        self.client_key.with_extension("pub")
+    }
+
+    /// Replaces `authorized_keys` (sshd reads it at every login), for a fixture that decides
+    /// itself what the client key may run, as gitolite does with its forced command.
+    pub fn set_authorized_keys(&self, content: &str) {
+        fs::write(self.dir.join("authorized_keys"), content).expect("writing authorized_keys");
     }
 
     /// A new key pair that the server does not know; returns the private key's path.
