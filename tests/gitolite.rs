@@ -82,12 +82,12 @@ fn a_push_through_gitolite_reaches_the_mirror() {
     assert!(env.refs(&mirror).contains("refs/tags/v1"));
 }
 
-/// What gitolite does today, written down: `gitolite setup --hooks-only` with a common
-/// post-receive deletes our post-receive (no copy kept) and puts a symlink to the common hook in
-/// its place; the configuration stays, and pushes silently stop reaching the mirrors. One
-/// `git-repo-sync install` then keeps that symlink as the earlier hook, and both run.
+/// `gitolite setup --hooks-only` with a common post-receive deletes our post-receive (no copy
+/// kept) and puts a symlink to the common hook in its place; the configuration stays. `status`
+/// and `doctor` say so, naming gitolite and the fix, and that fix (`git-repo-sync install`) keeps
+/// the symlink as the earlier hook: both run again.
 #[test]
-fn after_gitolite_hooks_only_one_reinstall_runs_the_common_hook_and_ours() {
+fn after_gitolite_hooks_only_status_and_doctor_name_gitolite_and_install_repairs_it() {
     let env = TestEnv::new();
     let Some(gl) = Gitolite::start(&env) else {
         return;
@@ -127,9 +127,32 @@ fn after_gitolite_hooks_only_one_reinstall_runs_the_common_hook_and_ours() {
     assert_eq!(lines(&common_log), 1, "the common hook ran once");
     assert_ne!(env.try_refs(&mirror), Some(env.refs(&repo)));
 
+    let status = gl
+        .git_repo_sync(&env)
+        .args(["-C", s(&repo), "status", "--json"])
+        .output()
+        .expect("running status");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status --json");
+    let triggers = &status["triggers"];
+    assert_eq!(triggers["ok"], false, "{triggers}");
+    assert_eq!(triggers["problems"][0]["replaced_by"], "gitolite", "{triggers}");
+    let fix = triggers["problems"][0]["fix"].as_str().expect("a fix");
+    assert!(fix.starts_with("git-repo-sync install "), "{fix}");
+    let doctor = gl
+        .git_repo_sync(&env)
+        .args(["doctor", s(&repo)])
+        .output()
+        .expect("running doctor");
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    assert_eq!(doctor.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("(gitolite)") && said.contains("fix: git-repo-sync install"),
+        "{said}"
+    );
+
     let said = install(&env, &gl, &repo, &[]);
     assert!(
-        said.contains("post-receive.before-repo-sync (it still runs first)"),
+        said.contains("post-receive.before-repo-sync (it still runs first"),
         "{said}"
     );
     assert_eq!(
@@ -143,12 +166,9 @@ fn after_gitolite_hooks_only_one_reinstall_runs_the_common_hook_and_ours() {
 
 /// What we want: every `gitolite setup --hooks-only` (an admin runs it whenever a common hook
 /// changes) may be followed by `git-repo-sync install`, which succeeds each time; then the next
-/// push runs the common post-receive exactly once, and ours.
-///
-/// Today the second round fails: the link gitolite puts in our place again is a foreign hook,
-/// an earlier one (the first link) is already kept, and install refuses rather than lose one.
+/// push runs the common post-receive exactly once, and ours. The link gitolite puts in our place
+/// again is the same as the one already kept, so it counts as kept.
 #[test]
-#[ignore = "needs the trigger rework"]
 fn reinstalling_after_each_gitolite_hooks_only_keeps_the_common_hook_and_ours_running() {
     let env = TestEnv::new();
     let Some(gl) = Gitolite::start(&env) else {
