@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context as _, Result};
 
 use crate::config::Config;
-use crate::git::LOCAL_ENV_VARS;
+use crate::git;
 use crate::push;
 use crate::repo::Repo;
 use crate::state::timestamp;
@@ -126,9 +126,8 @@ fn spawn_worker(repo: &Repo) -> Result<()> {
         .stdin(Stdio::null())
         .stdout(log.try_clone().context("duplicating the log descriptor")?)
         .stderr(log);
-    for var in LOCAL_ENV_VARS {
-        cmd.env_remove(var);
-    }
+    // A hook on a server runs in the pusher's session; the worker outlives that push.
+    git::scrub_env(&mut cmd);
     detach(&mut cmd);
     cmd.spawn().context("starting the background sync worker")?;
     Ok(())
