@@ -362,10 +362,20 @@ fn suggestion(message: &str) -> Option<String> {
     Some(format!("did you mean `{}`?", nearest.1))
 }
 
-/// Replaces `path` with `contents` through a temp file and a rename in the same directory.
+/// Replaces `path` with `contents` through a temp file and a rename in the same directory. The
+/// file keeps the mode of the one it replaces, else gets a new file's (0666 less the umask, like
+/// git's own files) rather than a temp file's 0600: written by root, it must stay readable by
+/// the repository owner's hooks.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    // The mode goes to open(2), so the kernel applies the umask.
+    let mut temp = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
+    if let Ok(replaced) = std::fs::metadata(path) {
+        temp.as_file().set_permissions(replaced.permissions())?;
+    }
     temp.write_all(contents)?;
     temp.as_file().sync_all()?;
     temp.persist(path)?;
