@@ -75,6 +75,47 @@ impl Repo {
         self.work_tree.as_deref().unwrap_or(&self.common_dir)
     }
 
+    /// The owner of the common git dir when that is not the effective user: the owner's user
+    /// name, or the uid when it has none. Files written as another user (root, typically) would
+    /// belong to that user, and the owner's own hooks could not update them.
+    pub fn owner_mismatch(&self) -> Result<Option<String>> {
+        Ok(self
+            .foreign_owner()?
+            .map(|(uid, name)| name.unwrap_or_else(|| uid.to_string())))
+    }
+
+    /// Fails, naming the owner and the command to run instead, when the repository belongs to
+    /// someone other than the effective user.
+    pub fn ensure_owned_by_current_user(&self) -> Result<()> {
+        let Some((uid, name)) = self.foreign_owner()? else {
+            return Ok(());
+        };
+        // sudo takes a uid without a name as `#UID`.
+        let (owner, sudo_user) = match name {
+            Some(name) => (name.clone(), name),
+            None => (format!("uid {uid}"), format!("'#{uid}'")),
+        };
+        let path = self.display_path().to_string_lossy();
+        let quoted = shlex::try_quote(&path).unwrap_or(path.clone());
+        let euid = effective_uid();
+        let me = user_name(euid).unwrap_or_else(|| format!("uid {euid}"));
+        bail!(
+            "{path} belongs to {owner}, not to {me}: what install wrote would belong to {me}; \
+             run it as the owner: sudo -u {sudo_user} git-repo-sync install {quoted}"
+        );
+    }
+
+    /// The uid and user name owning the common git dir, if that is not the effective uid.
+    fn foreign_owner(&self) -> Result<Option<(u32, Option<String>)>> {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = std::fs::metadata(&self.common_dir)
+            .with_context(|| format!("reading the owner of {}", self.common_dir.display()))?;
+        if meta.uid() == effective_uid() {
+            return Ok(None);
+        }
+        Ok(Some((meta.uid(), user_name(meta.uid()))))
+    }
+
     /// The branch the repository's HEAD names (`main` for `refs/heads/main`), unborn or not;
     /// `None` when HEAD is detached or unreadable.
     pub fn head_branch(&self) -> Option<String> {
@@ -236,4 +277,54 @@ fn refuse_dangling_symlink(path: &Path) -> Result<()> {
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))
+}
+
+#[allow(unsafe_code)]
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes nothing, cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}
+
+/// The user name of `uid` from the password database (files, LDAP, ...), if it has one.
+#[allow(unsafe_code)]
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: passwd is plain data (integers and raw pointers), for which all zeroes is valid.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is to live memory of ours, and buf.len() is its true size;
+        // getpwuid_r writes the strings into buf and points entry's fields at them.
+        let rc =
+            unsafe { libc::getpwuid_r(uid, &raw mut entry, buf.as_mut_ptr(), buf.len(), &raw mut found) };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success pw_name points at a NUL-terminated string inside buf, still alive.
+        let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+        return Some(name.to_string_lossy().into_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repository_of_ones_own_has_no_owner_mismatch() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        git2::Repository::init_bare(dir.path()).expect("git init --bare");
+        let repo = Repo::open(dir.path()).expect("opens");
+        assert_eq!(repo.owner_mismatch().expect("stat"), None);
+        repo.ensure_owned_by_current_user().expect("owned");
+    }
+
+    #[test]
+    fn uid_0_is_named_root() {
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+    }
 }

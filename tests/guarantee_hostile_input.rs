@@ -571,6 +571,51 @@ fn a_read_only_hooks_directory_is_refused_unless_root_can_write_it_anyway() {
     fs::set_permissions(&hooks, fs::Permissions::from_mode(0o755)).expect("chmod back");
 }
 
+/// Run as another user (root, say), install would leave hooks and files the owner does not own;
+/// it is refused, naming the owner and how to run it as them. Needs root to hand a repository
+/// to `nobody`.
+#[test]
+fn install_into_a_repository_of_another_user_is_refused_naming_the_owner_and_nothing_is_written() {
+    let env = TestEnv::new();
+    let uid = support::run_ok(std::process::Command::new("id").arg("-u"));
+    if uid.trim() != "0" {
+        eprintln!(
+            "skipped: only root can give a repository to another user (running as uid {})",
+            uid.trim()
+        );
+        return;
+    }
+    if support::run_ok(std::process::Command::new("id").args(["-u", "nobody"])).is_empty() {
+        eprintln!("skipped: no user nobody on this machine");
+        return;
+    }
+    let repo = env.init_repo("project");
+    // Else git itself refuses the repository before install looks at it.
+    env.git(env.root(), ["config", "--global", "--add", "safe.directory", "*"]);
+    support::run_ok(
+        std::process::Command::new("chown")
+            .args(["-R", "nobody"])
+            .arg(&repo),
+    );
+    let mirror = env.root().join("backup.git");
+    assert_refused(
+        &env,
+        env.root(),
+        [
+            "install",
+            "--yes",
+            "--mirror",
+            &format!("backup={}", s(&mirror)),
+            s(&repo),
+        ],
+        &[
+            "belongs to nobody",
+            &format!("sudo -u nobody git-repo-sync install {}", s(&repo)),
+        ],
+    );
+    assert!(!mirror.exists(), "the mirror was created");
+}
+
 #[test]
 fn a_hooks_directory_that_does_not_exist_yet_is_created_and_commits_sync() {
     let env = TestEnv::new();
