@@ -1,5 +1,6 @@
 //! Finding a repository and the places git-repo-sync keeps things in it.
 
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,12 @@ impl Repo {
     pub fn discover() -> Result<Self> {
         let repo = git2::Repository::open_from_env().map_err(|err| {
             let here = std::env::current_dir().unwrap_or_default();
+            if err.code() == git2::ErrorCode::Owner {
+                return anyhow::anyhow!(
+                    "{}; run git-repo-sync as the repository's owner (sudo -u OWNER git-repo-sync ...)",
+                    err.message()
+                );
+            }
             anyhow::anyhow!(
                 "{} is not inside a git repository ({}); run this in a repository or pass its path",
                 here.display(),
@@ -40,6 +47,13 @@ impl Repo {
             std::iter::empty::<&std::ffi::OsStr>(),
         )
         .map_err(|err| {
+            // git (and libgit2) refuse a repository of another user unless it is a
+            // safe.directory; what to do then is to run as that user, as for install.
+            if err.code() == git2::ErrorCode::Owner
+                && let Ok(Some(owner)) = ForeignOwner::of(path)
+            {
+                return owner.refusal(path, &shell_command(std::env::args_os().skip(1)));
+            }
             anyhow::anyhow!(
                 "{} is not a git repository ({}); pass the top of a work tree or a bare repository",
                 path.display(),
@@ -79,41 +93,20 @@ impl Repo {
     /// name, or the uid when it has none. Files written as another user (root, typically) would
     /// belong to that user, and the owner's own hooks could not update them.
     pub fn owner_mismatch(&self) -> Result<Option<String>> {
-        Ok(self
-            .foreign_owner()?
-            .map(|(uid, name)| name.unwrap_or_else(|| uid.to_string())))
+        Ok(ForeignOwner::of(&self.common_dir)?
+            .map(|owner| owner.name.unwrap_or_else(|| owner.uid.to_string())))
     }
 
     /// Fails, naming the owner and the command to run instead, when the repository belongs to
     /// someone other than the effective user.
     pub fn ensure_owned_by_current_user(&self) -> Result<()> {
-        let Some((uid, name)) = self.foreign_owner()? else {
-            return Ok(());
-        };
-        // sudo takes a uid without a name as `#UID`.
-        let (owner, sudo_user) = match name {
-            Some(name) => (name.clone(), name),
-            None => (format!("uid {uid}"), format!("'#{uid}'")),
-        };
-        let path = self.display_path().to_string_lossy();
-        let quoted = shlex::try_quote(&path).unwrap_or(path.clone());
-        let euid = effective_uid();
-        let me = user_name(euid).unwrap_or_else(|| format!("uid {euid}"));
-        bail!(
-            "{path} belongs to {owner}, not to {me}: what install wrote would belong to {me}; \
-             run it as the owner: sudo -u {sudo_user} git-repo-sync install {quoted}"
-        );
-    }
-
-    /// The uid and user name owning the common git dir, if that is not the effective uid.
-    fn foreign_owner(&self) -> Result<Option<(u32, Option<String>)>> {
-        use std::os::unix::fs::MetadataExt as _;
-        let meta = std::fs::metadata(&self.common_dir)
-            .with_context(|| format!("reading the owner of {}", self.common_dir.display()))?;
-        if meta.uid() == effective_uid() {
-            return Ok(None);
+        match ForeignOwner::of(&self.common_dir)? {
+            None => Ok(()),
+            Some(owner) => {
+                let path = self.display_path();
+                Err(owner.refusal(path, &shell_command([OsStr::new("install"), path.as_os_str()])))
+            }
         }
-        Ok(Some((meta.uid(), user_name(meta.uid()))))
     }
 
     /// The branch the repository's HEAD names (`main` for `refs/heads/main`), unborn or not;
@@ -277,6 +270,56 @@ fn refuse_dangling_symlink(path: &Path) -> Result<()> {
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))
+}
+
+/// The owner of a path that is not the effective user.
+struct ForeignOwner {
+    uid: u32,
+    name: Option<String>,
+}
+
+impl ForeignOwner {
+    fn of(path: &Path) -> Result<Option<Self>> {
+        use std::os::unix::fs::MetadataExt as _;
+        let uid = std::fs::metadata(path)
+            .with_context(|| format!("reading the owner of {}", path.display()))?
+            .uid();
+        Ok((uid != effective_uid()).then(|| Self {
+            uid,
+            name: user_name(uid),
+        }))
+    }
+
+    /// The error for `path`, with `git-repo-sync ARGS` (`args` quoted) run as the owner for the fix.
+    fn refusal(&self, path: &Path, args: &str) -> anyhow::Error {
+        let (owner, sudo_user) = match &self.name {
+            Some(name) => (name.clone(), name.clone()),
+            // sudo takes a uid without a name as `#UID`.
+            None => (format!("uid {}", self.uid), format!("'#{}'", self.uid)),
+        };
+        let euid = effective_uid();
+        let me = user_name(euid).unwrap_or_else(|| format!("uid {euid}"));
+        anyhow::anyhow!(
+            "{} belongs to {owner}, not to {me}: what git-repo-sync wrote there would belong to \
+             {me}; run it as the owner: sudo -u {sudo_user} git-repo-sync {args}",
+            path.display()
+        )
+    }
+}
+
+/// Arguments quoted for a shell, to be pasted into the command a message suggests.
+fn shell_command<I, A>(args: I) -> String
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<OsStr>,
+{
+    args.into_iter()
+        .map(|arg| {
+            let arg = arg.as_ref().to_string_lossy().into_owned();
+            shlex::try_quote(&arg).map_or(arg.clone(), std::borrow::Cow::into_owned)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[allow(unsafe_code)]

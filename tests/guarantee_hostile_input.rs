@@ -585,29 +585,36 @@ fn install_into_a_repository_of_another_user_is_refused_naming_the_owner_and_not
         );
         return;
     }
-    if support::run_ok(std::process::Command::new("id").args(["-u", "nobody"])).is_empty() {
+    let has_nobody = std::process::Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !has_nobody {
         eprintln!("skipped: no user nobody on this machine");
         return;
     }
     let repo = env.init_repo("project");
-    // Else git itself refuses the repository before install looks at it.
-    env.git(env.root(), ["config", "--global", "--add", "safe.directory", "*"]);
     support::run_ok(
         std::process::Command::new("chown")
             .args(["-R", "nobody"])
             .arg(&repo),
     );
     let mirror = env.root().join("backup.git");
+    let mirror_arg = format!("backup={}", s(&mirror));
+    let install = ["install", "--yes", "--mirror", &mirror_arg, s(&repo)];
+    // Like git itself, install does not even open the repository of another user...
     assert_refused(
         &env,
         env.root(),
-        [
-            "install",
-            "--yes",
-            "--mirror",
-            &format!("backup={}", s(&mirror)),
-            s(&repo),
-        ],
+        install,
+        &["belongs to nobody", "sudo -u nobody git-repo-sync install"],
+    );
+    // ...and when git is told to trust it (safe.directory), install still writes nothing there.
+    env.git(env.root(), ["config", "--global", "--add", "safe.directory", "*"]);
+    assert_refused(
+        &env,
+        env.root(),
+        install,
         &[
             "belongs to nobody",
             &format!("sudo -u nobody git-repo-sync install {}", s(&repo)),
