@@ -92,6 +92,16 @@ impl Mirror {
                     format!("{var:?} is not an environment variable name"),
                 ));
             }
+            // The worker is started without them, so the token would never arrive.
+            if crate::git::is_session_var(std::ffi::OsStr::new(var)) {
+                return Err((
+                    "token_env",
+                    format!(
+                        "{var:?} is a name git servers use for the pusher's session (GL_*, HTTP_*, \
+                         REMOTE_*, ...), which background syncs do not inherit; use another name"
+                    ),
+                ));
+            }
         }
         if let Some(secs) = self.timeout
             && !(1..=86_400).contains(&secs)
@@ -607,6 +617,17 @@ mod tests {
         ] {
             assert!(validate_url(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_token_in_a_server_session_variable_is_refused() {
+        let mut mirror = Mirror::new("https://gitlab.example/me/x.git".into());
+        mirror.token_env = Some("GL_TOKEN".into());
+        let (field, why) = mirror.check_options().expect_err("GL_TOKEN accepted");
+        assert_eq!(field, "token_env");
+        assert!(why.contains("session"), "{why}");
+        mirror.token_env = Some("GITLAB_TOKEN".into());
+        assert_eq!(mirror.check_options(), Ok(()));
     }
 
     #[test]
