@@ -92,6 +92,16 @@ impl Mirror {
                     format!("{var:?} is not an environment variable name"),
                 ));
             }
+            // The worker is started without them, so the token would never arrive.
+            if crate::git::is_session_var(std::ffi::OsStr::new(var)) {
+                return Err((
+                    "token_env",
+                    format!(
+                        "{var:?} is a name git servers use for the pusher's session (GL_*, HTTP_*, \
+                         REMOTE_*, ...), which background syncs do not inherit; use another name"
+                    ),
+                ));
+            }
         }
         if let Some(secs) = self.timeout
             && !(1..=86_400).contains(&secs)
@@ -362,10 +372,20 @@ fn suggestion(message: &str) -> Option<String> {
     Some(format!("did you mean `{}`?", nearest.1))
 }
 
-/// Replaces `path` with `contents` through a temp file and a rename in the same directory.
+/// Replaces `path` with `contents` through a temp file and a rename in the same directory. The
+/// file keeps the mode of the one it replaces, else gets a new file's (0666 less the umask, like
+/// git's own files) rather than a temp file's 0600: written by root, it must stay readable by
+/// the repository owner's hooks.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    // The mode goes to open(2), so the kernel applies the umask.
+    let mut temp = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
+    if let Ok(replaced) = std::fs::metadata(path) {
+        temp.as_file().set_permissions(replaced.permissions())?;
+    }
     temp.write_all(contents)?;
     temp.as_file().sync_all()?;
     temp.persist(path)?;
@@ -597,6 +617,17 @@ mod tests {
         ] {
             assert!(validate_url(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_token_in_a_server_session_variable_is_refused() {
+        let mut mirror = Mirror::new("https://gitlab.example/me/x.git".into());
+        mirror.token_env = Some("GL_TOKEN".into());
+        let (field, why) = mirror.check_options().expect_err("GL_TOKEN accepted");
+        assert_eq!(field, "token_env");
+        assert!(why.contains("session"), "{why}");
+        mirror.token_env = Some("GITLAB_TOKEN".into());
+        assert_eq!(mirror.check_options(), Ok(()));
     }
 
     #[test]

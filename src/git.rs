@@ -29,13 +29,82 @@ pub const LOCAL_ENV_VARS: &[&str] = &[
     "GIT_COMMON_DIR",
 ];
 
-/// A `git` command with the repository-local environment removed, messages in English (we parse
-/// some of them), no terminal prompts and stdin closed.
-pub fn command() -> Command {
-    let mut cmd = Command::new("git");
+/// What server software hands a hook about the push it is serving: sshd's session, gitolite's
+/// user and repository, receive-pack's push options and quarantine, http-backend's CGI request.
+/// They describe the pusher, not the user the mirrors belong to, and some change what a git
+/// started for a mirror does: push options and `GIT_QUARANTINE_PATH` would reach a local mirror's
+/// own hooks and object store, `GL_BYPASS_ACCESS_CHECKS` a gitolite mirror's access checks. The
+/// user's own session (`SSH_AUTH_SOCK`, `HOME`, `PATH`, proxies) is not among them.
+const SESSION_ENV_VARS: &[&str] = &[
+    "SSH_ORIGINAL_COMMAND",
+    "SSH_CLIENT",
+    "SSH_CONNECTION",
+    "SSH_TTY",
+    "SSH_USER_AUTH",
+    "GIT_PUSH_OPTION_COUNT",
+    "GIT_QUARANTINE_PATH",
+    "GIT_PROTOCOL",
+    "GIT_HTTP_EXPORT_ALL",
+    "GIT_HTTP_MAX_REQUEST_BUFFER",
+    "GIT_PROJECT_ROOT",
+    // CGI (RFC 3875) and what web servers commonly add to it.
+    "AUTH_TYPE",
+    "CONTENT_LENGTH",
+    "CONTENT_TYPE",
+    "DOCUMENT_ROOT",
+    "GATEWAY_INTERFACE",
+    "HTTPS",
+    "PATH_INFO",
+    "PATH_TRANSLATED",
+    "QUERY_STRING",
+    "REDIRECT_STATUS",
+    "REMOTE_ADDR",
+    "REMOTE_HOST",
+    "REMOTE_IDENT",
+    "REMOTE_PORT",
+    "REMOTE_USER",
+    "REQUEST_METHOD",
+    "REQUEST_URI",
+    "SCRIPT_FILENAME",
+    "SCRIPT_NAME",
+    "SERVER_ADDR",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+];
+
+/// Whole families of [`SESSION_ENV_VARS`]: all of gitolite's, each push option and push
+/// certificate field, and CGI's copies of the request headers (`HTTP_PROXY` among them, which
+/// no one should take from a request).
+const SESSION_ENV_PREFIXES: &[&str] = &["GL_", "GIT_PUSH_OPTION_", "GIT_PUSH_CERT", "HTTP_"];
+
+/// Whether `name` belongs to the session of a push a server is serving, not to the user.
+pub fn is_session_var(name: &OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        return false;
+    };
+    SESSION_ENV_VARS.contains(&name) || SESSION_ENV_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+}
+
+/// Removes from `cmd`'s environment what the repository the hook ran in and the pusher's session
+/// put there; everything else (HOME, PATH, `SSH_AUTH_SOCK`, ...) is inherited as usual.
+pub fn scrub_env(cmd: &mut Command) {
     for var in LOCAL_ENV_VARS {
         cmd.env_remove(var);
     }
+    for (name, _) in std::env::vars_os() {
+        if is_session_var(&name) {
+            cmd.env_remove(name);
+        }
+    }
+}
+
+/// A `git` command with the repository-local environment and a server's session removed,
+/// messages in English (we parse some of them), no terminal prompts and stdin closed.
+pub fn command() -> Command {
+    let mut cmd = Command::new("git");
+    scrub_env(&mut cmd);
     cmd.env("LC_ALL", "C")
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null());
@@ -106,6 +175,38 @@ mod tests {
                 LOCAL_ENV_VARS.contains(&var),
                 "git lists {var} as repository-local; add it to LOCAL_ENV_VARS"
             );
+        }
+    }
+
+    #[test]
+    fn a_servers_session_is_scrubbed_and_the_users_is_kept() {
+        for var in [
+            "GL_USER",
+            "GL_BYPASS_ACCESS_CHECKS",
+            "GL_REPO_BASE",
+            "SSH_ORIGINAL_COMMAND",
+            "SSH_CONNECTION",
+            "GIT_PUSH_OPTION_COUNT",
+            "GIT_PUSH_OPTION_0",
+            "GIT_PUSH_CERT_SIGNER",
+            "GIT_QUARANTINE_PATH",
+            "REMOTE_USER",
+            "PATH_INFO",
+            "HTTP_AUTHORIZATION",
+        ] {
+            assert!(is_session_var(OsStr::new(var)), "{var} kept");
+        }
+        for var in [
+            "SSH_AUTH_SOCK",
+            "HOME",
+            "PATH",
+            "USER",
+            "GIT_SSH_COMMAND",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "LIBGL_DEBUG",
+        ] {
+            assert!(!is_session_var(OsStr::new(var)), "{var} removed");
         }
     }
 }

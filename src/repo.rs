@@ -1,5 +1,6 @@
 //! Finding a repository and the places git-repo-sync keeps things in it.
 
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,12 @@ impl Repo {
     pub fn discover() -> Result<Self> {
         let repo = git2::Repository::open_from_env().map_err(|err| {
             let here = std::env::current_dir().unwrap_or_default();
+            if err.code() == git2::ErrorCode::Owner {
+                return anyhow::anyhow!(
+                    "{}; run git-repo-sync as the repository's owner (sudo -u OWNER git-repo-sync ...)",
+                    err.message()
+                );
+            }
             anyhow::anyhow!(
                 "{} is not inside a git repository ({}); run this in a repository or pass its path",
                 here.display(),
@@ -40,6 +47,13 @@ impl Repo {
             std::iter::empty::<&std::ffi::OsStr>(),
         )
         .map_err(|err| {
+            // git (and libgit2) refuse a repository of another user unless it is a
+            // safe.directory; what to do then is to run as that user, as for install.
+            if err.code() == git2::ErrorCode::Owner
+                && let Ok(Some(owner)) = ForeignOwner::of(path)
+            {
+                return owner.refusal(path, &shell_command(std::env::args_os().skip(1)));
+            }
             anyhow::anyhow!(
                 "{} is not a git repository ({}); pass the top of a work tree or a bare repository",
                 path.display(),
@@ -73,6 +87,26 @@ impl Repo {
     /// Where the user sees this repository: the work tree, or the bare directory.
     pub fn display_path(&self) -> &Path {
         self.work_tree.as_deref().unwrap_or(&self.common_dir)
+    }
+
+    /// The owner of the common git dir when that is not the effective user: the owner's user
+    /// name, or the uid when it has none. Files written as another user (root, typically) would
+    /// belong to that user, and the owner's own hooks could not update them.
+    pub fn owner_mismatch(&self) -> Result<Option<String>> {
+        Ok(ForeignOwner::of(&self.common_dir)?
+            .map(|owner| owner.name.unwrap_or_else(|| owner.uid.to_string())))
+    }
+
+    /// Fails, naming the owner and the command to run instead, when the repository belongs to
+    /// someone other than the effective user.
+    pub fn ensure_owned_by_current_user(&self) -> Result<()> {
+        match ForeignOwner::of(&self.common_dir)? {
+            None => Ok(()),
+            Some(owner) => {
+                let path = self.display_path();
+                Err(owner.refusal(path, &shell_command([OsStr::new("install"), path.as_os_str()])))
+            }
+        }
     }
 
     /// The branch the repository's HEAD names (`main` for `refs/heads/main`), unborn or not;
@@ -252,4 +286,104 @@ fn refuse_dangling_symlink(path: &Path) -> Result<()> {
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))
+}
+
+/// The owner of a path that is not the effective user.
+struct ForeignOwner {
+    uid: u32,
+    name: Option<String>,
+}
+
+impl ForeignOwner {
+    fn of(path: &Path) -> Result<Option<Self>> {
+        use std::os::unix::fs::MetadataExt as _;
+        let uid = std::fs::metadata(path)
+            .with_context(|| format!("reading the owner of {}", path.display()))?
+            .uid();
+        Ok((uid != effective_uid()).then(|| Self {
+            uid,
+            name: user_name(uid),
+        }))
+    }
+
+    /// The error for `path`, with `git-repo-sync ARGS` (`args` quoted) run as the owner for the fix.
+    fn refusal(&self, path: &Path, args: &str) -> anyhow::Error {
+        let (owner, sudo_user) = match &self.name {
+            Some(name) => (name.clone(), name.clone()),
+            // sudo takes a uid without a name as `#UID`.
+            None => (format!("uid {}", self.uid), format!("'#{}'", self.uid)),
+        };
+        let euid = effective_uid();
+        let me = user_name(euid).unwrap_or_else(|| format!("uid {euid}"));
+        anyhow::anyhow!(
+            "{} belongs to {owner}, not to {me}: what git-repo-sync wrote there would belong to \
+             {me}; run it as the owner: sudo -u {sudo_user} git-repo-sync {args}",
+            path.display()
+        )
+    }
+}
+
+/// Arguments quoted for a shell, to be pasted into the command a message suggests.
+fn shell_command<I, A>(args: I) -> String
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<OsStr>,
+{
+    args.into_iter()
+        .map(|arg| {
+            let arg = arg.as_ref().to_string_lossy().into_owned();
+            shlex::try_quote(&arg).map_or(arg.clone(), std::borrow::Cow::into_owned)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[allow(unsafe_code)]
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes nothing, cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}
+
+/// The user name of `uid` from the password database (files, LDAP, ...), if it has one.
+#[allow(unsafe_code)]
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: passwd is plain data (integers and raw pointers), for which all zeroes is valid.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is to live memory of ours, and buf.len() is its true size;
+        // getpwuid_r writes the strings into buf and points entry's fields at them.
+        let rc =
+            unsafe { libc::getpwuid_r(uid, &raw mut entry, buf.as_mut_ptr(), buf.len(), &raw mut found) };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success pw_name points at a NUL-terminated string inside buf, still alive.
+        let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+        return Some(name.to_string_lossy().into_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repository_of_ones_own_has_no_owner_mismatch() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        git2::Repository::init_bare(dir.path()).expect("git init --bare");
+        let repo = Repo::open(dir.path()).expect("opens");
+        assert_eq!(repo.owner_mismatch().expect("stat"), None);
+        repo.ensure_owned_by_current_user().expect("owned");
+    }
+
+    #[test]
+    fn uid_0_is_named_root() {
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+    }
 }

@@ -1,11 +1,11 @@
 //! The background worker: started detached by a hook, it syncs under a per-repository lock.
 //!
 //! Coalescing ("one running, at most one queued", as gitolite does it): a trigger first marks a
-//! pass as pending, then probes the lock. If the lock is free it starts a worker; if not, the
-//! running worker will see the mark and make one more pass. The worker clears the mark before
-//! each pass and, after releasing the lock, looks once more, so a trigger that arrived while it
-//! was letting go is never lost. The lock is an OS file lock: the kernel drops it when a worker
-//! dies, so a killed worker never blocks later syncs.
+//! pass as pending, then probes the lock. If the lock is free it starts a worker; if not, whoever
+//! holds the lock answers for the mark. Whoever holds the lock (a worker, or a foreground `sync`
+//! through [`foreground`]) clears the mark before a pass that covers it and, after releasing the
+//! lock, looks once more, so a trigger that arrived meanwhile is never lost. The lock is an OS
+//! file lock: the kernel drops it when a worker dies, so a killed worker never blocks later syncs.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context as _, Result};
 
 use crate::config::Config;
-use crate::git::LOCAL_ENV_VARS;
+use crate::git;
 use crate::push;
 use crate::repo::Repo;
 use crate::state::timestamp;
@@ -83,11 +83,36 @@ pub fn is_running(repo: &Repo) -> Result<bool> {
 pub fn trigger(repo: &Repo) -> Result<()> {
     let pending = pending_path(repo);
     File::create(&pending).with_context(|| format!("writing {}", pending.display()))?;
+    start_worker_if_idle(repo)
+}
+
+/// Starts a worker unless someone holds the lock (who then answers for the pending mark).
+fn start_worker_if_idle(repo: &Repo) -> Result<()> {
     if SyncLock::try_acquire(repo)?.is_some() {
         // The probe's lock is dropped here; the worker takes it for itself.
         spawn_worker(repo)?;
     }
     Ok(())
+}
+
+/// Runs a foreground pass under the sync lock, waiting for a running worker first. A pass over
+/// every mirror (`all_mirrors`) covers what triggers marked, so it clears the mark; a pass over
+/// some leaves it to a worker. A trigger that found the lock taken started no worker, so once
+/// the lock is released a mark left standing gets one: the hook that made it will not come back.
+pub fn foreground<T>(repo: &Repo, all_mirrors: bool, pass: impl FnOnce() -> Result<T>) -> Result<T> {
+    let lock = SyncLock::acquire(repo)?;
+    if all_mirrors {
+        take_pending(repo)?;
+    }
+    let result = pass();
+    drop(lock);
+    if pending_path(repo).exists()
+        && let Err(err) = start_worker_if_idle(repo)
+    {
+        // The pass's own outcome matters more; the next trigger will start a worker.
+        eprintln!("git-repo-sync: warning: {err:#}; changes made during this sync wait for the next commit");
+    }
+    result
 }
 
 /// Starts `git-repo-sync worker` detached: its own session, stdin from /dev/null, stdout and
@@ -113,9 +138,8 @@ fn spawn_worker(repo: &Repo) -> Result<()> {
         .stdin(Stdio::null())
         .stdout(log.try_clone().context("duplicating the log descriptor")?)
         .stderr(log);
-    for var in LOCAL_ENV_VARS {
-        cmd.env_remove(var);
-    }
+    // A hook on a server runs in the pusher's session; the worker outlives that push.
+    git::scrub_env(&mut cmd);
     detach(&mut cmd);
     cmd.spawn().context("starting the background sync worker")?;
     Ok(())

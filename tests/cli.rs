@@ -147,3 +147,65 @@ fn a_non_repository_is_an_error() {
         "install wrote into a directory that is not a repository"
     );
 }
+
+/// `git-repo-sync ARGS` in `dir` under umask 022, asserted to succeed.
+fn run_with_umask_022(env: &TestEnv, dir: &std::path::Path, args: &[&str]) {
+    let mut cmd = std::process::Command::new("sh");
+    env.apply_env(&mut cmd);
+    cmd.current_dir(dir)
+        .args(["-c", "umask 022; exec \"$0\" \"$@\"", support::BIN])
+        .args(args);
+    support::run_ok(&mut cmd);
+}
+
+/// The permission bits of a file, in octal.
+fn mode_of(path: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode();
+    format!("{:o}", mode & 0o7777)
+}
+
+/// The config and the state file get the mode any new file gets (0666 less the umask, as git's
+/// own files), not a temp file's 0600: run as root, `install` must leave files the owner's hooks
+/// can read. A file that is replaced keeps the mode it had.
+#[test]
+fn config_and_state_get_a_normal_files_mode_or_keep_the_one_they_had() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let common = env.common_dir(&repo);
+    let config = common.join("repo-sync.toml");
+    let state = common.join("repo-sync-state.json");
+    let backup = env.root().join("backup.git");
+    let nas = env.root().join("nas.git");
+
+    run_with_umask_022(
+        &env,
+        &repo,
+        &["install", "--yes", "--mirror", &format!("backup={}", s(&backup))],
+    );
+    assert_eq!(mode_of(&config), "644", "repo-sync.toml after install");
+    run_with_umask_022(&env, &repo, &["sync"]);
+    assert_eq!(mode_of(&state), "644", "the state file after sync");
+
+    run_with_umask_022(&env, &repo, &["mirror", "add", "nas", s(&nas)]);
+    assert_eq!(mode_of(&config), "644", "repo-sync.toml after mirror add");
+    run_with_umask_022(&env, &repo, &["sync"]);
+    assert_eq!(mode_of(&state), "644", "the state file after a second sync");
+
+    // `mirror add` writing the first config of a repository.
+    let other = env.init_repo("other");
+    run_with_umask_022(&env, &other, &["mirror", "add", "backup", s(&backup)]);
+    assert_eq!(
+        mode_of(&env.config_path(&other)),
+        "644",
+        "repo-sync.toml written first by mirror add"
+    );
+
+    // A mode the owner chose survives the next rewrite.
+    fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o640)).expect("chmod");
+    run_with_umask_022(&env, &repo, &["mirror", "remove", "nas"]);
+    assert_eq!(mode_of(&config), "640", "repo-sync.toml after mirror remove");
+}

@@ -571,6 +571,58 @@ fn a_read_only_hooks_directory_is_refused_unless_root_can_write_it_anyway() {
     fs::set_permissions(&hooks, fs::Permissions::from_mode(0o755)).expect("chmod back");
 }
 
+/// Run as another user (root, say), install would leave hooks and files the owner does not own;
+/// it is refused, naming the owner and how to run it as them. Needs root to hand a repository
+/// to `nobody`.
+#[test]
+fn install_into_a_repository_of_another_user_is_refused_naming_the_owner_and_nothing_is_written() {
+    let env = TestEnv::new();
+    let uid = support::run_ok(std::process::Command::new("id").arg("-u"));
+    if uid.trim() != "0" {
+        eprintln!(
+            "skipped: only root can give a repository to another user (running as uid {})",
+            uid.trim()
+        );
+        return;
+    }
+    let has_nobody = std::process::Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !has_nobody {
+        eprintln!("skipped: no user nobody on this machine");
+        return;
+    }
+    let repo = env.init_repo("project");
+    support::run_ok(
+        std::process::Command::new("chown")
+            .args(["-R", "nobody"])
+            .arg(&repo),
+    );
+    let mirror = env.root().join("backup.git");
+    let mirror_arg = format!("backup={}", s(&mirror));
+    let install = ["install", "--yes", "--mirror", &mirror_arg, s(&repo)];
+    // Like git itself, install does not even open the repository of another user...
+    assert_refused(
+        &env,
+        env.root(),
+        install,
+        &["belongs to nobody", "sudo -u nobody git-repo-sync install"],
+    );
+    // ...and when git is told to trust it (safe.directory), install still writes nothing there.
+    env.git(env.root(), ["config", "--global", "--add", "safe.directory", "*"]);
+    assert_refused(
+        &env,
+        env.root(),
+        install,
+        &[
+            "belongs to nobody",
+            &format!("sudo -u nobody git-repo-sync install {}", s(&repo)),
+        ],
+    );
+    assert!(!mirror.exists(), "the mirror was created");
+}
+
 #[test]
 fn a_hooks_directory_that_does_not_exist_yet_is_created_and_commits_sync() {
     let env = TestEnv::new();

@@ -9,7 +9,7 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -1006,6 +1006,51 @@ fn a_trigger_that_changes_no_mirrored_ref_contacts_no_mirror() {
         "a new branch was not pushed:\n{}",
         env.log(&repo)
     );
+}
+
+/// A commit made while a foreground `sync` holds the sync lock finds the lock taken and starts no
+/// worker of its own; the sync, once done, sees that commit's mark and hands it to a worker, so
+/// the mirror catches up with no further commit, push or `sync`.
+#[test]
+fn a_commit_during_a_foreground_sync_reaches_the_mirror_without_another_trigger() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let mirror = env.init_bare("mirror.git");
+    env.install(&repo, &[("backup", s(&mirror))]);
+    env.cmd_in(&repo).arg("sync").assert().success();
+    let pending = env.common_dir(&repo).join("repo-sync.pending");
+
+    let gate = env.block_pushes(&mirror);
+    // Something for the sync to push that fires no hook.
+    env.git(&repo, ["branch", "feature"]);
+    let sync = env
+        .std_cmd_in(&repo)
+        .arg("sync")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting sync");
+    wait_for(
+        WAIT,
+        || gate.entered(),
+        || "the foreground sync never reached the mirror".to_owned(),
+    );
+
+    commit_without_terminal(&env, &repo, "during the sync");
+    // Without a terminal the hook runs behind git's back: wait for its mark, then give it the
+    // moment it needs to find the lock taken and exit, so the sync still holds the lock then.
+    wait_for(
+        WAIT,
+        || pending.exists(),
+        || "the commit's hook left no pending mark".to_owned(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    gate.release();
+    let out = sync.wait_with_output().expect("waiting for sync");
+    assert!(out.status.success(), "sync failed: {out:?}");
+
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+    wait_until_idle(&env, &repo);
 }
 
 /// Nobody holds the repository's sync lock (the kernel released a killed holder's).

@@ -164,3 +164,63 @@ fn one_install_covers_several_server_repositories() {
         env.wait_until_refs_equal(server, mirror, WAIT);
     }
 }
+
+/// A hook on a server runs in the pusher's session (gitolite over sshd sets `GL_*` and
+/// `SSH_ORIGINAL_COMMAND`; receive-pack adds the push options). The worker and the git it starts
+/// for a mirror carry none of it, so a mirror's own hooks see the server's owner, not the pusher,
+/// while the owner's `SSH_AUTH_SOCK` still reaches them.
+#[test]
+fn a_mirror_sees_none_of_the_pushers_session_and_keeps_the_owners_ssh_agent() {
+    let env = TestEnv::new();
+    let server = env.init_bare("srv/project.git");
+    env.git(&server, ["config", "receive.advertisePushOptions", "true"]);
+    let mirror = env.init_bare("mirrors/github.git");
+    let seen = env.root().join("mirror-hook-env.txt");
+    // A hook makes the mirror get a real `git push`, which is what carries an environment over.
+    env.write_executable(
+        &mirror.join("hooks/pre-receive"),
+        &format!(
+            "#!/bin/sh\ncat >/dev/null\nenv > {seen}.tmp && mv {seen}.tmp {seen}\n",
+            seen = sh_quote(&seen)
+        ),
+    );
+    env.install(&server, &[("github", s(&mirror))]);
+
+    let work = env.init_repo("work");
+    env.git(&work, ["remote", "add", "origin", s(&server)]);
+    let mut push = env.git_cmd(&work);
+    push.env("GL_USER", "alice")
+        .env("GL_REPO", "project")
+        .env("GL_BYPASS_ACCESS_CHECKS", "1")
+        .env("SSH_ORIGINAL_COMMAND", "git-receive-pack 'project'")
+        .env("SSH_AUTH_SOCK", "/run/owner-agent.sock")
+        .args(["push", "-q", "-o", "x", "origin", "main"]);
+    support::run_ok(&mut push);
+
+    env.wait_until_refs_equal(&server, &mirror, WAIT);
+    wait_for(
+        WAIT,
+        || seen.exists(),
+        || format!("the mirror's hook never ran; log:\n{}", env.log(&server)),
+    );
+    let seen = fs::read_to_string(&seen).expect("reading the mirror hook's environment");
+    let leaked: Vec<&str> = seen
+        .lines()
+        .filter(|line| {
+            ["GL_", "SSH_ORIGINAL_COMMAND=", "GIT_PUSH_OPTION_"]
+                .iter()
+                .any(|prefix| line.starts_with(prefix))
+        })
+        // The mirror's own receive-pack counts the options of the push it serves: none.
+        .filter(|line| *line != "GIT_PUSH_OPTION_COUNT=0")
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the mirror's hook saw the pusher's session: {leaked:?}\n{seen}"
+    );
+    assert!(
+        seen.lines()
+            .any(|line| line == "SSH_AUTH_SOCK=/run/owner-agent.sock"),
+        "the owner's SSH_AUTH_SOCK did not reach the mirror:\n{seen}"
+    );
+}

@@ -33,6 +33,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
 
     let mut plans = Vec::with_capacity(repos.len());
     for repo in repos {
+        repo.ensure_owned_by_current_user()?;
         let config_path = repo.config_path();
         let mut config = Config::load(&config_path)?;
         if config.mirrors.is_empty() && requested.is_empty() && !args.yes && std::io::stdin().is_terminal() {

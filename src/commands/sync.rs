@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::push;
 use crate::repo::Repo;
 use crate::state::{PushAction, PushedRef};
-use crate::worker::SyncLock;
+use crate::worker;
 use crate::{ExitStatus, Verbosity};
 
 pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
@@ -20,9 +20,10 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
         );
     }
     config.select(&args.mirrors)?;
-    // Wait for a background worker rather than push beside it.
-    let _lock = SyncLock::acquire(&repo)?;
-    let reports = push::run_pass(&repo, &config, &args.mirrors, push::PassKind::Foreground)?;
+    // Waits for a background worker rather than push beside it.
+    let reports = worker::foreground(&repo, args.mirrors.is_empty(), || {
+        push::run_pass(&repo, &config, &args.mirrors, push::PassKind::Foreground)
+    })?;
     let mut failed = false;
     for report in &reports {
         failed |= report.failed();
