@@ -79,11 +79,18 @@ const SESSION_ENV_VARS: &[&str] = &[
 /// no one should take from a request).
 const SESSION_ENV_PREFIXES: &[&str] = &["GL_", "GIT_PUSH_OPTION_", "GIT_PUSH_CERT", "HTTP_"];
 
+/// Where gitolite is installed, not who pushed: its own hooks in a mirror that is another
+/// gitolite repository cannot run without them.
+const GITOLITE_INSTALLATION_VARS: &[&str] = &["GL_BINDIR", "GL_LIBDIR", "GL_ADMIN_BASE", "GL_REPO_BASE"];
+
 /// Whether `name` belongs to the session of a push a server is serving, not to the user.
 pub fn is_session_var(name: &OsStr) -> bool {
     let Some(name) = name.to_str() else {
         return false;
     };
+    if GITOLITE_INSTALLATION_VARS.contains(&name) {
+        return false;
+    }
     SESSION_ENV_VARS.contains(&name) || SESSION_ENV_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
 }
 
@@ -93,10 +100,17 @@ pub fn scrub_env(cmd: &mut Command) {
     for var in LOCAL_ENV_VARS {
         cmd.env_remove(var);
     }
+    let mut under_gitolite = false;
     for (name, _) in std::env::vars_os() {
+        under_gitolite |= name == "GL_LIBDIR";
         if is_session_var(&name) {
             cmd.env_remove(name);
         }
+    }
+    if under_gitolite {
+        // A push into another gitolite repository on this server is the server's own, as
+        // `gitolite push` makes it: judged by no pusher's rights, since there is no pusher.
+        cmd.env("GL_BYPASS_ACCESS_CHECKS", "1");
     }
 }
 
