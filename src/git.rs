@@ -196,8 +196,8 @@ mod tests {
     fn a_servers_session_is_scrubbed_and_the_users_is_kept() {
         for var in [
             "GL_USER",
+            "GL_REPO",
             "GL_BYPASS_ACCESS_CHECKS",
-            "GL_REPO_BASE",
             "SSH_ORIGINAL_COMMAND",
             "SSH_CONNECTION",
             "GIT_PUSH_OPTION_COUNT",
@@ -219,6 +219,9 @@ mod tests {
             "HTTPS_PROXY",
             "https_proxy",
             "LIBGL_DEBUG",
+            // Where gitolite is installed, which its hooks in a local mirror need.
+            "GL_LIBDIR",
+            "GL_REPO_BASE",
         ] {
             assert!(!is_session_var(OsStr::new(var)), "{var} removed");
         }
