@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod servers;
+pub mod tools;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
