@@ -5,6 +5,7 @@
 //! Every test binary includes this module with `mod support;` and uses a different part of it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod managers;
 pub mod servers;
 pub mod tools;
 
