@@ -6,7 +6,9 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod gitolite;
+pub mod managers;
 pub mod servers;
+pub mod tools;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;

@@ -7,7 +7,8 @@
 //! server and waits for it. Nothing here uses the machine's own sshd, web server or `~/.ssh`.
 //!
 //! A fixture whose program is missing returns `None` after printing `skipped: <reason>`, except
-//! under CI (`CI=true`), where a missing server is a failure: see [`require_programs`].
+//! under CI (`CI=true`), where a missing server is a failure: see [`require_programs`] and
+//! [`super::tools::require`].
 
 use std::fs;
 use std::io::Read;
@@ -42,32 +43,19 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// The one decision about a missing server program: every program in `names` found, their paths;
+/// Every server program in `names`, as [`super::tools::require`] decides: found, their paths;
 /// else under CI (`CI=true`) a panic, and elsewhere `None` after printing `skipped: <reason>`.
 pub fn require_programs(test_needs: &str, names: &[&str]) -> Option<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    let mut missing = Vec::new();
-    for name in names {
-        match find_program(name) {
-            Some(path) => found.push(path),
-            None => missing.push(*name),
-        }
-    }
-    if missing.is_empty() {
-        return Some(found);
-    }
-    let reason = format!(
-        "{test_needs} needs {} (not found on PATH, /usr/sbin or /sbin; on Debian: \
-         apt-get install openssh-server openssh-client lighttpd lighttpd-mod-openssl openssl \
-         gitolite3)",
-        missing.join(", ")
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true, so a missing server is a failure, not a skip: {reason}");
-    }
-    println!("skipped: {reason}");
-    eprintln!("skipped: {reason}");
-    None
+    let lookups = names
+        .iter()
+        .map(|name| find_program(name).ok_or_else(|| (*name).to_owned()))
+        .collect();
+    super::tools::require(
+        test_needs,
+        lookups,
+        "not found on PATH, /usr/sbin or /sbin; on Debian: apt-get install openssh-server \
+         openssh-client lighttpd lighttpd-mod-openssl openssl gitolite3",
+    )
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
