@@ -89,6 +89,25 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<ExitStatus> {
 
 fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
     let mut checks = Vec::new();
+    match repo.owner_mismatch() {
+        Ok(None) => checks.push(Check::ok("owner", "the repository is yours")),
+        Ok(Some(owner)) => checks.push(Check::problem(
+            "owner",
+            format!(
+                "the repository belongs to {owner}: its hooks run as {owner}, and what you write \
+                 here they may not be able to read"
+            ),
+            format!(
+                "run git-repo-sync as the owner: sudo -u {owner} git-repo-sync doctor {}",
+                shlex::try_quote(&repo.display_path().to_string_lossy()).unwrap_or_default()
+            ),
+        )),
+        Err(err) => checks.push(Check::problem(
+            "owner",
+            format!("{err:#}"),
+            "check the permissions of the git directory",
+        )),
+    }
     let config_path = repo.config_path();
     let config = match Config::load(&config_path) {
         Ok(config) => {
