@@ -1,0 +1,158 @@
+//! With a git that runs config-based hooks (2.54 and later), our trigger is a
+//! `hook.git-repo-sync-<hook>` entry in the repository's config: no hook file is written, the
+//! hooks already there keep running as they were, and everything reaches the mirrors as it does
+//! with hook files. Without that git these tests print `skipped: ...` (a failure under CI).
+
+mod support;
+
+use std::fs;
+
+use support::tools::{Tool, path_with, require_tool};
+use support::{MARKER, Snapshot, TestEnv, WAIT, s, sh_quote};
+
+/// A test world whose `git` is the one with config-based hooks.
+fn env_with_config_hooks() -> Option<TestEnv> {
+    let git = require_tool("the config-based hook tests", Tool::NewGit)?;
+    let mut env = TestEnv::new();
+    let path = path_with(&[git.parent().expect("git's directory")], env.path_var());
+    env.set_path_var(path);
+    Some(env)
+}
+
+#[test]
+fn install_touches_no_hook_file_and_commits_merges_and_rebases_reach_the_mirror() {
+    let Some(env) = env_with_config_hooks() else {
+        return;
+    };
+    let repo = env.init_repo("project");
+    let ran = env.root().join("ran.txt");
+    env.write_executable(
+        &repo.join(".git/hooks/post-commit"),
+        &format!("#!/bin/sh\necho \"$0\" >> {}\n", sh_quote(&ran)),
+    );
+    let hooks_before = Snapshot::of(&repo.join(".git/hooks"));
+    let mirror = env.root().join("mirror.git");
+    env.install(&repo, &[("m", s(&mirror))]);
+    hooks_before.assert_unchanged(&Snapshot::of(&repo.join(".git/hooks")), "the hooks directory");
+    let listed = env.git(&repo, ["hook", "list", "post-commit"]);
+    assert!(listed.contains("git-repo-sync-post-commit"), "{listed}");
+
+    env.commit(&repo, "first");
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+    let ran_as = fs::read_to_string(&ran).expect("the user's hook ran");
+    assert_eq!(ran_as.trim(), ".git/hooks/post-commit", "it ran where it sits");
+
+    env.git(&repo, ["switch", "-q", "-c", "side"]);
+    env.commit(&repo, "on side");
+    env.git(&repo, ["switch", "-q", "main"]);
+    env.commit(&repo, "on main");
+    env.git(&repo, ["merge", "-q", "--no-edit", "side"]);
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+    env.git(&repo, ["switch", "-q", "side"]);
+    env.commit(&repo, "on side, to rebase");
+    env.git(&repo, ["switch", "-q", "main"]);
+    env.commit(&repo, "on main, to rebase onto");
+    env.git(&repo, ["switch", "-q", "side"]);
+    env.git(&repo, ["rebase", "-q", "main"]);
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+
+    assert_eq!(env.status_json(&repo)["triggers"]["mechanism"], "config");
+    env.cmd_in(&repo).arg("uninstall").assert().success();
+    let config = env.git(&repo, ["config", "--list"]);
+    assert!(!config.contains("git-repo-sync"), "{config}");
+    hooks_before.assert_unchanged(&Snapshot::of(&repo.join(".git/hooks")), "the hooks directory");
+}
+
+#[test]
+fn a_push_to_a_bare_server_reaches_the_mirror_and_its_own_post_receive_still_gets_stdin() {
+    let Some(env) = env_with_config_hooks() else {
+        return;
+    };
+    let server = env.init_bare("srv/project.git");
+    let received = env.root().join("received.txt");
+    env.write_executable(
+        &server.join("hooks/post-receive"),
+        &format!("#!/bin/sh\ncat >> {}\n", sh_quote(&received)),
+    );
+    let mirror = env.root().join("mirrors/github.git");
+    env.install(&server, &[("github", s(&mirror))]);
+    let hook = fs::read_to_string(server.join("hooks/post-receive")).expect("the server's hook");
+    assert!(
+        !hook.contains(MARKER),
+        "the server's own hook is untouched: {hook}"
+    );
+
+    env.git(env.root(), ["clone", "-q", s(&server), "work"]);
+    let work = env.root().join("work");
+    env.commit(&work, "first");
+    env.git(&work, ["push", "-q", "origin", "main"]);
+    env.wait_until_refs_equal(&server, &mirror, WAIT);
+    let lines = fs::read_to_string(&received).expect("the server's hook got stdin");
+    assert!(lines.trim_end().ends_with(" refs/heads/main"), "{lines}");
+}
+
+#[test]
+fn an_earlier_install_with_hook_files_is_replaced_and_the_chained_hook_comes_back() {
+    let Some(new_git_env) = env_with_config_hooks() else {
+        return;
+    };
+    // First installed by a git without config-based hooks, over a hook of the user's.
+    let old_git_env = TestEnv::new();
+    let repo = old_git_env.init_repo("project");
+    let theirs = repo.join(".git/hooks/post-commit");
+    old_git_env.write_executable(&theirs, "#!/bin/sh\nexit 0\n");
+    let before = fs::read(&theirs).expect("their hook");
+    let mirror = old_git_env.root().join("mirror.git");
+    old_git_env.install(&repo, &[("m", s(&mirror))]);
+    assert!(fs::read_to_string(&theirs).expect("ours").contains(MARKER));
+
+    new_git_env.install(&repo, &[]);
+    assert_eq!(
+        fs::read(&theirs).expect("their hook"),
+        before,
+        "put back byte for byte"
+    );
+    let hooks: Vec<String> = fs::read_dir(repo.join(".git/hooks"))
+        .expect("hooks dir")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("repo-sync"))
+        .collect();
+    assert!(hooks.is_empty(), "{hooks:?}");
+    new_git_env.commit(&repo, "after the switch");
+    new_git_env.wait_until_refs_equal(&repo, &mirror, WAIT);
+}
+
+#[test]
+fn a_commit_still_succeeds_with_one_warning_when_the_binary_is_gone() {
+    let Some(env) = env_with_config_hooks() else {
+        return;
+    };
+    let repo = env.init_repo("project");
+    let binary = env.copy_binary(&env.root().join("bin"));
+    env.cmd()
+        .arg("install")
+        .arg("--yes")
+        .arg(&repo)
+        .arg("--hook-binary")
+        .arg(&binary)
+        .arg("--mirror")
+        .arg(format!("m={}", s(&env.root().join("mirror.git"))))
+        .assert()
+        .success();
+    fs::remove_file(&binary).expect("removing the binary");
+    env.change_file(&repo, "without the binary");
+    let out = env
+        .git_cmd(&repo)
+        .args(["commit", "-q", "-a", "-m", "without the binary"])
+        .output()
+        .expect("running git commit");
+    assert!(out.status.success(), "git commit failed: {out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one warning line, got: {lines:#?}");
+    assert!(
+        lines[0].contains("git-repo-sync") && lines[0].contains("is gone"),
+        "{lines:?}"
+    );
+}
