@@ -629,25 +629,39 @@ fn doctor_flags_config_based_hooks_under_a_git_that_does_not_run_them_and_reinst
     assert!(out.stdout.contains("(hook files)"), "{out}");
 }
 
-#[test]
-fn doctor_flags_a_repository_owned_by_someone_else() {
-    // Only root can hand a repository to nobody.
+/// Whether this process runs as root; else prints why `test` is skipped.
+fn running_as_root(test: &str) -> bool {
     let uid = Command::new("id").arg("-u").output().expect("running id");
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        println!("skipped: only root can chown a repository to nobody");
-        return;
+    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    if !root {
+        println!("skipped: {test} needs root, to chown a repository to nobody");
     }
-    let env = TestEnv::new();
-    let (repo, _mirror) = installed(&env);
-    let mut gitconfig = fs::read_to_string(env.home().join(".gitconfig")).expect("reading .gitconfig");
-    gitconfig.push_str("[safe]\n\tdirectory = *\n");
-    fs::write(env.home().join(".gitconfig"), gitconfig).expect("writing .gitconfig");
+    root
+}
+
+/// An installed repository handed to nobody, with git told to trust it.
+fn owned_by_nobody(env: &TestEnv) -> PathBuf {
+    let (repo, _mirror) = installed(env);
+    let gitconfig = env.home().join(".gitconfig");
+    let mut text = fs::read_to_string(&gitconfig).expect("reading .gitconfig");
+    text.push_str("[safe]\n\tdirectory = *\n");
+    fs::write(&gitconfig, text).expect("writing .gitconfig");
     let status = Command::new("chown")
         .args(["-R", "nobody"])
         .arg(&repo)
         .status()
         .expect("running chown");
     assert!(status.success(), "chown -R nobody failed");
+    repo
+}
+
+#[test]
+fn doctor_flags_a_repository_owned_by_someone_else() {
+    if !running_as_root("doctor on a repository owned by nobody") {
+        return;
+    }
+    let env = TestEnv::new();
+    let repo = owned_by_nobody(&env);
     let out = doctor(&env, &repo);
     out.assert_failed();
     let (detail, fix) = out.problem("owner", "nobody");
@@ -659,4 +673,34 @@ fn doctor_flags_a_repository_owned_by_someone_else() {
             s(&repo)
         )
     );
+}
+
+#[test]
+#[ignore = "with a sync pending and no lock file yet, doctor's worker check creates \
+            repo-sync.lock (by probing the lock), as root and mode 0644 in a repository owned \
+            by nobody, whose worker then cannot open it to sync"]
+fn doctor_writes_nothing_into_a_repository_owned_by_someone_else() {
+    if !running_as_root("doctor on a repository owned by nobody") {
+        return;
+    }
+    let env = TestEnv::new();
+    let repo = owned_by_nobody(&env);
+    let common = env.common_dir(&repo);
+    fs::remove_file(common.join("repo-sync.lock")).expect("removing the lock file");
+    let pending = fs::File::create(common.join("repo-sync.pending")).expect("writing the mark");
+    pending
+        .set_modified(SystemTime::now() - Duration::from_secs(60))
+        .expect("dating the pending mark");
+    drop(pending);
+    let status = Command::new("chown")
+        .arg("nobody")
+        .arg(common.join("repo-sync.pending"))
+        .status()
+        .expect("running chown");
+    assert!(status.success(), "chown nobody failed");
+    let before = support::Snapshot::of(&common);
+    let out = doctor(&env, &repo);
+    out.assert_failed();
+    out.problem("owner", "nobody");
+    before.assert_unchanged(&support::Snapshot::of(&common), "doctor");
 }
