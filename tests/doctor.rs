@@ -704,3 +704,33 @@ fn doctor_writes_nothing_into_a_repository_owned_by_someone_else() {
     out.problem("owner", "nobody");
     before.assert_unchanged(&support::Snapshot::of(&common), "doctor");
 }
+
+#[test]
+fn doctor_json_carries_the_same_checks_and_fixes() {
+    let env = TestEnv::new();
+    let (repo, _mirror) = installed(&env);
+    let hook = env.hooks_dir(&repo).join("post-commit");
+    fs::set_permissions(&hook, fs::Permissions::from_mode(0o644)).expect("chmod -x");
+    let out = env
+        .cmd_in(&repo)
+        .args(["doctor", "--json"])
+        .output()
+        .expect("running doctor --json");
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("doctor --json prints JSON");
+    let report = &json[0];
+    assert_eq!(report["repository"], s(&repo), "{json:#}");
+    assert_eq!(report["ok"], false, "{json:#}");
+    let checks = report["checks"].as_array().expect("a checks array");
+    let problem = checks
+        .iter()
+        .find(|c| c["check"] == "triggers" && c["ok"] == false)
+        .unwrap_or_else(|| panic!("no failing triggers check: {json:#}"));
+    assert_eq!(
+        problem["fix"],
+        format!("chmod +x {} (or {})", s(&hook), reinstall_fix(&repo))
+    );
+    for check in checks.iter().filter(|c| c["ok"] == true) {
+        assert!(check.get("fix").is_none(), "an ok check with a fix: {check}");
+    }
+}
