@@ -76,7 +76,19 @@ pub fn pending_since(repo: &Repo) -> Option<std::time::SystemTime> {
 
 /// Whether a worker (or a foreground `sync`) holds the repository's sync lock now.
 pub fn is_running(repo: &Repo) -> Result<bool> {
-    Ok(SyncLock::try_acquire(repo)?.is_none())
+    // Read-only, and never created: `doctor` may be run by someone other than the owner, and a
+    // lock file of theirs would be one the owner's worker cannot open.
+    let path = lock_path(repo);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(err).with_context(|| format!("opening lock file {}", path.display())),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(false),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+        Err(std::fs::TryLockError::Error(err)) => Err(err).context("probing the repository's sync lock"),
+    }
 }
 
 /// Asks for a sync of `repo` in the background and returns at once.

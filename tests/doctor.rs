@@ -239,7 +239,7 @@ fn doctor_flags_a_malformed_config_naming_file_line_and_column() {
     let env = TestEnv::new();
     let (repo, config, good) = with_malformed_config(&env);
     let out = doctor(&env, &repo);
-    // Not assert_failed: the layout is the ignored test below.
+    // Not assert_failed: the layout has a test of its own below.
     assert_eq!(out.code, Some(1), "doctor should exit 1\n{out}");
     let (detail, fix) = out.problem("config", "line 4");
     assert!(
@@ -253,8 +253,6 @@ fn doctor_flags_a_malformed_config_naming_file_line_and_column() {
 }
 
 #[test]
-#[ignore = "doctor prints the TOML parser's multi-line snippet (source line and caret) inside the \
-            config detail, so that check takes five lines instead of one"]
 fn doctor_keeps_a_malformed_config_to_one_line() {
     let env = TestEnv::new();
     let (repo, config, _good) = with_malformed_config(&env);
@@ -676,9 +674,6 @@ fn doctor_flags_a_repository_owned_by_someone_else() {
 }
 
 #[test]
-#[ignore = "with a sync pending and no lock file yet, doctor's worker check creates \
-            repo-sync.lock (by probing the lock), as root and mode 0644 in a repository owned \
-            by nobody, whose worker then cannot open it to sync"]
 fn doctor_writes_nothing_into_a_repository_owned_by_someone_else() {
     if !running_as_root("doctor on a repository owned by nobody") {
         return;

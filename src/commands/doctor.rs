@@ -117,7 +117,7 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
         Err(err) => {
             checks.push(Check::problem(
                 "config",
-                format!("{err:#}"),
+                one_line(&format!("{err:#}")),
                 format!("correct {} as the error says", config_path.display()),
             ));
             None
@@ -239,5 +239,16 @@ fn reach_check(repo: &Repo, name: &str, mirror: &crate::config::Mirror) -> Check
             ),
             "mend what the error names; `git-repo-sync sync` then shows whether it works",
         ),
+    }
+}
+
+/// A multi-line message (TOML's, with the offending line drawn under it) as one line: its first
+/// line, which names the file, line and column, and its last, which says what is wrong.
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [first, .., last] => format!("{first}: {last}"),
     }
 }
