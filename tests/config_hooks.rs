@@ -20,27 +20,41 @@ fn env_with_config_hooks() -> Option<TestEnv> {
 }
 
 #[test]
-fn install_touches_no_hook_file_and_commits_merges_and_rebases_reach_the_mirror() {
+fn install_moves_no_hook_of_anyone_else_and_commits_merges_and_rebases_reach_the_mirror() {
     let Some(env) = env_with_config_hooks() else {
         return;
     };
     let repo = env.init_repo("project");
     let ran = env.root().join("ran.txt");
+    let theirs = repo.join(".git/hooks/post-commit");
     env.write_executable(
-        &repo.join(".git/hooks/post-commit"),
+        &theirs,
         &format!("#!/bin/sh\necho \"$0\" >> {}\n", sh_quote(&ran)),
     );
+    let their_bytes = fs::read(&theirs).expect("their hook");
     let hooks_before = Snapshot::of(&repo.join(".git/hooks"));
     let mirror = env.root().join("mirror.git");
     env.install(&repo, &[("m", s(&mirror))]);
-    hooks_before.assert_unchanged(&Snapshot::of(&repo.join(".git/hooks")), "the hooks directory");
+    assert_eq!(
+        fs::read(&theirs).expect("their hook"),
+        their_bytes,
+        "left where it was, as it was"
+    );
+    for free in ["post-merge", "post-rewrite"] {
+        let ours = fs::read_to_string(repo.join(".git/hooks").join(free)).expect("ours, for an older git");
+        assert!(ours.contains(MARKER), "{free}: {ours}");
+    }
     let listed = env.git(&repo, ["hook", "list", "post-commit"]);
     assert!(listed.contains("git-repo-sync-post-commit"), "{listed}");
 
     env.commit(&repo, "first");
     env.wait_until_refs_equal(&repo, &mirror, WAIT);
     let ran_as = fs::read_to_string(&ran).expect("the user's hook ran");
-    assert_eq!(ran_as.trim(), ".git/hooks/post-commit", "it ran where it sits");
+    assert_eq!(
+        ran_as.trim(),
+        ".git/hooks/post-commit",
+        "it ran where it sits, once"
+    );
 
     env.git(&repo, ["switch", "-q", "-c", "side"]);
     env.commit(&repo, "on side");
@@ -92,7 +106,7 @@ fn a_push_to_a_bare_server_reaches_the_mirror_and_its_own_post_receive_still_get
 }
 
 #[test]
-fn an_earlier_install_with_hook_files_is_replaced_and_the_chained_hook_comes_back() {
+fn an_earlier_install_with_hook_files_stays_and_the_chained_hook_still_runs_once() {
     let Some(new_git_env) = env_with_config_hooks() else {
         return;
     };
@@ -100,27 +114,82 @@ fn an_earlier_install_with_hook_files_is_replaced_and_the_chained_hook_comes_bac
     let old_git_env = TestEnv::new();
     let repo = old_git_env.init_repo("project");
     let theirs = repo.join(".git/hooks/post-commit");
-    old_git_env.write_executable(&theirs, "#!/bin/sh\nexit 0\n");
+    let ran = old_git_env.root().join("ran.txt");
+    old_git_env.write_executable(&theirs, &format!("#!/bin/sh\necho ran >> {}\n", sh_quote(&ran)));
     let before = fs::read(&theirs).expect("their hook");
     let mirror = old_git_env.root().join("mirror.git");
     old_git_env.install(&repo, &[("m", s(&mirror))]);
-    assert!(fs::read_to_string(&theirs).expect("ours").contains(MARKER));
+    let ours = fs::read(&theirs).expect("ours");
 
     new_git_env.install(&repo, &[]);
+    assert_eq!(
+        fs::read(&theirs).expect("ours"),
+        ours,
+        "ours stays, still chaining theirs"
+    );
+    new_git_env.commit(&repo, "after the switch");
+    new_git_env.wait_until_refs_equal(&repo, &mirror, WAIT);
+    assert_eq!(
+        fs::read_to_string(&ran).expect("their hook ran"),
+        "ran\n",
+        "exactly once"
+    );
+
+    new_git_env.cmd_in(&repo).arg("uninstall").assert().success();
     assert_eq!(
         fs::read(&theirs).expect("their hook"),
         before,
         "put back byte for byte"
     );
-    let hooks: Vec<String> = fs::read_dir(repo.join(".git/hooks"))
-        .expect("hooks dir")
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.contains("repo-sync"))
-        .collect();
-    assert!(hooks.is_empty(), "{hooks:?}");
-    new_git_env.commit(&repo, "after the switch");
-    new_git_env.wait_until_refs_equal(&repo, &mirror, WAIT);
+}
+
+#[test]
+fn a_commit_by_an_older_git_after_an_install_by_a_newer_one_reaches_the_mirror() {
+    let Some(new_git_env) = env_with_config_hooks() else {
+        return;
+    };
+    let old_git_env = TestEnv::new();
+    let repo = old_git_env.init_repo("project");
+    let mirror = old_git_env.root().join("mirror.git");
+    new_git_env.install(&repo, &[("m", s(&mirror))]);
+    old_git_env.commit(&repo, "by the older git");
+    old_git_env.wait_until_refs_equal(&repo, &mirror, WAIT);
+}
+
+#[test]
+fn a_commit_that_fires_both_triggers_pushes_to_the_mirror_once() {
+    let Some(env) = env_with_config_hooks() else {
+        return;
+    };
+    let repo = env.init_repo("project");
+    let mirror = env.init_bare("mirror.git");
+    // A hook of the mirror's own makes it get a real push, each of which the hook counts.
+    let pushes = env.root().join("pushes.txt");
+    env.write_executable(
+        &mirror.join("hooks/post-receive"),
+        &format!("#!/bin/sh\necho push >> {}\n", sh_quote(&pushes)),
+    );
+    env.install(&repo, &[("m", s(&mirror))]);
+    let hook_file = fs::read_to_string(repo.join(".git/hooks/post-commit")).expect("our hook file");
+    assert!(hook_file.contains(MARKER));
+    for i in 1..=3 {
+        env.commit(&repo, &format!("commit {i}"));
+        env.wait_until_refs_equal(&repo, &mirror, WAIT);
+        // Whatever a second trigger starts has finished once the lock is free.
+        support::wait_for(
+            WAIT,
+            || !worker_running(&env, &repo),
+            || "the worker never finished".into(),
+        );
+        let count = fs::read_to_string(&pushes).map_or(0, |t| t.lines().count());
+        assert_eq!(count, i, "pushes to the mirror after {i} commit(s)");
+    }
+}
+
+/// Whether a worker holds the repository's sync lock.
+fn worker_running(env: &TestEnv, repo: &std::path::Path) -> bool {
+    let lock = env.common_dir(repo).join("repo-sync.lock");
+    fs::File::open(lock).is_ok_and(|file| file.try_lock().is_err())
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use support::tools::{Tool, path_with, require_tool};
-use support::{TestEnv, WAIT, s, sh_quote, wait_for};
+use support::{MARKER, TestEnv, WAIT, s, sh_quote, wait_for};
 
 /// What one `doctor` run printed.
 struct Doctor {
@@ -592,7 +592,13 @@ fn doctor_flags_config_based_hooks_under_a_git_that_does_not_run_them_and_reinst
     if use_new_git(&mut env, "doctor on config-based hooks under an older git").is_none() {
         return;
     }
-    let (repo, _mirror) = installed(&env);
+    // Another tool's post-commit hook holds the slot, so the install under the newer git leaves
+    // it alone and writes no post-commit file of ours for an older git.
+    let repo = env.init_repo("project");
+    let theirs = env.hooks_dir(&repo).join("post-commit");
+    env.write_executable(&theirs, "#!/bin/sh\nexit 0\n");
+    let mirror = env.init_bare("mirror.git");
+    env.install(&repo, &[("m", s(&mirror))]);
     doctor(&env, &repo).assert_healthy("install under the newer git");
     env.set_path_var(machine_path);
     let version = env.git(&repo, ["--version"]);
@@ -618,10 +624,8 @@ fn doctor_flags_config_based_hooks_under_a_git_that_does_not_run_them_and_reinst
     assert_eq!(fix, format!("{command} (writes hook files, which this git runs)"));
 
     run_fix(&env, &repo, &command);
-    assert!(
-        env.hooks_dir(&repo).join("post-commit").is_file(),
-        "the re-install wrote no hook file"
-    );
+    let hook = fs::read_to_string(&theirs).expect("the post-commit hook");
+    assert!(hook.contains(MARKER), "the re-install wrote no hook file: {hook}");
     let out = doctor(&env, &repo);
     out.assert_healthy("the re-install");
     assert!(out.stdout.contains("(hook files)"), "{out}");

@@ -120,7 +120,7 @@ fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity, 
     }
     match mechanism {
         Mechanism::ConfigHooks => println!(
-            "  triggers: config-based hooks (`git hook list {}` shows them); no hook file is touched",
+            "  triggers: config-based hooks (`git hook list {}` shows them); no one else's hook is moved",
             triggers::HookKind::for_repo(plan.repo.is_bare())[0].name()
         ),
         Mechanism::HookFiles => {

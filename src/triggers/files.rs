@@ -233,13 +233,45 @@ impl fmt::Display for Step {
 /// Fails, before anything is written, when `hooks_dir` is not a directory or hooks cannot be
 /// written into it (or, when it does not exist yet, into the directory it would be created in).
 pub fn plan_install(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, force: bool) -> Result<Vec<Step>> {
+    plan(hooks_dir, kinds, binary, Some(force))
+}
+
+/// The steps that put our hooks for `kinds` into `hooks_dir` beside config-based hooks, for a
+/// git too old to run those: only where no hook is or ours already is. A hook that is not ours
+/// stays exactly as it is (a newer git runs our config-based hook before it).
+pub fn plan_beside_config_hooks(hooks_dir: &Path, kinds: &[HookKind], binary: &Path) -> Result<Vec<Step>> {
+    plan(hooks_dir, kinds, binary, None)
+}
+
+/// With `chain` (`Some(force)`), a foreign hook is chained; without, it is left alone.
+fn plan(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, chain: Option<bool>) -> Result<Vec<Step>> {
     let base = existing_base(hooks_dir)?;
     let mut steps = Vec::new();
     for &kind in kinds {
         let path = hooks_dir.join(kind.name());
         let saved = saved_path(&path);
         let text = render(kind, binary)?;
-        steps.push(match inspect(&path)? {
+        let existing = inspect(&path)?;
+        let Some(force) = chain else {
+            steps.push(match existing {
+                Existing::Absent => Step::Create { path, text },
+                Existing::Ours(bytes) if bytes == text.as_bytes() => Step::Unchanged { path },
+                Existing::Ours(_) => Step::Upgrade { path, text },
+                Existing::Foreign | Existing::Unusable => Step::Leave {
+                    path,
+                    why: "not ours, left as it is: git 2.54 and later run our config-based hook \
+                          before it; an older git runs only it"
+                        .to_owned(),
+                },
+            });
+            steps.extend(
+                stray_copies(hooks_dir, kind)
+                    .into_iter()
+                    .map(|path| Step::RemoveStray { path }),
+            );
+            continue;
+        };
+        steps.push(match existing {
             Existing::Absent => Step::Create { path, text },
             Existing::Ours(bytes) if bytes == text.as_bytes() => Step::Unchanged { path },
             Existing::Ours(_) => Step::Upgrade { path, text },

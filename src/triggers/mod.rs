@@ -2,11 +2,12 @@
 //! and whether it still will.
 //!
 //! Two mechanisms. Where the git on PATH runs config-based hooks (2.54 and later), an entry
-//! `hook.git-repo-sync-<kind>` in the repository's config ([`config_hooks`]): no hook file is
-//! touched, which ends the fight over hook files with every hook manager at once. Elsewhere, a
+//! `hook.git-repo-sync-<kind>` in the repository's config ([`config_hooks`]): no one else's hook
+//! file is touched, which ends the fight over hook files with every hook manager at once. Elsewhere, a
 //! hook file rendered from `templates/` ([`files`]) that runs the hook that was there before as if
-//! it still sat at its own path. Both fire the same idempotent trigger, so a git that runs both
-//! still costs one pass.
+//! it still sat at its own path. With config-based hooks, our hook file still goes wherever it
+//! moves no one else's, for an older git in the same repository; both fire the same idempotent
+//! trigger, so a git that runs both still costs one pass.
 //!
 //! Install and uninstall are computed as a list of [`Step`]s, shown as is by `--dry-run`, and only
 //! then carried out. [`health`] tells whether git will run ours, and if not, what took its place.
@@ -209,11 +210,18 @@ pub fn plan_install(repo: &Repo, binary: &Path, force: bool, mechanism: Mechanis
                     .into_iter()
                     .map(Step::Config),
             );
-            // Hook files of an earlier install go, and what they chained comes back: the config
-            // entries replace them.
-            for dir in every_hooks_dir(repo)? {
-                steps.extend(files::plan_uninstall(&dir)?.into_iter().map(Step::File));
+            // An older git in the same repository (an IDE's, say) runs no config-based hook: it
+            // gets our hook file wherever that moves no one else's hook. A newer git then fires
+            // both, which the worker coalesces into one pass.
+            let live = repo.hooks_dirs_to_write()?;
+            for dir in &live {
+                steps.extend(
+                    files::plan_beside_config_hooks(dir, kinds, binary)?
+                        .into_iter()
+                        .map(Step::File),
+                );
             }
+            steps.extend(plan_stranded(repo, &live)?);
         }
         Mechanism::HookFiles => {
             let live = repo.hooks_dirs_to_write()?;
@@ -224,16 +232,23 @@ pub fn plan_install(repo: &Repo, binary: &Path, force: bool, mechanism: Mechanis
                         .map(Step::File),
                 );
             }
-            // Ours left where git no longer looks are taken out, and what they chained put back.
-            for dir in every_hooks_dir(repo)?.iter().filter(|dir| !live.contains(dir)) {
-                steps.extend(
-                    files::plan_uninstall(dir)?
-                        .into_iter()
-                        .filter(|step| !matches!(step, files::Step::Leave { .. }))
-                        .map(Step::File),
-                );
-            }
+            steps.extend(plan_stranded(repo, &live)?);
         }
+    }
+    Ok(steps)
+}
+
+/// Ours left where git no longer looks (`core.hooksPath` moved away from them) are taken out,
+/// and what they chained is put back.
+fn plan_stranded(repo: &Repo, live: &[PathBuf]) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
+    for dir in every_hooks_dir(repo)?.iter().filter(|dir| !live.contains(dir)) {
+        steps.extend(
+            files::plan_uninstall(dir)?
+                .into_iter()
+                .filter(|step| !matches!(step, files::Step::Leave { .. }))
+                .map(Step::File),
+        );
     }
     Ok(steps)
 }
