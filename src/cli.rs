@@ -114,8 +114,13 @@ pub struct UninstallArgs {
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// Only these mirrors (repeatable; default: all).
-    #[arg(long = "mirror", value_name = "NAME")]
+    #[arg(long = "mirror", value_name = "NAME", conflicts_with = "all")]
     pub mirrors: Vec<String>,
+
+    /// Every registered repository (`repo-sync.repo` in the global git config), a few at a time;
+    /// one line per repository and mirror, failures first.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +128,11 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Every registered repository, one line per repository and mirror, failures first; exit
+    /// status 1 when one is gone or its triggers do not run, else 3 when a mirror is failing.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

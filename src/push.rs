@@ -210,13 +210,21 @@ pub fn plan(mirror: &Mirror, local: &Refs, remote: &Refs) -> Vec<Change> {
     changes
 }
 
-/// How a pass runs: in the foreground for `sync`, or in the background worker, which skips
-/// mirrors whose refs here did not change since they last took them all, and retries
-/// recoverable failures with backoff.
+/// How a pass runs: in the foreground for `sync`, in the background worker, or in the
+/// schedule's `sync --all`. The last two skip mirrors whose refs here did not change since they
+/// last took them all, and leave a notice when a mirror begins failing; only the worker retries
+/// recoverable failures with backoff (the schedule comes back by itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PassKind {
     Foreground,
     Background,
+    Scheduled,
+}
+
+impl PassKind {
+    fn unattended(self) -> bool {
+        matches!(self, Self::Background | Self::Scheduled)
+    }
 }
 
 /// Runs one pass over the selected mirrors in parallel and records the outcome in the state
@@ -238,7 +246,7 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) 
             .iter()
             .map(|&(name, mirror)| {
                 let print = fingerprint(mirror, &local);
-                let unchanged = kind == PassKind::Background
+                let unchanged = kind.unattended()
                     && state.mirrors.get(name).and_then(|m| m.synced_refs.as_deref()) == Some(print.as_str());
                 let source = &source;
                 scope.spawn(move || {
@@ -288,7 +296,7 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) 
             mirror,
             entry.failing_since.as_deref().unwrap_or_default(),
             entry.last_error.as_deref().unwrap_or_default(),
-            kind == PassKind::Background,
+            kind.unattended(),
         );
     }
     Ok(reports)

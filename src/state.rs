@@ -14,6 +14,10 @@ use crate::config::write_atomically;
 pub struct State {
     #[serde(default)]
     pub mirrors: BTreeMap<String, MirrorState>,
+    /// What the schedule last found wrong with the repository's triggers, so that it is
+    /// reported once, when it begins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_problem: Option<String>,
 }
 
 /// The outcome of the last attempt to sync one mirror.

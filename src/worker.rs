@@ -118,13 +118,32 @@ pub fn foreground<T>(repo: &Repo, all_mirrors: bool, pass: impl FnOnce() -> Resu
     }
     let result = pass();
     drop(lock);
+    hand_over_pending(repo);
+    result
+}
+
+/// A pass of the schedule's `sync --all`: like [`foreground`], but a repository whose worker is
+/// running is left to it (`None`): that pass carries what this one would.
+pub fn scheduled<T>(repo: &Repo, pass: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
+    let Some(lock) = SyncLock::try_acquire(repo)? else {
+        return Ok(None);
+    };
+    take_pending(repo)?;
+    let result = pass();
+    drop(lock);
+    hand_over_pending(repo);
+    result.map(Some)
+}
+
+/// After a pass that held the lock: a trigger that came meanwhile found the lock taken and
+/// started no worker, so one is started now.
+fn hand_over_pending(repo: &Repo) {
     if pending_path(repo).exists()
         && let Err(err) = start_worker_if_idle(repo)
     {
         // The pass's own outcome matters more; the next trigger will start a worker.
         eprintln!("git-repo-sync: warning: {err:#}; changes made during this sync wait for the next commit");
     }
-    result
 }
 
 /// Starts `git-repo-sync worker` detached: its own session, stdin from /dev/null, stdout and

@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::cli::InstallArgs;
 use crate::config::{self, Config, Mirror};
+use crate::registry;
 use crate::repo::Repo;
 use crate::triggers::{self, Mechanism, Step};
 use crate::{ExitStatus, Verbosity};
@@ -99,9 +100,39 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
                 .filter(|step| step.is_notable() || verbosity == Verbosity::Verbose)
                 .map(ToString::to_string),
         );
+        actions.extend(register(&plan.repo, args.dry_run));
         report(plan, &actions, args.dry_run, verbosity, mechanism);
     }
     Ok(ExitStatus::Success)
+}
+
+/// Registers the repository for `sync --all` and the schedule. A global config that cannot be
+/// written costs only that: the hooks are in place, so it is a warning with its fix.
+fn register(repo: &Repo, dry_run: bool) -> Option<String> {
+    let path = repo.display_path();
+    let action = format!(
+        "register {} for `sync --all` ({} in the global git config)",
+        path.display(),
+        registry::KEY
+    );
+    if dry_run {
+        return match registry::list() {
+            Ok(listed) if listed.iter().any(|p| p == path) => None,
+            _ => Some(action),
+        };
+    }
+    match registry::register(path) {
+        Ok(true) => Some(action),
+        Ok(false) => None,
+        Err(err) => {
+            eprintln!(
+                "git-repo-sync: warning: {err:#}; the hooks work, but `sync --all` and the schedule \
+                 will not cover {} until `git-repo-sync install` registers it",
+                path.display()
+            );
+            None
+        }
+    }
 }
 
 fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity, mechanism: Mechanism) {

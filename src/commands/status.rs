@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::ExitStatus;
 use crate::cli::StatusArgs;
 use crate::config::Config;
+use crate::fleet::Line;
 use crate::repo::Repo;
 use crate::state::{PushedRef, Rejection, State, SyncResult};
 use crate::{git, push, redact, triggers};
@@ -38,7 +39,21 @@ struct MirrorStatus {
 }
 
 pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
+    let git_runs_config_hooks = git::runs_config_hooks()?;
+    if args.all {
+        return run_all(args, git_runs_config_hooks);
+    }
     let repo = Repo::discover()?;
+    let report = build(&repo, git_runs_config_hooks)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report, &repo);
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn build(repo: &Repo, git_runs_config_hooks: bool) -> Result<StatusReport> {
     let config = Config::load(&repo.config_path())?;
     let state = State::load(&repo.state_path());
     let mirrors = config
@@ -47,7 +62,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
         .map(|(name, mirror)| {
             let seen = state.mirrors.get(name).cloned().unwrap_or_default();
             Ok(MirrorStatus {
-                pending: push::pending(&repo, name, mirror)?,
+                pending: push::pending(repo, name, mirror)?,
                 name: name.clone(),
                 url: redact::url(&mirror.url),
                 last_attempt: seen.last_attempt,
@@ -66,17 +81,90 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
             })
         })
         .collect::<Result<_>>()?;
-    let report = StatusReport {
+    Ok(StatusReport {
         repository: repo.display_path().display().to_string(),
-        triggers: triggers::health(&repo, git::runs_config_hooks()?)?,
+        triggers: triggers::health(repo, git_runs_config_hooks)?,
         mirrors,
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report, &repo);
+    })
+}
+
+/// One registered repository in `status --all --json`: its report, or why there is none.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Registered {
+    Report(StatusReport),
+    Unreadable { repository: String, error: String },
+}
+
+/// `status --all`: one line per repository and mirror, failures first.
+fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus> {
+    let entries = crate::fleet::for_each_registered(|path| {
+        let built = Repo::open(path).and_then(|repo| build(&repo, git_runs_config_hooks));
+        match built {
+            Ok(report) => Registered::Report(report),
+            Err(err) => Registered::Unreadable {
+                repository: path.display().to_string(),
+                error: format!("{err:#}; {}", super::sync::forget_hint(path)),
+            },
+        }
+    })?;
+    let mut lines = Vec::new();
+    let mut statuses = Vec::new();
+    for entry in &entries {
+        match entry {
+            Registered::Unreadable { repository, error } => {
+                lines.push(Line::failed(format!("{repository}: gone or unreadable: {error}")));
+                statuses.push(ExitStatus::Error);
+            }
+            Registered::Report(report) => {
+                let at = &report.repository;
+                if report.triggers.ok {
+                    lines.push(Line::ok(format!("{at}: triggers ok")));
+                } else {
+                    statuses.push(ExitStatus::Error);
+                    for problem in &report.triggers.problems {
+                        lines.push(Line::failed(format!(
+                            "{at}: triggers: {} (fix: {})",
+                            problem.problem, problem.fix
+                        )));
+                    }
+                }
+                if report.mirrors.is_empty() {
+                    lines.push(Line::ok(format!("{at}: no mirrors configured")));
+                }
+                for mirror in &report.mirrors {
+                    let text = format!("{at}: {}  {}  {}", mirror.name, mirror.url, describe(mirror));
+                    if mirror.last_result == "failed" {
+                        statuses.push(ExitStatus::MirrorFailed);
+                        lines.push(Line::failed(text));
+                    } else {
+                        lines.push(Line::ok(text));
+                    }
+                }
+            }
+        }
     }
-    Ok(ExitStatus::Success)
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+    } else {
+        crate::fleet::print(&lines, false)?;
+    }
+    Ok(super::sync::worst(statuses.into_iter()))
+}
+
+/// A mirror's state in a few words: `ok, last checked ...`, `FAILING since ...: why`, or
+/// `never synced yet`.
+fn describe(mirror: &MirrorStatus) -> String {
+    match mirror.last_result {
+        "ok" => format!("ok, last checked {}", when(mirror.last_success.as_deref())),
+        "failed" => format!(
+            "FAILING since {}, last success {}: {}",
+            when(mirror.failing_since.as_deref()),
+            when(mirror.last_success.as_deref()),
+            mirror.last_error.as_deref().unwrap_or("unknown error")
+        ),
+        _ => "never synced yet".to_owned(),
+    }
 }
 
 fn print_table(report: &StatusReport, repo: &Repo) {
@@ -90,17 +178,7 @@ fn print_table(report: &StatusReport, repo: &Repo) {
     }
     let width = report.mirrors.iter().map(|m| m.name.len()).max().unwrap_or(0);
     for mirror in &report.mirrors {
-        let detail = match mirror.last_result {
-            "ok" => format!("ok, last checked {}", when(mirror.last_success.as_deref())),
-            "failed" => format!(
-                "FAILING since {}, last success {}: {}",
-                when(mirror.failing_since.as_deref()),
-                when(mirror.last_success.as_deref()),
-                mirror.last_error.as_deref().unwrap_or("unknown error")
-            ),
-            _ => "never synced yet".to_owned(),
-        };
-        println!("{:width$}  {}  {detail}", mirror.name, mirror.url);
+        println!("{:width$}  {}  {}", mirror.name, mirror.url, describe(mirror));
         if let Some(pending) = mirror.pending.as_ref().filter(|p| !p.is_empty()) {
             let shown: Vec<&str> = pending.iter().take(5).map(String::as_str).collect();
             let more = if pending.len() > shown.len() { ", ..." } else { "" };

@@ -1,16 +1,20 @@
 //! `sync`: push to the mirrors now, in the foreground, one line per mirror.
 
+use std::path::Path;
+
 use anyhow::Result;
 
 use crate::cli::SyncArgs;
 use crate::config::Config;
-use crate::push;
+use crate::fleet::{self, Line};
 use crate::repo::Repo;
-use crate::state::{PushAction, PushedRef};
-use crate::worker;
-use crate::{ExitStatus, Verbosity};
+use crate::state::{PushAction, PushedRef, State};
+use crate::{ExitStatus, Verbosity, git, notify, push, triggers, worker};
 
 pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
+    if args.all {
+        return run_all(verbosity);
+    }
     let repo = Repo::discover()?;
     let config = Config::load(&repo.config_path())?;
     if config.mirrors.is_empty() {
@@ -56,4 +60,144 @@ pub(crate) fn describe_pushed(pushed: &PushedRef) -> String {
         Some(oid) => format!("{action} {} {}", pushed.refname, &oid[..oid.len().min(10)]),
         None => format!("{action} {}", pushed.refname),
     }
+}
+
+/// What one registered repository's pass came to.
+struct Outcome {
+    lines: Vec<Line>,
+    status: ExitStatus,
+}
+
+impl Outcome {
+    fn error(text: String) -> Self {
+        Self {
+            lines: vec![Line::failed(text)],
+            status: ExitStatus::Error,
+        }
+    }
+}
+
+/// `sync --all`: every registered repository, a few at a time, one line per repository and
+/// mirror, failures first. A repository whose mirrored refs did not change since its mirrors
+/// last took them contacts no mirror.
+fn run_all(verbosity: Verbosity) -> Result<ExitStatus> {
+    let git_runs_config_hooks = git::runs_config_hooks()?;
+    let outcomes = fleet::for_each_registered(|path| sync_registered(path, git_runs_config_hooks))?;
+    let lines: Vec<Line> = outcomes.iter().flat_map(|o| o.lines.iter().cloned()).collect();
+    fleet::print(&lines, verbosity == Verbosity::Quiet)?;
+    Ok(worst(outcomes.iter().map(|o| o.status)))
+}
+
+/// Error (the user must act) over a mirror failure over success.
+pub(crate) fn worst(statuses: impl Iterator<Item = ExitStatus>) -> ExitStatus {
+    statuses.fold(ExitStatus::Success, |worst, status| match (worst, status) {
+        (ExitStatus::Error, _) | (_, ExitStatus::Error) => ExitStatus::Error,
+        (ExitStatus::MirrorFailed, _) | (_, ExitStatus::MirrorFailed) => ExitStatus::MirrorFailed,
+        _ => ExitStatus::Success,
+    })
+}
+
+/// How to stop `sync --all` from looking for a repository that is gone.
+pub(crate) fn forget_hint(path: &Path) -> String {
+    format!(
+        "if it moved, run `git-repo-sync install` where it is now; to forget it: git config \
+         --global --fixed-value --unset-all {} {}",
+        crate::registry::KEY,
+        shlex::try_quote(&path.to_string_lossy()).unwrap_or_default()
+    )
+}
+
+fn sync_registered(path: &Path, git_runs_config_hooks: bool) -> Outcome {
+    let at = path.display();
+    let repo = match Repo::open(path) {
+        Ok(repo) => repo,
+        Err(err) => return Outcome::error(format!("{at}: gone: {err:#}; {}", forget_hint(path))),
+    };
+    let config = match Config::load(&repo.config_path()) {
+        Ok(config) => config,
+        Err(err) => return Outcome::error(format!("{at}: {err:#}")),
+    };
+    if config.mirrors.is_empty() {
+        return Outcome {
+            lines: vec![Line::ok(format!("{at}: no mirrors configured"))],
+            status: ExitStatus::Success,
+        };
+    }
+    let mut outcome = Outcome {
+        lines: Vec::new(),
+        status: ExitStatus::Success,
+    };
+    let trigger_problem = match triggers::health(&repo, git_runs_config_hooks) {
+        Ok(health) if health.ok => None,
+        Ok(health) => Some(
+            health
+                .problems
+                .iter()
+                .map(|p| format!("{} (fix: {})", p.problem, p.fix))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Err(err) => Some(format!("cannot inspect the hooks: {err:#}")),
+    };
+    if let Some(problem) = &trigger_problem {
+        outcome
+            .lines
+            .push(Line::failed(format!("{at}: triggers: {problem}")));
+        outcome.status = ExitStatus::Error;
+    }
+    let passed = worker::scheduled(&repo, || {
+        let reports = push::run_pass(&repo, &config, &[], push::PassKind::Scheduled)?;
+        report_trigger_problem_once(&repo, &config, trigger_problem.as_deref())?;
+        Ok(reports)
+    });
+    match passed {
+        Ok(None) => outcome.lines.push(Line::ok(format!(
+            "{at}: a sync is running there; it carries this pass"
+        ))),
+        Ok(Some(reports)) => {
+            for report in &reports {
+                if report.skipped {
+                    outcome.lines.push(Line::ok(format!(
+                        "{at}: {}: unchanged since its last sync, not contacted",
+                        report.name
+                    )));
+                } else if report.failed() {
+                    outcome
+                        .lines
+                        .push(Line::failed(format!("{at}: {}", report.summary())));
+                    outcome.status = worst([outcome.status, ExitStatus::MirrorFailed].into_iter());
+                } else {
+                    outcome
+                        .lines
+                        .push(Line::ok(format!("{at}: {}", report.summary())));
+                }
+            }
+        }
+        Err(err) => {
+            outcome.lines.push(Line::failed(format!("{at}: {err:#}")));
+            outcome.status = ExitStatus::Error;
+        }
+    }
+    outcome
+}
+
+/// A trigger problem the schedule found is told the way a failing mirror is, once, when it
+/// begins: a notice for the next git command in a terminal, and each mirror's `on_failure`.
+/// The caller holds the sync lock, as every writer of the state does.
+fn report_trigger_problem_once(repo: &Repo, config: &Config, problem: Option<&str>) -> Result<()> {
+    let state_path = repo.state_path();
+    let mut state = State::load(&state_path);
+    if state.trigger_problem.as_deref() == problem {
+        return Ok(());
+    }
+    state.trigger_problem = problem.map(str::to_owned);
+    state.save(&state_path)?;
+    if let Some(problem) = problem {
+        let now = crate::state::timestamp(std::time::SystemTime::now());
+        let error = format!("git no longer runs our trigger: {problem}");
+        for (name, mirror) in &config.mirrors {
+            notify::failure_began(repo, name, mirror, &now, &error, true);
+        }
+    }
+    Ok(())
 }

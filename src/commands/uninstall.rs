@@ -3,6 +3,7 @@
 use anyhow::{Context as _, Result};
 
 use crate::cli::UninstallArgs;
+use crate::registry;
 use crate::repo::Repo;
 use crate::triggers::{self, Step};
 use crate::{ExitStatus, Verbosity};
@@ -36,6 +37,18 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
                 .with_context(|| format!("uninstalling from {}", repo.display_path().display()))?;
         }
         let mut actions: Vec<String> = steps.iter().map(Step::to_string).collect();
+        let path = repo.display_path();
+        let registered = registry::list()?.iter().any(|listed| listed == path);
+        if registered {
+            if !args.dry_run {
+                registry::unregister(path)?;
+            }
+            actions.push(format!(
+                "unregister {} from `sync --all` ({} in the global git config)",
+                path.display(),
+                registry::KEY
+            ));
+        }
         if args.purge {
             for name in PURGED {
                 let path = repo.common_dir.join(name);

@@ -1,0 +1,82 @@
+//! One job over every registered repository, a few at a time: most of a quiet repository's cost
+//! is waiting on small git processes, so even two cores do several at once.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Result;
+
+/// At most this many repositories are worked on at once.
+const MAX_PARALLEL: usize = 8;
+
+/// One line of a report over many repositories.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub failed: bool,
+    pub text: String,
+}
+
+impl Line {
+    pub fn ok(text: impl Into<String>) -> Self {
+        Self {
+            failed: false,
+            text: text.into(),
+        }
+    }
+
+    pub fn failed(text: impl Into<String>) -> Self {
+        Self {
+            failed: true,
+            text: text.into(),
+        }
+    }
+}
+
+/// Runs `job` for each registered repository, in parallel, and returns the results in the
+/// registry's order.
+pub fn for_each_registered<T: Send>(job: impl Fn(&PathBuf) -> T + Sync) -> Result<Vec<T>> {
+    let paths = crate::registry::list()?;
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .clamp(1, MAX_PARALLEL)
+        .min(paths.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..paths.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(index) else {
+                        return;
+                    };
+                    let result = job(path);
+                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[index] = Some(result);
+                }
+            });
+        }
+    });
+    Ok(results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// Prints `lines`, failures first, each group in the order given; with `only_failures`, the
+/// failures alone.
+pub fn print(lines: &[Line], only_failures: bool) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for line in lines.iter().filter(|line| line.failed) {
+        writeln!(out, "{}", line.text)?;
+    }
+    if !only_failures {
+        for line in lines.iter().filter(|line| !line.failed) {
+            writeln!(out, "{}", line.text)?;
+        }
+    }
+    Ok(())
+}
