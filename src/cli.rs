@@ -56,6 +56,9 @@ pub enum Command {
     /// Add, remove or list mirrors.
     #[command(subcommand)]
     Mirror(MirrorCommand),
+    /// Sync every registered repository every few minutes (a systemd user timer, or cron).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
     /// Print the man page (roff) to stdout.
@@ -144,6 +147,27 @@ pub struct DoctorArgs {
     /// Print JSON instead of lines.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Run `git-repo-sync sync --all --quiet` every INTERVAL minutes: what no hook saw (a tag made
+    /// alone, `git reset`, a fetch into a bare repository, a trigger another tool removed) still
+    /// arrives. Running it twice changes nothing.
+    #[command(after_help = "Examples:\n  git-repo-sync schedule start\n  \
+                            git-repo-sync schedule start --interval 15 --scheduler cron")]
+    Start {
+        /// Minutes between two passes.
+        #[arg(long, value_name = "MINUTES", default_value_t = crate::schedule::DEFAULT_INTERVAL)]
+        interval: u32,
+        /// What runs it (default: systemd where the machine runs it, else cron).
+        #[arg(long)]
+        scheduler: Option<crate::schedule::Scheduler>,
+    },
+    /// Remove exactly what `schedule start` wrote.
+    Stop,
+    /// Show what is scheduled; exit status 1 when nothing is.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@ pub mod push;
 pub mod redact;
 pub mod registry;
 pub mod repo;
+pub mod schedule;
 pub mod state;
 pub mod transport;
 pub mod triggers;
@@ -68,6 +69,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Status(args) => commands::status::run(&args),
         Command::Doctor(args) => commands::doctor::run(&args),
         Command::Mirror(command) => commands::mirror::run(&command, verbosity),
+        Command::Schedule(command) => commands::schedule::run(&command, verbosity),
         Command::Completions(args) => commands::docs::completions(args.shell),
         Command::Man => commands::docs::man(),
         Command::Hook(args) => Ok(commands::hook::run(&args)),

@@ -6,6 +6,7 @@ pub(crate) mod doctor;
 pub(crate) mod hook;
 pub(crate) mod install;
 pub(crate) mod mirror;
+pub(crate) mod schedule;
 pub(crate) mod status;
 pub(crate) mod sync;
 pub(crate) mod uninstall;

@@ -1,0 +1,64 @@
+//! `schedule start|stop|status`: every registered repository synced every few minutes, by a
+//! systemd user timer or a crontab entry, like `git maintenance start`.
+
+use anyhow::{Context as _, Result};
+
+use crate::cli::ScheduleCommand;
+use crate::schedule::{self, Scheduler};
+use crate::{ExitStatus, Verbosity};
+
+pub(crate) fn run(command: &ScheduleCommand, verbosity: Verbosity) -> Result<ExitStatus> {
+    let say = |lines: &[String], none: &str| {
+        if verbosity == Verbosity::Quiet {
+            return;
+        }
+        if lines.is_empty() {
+            println!("{none}");
+        }
+        for line in lines {
+            println!("{line}");
+        }
+    };
+    match command {
+        ScheduleCommand::Start { interval, scheduler } => {
+            if cfg!(target_os = "macos") {
+                anyhow::bail!(
+                    "schedule start does not write launchd agents yet; the README's section \
+                     \"Nothing escapes: the schedule\" has the agent to load by hand"
+                );
+            }
+            let scheduler = scheduler.unwrap_or_else(Scheduler::detect);
+            let binary = std::env::current_exe().context("finding the path of this git-repo-sync binary")?;
+            let done = schedule::start(scheduler, &binary, *interval)?;
+            say(
+                &done,
+                &format!("already scheduled with {scheduler} every {interval} minutes, nothing to change"),
+            );
+            if verbosity != Verbosity::Quiet {
+                let count = crate::registry::list().map(|repos| repos.len()).unwrap_or(0);
+                println!(
+                    "every {interval} minutes: git-repo-sync sync --all --quiet over the {count} registered \
+                     repositories (`git-repo-sync status --all` shows them)"
+                );
+            }
+            Ok(ExitStatus::Success)
+        }
+        ScheduleCommand::Stop => {
+            let done = schedule::stop()?;
+            say(&done, "nothing was scheduled");
+            Ok(ExitStatus::Success)
+        }
+        ScheduleCommand::Status => {
+            let found = schedule::status()?;
+            say(
+                &found,
+                "not scheduled: `git-repo-sync schedule start` syncs every registered repository every 5 minutes",
+            );
+            Ok(if found.is_empty() {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Success
+            })
+        }
+    }
+}
