@@ -1,6 +1,7 @@
 # NixOS module: `programs.git-repo-sync` puts the tool on the system PATH;
 # `services.git-repo-sync.repositories` makes server repositories mirror
-# themselves. Importing it alone installs and starts nothing.
+# themselves, and `services.git-repo-sync.schedule` syncs them on a timer.
+# Importing it alone installs and starts nothing.
 self:
 { config
 , lib
@@ -11,6 +12,7 @@ self:
 let
   cfg = config.programs.git-repo-sync;
   repositories = config.services.git-repo-sync.repositories;
+  schedule = config.services.git-repo-sync.schedule;
   shared = import ./repository-options.nix { inherit lib; };
   toml = pkgs.formats.toml { };
 
@@ -18,6 +20,25 @@ let
   # so it survives upgrades and garbage collection. Should it ever be missing,
   # the hooks fall back to `git-repo-sync` on PATH, then warn and exit 0.
   hookBinary = "/run/current-system/sw/bin/git-repo-sync";
+
+  # `asUser USER COMMAND...`: runs COMMAND as USER with USER's HOME, so that
+  # git reads and writes that user's global config: `install` registers the
+  # repository there, and `sync --all` lists what is registered there.
+  asUser = ''
+    asUser() {
+      local user=$1 home
+      shift
+      home=$(getent passwd "$user" | cut -d: -f6)
+      runuser -u "$user" -- env HOME="$home" "$@"
+    }
+  '';
+
+  unitPath = [
+    pkgs.git
+    pkgs.coreutils
+    pkgs.util-linux
+    pkgs.getent
+  ];
 
   installRepository =
     path: repository:
@@ -27,7 +48,7 @@ let
       configFile = toml.generate "repo-sync.toml" (shared.configFor repository);
       # Run as the repository's owner: git refuses repositories owned by
       # someone else, and the files written must belong to that owner.
-      runAs = ''runuser -u "$(stat -c %U "$repo")" --'';
+      runAs = ''asUser "$(stat -c %U "$repo")"'';
     };
 in
 {
@@ -49,8 +70,32 @@ in
       `repo-sync.toml` (in its git common directory) and installs the hooks,
       as the repository's owner. The hooks call
       `/run/current-system/sw/bin/git-repo-sync`, so
-      `programs.git-repo-sync.enable` is turned on too.
+      `programs.git-repo-sync.enable` is turned on too. Each repository is
+      also registered in its owner's global git config (`repo-sync.repo`), for
+      `services.git-repo-sync.schedule`.
     '';
+
+    services.git-repo-sync.schedule = {
+      enable = lib.mkOption {
+        type = lib.types.bool;
+        default = repositories != { };
+        defaultText = lib.literalExpression "config.services.git-repo-sync.repositories != { }";
+        description = ''
+          Run `git-repo-sync sync --all --quiet` every `interval` minutes, as
+          each distinct owner of the declared repositories (the systemd units
+          `git-repo-sync-sync.service` and `.timer`). It brings the mirrors up
+          to date with what no hook saw, and retries failed pushes; it covers
+          every repository that owner has registered, and contacts no mirror
+          for a repository whose refs did not change.
+        '';
+      };
+      interval = lib.mkOption {
+        type = lib.types.ints.positive;
+        default = 5;
+        example = 15;
+        description = "Minutes between two runs of the schedule.";
+      };
+    };
   };
 
   config = lib.mkMerge [
@@ -77,21 +122,66 @@ in
         description = "Write git-repo-sync mirror configuration and install its hooks";
         wantedBy = [ "multi-user.target" ];
         after = [ "local-fs.target" ];
-        path = [
-          pkgs.git
-          pkgs.coreutils
-          pkgs.util-linux
-        ];
+        path = unitPath;
         serviceConfig = {
           Type = "oneshot";
           RemainAfterExit = true;
         };
         script = ''
+          ${asUser}
           gitRepoSyncFailed=0
           ${lib.concatStrings (lib.mapAttrsToList installRepository repositories)}
           exit "$gitRepoSyncFailed"
         '';
       };
+    })
+
+    (lib.mkIf (schedule.enable && repositories != { }) {
+      # Declared units rather than `git-repo-sync schedule start`, whose user
+      # timer would live outside the system configuration.
+      systemd.services.git-repo-sync-sync = {
+        description = "git-repo-sync: bring the mirrors of every registered repository up to date";
+        after = [
+          "network-online.target"
+          "git-repo-sync-repositories.service"
+        ];
+        wants = [ "network-online.target" ];
+        path = unitPath;
+        serviceConfig = {
+          Type = "oneshot";
+          Nice = 10;
+        };
+        # One pass per owner, with that owner's SSH keys and global git config.
+        # A repository that is missing is reported by
+        # git-repo-sync-repositories.service, not here every few minutes.
+        script = ''
+          ${asUser}
+          gitRepoSyncFailed=0
+          owners=$(
+            for repo in ${lib.escapeShellArgs (builtins.attrNames repositories)}; do
+              stat -c %U "$repo" 2>/dev/null || true
+            done | sort -u
+          )
+          for owner in $owners; do
+            asUser "$owner" ${hookBinary} sync --all --quiet || gitRepoSyncFailed=1
+          done
+          exit "$gitRepoSyncFailed"
+        '';
+      };
+
+      systemd.timers.git-repo-sync-sync = {
+        description = "git-repo-sync: sync every ${toString schedule.interval} minutes";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnBootSec = "1min";
+          OnUnitActiveSec = "${toString schedule.interval}min";
+          RandomizedDelaySec = "15s";
+        };
+      };
+    })
+
+    (lib.mkIf (schedule.enable && repositories == { }) {
+      warnings = [ "services.git-repo-sync.schedule.enable is set but services.git-repo-sync.repositories is empty: no timer is made." ];
     })
   ];
 }

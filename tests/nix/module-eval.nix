@@ -1,7 +1,8 @@
 # Evaluates nix/nixos-module.nix and nix/home-manager-module.nix with a real
 # nixpkgs `lib` (lib.evalModules). NixOS and home-manager themselves are not
 # here, so the few options the modules set (environment.systemPackages,
-# systemd.services, home.packages, home.activation, ...) are declared by small
+# systemd.services, systemd.timers, home.packages, home.activation,
+# systemd.user.*, ...) are declared by small
 # stand-in modules below, and packages are stand-in derivations.
 #
 #   nix-instantiate --eval --strict --readonly-mode --arg lib 'import <nixpkgs>/lib' tests/nix/module-eval.nix
@@ -27,13 +28,17 @@ let
   });
 
   fakePkgs = system: {
-    stdenv.hostPlatform.system = system;
+    stdenv.hostPlatform = {
+      inherit system;
+      isLinux = lib.hasSuffix "-linux" system;
+    };
     formats.toml = _: {
       generate = name: value: fakeDrv "${name}-${builtins.hashString "sha256" (builtins.toJSON value)}" system;
     };
     git = fakeDrv "git" system;
     coreutils = fakeDrv "coreutils" system;
     util-linux = fakeDrv "util-linux" system;
+    getent = fakeDrv "getent" system;
   };
 
   anything = default: mkOption { type = types.anything; inherit default; };
@@ -42,12 +47,18 @@ let
     options = {
       environment.systemPackages = mkOption { type = types.listOf types.package; default = [ ]; };
       systemd.services = mkOption { type = types.attrsOf types.anything; default = { }; };
+      systemd.timers = mkOption { type = types.attrsOf types.anything; default = { }; };
       assertions = anything [ ];
       warnings = mkOption { type = types.listOf types.str; default = [ ]; };
     };
   };
 
   hmStubs = { config, ... }: {
+    options.assertions = anything [ ];
+    options.systemd.user = {
+      services = mkOption { type = types.attrsOf types.anything; default = { }; };
+      timers = mkOption { type = types.attrsOf types.anything; default = { }; };
+    };
     options.home = {
       packages = mkOption { type = types.listOf types.package; default = [ ]; };
       activation = mkOption { type = types.attrsOf types.anything; default = { }; };
@@ -123,9 +134,44 @@ let
   };
   hmEntry = hmRepos.home.activation.git-repo-sync;
 
+  # The schedule.
+  nixosSyncUnit = nixosServer.systemd.services.git-repo-sync-sync;
+  nixosTimer = nixosServer.systemd.timers.git-repo-sync-sync;
+  nixosEvery15 = evalNixos "x86_64-linux" {
+    services.git-repo-sync = {
+      repositories = serverRepos;
+      schedule.interval = 15;
+    };
+  };
+  nixosTwoRepos = evalNixos "x86_64-linux" {
+    services.git-repo-sync.repositories = serverRepos // { "/srv/git/notes.git".mirrors.a = "/x"; };
+  };
+  nixosNoSchedule = evalNixos "x86_64-linux" {
+    services.git-repo-sync = {
+      repositories = serverRepos;
+      schedule.enable = false;
+    };
+  };
+  nixosScheduleWithoutRepositories = evalNixos "x86_64-linux" { services.git-repo-sync.schedule.enable = true; };
+  noSync = config: !(config.systemd.services ? git-repo-sync-sync) && !(config.systemd.timers ? git-repo-sync-sync);
+
+  hmLinux = extra: evalHm "x86_64-linux" {
+    programs.git-repo-sync = {
+      enable = true;
+      repositories."src/project" = serverRepos."/srv/git/project.git";
+    } // extra;
+  };
+  hmScheduled = hmLinux { };
+  hmEvery30 = hmLinux { schedule.interval = 30; };
+  hmService = hmScheduled.systemd.user.services.git-repo-sync;
+  hmTimer = hmScheduled.systemd.user.timers.git-repo-sync;
+  hmNoSync = config: config.systemd.user.services == { } && config.systemd.user.timers == { };
+  # A type error is a `throw`: tryEval sees it.
+  rejects = value: !(builtins.tryEval (builtins.deepSeq value value)).success;
+
   cases = {
     nixos-import-alone-installs-nothing = nixosBare.environment.systemPackages == [ ];
-    nixos-import-alone-starts-nothing = nixosBare.systemd.services == { };
+    nixos-import-alone-starts-nothing = nixosBare.systemd.services == { } && nixosBare.systemd.timers == { };
     nixos-enable-x86_64-linux-package =
       names (evalNixos "x86_64-linux" { programs.git-repo-sync.enable = true; }).environment.systemPackages
       == [ "git-repo-sync-for-x86_64-linux" ];
@@ -159,6 +205,33 @@ let
         programs.git-repo-sync.enable = false;
       }).warnings != [ ];
 
+    nixos-repositories-install-with-owner-home =
+      has "asUser \"$(stat -c %U \"$repo\")\" ${(fakeSelf.packages.x86_64-linux.default)}/bin/git-repo-sync install --yes" nixosUnit.script
+      && has "runuser -u \"$user\" -- env HOME=\"$home\" \"$@\"" nixosUnit.script
+      && has "getent passwd \"$user\"" nixosUnit.script;
+    nixos-schedule-timer-default-interval =
+      nixosTimer.timerConfig.OnUnitActiveSec == "5min" && builtins.elem "timers.target" nixosTimer.wantedBy;
+    nixos-schedule-timer-interval =
+      nixosEvery15.systemd.timers.git-repo-sync-sync.timerConfig.OnUnitActiveSec == "15min"
+      && nixosEvery15.services.git-repo-sync.schedule.interval == 15;
+    nixos-schedule-oneshot-service = nixosSyncUnit.serviceConfig.Type == "oneshot";
+    nixos-schedule-syncs-all-as-each-owner =
+      has "asUser \"$owner\" /run/current-system/sw/bin/git-repo-sync sync --all --quiet" nixosSyncUnit.script
+      && has "runuser -u \"$user\" -- env HOME=\"$home\" \"$@\"" nixosSyncUnit.script
+      && has "stat -c %U \"$repo\"" nixosSyncUnit.script
+      && has "sort -u" nixosSyncUnit.script;
+    nixos-schedule-owners-of-every-repository =
+      has "for repo in /srv/git/notes.git /srv/git/project.git; do"
+        nixosTwoRepos.systemd.services.git-repo-sync-sync.script;
+    nixos-schedule-git-on-path = builtins.elem "git" (names nixosSyncUnit.path);
+    nixos-schedule-disabled = noSync nixosNoSchedule && nixosNoSchedule.systemd.services ? git-repo-sync-repositories;
+    nixos-schedule-none-without-repositories =
+      noSync nixosBare && noSync (evalNixos "x86_64-linux" { programs.git-repo-sync.enable = true; });
+    nixos-schedule-enabled-without-repositories-warns =
+      noSync nixosScheduleWithoutRepositories && nixosScheduleWithoutRepositories.warnings != [ ];
+    nixos-schedule-interval-positive =
+      rejects (evalNixos "x86_64-linux" { services.git-repo-sync.schedule.interval = 0; }).services.git-repo-sync.schedule.interval;
+
     hm-import-alone-installs-nothing = hmBare.home.packages == [ ] && hmBare.home.activation == { };
     hm-enable-x86_64-linux-package =
       names (evalHm "x86_64-linux" { programs.git-repo-sync.enable = true; }).home.packages
@@ -182,6 +255,30 @@ let
       has "install --yes --hook-binary /home/alice/.nix-profile/bin/git-repo-sync \"$repo\"" hmEntry.data;
     hm-repositories-need-enable =
       (evalHm "x86_64-linux" { programs.git-repo-sync.repositories = serverRepos; }).home.activation == { };
+
+    hm-schedule-timer-default-interval =
+      hmTimer.Timer.OnUnitActiveSec == "5min" && hmTimer.Install.WantedBy == [ "timers.target" ];
+    hm-schedule-timer-interval =
+      hmEvery30.systemd.user.timers.git-repo-sync.Timer.OnUnitActiveSec == "30min"
+      && hmEvery30.programs.git-repo-sync.schedule.interval == 30;
+    hm-schedule-service-syncs-all-from-profile =
+      hmService.Service.Type == "oneshot"
+      && hmService.Service.ExecStart == "/home/alice/.nix-profile/bin/git-repo-sync sync --all --quiet";
+    hm-schedule-no-assertion = builtins.all (a: a.assertion) hmScheduled.assertions;
+    hm-schedule-disabled = hmNoSync (hmLinux { schedule.enable = false; });
+    hm-schedule-none-without-repositories =
+      hmNoSync (evalHm "x86_64-linux" { programs.git-repo-sync.enable = true; }) && hmNoSync hmBare;
+    hm-schedule-needs-enable =
+      hmNoSync (evalHm "x86_64-linux" { programs.git-repo-sync.repositories = serverRepos; });
+    hm-schedule-not-on-darwin-by-default = hmNoSync hmRepos;
+    hm-schedule-on-darwin-asserts =
+      !(builtins.all (a: a.assertion)
+        (evalHm "aarch64-darwin" {
+          programs.git-repo-sync = {
+            enable = true;
+            schedule.enable = true;
+          };
+        }).assertions);
   };
 
   selected = lib.filterAttrs (name: _: lib.hasPrefix only name) cases;
