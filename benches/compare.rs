@@ -1200,6 +1200,17 @@ impl Bench<'_> {
         if dir.exists() {
             return Ok(repos);
         }
+        // The fleet's own registry: other figures install into repositories of their own.
+        fs::copy(&self.env.gitconfig, self.fleet_gitconfig()).map_err(|e| e.to_string())?;
+        // Without what the other figures registered before.
+        let _ = self
+            .env
+            .cmd("git")
+            .arg("config")
+            .arg("--file")
+            .arg(self.fleet_gitconfig())
+            .args(["--unset-all", "repo-sync.repo"])
+            .status();
         for repo in &repos {
             let env = self.env;
             env.out(env.cmd("git").args(["init", "-q"]).arg(repo))?;
@@ -1215,6 +1226,7 @@ impl Bench<'_> {
             let ours = repo.with_extension("ours.git");
             env.out(
                 env.ours(repo)
+                    .env("GIT_CONFIG_GLOBAL", self.fleet_gitconfig())
                     .args(["-q", "install", "--yes", "--mirror"])
                     .arg(format!("m={}", ours.display())),
             )?;
@@ -1226,9 +1238,14 @@ impl Bench<'_> {
         Ok(repos)
     }
 
+    fn fleet_gitconfig(&self) -> PathBuf {
+        self.env.root.join("fleet-gitconfig")
+    }
+
     fn fleet_sync(&self) -> Command {
         let mut c = self.env.ours(&self.env.root);
-        c.args(["sync", "--all", "--quiet"]);
+        c.env("GIT_CONFIG_GLOBAL", self.fleet_gitconfig())
+            .args(["sync", "--all", "--quiet"]);
         c
     }
 
@@ -1242,7 +1259,8 @@ impl Bench<'_> {
     /// What a cron job of plain git would run: `git push` of every registered repository.
     fn fleet_anchor(&self) -> Command {
         let mut c = self.env.git(&self.env.root);
-        c.args(["for-each-repo", "--config=repo-sync.repo", "push", "-q", "m"])
+        c.env("GIT_CONFIG_GLOBAL", self.fleet_gitconfig())
+            .args(["for-each-repo", "--config=repo-sync.repo", "push", "-q", "m"])
             .args(REFSPECS);
         c
     }

@@ -233,4 +233,7 @@ pub struct WorkerArgs {
     /// The repository's common git directory.
     #[arg(long, value_name = "DIR")]
     pub git_dir: PathBuf,
+    /// The descriptor of the sync lock the trigger took and handed over.
+    #[arg(long, value_name = "FD")]
+    pub lock_fd: Option<i32>,
 }

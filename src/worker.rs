@@ -9,6 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::fd::{AsRawFd as _, FromRawFd as _, RawFd};
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -27,7 +28,7 @@ const LOG_LIMIT: u64 = 1 << 20;
 /// The repository's sync lock, held for as long as this value lives.
 #[derive(Debug)]
 pub struct SyncLock {
-    _file: File,
+    file: File,
 }
 
 fn lock_path(repo: &Repo) -> PathBuf {
@@ -53,14 +54,48 @@ impl SyncLock {
     pub fn acquire(repo: &Repo) -> Result<Self> {
         let file = open_lock_file(repo)?;
         file.lock().context("locking the repository for sync")?;
-        Ok(Self { _file: file })
+        Ok(Self { file })
+    }
+
+    /// The lock a trigger took and handed to this worker as descriptor `fd`. It must be the
+    /// repository's lock file, which this process then owns.
+    #[allow(unsafe_code)]
+    pub fn handed_over(repo: &Repo, fd: RawFd) -> Result<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let path = lock_path(repo);
+        let expected = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+        // SAFETY: fstat only reads the descriptor's metadata; an fd that is not open fails with
+        // EBADF and is not touched further.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(fd, &raw mut stat) } != 0 {
+            anyhow::bail!("descriptor {fd} handed over as the sync lock is not open");
+        }
+        if stat.st_dev != expected.dev() || stat.st_ino != expected.ino() {
+            anyhow::bail!(
+                "descriptor {fd} handed over as the sync lock is not {}",
+                path.display()
+            );
+        }
+        // Close-on-exec again, as every descriptor of ours is: a git this worker starts must not
+        // hold the lock past a killed worker.
+        // SAFETY: fcntl on an open descriptor of this process only sets its flags.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+            return Err(io::Error::last_os_error()).context("keeping the sync lock from git's processes");
+        }
+        // SAFETY: the descriptor is open, is the lock file, and nothing else in this process
+        // owns it: the spawning trigger passed it to this worker alone.
+        let file = unsafe { File::from_raw_fd(fd) };
+        // Held already through the shared open file description; this only confirms it.
+        file.try_lock()
+            .map_err(|_| anyhow::anyhow!("the sync lock handed over is not held"))?;
+        Ok(Self { file })
     }
 
     /// Takes the lock if nobody holds it.
     pub fn try_acquire(repo: &Repo) -> Result<Option<Self>> {
         let file = open_lock_file(repo)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(Self { _file: file })),
+            Ok(()) => Ok(Some(Self { file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(err)) => Err(err).context("locking the repository for sync"),
         }
@@ -98,11 +133,12 @@ pub fn trigger(repo: &Repo) -> Result<()> {
     start_worker_if_idle(repo)
 }
 
-/// Starts a worker unless someone holds the lock (who then answers for the pending mark).
+/// Starts a worker unless someone holds the lock (who then answers for the pending mark). The
+/// lock taken here is handed to the worker itself, so there is no moment between the probe and
+/// the worker's start in which another trigger finds it free and starts a second worker.
 fn start_worker_if_idle(repo: &Repo) -> Result<()> {
-    if SyncLock::try_acquire(repo)?.is_some() {
-        // The probe's lock is dropped here; the worker takes it for itself.
-        spawn_worker(repo)?;
+    if let Some(lock) = SyncLock::try_acquire(repo)? {
+        spawn_worker(repo, lock)?;
     }
     Ok(())
 }
@@ -150,7 +186,7 @@ fn hand_over_pending(repo: &Repo) {
 /// stderr to the log, and no other descriptor of ours. `git receive-pack` waits until every copy
 /// of a post-receive hook's output pipe is closed, so a worker holding one would hold the
 /// pushing client until the mirror push ended.
-fn spawn_worker(repo: &Repo) -> Result<()> {
+fn spawn_worker(repo: &Repo, lock: SyncLock) -> Result<()> {
     let log_path = repo.log_path();
     if std::fs::metadata(&log_path).is_ok_and(|meta| meta.len() > LOG_LIMIT) {
         let _ = std::fs::rename(&log_path, log_path.with_extension("log.old"));
@@ -171,8 +207,12 @@ fn spawn_worker(repo: &Repo) -> Result<()> {
         .stderr(log);
     // A hook on a server runs in the pusher's session; the worker outlives that push.
     git::scrub_env(&mut cmd);
-    detach(&mut cmd);
+    let lock_fd = lock.file.as_raw_fd();
+    cmd.arg("--lock-fd").arg(lock_fd.to_string());
+    detach(&mut cmd, lock_fd);
     cmd.spawn().context("starting the background sync worker")?;
+    // Only this process's copy is closed: the worker's keeps the lock.
+    drop(lock);
     Ok(())
 }
 
@@ -183,11 +223,12 @@ const SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
 const WORKER_NICENESS: libc::c_int = 10;
 
 #[allow(unsafe_code)]
-fn detach(cmd: &mut Command) {
+fn detach(cmd: &mut Command, lock_fd: RawFd) {
     // SAFETY: between fork and exec the closure calls only async-signal-safe functions
-    // (setsid, setpriority, close_range/fcntl) and allocates nothing.
+    // (setsid, setpriority, close_range/fcntl) and allocates nothing; `lock_fd` is open in the
+    // child, a copy of the parent's, which outlives the spawn.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
             }
@@ -195,6 +236,10 @@ fn detach(cmd: &mut Command) {
             // lower the priority is harmless, so its result is not checked.
             libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS);
             mark_inherited_descriptors_cloexec();
+            // The one descriptor the worker keeps: the sync lock, handed over held.
+            if libc::fcntl(lock_fd, libc::F_SETFD, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
             Ok(())
         });
     }
@@ -229,12 +274,18 @@ fn take_pending(repo: &Repo) -> Result<bool> {
     }
 }
 
-/// The worker's loop: passes until no trigger is pending, then exits.
-pub fn run(repo: &Repo) -> Result<()> {
+/// The worker's loop, starting with the lock its trigger handed over (if any): passes until no
+/// trigger is pending, then exits.
+pub fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
+    let mut handed_over = handed_over;
     loop {
-        let Some(lock) = SyncLock::try_acquire(repo)? else {
-            // Another worker holds the lock and will see the pending mark.
-            return Ok(());
+        let lock = match handed_over.take() {
+            Some(lock) => lock,
+            None => match SyncLock::try_acquire(repo)? {
+                Some(lock) => lock,
+                // Another worker holds the lock and will see the pending mark.
+                None => return Ok(()),
+            },
         };
         loop {
             // Let a burst of commits (a rebase, a script) settle, so that one pass carries it all
