@@ -234,7 +234,12 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) 
     crate::direct::remove_stale_staging(&repo.common_dir);
     let local = local_refs(repo)?;
     let state_path = repo.state_path();
-    let mut state = State::load(&state_path);
+    let mut state = State::read(&state_path).unwrap_or_else(|err| {
+        // Ours to rebuild (a directory in its place is reported when it is written, never
+        // deleted).
+        eprintln!("git-repo-sync: {err:#}; starting the state afresh");
+        State::default()
+    });
     let packs = SharedPacks::default();
     let source = Source {
         common_dir: &repo.common_dir,

@@ -109,6 +109,13 @@ impl State {
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut json = serde_json::to_vec_pretty(self).context("serialising sync state")?;
         json.push(b'\n');
+        if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir()) {
+            anyhow::bail!(
+                "{} is a directory where git-repo-sync keeps its state file; move it away (it is \
+                 never deleted for you), then sync again",
+                path.display()
+            );
+        }
         write_atomically(path, &json).with_context(|| format!("writing sync state {}", path.display()))
     }
 

@@ -104,9 +104,29 @@ impl SyncLock {
 
 /// Since when a sync has been asked for and not yet started, if one has.
 pub fn pending_since(repo: &Repo) -> Option<std::time::SystemTime> {
-    std::fs::metadata(pending_path(repo))
-        .and_then(|meta| meta.modified())
+    std::fs::symlink_metadata(pending_path(repo))
         .ok()
+        .filter(std::fs::Metadata::is_file)
+        .and_then(|meta| meta.modified().ok())
+}
+
+/// Whether a sync is marked as wanted. Only a file is a mark: something else in its place (a
+/// directory) is reported by `status` and `doctor`, never taken for a mark or deleted.
+fn pending_marked(repo: &Repo) -> bool {
+    std::fs::symlink_metadata(pending_path(repo)).is_ok_and(|meta| meta.is_file())
+}
+
+/// What stands where the pending mark belongs, when it is not a file git-repo-sync can use.
+pub fn pending_problem(repo: &Repo) -> Option<String> {
+    let path = pending_path(repo);
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    (!meta.is_file()).then(|| {
+        format!(
+            "{} is not a file (a directory?): hooks cannot mark a sync as wanted there, so each \
+             commit starts a pass of its own; move it away",
+            path.display()
+        )
+    })
 }
 
 /// Whether a worker (or a foreground `sync`) holds the repository's sync lock now.
@@ -129,8 +149,19 @@ pub fn is_running(repo: &Repo) -> Result<bool> {
 /// Asks for a sync of `repo` in the background and returns at once.
 pub fn trigger(repo: &Repo) -> Result<()> {
     let pending = pending_path(repo);
-    File::create(&pending).with_context(|| format!("writing {}", pending.display()))?;
-    start_worker_if_idle(repo)
+    let marked = File::create(&pending).with_context(|| {
+        format!(
+            "marking a sync as wanted in {} (move away whatever stands there)",
+            pending.display()
+        )
+    });
+    // Without a mark the trigger still starts a worker, which makes one pass for the lock it is
+    // handed: the mirrors stay current while the problem is reported.
+    start_worker_if_idle(repo)?;
+    if let Err(err) = marked {
+        eprintln!("git-repo-sync: warning: {err:#}; mirrors are still updated");
+    }
+    Ok(())
 }
 
 /// Starts a worker unless someone holds the lock (who then answers for the pending mark). The
@@ -174,7 +205,7 @@ pub fn scheduled<T>(repo: &Repo, pass: impl FnOnce() -> Result<T>) -> Result<Opt
 /// After a pass that held the lock: a trigger that came meanwhile found the lock taken and
 /// started no worker, so one is started now.
 fn hand_over_pending(repo: &Repo) {
-    if pending_path(repo).exists()
+    if pending_marked(repo)
         && let Err(err) = start_worker_if_idle(repo)
     {
         // The pass's own outcome matters more; the next trigger will start a worker.
@@ -267,6 +298,9 @@ fn mark_inherited_descriptors_cloexec() {
 
 /// Removes the pending mark; true if there was one.
 fn take_pending(repo: &Repo) -> Result<bool> {
+    if !pending_marked(repo) {
+        return Ok(false);
+    }
     match std::fs::remove_file(pending_path(repo)) {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -277,6 +311,8 @@ fn take_pending(repo: &Repo) -> Result<bool> {
 /// The worker's loop, starting with the lock its trigger handed over (if any): passes until no
 /// trigger is pending, then exits.
 pub fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
+    // A worker its trigger handed the lock to was asked for a pass, mark or no mark.
+    let mut asked = handed_over.is_some();
     let mut handed_over = handed_over;
     loop {
         let lock = match handed_over.take() {
@@ -291,13 +327,14 @@ pub fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
             // Let a burst of commits (a rebase, a script) settle, so that one pass carries it all
             // instead of one push per commit competing with the commits for the CPU.
             std::thread::sleep(SETTLE);
-            if !take_pending(repo)? {
+            let asked_now = std::mem::take(&mut asked);
+            if !take_pending(repo)? && !asked_now {
                 break;
             }
             pass(repo);
         }
         drop(lock);
-        if !pending_path(repo).exists() {
+        if !pending_marked(repo) {
             return Ok(());
         }
     }

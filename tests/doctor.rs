@@ -436,8 +436,9 @@ fn doctor_flags_hooks_left_behind_when_core_hooks_path_moved_and_reinstall_fixes
     doctor(&env, &repo).assert_healthy("the re-install");
 }
 
-/// Breaks the state file with `break_it`, checks doctor's problem, and runs its fix.
-fn unreadable_state(break_it: impl Fn(&Path)) {
+/// Breaks the state file with `break_it`, checks doctor's problem and its fix, then mends it
+/// as the fix says (moving a directory away first, where it says so) and syncs.
+fn unreadable_state(break_it: impl Fn(&Path), a_directory: bool) {
     let env = TestEnv::new();
     let (repo, _mirror) = installed(&env);
     let state = env.common_dir(&repo).join("repo-sync-state.json");
@@ -453,29 +454,54 @@ fn unreadable_state(break_it: impl Fn(&Path)) {
         detail.contains(s(&state)),
         "the detail does not name the file\n{out}"
     );
-    assert_eq!(
-        *fix,
-        format!(
-            "move {} away (it is rebuilt by the next sync), then git-repo-sync sync",
-            s(&state)
-        )
-    );
-
-    fs::rename(&state, state.with_extension("json.broken")).expect("moving the state away");
+    if a_directory {
+        assert_eq!(
+            *fix,
+            format!(
+                "move the directory {} away (it is never deleted for you), then git-repo-sync sync",
+                s(&state)
+            )
+        );
+        fs::rename(&state, state.with_extension("json.broken")).expect("moving the state away");
+    } else {
+        assert_eq!(fix, "git-repo-sync sync (it rewrites the state file)");
+    }
     run_fix(&env, &repo, "git-repo-sync sync");
     let out = doctor(&env, &repo);
-    out.assert_healthy("moving the state away and a sync");
+    out.assert_healthy("the fix and a sync");
     out.assert_ok("last sync");
 }
 
 #[test]
 fn doctor_flags_a_state_file_with_invalid_json_and_its_fix_works() {
-    unreadable_state(|state| fs::write(state, "{ not json").expect("writing the state"));
+    unreadable_state(
+        |state| fs::write(state, "{ not json").expect("writing the state"),
+        false,
+    );
 }
 
 #[test]
 fn doctor_flags_a_directory_in_place_of_the_state_file_and_its_fix_works() {
-    unreadable_state(|state| fs::create_dir(state).expect("making the state a directory"));
+    unreadable_state(
+        |state| fs::create_dir(state).expect("making the state a directory"),
+        true,
+    );
+}
+
+#[test]
+fn doctor_flags_a_directory_in_place_of_the_pending_mark() {
+    let env = TestEnv::new();
+    let (repo, _mirror) = installed(&env);
+    let pending = env.common_dir(&repo).join("repo-sync.pending");
+    fs::create_dir(&pending).expect("making the mark a directory");
+    let out = doctor(&env, &repo);
+    out.assert_failed();
+    let (detail, fix) = out.problem("worker", "is not a file");
+    assert!(detail.contains(s(&pending)), "{out}");
+    assert_eq!(fix, "move it away; it is never deleted for you");
+    assert!(pending.is_dir(), "doctor deleted it");
+    fs::remove_dir(&pending).expect("moving it away");
+    doctor(&env, &repo).assert_healthy("moving it away");
 }
 
 #[test]

@@ -162,14 +162,15 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
             Some(state)
         }
         Err(err) => {
-            checks.push(Check::problem(
-                "state",
-                format!("{err:#}"),
+            let fix = if state_path.is_dir() {
                 format!(
-                    "move {} away (it is rebuilt by the next sync), then git-repo-sync sync",
+                    "move the directory {} away (it is never deleted for you), then git-repo-sync sync",
                     state_path.display()
-                ),
-            ));
+                )
+            } else {
+                "git-repo-sync sync (it rewrites the state file)".to_owned()
+            };
+            checks.push(Check::problem("state", one_line(&format!("{err:#}")), fix));
             None
         }
     };
@@ -200,6 +201,9 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
 }
 
 fn pending_check(repo: &Repo) -> Check {
+    if let Some(problem) = worker::pending_problem(repo) {
+        return Check::problem("worker", problem, "move it away; it is never deleted for you");
+    }
     let Some(since) = worker::pending_since(repo) else {
         return Check::ok("worker", "no sync waiting");
     };

@@ -16,6 +16,12 @@ struct StatusReport {
     repository: String,
     /// Whether git will run our trigger, and if not, what to do.
     triggers: triggers::Health,
+    /// Why the state file could not be read, if it could not (mirrors then show as never synced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_error: Option<String>,
+    /// What stands where the pending mark belongs, if it is not a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_problem: Option<String>,
     mirrors: Vec<MirrorStatus>,
 }
 
@@ -55,7 +61,16 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
 
 fn build(repo: &Repo, git_runs_config_hooks: bool) -> Result<StatusReport> {
     let config = Config::load(&repo.config_path())?;
-    let state = State::load(&repo.state_path());
+    let (state, state_error) = match State::read(&repo.state_path()) {
+        Ok(state) => (state, None),
+        Err(err) => (
+            State::default(),
+            Some(format!(
+                "{err:#}; shown as never synced: the next sync rewrites it (a directory there is \
+                 yours to move away)"
+            )),
+        ),
+    };
     let mirrors = config
         .mirrors
         .iter()
@@ -84,6 +99,8 @@ fn build(repo: &Repo, git_runs_config_hooks: bool) -> Result<StatusReport> {
     Ok(StatusReport {
         repository: repo.display_path().display().to_string(),
         triggers: triggers::health(repo, git_runs_config_hooks)?,
+        state_error,
+        pending_problem: crate::worker::pending_problem(repo),
         mirrors,
     })
 }
@@ -129,6 +146,10 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
                         )));
                     }
                 }
+                for problem in report.state_error.iter().chain(&report.pending_problem) {
+                    statuses.push(ExitStatus::Error);
+                    lines.push(Line::failed(format!("{at}: {problem}")));
+                }
                 if report.mirrors.is_empty() {
                     lines.push(Line::ok(format!("{at}: no mirrors configured")));
                 }
@@ -169,6 +190,9 @@ fn describe(mirror: &MirrorStatus) -> String {
 
 fn print_table(report: &StatusReport, repo: &Repo) {
     print_triggers(&report.triggers);
+    for problem in report.state_error.iter().chain(&report.pending_problem) {
+        println!("PROBLEM: {problem}");
+    }
     if report.mirrors.is_empty() {
         println!(
             "{}: no mirrors configured (`git-repo-sync mirror add NAME URL`)",
