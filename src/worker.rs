@@ -323,14 +323,24 @@ pub fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
                 None => return Ok(()),
             },
         };
+        // The refs as the last pass began, kept only while the mark cannot be written.
+        let mut refs_at_last_pass = None;
         loop {
             // Let a burst of commits (a rebase, a script) settle, so that one pass carries it all
             // instead of one push per commit competing with the commits for the CPU.
             std::thread::sleep(SETTLE);
             let asked_now = std::mem::take(&mut asked);
-            if !take_pending(repo)? && !asked_now {
+            let marked = take_pending(repo)?;
+            // Without a usable mark, a commit made during the pass cannot say so: the refs do.
+            let moved = || {
+                refs_at_last_pass
+                    .as_ref()
+                    .is_some_and(|before| push::local_refs(repo).ok().as_ref() != Some(before))
+            };
+            if !marked && !asked_now && !moved() {
                 break;
             }
+            refs_at_last_pass = pending_problem(repo).and_then(|_| push::local_refs(repo).ok());
             pass(repo);
         }
         drop(lock);

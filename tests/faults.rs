@@ -23,7 +23,10 @@ fn synced(env: &TestEnv) -> (PathBuf, PathBuf) {
 fn a_garbled_or_half_written_state_file_is_shown_as_such_and_the_next_sync_rewrites_it() {
     for (what, broken) in [
         ("garbage", b"\x00\xff not json at all".to_vec()),
-        ("half a file", b"{\n  \"mirrors\": {\n    \"m\": {\n      \"url\": \"/x".to_vec()),
+        (
+            "half a file",
+            b"{\n  \"mirrors\": {\n    \"m\": {\n      \"url\": \"/x".to_vec(),
+        ),
     ] {
         let env = TestEnv::new();
         let (repo, mirror) = synced(&env);
@@ -47,7 +50,10 @@ fn a_garbled_or_half_written_state_file_is_shown_as_such_and_the_next_sync_rewri
             "{what}: the repair is said: {out:?}"
         );
         assert_eq!(env.refs(&mirror), env.refs(&repo), "{what}");
-        assert!(env.status_json(&repo).get("state_error").is_none(), "{what}: rewritten");
+        assert!(
+            env.status_json(&repo).get("state_error").is_none(),
+            "{what}: rewritten"
+        );
     }
 }
 
@@ -64,11 +70,19 @@ fn a_directory_where_the_state_file_belongs_is_reported_and_never_deleted() {
     let out = env.cmd_in(&repo).arg("sync").output().expect("sync");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("is a directory") && stderr.contains("move it away"), "{stderr}");
+    assert!(
+        stderr.contains("is a directory") && stderr.contains("move it away"),
+        "{stderr}"
+    );
     assert_eq!(env.refs(&mirror), env.refs(&repo), "the mirror was still updated");
     assert!(state.join("keep-me").is_file(), "the directory was touched");
     let status = env.status_json(&repo);
-    assert!(status["state_error"].as_str().is_some_and(|e| e.contains(s(&state))), "{status}");
+    assert!(
+        status["state_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(s(&state))),
+        "{status}"
+    );
 }
 
 #[test]
@@ -85,5 +99,8 @@ fn a_directory_where_the_pending_mark_belongs_is_reported_and_commits_still_reac
     assert!(pending.is_dir(), "the directory was deleted");
     let status = env.status_json(&repo);
     let problem = status["pending_problem"].as_str().unwrap_or_default();
-    assert!(problem.contains(s(&pending)) && problem.contains("move it away"), "{status}");
+    assert!(
+        problem.contains(s(&pending)) && problem.contains("move it away"),
+        "{status}"
+    );
 }
