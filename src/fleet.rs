@@ -1,11 +1,13 @@
 //! One job over every registered repository, a few at a time: most of a quiet repository's cost
 //! is waiting on small git processes, so even two cores do several at once.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
+
+use crate::ExitStatus;
 
 /// At most this many repositories are worked on at once.
 const MAX_PARALLEL: usize = 8;
@@ -79,4 +81,23 @@ pub fn print(lines: &[Line], only_failures: bool) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Error (the user must act) over a mirror failure over success.
+pub fn worst(statuses: impl Iterator<Item = ExitStatus>) -> ExitStatus {
+    statuses.fold(ExitStatus::Success, |worst, status| match (worst, status) {
+        (ExitStatus::Error, _) | (_, ExitStatus::Error) => ExitStatus::Error,
+        (ExitStatus::MirrorFailed, _) | (_, ExitStatus::MirrorFailed) => ExitStatus::MirrorFailed,
+        _ => ExitStatus::Success,
+    })
+}
+
+/// How to stop `sync --all` from looking for a repository that is gone.
+pub fn forget_hint(path: &Path) -> String {
+    format!(
+        "if it moved, run `git-repo-sync install` where it is now; to forget it: git config \
+         --global --fixed-value --unset-all {} {}",
+        crate::registry::KEY,
+        shlex::try_quote(&path.to_string_lossy()).unwrap_or_default()
+    )
 }

@@ -121,7 +121,7 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
             Ok(report) => Registered::Report(report),
             Err(err) => Registered::Unreadable {
                 repository: path.display().to_string(),
-                error: format!("{err:#}; {}", super::sync::forget_hint(path)),
+                error: format!("{err:#}; {}", crate::fleet::forget_hint(path)),
             },
         }
     })?;
@@ -170,7 +170,7 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
     } else {
         crate::fleet::print(&lines, false)?;
     }
-    Ok(super::sync::worst(statuses.into_iter()))
+    Ok(crate::fleet::worst(statuses.into_iter()))
 }
 
 /// A mirror's state in a few words: `ok, last checked ...`, `FAILING since ...: why`, or

@@ -85,33 +85,14 @@ fn run_all(verbosity: Verbosity) -> Result<ExitStatus> {
     let outcomes = fleet::for_each_registered(|path| sync_registered(path, git_runs_config_hooks))?;
     let lines: Vec<Line> = outcomes.iter().flat_map(|o| o.lines.iter().cloned()).collect();
     fleet::print(&lines, verbosity == Verbosity::Quiet)?;
-    Ok(worst(outcomes.iter().map(|o| o.status)))
-}
-
-/// Error (the user must act) over a mirror failure over success.
-pub(crate) fn worst(statuses: impl Iterator<Item = ExitStatus>) -> ExitStatus {
-    statuses.fold(ExitStatus::Success, |worst, status| match (worst, status) {
-        (ExitStatus::Error, _) | (_, ExitStatus::Error) => ExitStatus::Error,
-        (ExitStatus::MirrorFailed, _) | (_, ExitStatus::MirrorFailed) => ExitStatus::MirrorFailed,
-        _ => ExitStatus::Success,
-    })
-}
-
-/// How to stop `sync --all` from looking for a repository that is gone.
-pub(crate) fn forget_hint(path: &Path) -> String {
-    format!(
-        "if it moved, run `git-repo-sync install` where it is now; to forget it: git config \
-         --global --fixed-value --unset-all {} {}",
-        crate::registry::KEY,
-        shlex::try_quote(&path.to_string_lossy()).unwrap_or_default()
-    )
+    Ok(fleet::worst(outcomes.iter().map(|o| o.status)))
 }
 
 fn sync_registered(path: &Path, git_runs_config_hooks: bool) -> Outcome {
     let at = path.display();
     let repo = match Repo::open(path) {
         Ok(repo) => repo,
-        Err(err) => return Outcome::error(format!("{at}: gone: {err:#}; {}", forget_hint(path))),
+        Err(err) => return Outcome::error(format!("{at}: gone: {err:#}; {}", fleet::forget_hint(path))),
     };
     let config = match Config::load(&repo.config_path()) {
         Ok(config) => config,
@@ -165,7 +146,7 @@ fn sync_registered(path: &Path, git_runs_config_hooks: bool) -> Outcome {
                     outcome
                         .lines
                         .push(Line::failed(format!("{at}: {}", report.summary())));
-                    outcome.status = worst([outcome.status, ExitStatus::MirrorFailed].into_iter());
+                    outcome.status = fleet::worst([outcome.status, ExitStatus::MirrorFailed].into_iter());
                 } else {
                     outcome
                         .lines
