@@ -49,6 +49,19 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// A command whose reader went away (`git-repo-sync status | head -1`) ends there, quietly, as
+/// `cat` and git do: the default action of SIGPIPE, which Rust's runtime ignores so that every
+/// `println!` would panic instead. Not for the hook and the worker, which git or a server may
+/// leave with a closed pipe and which must still do their job.
+#[allow(unsafe_code)]
+fn quiet_on_closed_pipe() {
+    // SAFETY: restoring a signal's default disposition touches no memory of ours and is done
+    // before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitStatus> {
     if let Some(dir) = &cli.directory {
@@ -62,6 +75,9 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     } else {
         Verbosity::Normal
     };
+    if !matches!(cli.command, Command::Hook(_) | Command::Worker(_)) {
+        quiet_on_closed_pipe();
+    }
     match cli.command {
         Command::Install(args) => commands::install::run(&args, verbosity),
         Command::Uninstall(args) => commands::uninstall::run(&args, verbosity),
