@@ -37,10 +37,21 @@ pub enum Command {
     )]
     Install(InstallArgs),
     /// Remove the hooks and put back the hooks that were there before.
+    #[command(after_help = "Examples:\n  git-repo-sync uninstall\n  \
+                            git-repo-sync uninstall /srv/git/*.git --purge --dry-run")]
     Uninstall(UninstallArgs),
     /// Push to the mirrors now, in the foreground, one line per mirror.
+    #[command(
+        after_help = "Exit status: 0 every mirror is up to date, 3 a mirror failed, 1 \
+                            anything else needs you.\n\nExamples:\n  git-repo-sync sync\n  \
+                            git-repo-sync sync --mirror backup -v\n  git-repo-sync sync --all --quiet"
+    )]
     Sync(SyncArgs),
-    /// Show, per mirror, the last push, its result and the last error.
+    /// Show whether git runs our triggers, and per mirror the last push, its result and error.
+    #[command(
+        after_help = "Examples:\n  git-repo-sync status\n  git-repo-sync status --json\n  \
+                            git-repo-sync status --all"
+    )]
     Status(StatusArgs),
     /// Check everything that keeps the mirrors current, one line each, with its fix.
     #[command(
@@ -54,14 +65,26 @@ pub enum Command {
     )]
     Doctor(DoctorArgs),
     /// Add, remove or list mirrors.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  git-repo-sync mirror add github git@github.com:me/project.git\n  \
+                      git-repo-sync mirror list"
+    )]
     Mirror(MirrorCommand),
     /// Sync every registered repository every few minutes (a systemd user timer, or cron).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  git-repo-sync schedule start\n  git-repo-sync schedule status"
+    )]
     Schedule(ScheduleCommand),
     /// Print a shell completion script to stdout.
+    #[command(after_help = "Examples:\n  git-repo-sync completions bash > \
+                            ~/.local/share/bash-completion/completions/git-repo-sync\n  \
+                            git-repo-sync completions zsh > ~/.zfunc/_git-repo-sync")]
     Completions(CompletionsArgs),
     /// Print the man page (roff) to stdout.
+    #[command(after_help = "Examples:\n  git-repo-sync man | man -l -\n  \
+                            git-repo-sync man > ~/.local/share/man/man1/git-repo-sync.1")]
     Man,
     /// Entry point of the generated hooks (not for direct use).
     #[command(hide = true)]
@@ -165,21 +188,32 @@ pub enum ScheduleCommand {
         scheduler: Option<crate::schedule::Scheduler>,
     },
     /// Remove exactly what `schedule start` wrote.
+    #[command(after_help = "Examples:\n  git-repo-sync schedule stop")]
     Stop,
     /// Show what is scheduled; exit status 1 when nothing is.
+    #[command(after_help = "Examples:\n  git-repo-sync schedule status || git-repo-sync schedule start")]
     Status,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MirrorCommand {
     /// Add a mirror to the repository's configuration.
+    #[command(
+        after_help = "Examples:\n  git-repo-sync mirror add nas /mnt/nas/project.git\n  \
+                            git-repo-sync mirror add github git@github.com:me/project.git --ref \
+                            'refs/heads/main' --ref 'refs/tags/*'\n  \
+                            git-repo-sync mirror add forge https://git.example.org/me/project.git \
+                            --token-env FORGE_TOKEN"
+    )]
     Add(MirrorAddArgs),
     /// Remove a mirror from the repository's configuration.
+    #[command(after_help = "Examples:\n  git-repo-sync mirror remove nas")]
     Remove {
         /// The mirror's name.
         name: String,
     },
     /// List the configured mirrors.
+    #[command(after_help = "Examples:\n  git-repo-sync mirror list")]
     List,
 }
 

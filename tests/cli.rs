@@ -209,3 +209,53 @@ fn config_and_state_get_a_normal_files_mode_or_keep_the_one_they_had() {
     run_with_umask_022(&env, &repo, &["mirror", "remove", "nas"]);
     assert_eq!(mode_of(&config), "640", "repo-sync.toml after mirror remove");
 }
+
+/// Every command a user can run, with its help: a one-line summary and at least one example.
+#[test]
+fn every_subcommand_has_a_summary_and_an_example_in_its_help() {
+    let env = TestEnv::new();
+    let commands: &[&[&str]] = &[
+        &["install"],
+        &["uninstall"],
+        &["sync"],
+        &["status"],
+        &["doctor"],
+        &["mirror"],
+        &["mirror", "add"],
+        &["mirror", "remove"],
+        &["mirror", "list"],
+        &["schedule"],
+        &["schedule", "start"],
+        &["schedule", "stop"],
+        &["schedule", "status"],
+        &["completions"],
+        &["man"],
+    ];
+    let top = env.cmd().arg("--help").output().expect("running --help");
+    let listed = String::from_utf8_lossy(&top.stdout).into_owned();
+    for args in commands {
+        let out = env
+            .cmd()
+            .args(*args)
+            .arg("--help")
+            .output()
+            .expect("running --help");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?} --help: {out:?}");
+        let summary = help.lines().next().unwrap_or_default();
+        assert!(
+            summary.split_whitespace().count() >= 3 && !summary.starts_with("Usage"),
+            "{args:?}: no one-line summary first:\n{help}"
+        );
+        let examples = help.split("Examples:").nth(1).unwrap_or_default();
+        assert!(
+            examples
+                .lines()
+                .any(|l| l.trim_start().starts_with("git-repo-sync ")),
+            "{args:?}: no example:\n{help}"
+        );
+        if args.len() == 1 {
+            assert!(listed.contains(args[0]), "{args:?} is not listed in --help");
+        }
+    }
+}
