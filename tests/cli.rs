@@ -259,3 +259,59 @@ fn every_subcommand_has_a_summary_and_an_example_in_its_help() {
         }
     }
 }
+
+#[test]
+fn bash_completions_load_in_bash() {
+    let Some(found) = support::servers::require_programs("the completion check", &["bash"]) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let script = env
+        .cmd()
+        .args(["completions", "bash"])
+        .output()
+        .expect("completions");
+    assert!(script.status.success());
+    let path = env.root().join("git-repo-sync.bash");
+    std::fs::write(&path, &script.stdout).expect("writing the script");
+    let out = std::process::Command::new(&found[0])
+        .args(["--norc", "--noprofile", "-c"])
+        .arg(format!(
+            ". {} && complete -p git-repo-sync",
+            support::sh_quote(&path)
+        ))
+        .output()
+        .expect("running bash");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("git-repo-sync"), "{out:?}");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_man_page_renders_with_man_l() {
+    let Some(found) = support::servers::require_programs("the man page check", &["man"]) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let page = env.cmd().arg("man").output().expect("man");
+    assert!(page.status.success());
+    let path = env.root().join("git-repo-sync.1");
+    std::fs::write(&path, &page.stdout).expect("writing the page");
+    let out = std::process::Command::new(&found[0])
+        .arg("-l")
+        .arg(&path)
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .output()
+        .expect("running man -l");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    for section in ["NAME", "SYNOPSIS", "SUBCOMMANDS"] {
+        assert!(text.contains(section), "no {section}:\n{text}");
+    }
+    for command in ["install", "doctor", "schedule"] {
+        assert!(text.contains(command), "{command} missing:\n{text}");
+    }
+}
