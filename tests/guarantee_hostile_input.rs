@@ -717,6 +717,80 @@ fn a_repository_whose_path_is_not_utf8_works() {
     }
 }
 
+/// A repository path with a newline, a tab and a byte that is not UTF-8, beside a directory
+/// named for the part before the newline that holds a repository of its own: git lists such a
+/// path unambiguously only in its NUL-separated form, and install, the background sync, `sync`,
+/// `status` and `uninstall` all touch that repository alone.
+#[test]
+fn a_repository_path_with_a_newline_a_tab_and_non_utf8_bytes_is_the_only_one_touched() {
+    let env = TestEnv::new();
+    let sibling = env.init_repo("nl");
+    let sibling_mirror = env.root().join("sibling.git");
+    env.install(&sibling, &[("backup", s(&sibling_mirror))]);
+    env.cmd_in(&sibling).arg("sync").assert().success();
+    let repo = env.root().join(OsStr::from_bytes(b"nl\nrepo\twith\xff"));
+    fs::create_dir_all(&repo).expect("creating the repository dir");
+    env.git(&repo, ["init", "-q"]);
+    env.commit(&repo, "initial");
+    let mirror = env.root().join("backup.git");
+    let git_dir = repo.join(".git");
+    let untouched = || Snapshot::of(&sibling);
+    let sibling_before = untouched();
+
+    let out = env
+        .cmd()
+        .args(["install", "--yes", "--mirror"])
+        .arg(format!("backup={}", s(&mirror)))
+        .arg(&repo)
+        .output()
+        .expect("running install");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The path is shown with its escapes, never split over two lines.
+    assert!(stdout.contains(r#"nl\nrepo\twith\xFF""#), "{stdout}");
+    assert!(!stdout.lines().any(|line| line.starts_with("repo")), "{stdout}");
+    for hook in WORK_TREE_HOOKS {
+        let text = fs::read_to_string(git_dir.join("hooks").join(hook)).unwrap_or_default();
+        assert!(text.contains(MARKER), "{hook} not written into the repository");
+    }
+    sibling_before.assert_unchanged(&untouched(), "install into the path with a newline");
+
+    env.commit(&repo, "second");
+    let log = git_dir.join("repo-sync.log");
+    wait_for(
+        WAIT,
+        || env.try_refs(&mirror).as_deref() == Some(env.refs(&repo).as_str()),
+        || {
+            format!(
+                "the mirror did not catch up; log:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            )
+        },
+    );
+    env.commit(&repo, "third");
+    env.cmd_in(&repo).arg("sync").assert().success();
+    assert_eq!(env.try_refs(&mirror), Some(env.refs(&repo)));
+    let status = env.status_json(&repo);
+    assert_eq!(status["mirrors"][0]["last_result"], "ok", "{status}");
+    assert_eq!(status["triggers"]["ok"], true, "{status}");
+    sibling_before.assert_unchanged(&untouched(), "syncing the path with a newline");
+    assert_eq!(
+        env.try_refs(&sibling_mirror).as_deref(),
+        Some(env.refs(&sibling).as_str()),
+        "the sibling's mirror moved"
+    );
+
+    env.cmd_in(&repo).arg("uninstall").assert().success();
+    for hook in WORK_TREE_HOOKS {
+        assert!(!git_dir.join("hooks").join(hook).exists(), "{hook} left behind");
+    }
+    sibling_before.assert_unchanged(&untouched(), "uninstall from the path with a newline");
+}
+
 #[test]
 fn a_mirror_path_that_is_not_utf8_is_refused_clearly() {
     let env = TestEnv::new();

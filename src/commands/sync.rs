@@ -8,6 +8,7 @@ use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::fleet::{self, Line};
 use crate::repo::Repo;
+use crate::repo::quoted;
 use crate::state::{PushAction, PushedRef, State};
 use crate::{ExitStatus, Verbosity, git, notify, push, triggers, worker};
 
@@ -20,7 +21,7 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     if config.mirrors.is_empty() {
         anyhow::bail!(
             "no mirrors configured in {}; add one with `git-repo-sync mirror add NAME URL`",
-            repo.config_path().display()
+            quoted(repo.config_path())
         );
     }
     config.select(&args.mirrors)?;
@@ -108,7 +109,7 @@ pub(crate) fn forget_hint(path: &Path) -> String {
 }
 
 fn sync_registered(path: &Path, git_runs_config_hooks: bool) -> Outcome {
-    let at = path.display();
+    let at = quoted(path);
     let repo = match Repo::open(path) {
         Ok(repo) => repo,
         Err(err) => return Outcome::error(format!("{at}: gone: {err:#}; {}", forget_hint(path))),
