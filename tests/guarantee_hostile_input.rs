@@ -935,3 +935,45 @@ fn a_post_receive_stdin_of_only_malformed_lines_changes_nothing() {
     assert_eq!(reports(&stderr), malformed_lines().len(), "{stderr}");
     before.assert_unchanged(&Snapshot::of(env.root()), "a post-receive of malformed lines");
 }
+
+/// A malformed post-receive line of a megabyte is reported in one line of bounded length (its
+/// start, escaped, and its size), not echoed whole to the pusher; the valid line after it still
+/// brings the mirror up to date. Run as git runs our installed hook, since no real push can make
+/// git write such a line.
+#[test]
+fn a_megabyte_malformed_post_receive_line_is_reported_in_one_short_line_and_the_valid_ones_still_sync() {
+    let env = TestEnv::new();
+    let server = env.init_bare("srv/project.git");
+    env.git(env.root(), ["clone", "-q", s(&server), "work"]);
+    let work = env.root().join("work");
+    let head = env.commit(&work, "first");
+    env.git(&work, ["push", "-q", "origin", "main"]);
+    let mirror = env.root().join("mirrors/github.git");
+    env.install(&server, &[("github", s(&mirror))]);
+
+    let huge = "x\t\u{1}".repeat(1 << 19);
+    let input = format!("{huge}\n{ZERO} {head} refs/heads/main\n");
+    let mut hook = std::process::Command::new(server.join("hooks/post-receive"));
+    env.apply_env(&mut hook);
+    hook.current_dir(&server)
+        .env("GIT_DIR", ".")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = hook.spawn().expect("running our post-receive hook");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out: Output = child.wait_with_output().expect("waiting for the hook");
+    writer.join().expect("writer").expect("writing the hook's stdin");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr:.2000}");
+    assert_eq!(reports(&stderr), 1, "{stderr:.2000}");
+    for line in stderr.lines() {
+        assert!(line.len() < 300, "a line of {} bytes: {line:.400}", line.len());
+    }
+    assert!(
+        stderr.contains(&format!("({} bytes)", huge.len())),
+        "the size is not given: {stderr:.2000}"
+    );
+    env.wait_until_refs_equal(&server, &mirror, WAIT);
+}
