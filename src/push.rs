@@ -556,9 +556,22 @@ fn push_atomic_if_forcing(
 }
 
 fn results_of(git: &MirrorGit<'_>, output: &std::process::Output) -> Result<BTreeMap<String, RefResult>> {
-    let results = parse_porcelain(&String::from_utf8_lossy(&output.stdout));
+    let mut results = parse_porcelain(&String::from_utf8_lossy(&output.stdout));
     if results.is_empty() && !output.status.success() {
         return Err(git.failure(output, "git push failed"));
+    }
+    // A remote's refusal gives its reason only on stderr (`remote unpack failed: ...`, what a
+    // hook printed); the porcelain line alone says just "unpacker error".
+    let said = crate::transport::reason_lines(&output.stderr).join(" ");
+    if !said.is_empty() {
+        for result in results.values_mut() {
+            if let RefResult::Rejected(reason) = result
+                && reason.starts_with("[remote ")
+            {
+                reason.push_str(": ");
+                reason.push_str(&said);
+            }
+        }
     }
     Ok(results)
 }

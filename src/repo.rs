@@ -32,7 +32,7 @@ impl Repo {
             }
             anyhow::anyhow!(
                 "{} is not inside a git repository ({}); run this in a repository or pass its path",
-                here.display(),
+                quoted(here),
                 err.message()
             )
         })?;
@@ -56,7 +56,7 @@ impl Repo {
             }
             anyhow::anyhow!(
                 "{} is not a git repository ({}); pass the top of a work tree or a bare repository",
-                path.display(),
+                quoted(path),
                 err.message()
             )
         })?;
@@ -163,7 +163,7 @@ impl Repo {
             bail!(
                 "core.hooksPath is set to an empty value in {}; git then finds no hooks at all. \
                  Unset it (`git config --unset core.hooksPath`) or point it at a directory",
-                self.display_path().display()
+                quoted(self.display_path())
             );
         }
         let mut dirs: Vec<PathBuf> = Vec::new();
@@ -194,13 +194,15 @@ impl Repo {
         if self.is_bare() {
             return Ok(vec![None]);
         }
+        // NUL-separated: a path may hold a newline, and read by lines it would name another
+        // directory (the part before the newline may well be a repository of its own).
         let listing = self
-            .git_output(None, &["worktree", "list", "--porcelain"])?
+            .git_output(None, &["worktree", "list", "--porcelain", "-z"])?
             .unwrap_or_default();
         let tops: Vec<Option<PathBuf>> = listing
-            .split(|&b| b == b'\n')
-            .filter_map(|line| line.strip_prefix(b"worktree "))
-            .map(path_of)
+            .split(|&b| b == 0)
+            .filter_map(|field| field.strip_prefix(b"worktree "))
+            .map(|path| PathBuf::from(OsStr::from_bytes(path)))
             .filter(|top| top.is_dir())
             .map(Some)
             .collect();
@@ -248,19 +250,39 @@ impl Repo {
             _ => bail!(
                 "git {} failed in {}: {}",
                 args.join(" "),
-                self.display_path().display(),
+                quoted(self.display_path()),
                 String::from_utf8_lossy(&output.stderr).trim()
             ),
         }
     }
 }
 
-/// A path git printed on a line of its own, byte for byte (a lossy UTF-8 conversion would name
-/// another directory).
-fn path_of(line: &[u8]) -> PathBuf {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    PathBuf::from(std::ffi::OsStr::from_bytes(line))
+/// `path` for a message: as it is when that is plain text, else quoted with its escapes
+/// (`"nl\nrepo\xFF"`), so that a newline, a tab or a byte that is not UTF-8 cannot make it read
+/// as another path.
+pub fn quoted(path: impl AsRef<Path>) -> Quoted {
+    Quoted(path.as_ref().to_owned())
+}
+
+/// See [`quoted`].
+#[derive(Debug)]
+pub struct Quoted(PathBuf);
+
+impl std::fmt::Display for Quoted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.to_str() {
+            Some(plain) if !plain.chars().any(char::is_control) => f.write_str(plain),
+            _ => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
+/// The one path `git rev-parse` printed, byte for byte: a lossy UTF-8 conversion would name
+/// another directory, and only the newline git added is taken off (the path may end in a
+/// newline or a carriage return of its own).
+fn path_of(answer: &[u8]) -> PathBuf {
+    let path = answer.strip_suffix(b"\n").unwrap_or(answer);
+    PathBuf::from(OsStr::from_bytes(path))
 }
 
 /// Fails when `path`, or the nearest of its parents that is there at all, is a symlink to
@@ -275,8 +297,8 @@ fn refuse_dangling_symlink(path: &Path) -> Result<()> {
             bail!(
                 "the hooks directory {} is a symlink to {}, which does not exist; create that \
                  directory or remove the symlink, then run this again",
-                candidate.display(),
-                target.display()
+                quoted(candidate),
+                quoted(target)
             );
         }
         return Ok(());
@@ -285,7 +307,7 @@ fn refuse_dangling_symlink(path: &Path) -> Result<()> {
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {
-    std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))
+    std::fs::canonicalize(path).with_context(|| format!("resolving {}", quoted(path)))
 }
 
 /// The owner of a path that is not the effective user.
@@ -298,7 +320,7 @@ impl ForeignOwner {
     fn of(path: &Path) -> Result<Option<Self>> {
         use std::os::unix::fs::MetadataExt as _;
         let uid = std::fs::metadata(path)
-            .with_context(|| format!("reading the owner of {}", path.display()))?
+            .with_context(|| format!("reading the owner of {}", quoted(path)))?
             .uid();
         Ok((uid != effective_uid()).then(|| Self {
             uid,
@@ -318,7 +340,7 @@ impl ForeignOwner {
         anyhow::anyhow!(
             "{} belongs to {owner}, not to {me}: what git-repo-sync wrote there would belong to \
              {me}; run it as the owner: sudo -u {sudo_user} git-repo-sync {args}",
-            path.display()
+            quoted(path)
         )
     }
 }
@@ -380,6 +402,13 @@ mod tests {
         let repo = Repo::open(dir.path()).expect("opens");
         assert_eq!(repo.owner_mismatch().expect("stat"), None);
         repo.ensure_owned_by_current_user().expect("owned");
+    }
+
+    #[test]
+    fn plain_paths_are_shown_as_they_are_and_odd_ones_with_their_escapes() {
+        assert_eq!(quoted("/srv/my repo's $(x)").to_string(), "/srv/my repo's $(x)");
+        let odd = Path::new(OsStr::from_bytes(b"/x/nl\nrepo\twith\xff"));
+        assert_eq!(quoted(odd).to_string(), r#""/x/nl\nrepo\twith\xFF""#);
     }
 
     #[test]

@@ -321,19 +321,71 @@ fn kill_process_group(pgid: u32) {
     }
 }
 
-/// The useful part of a failed git's stderr: its `fatal:`/`error:` lines, else its last line.
+/// The useful part of a failed git's stderr: git's reason lines, else its last line.
 fn git_error(stderr: &str, output: &Output) -> String {
-    let important: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|line| line.starts_with("fatal:") || line.starts_with("error:"))
-        .collect();
-    if important.is_empty() {
+    let reasons = reason_lines(stderr.as_bytes());
+    if reasons.is_empty() {
         let last = stderr.lines().map(str::trim).rfind(|line| !line.is_empty());
         last.map_or_else(|| format!("git exited with {}", output.status), str::to_owned)
     } else {
-        important.join(" ")
+        reasons.join(" ")
     }
+}
+
+/// At most this many of git's reason lines are kept, each cut to [`REASON_LINE_MAX`] bytes: a
+/// remote's hook may print without end, and the reason ends up in the state file and the log.
+const REASON_LINES_MAX: usize = 10;
+const REASON_LINE_MAX: usize = 300;
+
+/// git's own words for a failure, from its stderr: the `fatal:` and `error:` lines, and the
+/// `remote:` lines through which a remote's receive-pack and hooks speak (their progress left
+/// out). "failed to push some refs" is left out too: it says only that something failed.
+pub fn reason_lines(stderr: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let mut kept: Vec<String> = Vec::new();
+    // Progress rewrites its line with `\r`; each piece is a line of its own.
+    for line in text.split(['\n', '\r']).map(str::trim) {
+        let keep = if let Some(said) = line.strip_prefix("remote:") {
+            let said = said.trim();
+            !said.is_empty() && !is_progress(said)
+        } else {
+            (line.starts_with("fatal:") || line.starts_with("error:"))
+                && !line.starts_with("error: failed to push some refs")
+        };
+        if !keep {
+            continue;
+        }
+        let mut line = line.to_owned();
+        if line.len() > REASON_LINE_MAX {
+            let mut end = REASON_LINE_MAX;
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            line.truncate(end);
+            line.push('…');
+        }
+        if !kept.contains(&line) {
+            kept.push(line);
+        }
+        if kept.len() == REASON_LINES_MAX {
+            break;
+        }
+    }
+    kept
+}
+
+/// Whether a remote's line is git's progress (`Resolving deltas: 100% (3/3), done.`,
+/// `Total 3 (delta 0), reused 0 ...`) rather than something said about the push.
+fn is_progress(said: &str) -> bool {
+    if said.starts_with("Total ") {
+        return true;
+    }
+    let Some((_, count)) = said.split_once(": ") else {
+        return false;
+    };
+    let count = count.trim_start();
+    let digits = count.len() - count.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    digits > 0 && (count[digits..].starts_with("% (") || count[digits..].starts_with(", done."))
 }
 
 #[cfg(test)]
@@ -374,5 +426,27 @@ mod tests {
         let message = git.explain(&output);
         assert!(message.contains("ssh-keyscan -p 2222 example.org"), "{message}");
         assert!(message.contains("trust_new_host_key"), "{message}");
+    }
+
+    #[test]
+    fn git_reason_lines_are_kept_and_progress_and_noise_left_out() {
+        let stderr = b"Enumerating objects: 2, done.\r\nWriting objects: 100% (2/2), done.\n\
+            remote: Resolving deltas: 100% (3/3), done.        \n\
+            remote: Total 2 (delta 0), reused 0\n\
+            remote: policy: 3 commits lack a sign-off        \n\
+            error: remote unpack failed: unable to create temporary object directory\n\
+            hint: Updates were rejected\n\
+            error: failed to push some refs to '/m.git'\n";
+        assert_eq!(
+            reason_lines(stderr),
+            vec![
+                "remote: policy: 3 commits lack a sign-off",
+                "error: remote unpack failed: unable to create temporary object directory",
+            ]
+        );
+        let mut flood: String = (0..50).map(|i| format!("remote: line {i}\n")).collect();
+        flood.insert_str(0, &format!("remote: {}\n", "y".repeat(5000)));
+        let lines = reason_lines(flood.as_bytes());
+        assert!(lines.len() <= REASON_LINES_MAX && lines.iter().all(|l| l.len() <= REASON_LINE_MAX + 3));
     }
 }

@@ -717,6 +717,80 @@ fn a_repository_whose_path_is_not_utf8_works() {
     }
 }
 
+/// A repository path with a newline, a tab and a byte that is not UTF-8, beside a directory
+/// named for the part before the newline that holds a repository of its own: git lists such a
+/// path unambiguously only in its NUL-separated form, and install, the background sync, `sync`,
+/// `status` and `uninstall` all touch that repository alone.
+#[test]
+fn a_repository_path_with_a_newline_a_tab_and_non_utf8_bytes_is_the_only_one_touched() {
+    let env = TestEnv::new();
+    let sibling = env.init_repo("nl");
+    let sibling_mirror = env.root().join("sibling.git");
+    env.install(&sibling, &[("backup", s(&sibling_mirror))]);
+    env.cmd_in(&sibling).arg("sync").assert().success();
+    let repo = env.root().join(OsStr::from_bytes(b"nl\nrepo\twith\xff"));
+    fs::create_dir_all(&repo).expect("creating the repository dir");
+    env.git(&repo, ["init", "-q"]);
+    env.commit(&repo, "initial");
+    let mirror = env.root().join("backup.git");
+    let git_dir = repo.join(".git");
+    let untouched = || Snapshot::of(&sibling);
+    let sibling_before = untouched();
+
+    let out = env
+        .cmd()
+        .args(["install", "--yes", "--mirror"])
+        .arg(format!("backup={}", s(&mirror)))
+        .arg(&repo)
+        .output()
+        .expect("running install");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The path is shown with its escapes, never split over two lines.
+    assert!(stdout.contains(r#"nl\nrepo\twith\xFF""#), "{stdout}");
+    assert!(!stdout.lines().any(|line| line.starts_with("repo")), "{stdout}");
+    for hook in WORK_TREE_HOOKS {
+        let text = fs::read_to_string(git_dir.join("hooks").join(hook)).unwrap_or_default();
+        assert!(text.contains(MARKER), "{hook} not written into the repository");
+    }
+    sibling_before.assert_unchanged(&untouched(), "install into the path with a newline");
+
+    env.commit(&repo, "second");
+    let log = git_dir.join("repo-sync.log");
+    wait_for(
+        WAIT,
+        || env.try_refs(&mirror).as_deref() == Some(env.refs(&repo).as_str()),
+        || {
+            format!(
+                "the mirror did not catch up; log:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            )
+        },
+    );
+    env.commit(&repo, "third");
+    env.cmd_in(&repo).arg("sync").assert().success();
+    assert_eq!(env.try_refs(&mirror), Some(env.refs(&repo)));
+    let status = env.status_json(&repo);
+    assert_eq!(status["mirrors"][0]["last_result"], "ok", "{status}");
+    assert_eq!(status["triggers"]["ok"], true, "{status}");
+    sibling_before.assert_unchanged(&untouched(), "syncing the path with a newline");
+    assert_eq!(
+        env.try_refs(&sibling_mirror).as_deref(),
+        Some(env.refs(&sibling).as_str()),
+        "the sibling's mirror moved"
+    );
+
+    env.cmd_in(&repo).arg("uninstall").assert().success();
+    for hook in WORK_TREE_HOOKS {
+        assert!(!git_dir.join("hooks").join(hook).exists(), "{hook} left behind");
+    }
+    sibling_before.assert_unchanged(&untouched(), "uninstall from the path with a newline");
+}
+
 #[test]
 fn a_mirror_path_that_is_not_utf8_is_refused_clearly() {
     let env = TestEnv::new();
@@ -860,4 +934,46 @@ fn a_post_receive_stdin_of_only_malformed_lines_changes_nothing() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(reports(&stderr), malformed_lines().len(), "{stderr}");
     before.assert_unchanged(&Snapshot::of(env.root()), "a post-receive of malformed lines");
+}
+
+/// A malformed post-receive line of a megabyte is reported in one line of bounded length (its
+/// start, escaped, and its size), not echoed whole to the pusher; the valid line after it still
+/// brings the mirror up to date. Run as git runs our installed hook, since no real push can make
+/// git write such a line.
+#[test]
+fn a_megabyte_malformed_post_receive_line_is_reported_in_one_short_line_and_the_valid_ones_still_sync() {
+    let env = TestEnv::new();
+    let server = env.init_bare("srv/project.git");
+    env.git(env.root(), ["clone", "-q", s(&server), "work"]);
+    let work = env.root().join("work");
+    let head = env.commit(&work, "first");
+    env.git(&work, ["push", "-q", "origin", "main"]);
+    let mirror = env.root().join("mirrors/github.git");
+    env.install(&server, &[("github", s(&mirror))]);
+
+    let huge = "x\t\u{1}".repeat(1 << 19);
+    let input = format!("{huge}\n{ZERO} {head} refs/heads/main\n");
+    let mut hook = std::process::Command::new(server.join("hooks/post-receive"));
+    env.apply_env(&mut hook);
+    hook.current_dir(&server)
+        .env("GIT_DIR", ".")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = hook.spawn().expect("running our post-receive hook");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out: Output = child.wait_with_output().expect("waiting for the hook");
+    writer.join().expect("writer").expect("writing the hook's stdin");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr:.2000}");
+    assert_eq!(reports(&stderr), 1, "{stderr:.2000}");
+    for line in stderr.lines() {
+        assert!(line.len() < 300, "a line of {} bytes: {line:.400}", line.len());
+    }
+    assert!(
+        stderr.contains(&format!("({} bytes)", huge.len())),
+        "the size is not given: {stderr:.2000}"
+    );
+    env.wait_until_refs_equal(&server, &mirror, WAIT);
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::cli::DoctorArgs;
 use crate::config::Config;
 use crate::repo::Repo;
+use crate::repo::quoted;
 use crate::state::{State, SyncResult};
 use crate::transport::MirrorGit;
 use crate::{ExitStatus, git, push, redact, triggers, worker};
@@ -60,7 +61,7 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<ExitStatus> {
         .map(|repo| {
             let checks = check(repo, git_runs_config_hooks);
             RepoReport {
-                repository: repo.display_path().display().to_string(),
+                repository: quoted(repo.display_path()).to_string(),
                 ok: checks.iter().all(|c| c.ok),
                 checks,
             }
@@ -111,14 +112,14 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
     let config_path = repo.config_path();
     let config = match Config::load(&config_path) {
         Ok(config) => {
-            checks.push(Check::ok("config", format!("{} parses", config_path.display())));
+            checks.push(Check::ok("config", format!("{} parses", quoted(config_path))));
             Some(config)
         }
         Err(err) => {
             checks.push(Check::problem(
                 "config",
                 one_line(&format!("{err:#}")),
-                format!("correct {} as the error says", config_path.display()),
+                format!("correct {} as the error says", quoted(config_path)),
             ));
             None
         }
@@ -158,14 +159,14 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
     let state_path = repo.state_path();
     let state = match State::read(&state_path) {
         Ok(state) => {
-            checks.push(Check::ok("state", format!("{} readable", state_path.display())));
+            checks.push(Check::ok("state", format!("{} readable", quoted(state_path))));
             Some(state)
         }
         Err(err) => {
             let fix = if state_path.is_dir() {
                 format!(
                     "move the directory {} away (it is never deleted for you), then git-repo-sync sync",
-                    state_path.display()
+                    quoted(state_path)
                 )
             } else {
                 "git-repo-sync sync (it rewrites the state file)".to_owned()

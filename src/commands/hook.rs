@@ -59,10 +59,53 @@ fn received_any_ref() -> anyhow::Result<bool> {
             any = true;
         } else {
             eprintln!(
-                "git-repo-sync: ignoring a malformed post-receive line: {:?}",
-                String::from_utf8_lossy(&line)
+                "git-repo-sync: ignoring a malformed post-receive line: {}",
+                shown(&line)
             );
         }
     }
     Ok(any)
+}
+
+/// How much of a malformed line is shown, escaped: the pusher sees it as `remote: ...`, and a
+/// line of a megabyte would flood their terminal.
+const SHOWN_MAX: usize = 100;
+
+/// `line` quoted with its escapes, cut to about [`SHOWN_MAX`] characters, with its length when
+/// cut: always one line of bounded length.
+fn shown(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let mut quoted = String::new();
+    let mut taken = 0;
+    for c in text.chars() {
+        let escaped: String = match c {
+            '\'' => "'".to_owned(),
+            c => c.escape_debug().collect(),
+        };
+        if quoted.len() + escaped.len() > SHOWN_MAX {
+            break;
+        }
+        quoted.push_str(&escaped);
+        taken += c.len_utf8();
+    }
+    if taken == text.len() {
+        format!("\"{quoted}\"")
+    } else {
+        format!("\"{quoted}\"… ({} bytes)", line.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_line_is_shown_whole_when_short_and_cut_with_its_length_when_long() {
+        assert_eq!(shown(b"garbage"), "\"garbage\"");
+        assert_eq!(shown(b"a\tb \xff it's"), "\"a\\tb \u{fffd} it's\"");
+        let long = [b"\x01".repeat(1000), b"x".repeat(1 << 20)].concat();
+        let text = shown(&long);
+        assert!(text.len() < 150 && !text.contains('\n'), "{text}");
+        assert!(text.ends_with(&format!("… ({} bytes)", long.len())), "{text}");
+    }
 }

@@ -11,6 +11,7 @@ use crate::cli::InstallArgs;
 use crate::config::{self, Config, Mirror};
 use crate::registry;
 use crate::repo::Repo;
+use crate::repo::quoted;
 use crate::triggers::{self, Mechanism, Step};
 use crate::{ExitStatus, Verbosity};
 
@@ -26,7 +27,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
     let mut requested = parse_mirror_args(&args.mirrors)?;
     let binary = match &args.hook_binary {
         Some(path) if path.is_absolute() => path.clone(),
-        Some(path) => bail!("--hook-binary {} must be an absolute path", path.display()),
+        Some(path) => bail!("--hook-binary {} must be an absolute path", quoted(path)),
         None => std::env::current_exe().context("finding the path of this git-repo-sync binary")?,
     };
     let repos = Repo::open_all(&args.repos)?;
@@ -47,7 +48,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
                 Some(existing) => bail!(
                     "mirror '{name}' already exists in {} with URL {}; remove it first \
                      (`git-repo-sync mirror remove {name}`) or pick another name",
-                    config_path.display(),
+                    quoted(config_path),
                     crate::redact::url(&existing.url)
                 ),
                 None => {
@@ -56,7 +57,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
             }
         }
         let triggers = triggers::plan_install(&repo, &binary, args.force, mechanism)
-            .with_context(|| format!("installing into {}", repo.display_path().display()))?;
+            .with_context(|| format!("installing into {}", quoted(repo.display_path())))?;
         plans.push(Plan {
             config_changed: config != before,
             repo,
@@ -85,14 +86,11 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
                     Ok(())
                 })?;
             }
-            actions.push(format!(
-                "write mirror config {}",
-                plan.repo.config_path().display()
-            ));
+            actions.push(format!("write mirror config {}", quoted(plan.repo.config_path())));
         }
         if !args.dry_run {
             triggers::apply(&plan.triggers)
-                .with_context(|| format!("installing into {}", plan.repo.display_path().display()))?;
+                .with_context(|| format!("installing into {}", quoted(plan.repo.display_path())))?;
         }
         actions.extend(
             plan.triggers
@@ -112,7 +110,7 @@ fn register(repo: &Repo, dry_run: bool) -> Option<String> {
     let path = repo.display_path();
     let action = format!(
         "register {} for `sync --all` ({} in the global git config)",
-        path.display(),
+        quoted(path),
         registry::KEY
     );
     if dry_run {
@@ -128,7 +126,7 @@ fn register(repo: &Repo, dry_run: bool) -> Option<String> {
             eprintln!(
                 "git-repo-sync: warning: {err:#}; the hooks work, but `sync --all` and the schedule \
                  will not cover {} until `git-repo-sync install` registers it",
-                path.display()
+                quoted(path)
             );
             None
         }
@@ -139,7 +137,7 @@ fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity, 
     if verbosity == Verbosity::Quiet {
         return;
     }
-    let where_ = plan.repo.display_path().display();
+    let where_ = quoted(plan.repo.display_path());
     if actions.is_empty() {
         println!("{where_}: already installed, nothing to change");
     } else {

@@ -16,6 +16,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::config::{self, UrlKind};
 use crate::repo::Repo;
+use crate::repo::quoted;
 
 /// Turns a URL typed on the command line into the one stored: a relative local path becomes
 /// absolute against the current directory (hooks run elsewhere) and must exist, and the result
@@ -34,7 +35,7 @@ pub(crate) fn normalize_url(url: &str) -> Result<String> {
                 bail!(
                     "mirror URL {url:?} is a relative path and {} does not exist; give an absolute \
                      path (a missing one is created as an empty bare mirror) or an existing mirror",
-                    absolute.display()
+                    quoted(absolute)
                 );
             }
             return absolute
@@ -59,7 +60,7 @@ pub(crate) fn prepare_local_mirror(repo: &Repo, url: &str, dry_run: bool) -> Res
             bail!(
                 "mirror path {} exists and is not a git repository; point the mirror at a bare repository \
                  or at a path that does not exist yet",
-                path.display()
+                quoted(path)
             );
         }
         return Ok(None);
@@ -80,10 +81,10 @@ pub(crate) fn prepare_local_mirror(repo: &Repo, url: &str, dry_run: bool) -> Res
         if !output.status.success() {
             bail!(
                 "creating the bare mirror {}: {}",
-                path.display(),
+                quoted(path),
                 String::from_utf8_lossy(&output.stderr).trim()
             );
         }
     }
-    Ok(Some(format!("create empty bare mirror {}", path.display())))
+    Ok(Some(format!("create empty bare mirror {}", quoted(path))))
 }

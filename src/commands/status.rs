@@ -8,6 +8,7 @@ use crate::cli::StatusArgs;
 use crate::config::Config;
 use crate::fleet::Line;
 use crate::repo::Repo;
+use crate::repo::quoted;
 use crate::state::{PushedRef, Rejection, State, SyncResult};
 use crate::{git, push, redact, triggers};
 
@@ -97,7 +98,7 @@ fn build(repo: &Repo, git_runs_config_hooks: bool) -> Result<StatusReport> {
         })
         .collect::<Result<_>>()?;
     Ok(StatusReport {
-        repository: repo.display_path().display().to_string(),
+        repository: quoted(repo.display_path()).to_string(),
         triggers: triggers::health(repo, git_runs_config_hooks)?,
         state_error,
         pending_problem: crate::worker::pending_problem(repo),
@@ -120,7 +121,7 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
         match built {
             Ok(report) => Registered::Report(report),
             Err(err) => Registered::Unreadable {
-                repository: path.display().to_string(),
+                repository: quoted(path).to_string(),
                 error: format!("{err:#}; {}", crate::fleet::forget_hint(path)),
             },
         }
@@ -228,7 +229,7 @@ fn print_table(report: &StatusReport, repo: &Repo) {
             }
         }
     }
-    println!("log: {}", repo.log_path().display());
+    println!("log: {}", quoted(repo.log_path()));
 }
 
 fn print_triggers(health: &triggers::Health) {

@@ -8,6 +8,7 @@ use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::fleet::{self, Line};
 use crate::repo::Repo;
+use crate::repo::quoted;
 use crate::state::{PushAction, PushedRef, State};
 use crate::{ExitStatus, Verbosity, git, notify, push, triggers, worker};
 
@@ -20,7 +21,7 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     if config.mirrors.is_empty() {
         anyhow::bail!(
             "no mirrors configured in {}; add one with `git-repo-sync mirror add NAME URL`",
-            repo.config_path().display()
+            quoted(repo.config_path())
         );
     }
     config.select(&args.mirrors)?;
@@ -89,7 +90,7 @@ fn run_all(verbosity: Verbosity) -> Result<ExitStatus> {
 }
 
 fn sync_registered(path: &Path, git_runs_config_hooks: bool) -> Outcome {
-    let at = path.display();
+    let at = quoted(path);
     let repo = match Repo::open(path) {
         Ok(repo) => repo,
         Err(err) => return Outcome::error(format!("{at}: gone: {err:#}; {}", fleet::forget_hint(path))),

@@ -5,6 +5,7 @@ use anyhow::{Context as _, Result};
 use crate::cli::UninstallArgs;
 use crate::registry;
 use crate::repo::Repo;
+use crate::repo::quoted;
 use crate::triggers::{self, Step};
 use crate::{ExitStatus, Verbosity};
 
@@ -28,13 +29,13 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
     let mut plans = Vec::with_capacity(repos.len());
     for repo in repos {
         let steps = triggers::plan_uninstall(&repo)
-            .with_context(|| format!("uninstalling from {}", repo.display_path().display()))?;
+            .with_context(|| format!("uninstalling from {}", quoted(repo.display_path())))?;
         plans.push((repo, steps));
     }
     for (repo, steps) in &plans {
         if !args.dry_run {
             triggers::apply(steps)
-                .with_context(|| format!("uninstalling from {}", repo.display_path().display()))?;
+                .with_context(|| format!("uninstalling from {}", quoted(repo.display_path())))?;
         }
         let mut actions: Vec<String> = steps.iter().map(Step::to_string).collect();
         let path = repo.display_path();
@@ -45,7 +46,7 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
             }
             actions.push(format!(
                 "unregister {} from `sync --all` ({} in the global git config)",
-                path.display(),
+                quoted(path),
                 registry::KEY
             ));
         }
@@ -61,16 +62,16 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
                     } else {
                         std::fs::remove_file(&path)
                     };
-                    removed.with_context(|| format!("deleting {}", path.display()))?;
+                    removed.with_context(|| format!("deleting {}", quoted(&path)))?;
                 }
-                actions.push(format!("delete {}", path.display()));
+                actions.push(format!("delete {}", quoted(&path)));
             }
             if !args.dry_run {
                 crate::direct::remove_stale_staging(&repo.common_dir);
             }
         }
         if verbosity != Verbosity::Quiet {
-            let where_ = repo.display_path().display();
+            let where_ = quoted(repo.display_path());
             if actions.is_empty() {
                 println!("{where_}: no git-repo-sync hooks installed");
             } else {
@@ -82,7 +83,7 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
                 if !args.purge && repo.config_path().exists() {
                     println!(
                         "  kept the mirror config {} (`uninstall --purge` deletes it)",
-                        repo.config_path().display()
+                        quoted(repo.config_path())
                     );
                 }
             }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::HookKind;
 use crate::git;
+use crate::repo::quoted;
 
 /// Every entry of ours is named `hook.<NAME_PREFIX><kind>`.
 pub const NAME_PREFIX: &str = "git-repo-sync-";
@@ -67,7 +68,7 @@ pub fn read(config: &Path) -> Result<BTreeMap<HookKind, Entry>> {
         Some(1) => return Ok(found),
         _ => bail!(
             "reading the hook entries of {}: {}",
-            config.display(),
+            quoted(config),
             String::from_utf8_lossy(&output.stderr).trim()
         ),
     }
@@ -130,7 +131,7 @@ impl fmt::Display for Step {
                 "set config-based hook hook.{}.command (event {}) in {}",
                 name(*kind),
                 kind.name(),
-                config.display()
+                quoted(config)
             ),
             Self::Unchanged { kind } => write!(f, "keep config-based hook hook.{} (up to date)", name(*kind)),
             Self::Remove { config, kind } => {
@@ -138,7 +139,7 @@ impl fmt::Display for Step {
                     f,
                     "remove config-based hook hook.{} from {}",
                     name(*kind),
-                    config.display()
+                    quoted(config)
                 )
             }
         }
@@ -233,7 +234,7 @@ fn run_git_config(config: &Path, args: &[&str], nothing_to_unset_is_fine: bool) 
         bail!(
             "git config {} in {} failed: {}",
             args.first().copied().unwrap_or_default(),
-            config.display(),
+            quoted(config),
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }

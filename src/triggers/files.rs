@@ -14,6 +14,7 @@ use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
 use super::HookKind;
+use crate::repo::quoted;
 
 /// The line that marks a hook as ours.
 pub const MARKER: &str = "# git-repo-sync managed hook";
@@ -63,7 +64,7 @@ pub(super) fn inspect(path: &Path) -> Result<Existing> {
     let meta = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::Absent),
-        Err(err) => return Err(err).with_context(|| format!("inspecting {}", path.display())),
+        Err(err) => return Err(err).with_context(|| format!("inspecting {}", quoted(path))),
     };
     if meta.file_type().is_symlink() {
         return Ok(Existing::Foreign);
@@ -71,7 +72,7 @@ pub(super) fn inspect(path: &Path) -> Result<Existing> {
     if !meta.is_file() {
         return Ok(Existing::Unusable);
     }
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = fs::read(path).with_context(|| format!("reading {}", quoted(path)))?;
     if is_ours(&bytes) {
         Ok(Existing::Ours(bytes))
     } else {
@@ -182,9 +183,9 @@ impl Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Create { path, .. } => write!(f, "write {}", path.display()),
-            Self::Upgrade { path, .. } => write!(f, "update {}", path.display()),
-            Self::Unchanged { path } => write!(f, "keep {} (up to date)", path.display()),
+            Self::Create { path, .. } => write!(f, "write {}", quoted(path)),
+            Self::Upgrade { path, .. } => write!(f, "update {}", quoted(path)),
+            Self::Unchanged { path } => write!(f, "keep {} (up to date)", quoted(path)),
             Self::Chain {
                 path,
                 saved,
@@ -192,38 +193,38 @@ impl fmt::Display for Step {
                 ..
             } => {
                 if *discard_saved {
-                    write!(f, "delete {} (--force), ", saved.display())?;
+                    write!(f, "delete {} (--force), ", quoted(saved))?;
                 }
                 write!(
                     f,
                     "keep existing {} as {} (it still runs first, as if at its own path), write {}",
-                    path.display(),
-                    saved.display(),
-                    path.display()
+                    quoted(path),
+                    quoted(saved),
+                    quoted(path)
                 )
             }
             Self::Rechain { path, saved, .. } => write!(
                 f,
                 "write {} over a copy of {} (the same hook, already kept; it still runs first)",
-                path.display(),
-                saved.display()
+                quoted(path),
+                quoted(saved)
             ),
             Self::RemoveStray { path } => {
                 write!(
                     f,
                     "remove {} (a copy of our hook that another tool moved aside)",
-                    path.display()
+                    quoted(path)
                 )
             }
-            Self::Remove { path } => write!(f, "remove {}", path.display()),
-            Self::Restore { path, saved } => write!(f, "restore {} from {}", path.display(), saved.display()),
+            Self::Remove { path } => write!(f, "remove {}", quoted(path)),
+            Self::Restore { path, saved } => write!(f, "restore {} from {}", quoted(path), quoted(saved)),
             Self::DropDuplicate { path, saved } => write!(
                 f,
                 "delete {} (the same hook stands at {})",
-                saved.display(),
-                path.display()
+                quoted(saved),
+                quoted(path)
             ),
-            Self::Leave { path, why } => write!(f, "leave {}: {why}", path.display()),
+            Self::Leave { path, why } => write!(f, "leave {}: {why}", quoted(path)),
         }
     }
 }
@@ -280,10 +281,10 @@ fn plan(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, chain: Option<bool>
                 "{} is not a git-repo-sync hook, and a different earlier hook is already kept at {}; \
                  one of them would be lost. Move one away, or pass --force to chain {} and delete \
                  the older {}",
-                path.display(),
-                saved.display(),
-                path.display(),
-                saved.display()
+                quoted(&path),
+                quoted(&saved),
+                quoted(path),
+                quoted(saved)
             ),
             Existing::Foreign => Step::Chain {
                 discard_saved: exists(&saved),
@@ -293,7 +294,7 @@ fn plan(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, chain: Option<bool>
             },
             Existing::Unusable => bail!(
                 "{} is not a file git can run (a directory?); move it away and run install again",
-                path.display()
+                quoted(path)
             ),
         });
         steps.extend(
@@ -312,8 +313,8 @@ fn plan(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, chain: Option<bool>
                 format!(
                     "hooks directory {} is not writable (creating a file in {} failed); make it \
                      writable or point core.hooksPath at a directory you can write",
-                    hooks_dir.display(),
-                    base.display()
+                    quoted(hooks_dir),
+                    quoted(base)
                 )
             })?;
     }
@@ -329,17 +330,16 @@ fn existing_base(hooks_dir: &Path) -> Result<PathBuf> {
             Ok(_) => bail!(
                 "hooks directory {} cannot be used: {} is not a directory (a file?); move it away \
                  or point core.hooksPath at a directory",
-                hooks_dir.display(),
-                candidate.display()
+                quoted(hooks_dir),
+                quoted(candidate)
             ),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => {
-                return Err(err)
-                    .with_context(|| format!("inspecting hooks directory {}", candidate.display()));
+                return Err(err).with_context(|| format!("inspecting hooks directory {}", quoted(candidate)));
             }
         }
     }
-    bail!("hooks directory {} has no existing parent", hooks_dir.display())
+    bail!("hooks directory {} has no existing parent", quoted(hooks_dir))
 }
 
 /// The steps that take every hook file of ours out of `hooks_dir`, wherever a manager moved it,
@@ -362,7 +362,7 @@ pub fn plan_uninstall(hooks_dir: &Path) -> Result<Vec<Step>> {
                 why: format!(
                     "it was replaced after install by a hook that is not ours; the earlier hook \
                      stays at {} for you to merge by hand",
-                    saved.display()
+                    quoted(saved)
                 ),
                 path,
             }),
@@ -391,22 +391,22 @@ pub fn apply(steps: &[Step]) -> Result<()> {
                 discard_saved,
             } => {
                 if *discard_saved {
-                    fs::remove_file(saved).with_context(|| format!("deleting {}", saved.display()))?;
+                    fs::remove_file(saved).with_context(|| format!("deleting {}", quoted(saved)))?;
                 }
                 fs::rename(path, saved)
-                    .with_context(|| format!("keeping {} as {}", path.display(), saved.display()))?;
+                    .with_context(|| format!("keeping {} as {}", quoted(path), quoted(saved)))?;
                 write_hook(path, text)?;
             }
             Step::Remove { path } | Step::RemoveStray { path } => {
-                fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+                fs::remove_file(path).with_context(|| format!("removing {}", quoted(path)))?;
             }
             Step::DropDuplicate { saved, .. } => {
-                fs::remove_file(saved).with_context(|| format!("deleting {}", saved.display()))?;
+                fs::remove_file(saved).with_context(|| format!("deleting {}", quoted(saved)))?;
             }
             Step::Restore { path, saved } => {
                 // rename replaces our hook atomically: at no moment is there no hook.
                 fs::rename(saved, path)
-                    .with_context(|| format!("restoring {} from {}", path.display(), saved.display()))?;
+                    .with_context(|| format!("restoring {} from {}", quoted(path), quoted(saved)))?;
             }
             Step::Unchanged { .. } | Step::Leave { .. } => {}
         }
@@ -417,7 +417,7 @@ pub fn apply(steps: &[Step]) -> Result<()> {
 /// Writes an executable hook atomically: a reader never sees half a script.
 fn write_hook(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("creating hooks directory {}", dir.display()))?;
+    fs::create_dir_all(dir).with_context(|| format!("creating hooks directory {}", quoted(dir)))?;
     let write = || -> std::io::Result<()> {
         let mut temp = tempfile::NamedTempFile::new_in(dir)?;
         temp.write_all(text.as_bytes())?;
@@ -426,7 +426,7 @@ fn write_hook(path: &Path, text: &str) -> Result<()> {
         temp.persist(path)?;
         Ok(())
     };
-    write().with_context(|| format!("writing hook {}", path.display()))
+    write().with_context(|| format!("writing hook {}", quoted(path)))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::files::{self, Existing};
 use super::{HookKind, Mechanism, config_hooks};
 use crate::repo::Repo;
+use crate::repo::quoted;
 
 /// What `status` and `doctor` show of a repository's triggers.
 #[derive(Debug, Clone, Serialize)]
@@ -130,7 +131,7 @@ fn missing_binary(kind: HookKind, script: &str, fix: &str) -> Option<Problem> {
         problem: format!(
             "our {} hook runs {}, which is gone, and git-repo-sync is not on PATH",
             kind.name(),
-            binary.display()
+            quoted(binary)
         ),
         fix: format!("install git-repo-sync again, then run {fix}"),
         replaced_by: None,
@@ -159,15 +160,15 @@ fn check_file(repo: &Repo, dir: &Path, kind: HookKind, fix: &str) -> Result<Vec<
             let executable = fs::metadata(&path).is_ok_and(|meta| meta.permissions().mode() & 0o111 != 0);
             if !executable {
                 found.push(problem(
-                    format!("{} is ours but not executable, so git skips it", path.display()),
-                    format!("chmod +x {} (or {fix})", path.display()),
+                    format!("{} is ours but not executable, so git skips it", quoted(&path)),
+                    format!("chmod +x {} (or {fix})", quoted(&path)),
                     None,
                 ));
             }
             let current = format!("# git-repo-sync-template-version: {}", files::TEMPLATE_VERSION);
             if !text.lines().any(|line| line == current) {
                 found.push(problem(
-                    format!("{} was written by an older git-repo-sync", path.display()),
+                    format!("{} was written by an older git-repo-sync", quoted(path)),
                     fix.to_owned(),
                     None,
                 ));
@@ -180,12 +181,12 @@ fn check_file(repo: &Repo, dir: &Path, kind: HookKind, fix: &str) -> Result<Vec<
             let mut what = format!(
                 "there is no {} hook in {}, where git runs hooks: nothing triggers a sync",
                 kind.name(),
-                dir.display()
+                quoted(dir)
             );
             if let Some(stranded) = &stranded {
                 what.push_str(&format!(
                     " (ours is at {}, where git no longer looks since core.hooksPath moved)",
-                    stranded.display()
+                    quoted(stranded)
                 ));
             }
             vec![problem(what, fix.to_owned(), husky_dir(dir).then_some("husky"))]
@@ -195,10 +196,10 @@ fn check_file(repo: &Repo, dir: &Path, kind: HookKind, fix: &str) -> Result<Vec<
             let by = tool.map_or_else(String::new, |tool| format!(" ({tool})"));
             let mut what = format!(
                 "{} is not ours{by}: git runs it instead of our trigger",
-                path.display()
+                quoted(path)
             );
             if let Some(stray) = strays.first() {
-                what.push_str(&format!("; ours was moved to {}", stray.display()));
+                what.push_str(&format!("; ours was moved to {}", quoted(stray)));
             }
             vec![problem(
                 what,
@@ -207,8 +208,8 @@ fn check_file(repo: &Repo, dir: &Path, kind: HookKind, fix: &str) -> Result<Vec<
             )]
         }
         Existing::Unusable => vec![problem(
-            format!("{} is not a file git can run", path.display()),
-            format!("move {} away, then run {fix}", path.display()),
+            format!("{} is not a file git can run", quoted(&path)),
+            format!("move {} away, then run {fix}", quoted(path)),
             None,
         )],
     })

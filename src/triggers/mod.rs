@@ -24,6 +24,7 @@ use anyhow::{Context as _, Result, bail};
 use handlebars::Handlebars;
 
 use crate::repo::Repo;
+use crate::repo::quoted;
 
 pub use health::{Health, Problem, health};
 
@@ -125,7 +126,7 @@ fn binary_str(binary: &Path) -> Result<&str> {
     let Some(text) = binary.to_str() else {
         bail!(
             "the path of git-repo-sync ({}) is not UTF-8 and cannot go into a hook; pass --hook-binary",
-            binary.display()
+            quoted(binary)
         );
     };
     if text.contains('\0') {
