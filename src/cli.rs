@@ -24,6 +24,11 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Colour failures red and successes green: on a terminal (`auto`, unless NO_COLOR is set),
+    /// `always` or `never`.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: crate::ui::ColorWhen,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -71,9 +71,9 @@ pub fn for_each_registered<T: Send>(job: impl Fn(&PathBuf) -> T + Sync) -> Resul
 /// failures alone.
 pub fn print(lines: &[Line], only_failures: bool) -> std::io::Result<()> {
     use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
+    let mut out = anstream::stdout().lock();
     for line in lines.iter().filter(|line| line.failed) {
-        writeln!(out, "{}", line.text)?;
+        writeln!(out, "{}", crate::ui::failure(&line.text))?;
     }
     if !only_failures {
         for line in lines.iter().filter(|line| !line.failed) {

@@ -18,6 +18,7 @@ pub mod schedule;
 pub mod state;
 pub mod transport;
 pub mod triggers;
+pub mod ui;
 pub mod worker;
 
 use anyhow::Result;
@@ -78,6 +79,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     if !matches!(cli.command, Command::Hook(_) | Command::Worker(_)) {
         quiet_on_closed_pipe();
     }
+    ui::set_color(cli.color);
     match cli.command {
         Command::Install(args) => commands::install::run(&args, verbosity),
         Command::Uninstall(args) => commands::uninstall::run(&args, verbosity),

@@ -68,15 +68,19 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<ExitStatus> {
         })
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+        anstream::println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
         for report in &reports {
-            println!("{}:", report.repository);
+            anstream::println!("{}:", report.repository);
             for check in &report.checks {
-                let mark = if check.ok { "ok     " } else { "PROBLEM" };
-                println!("  {mark} {}: {}", check.check, check.detail);
+                let mark = if check.ok {
+                    crate::ui::success("ok     ")
+                } else {
+                    crate::ui::failure("PROBLEM")
+                };
+                anstream::println!("  {mark} {}: {}", check.check, check.detail);
                 if let Some(fix) = &check.fix {
-                    println!("          fix: {fix}");
+                    anstream::println!("          fix: {fix}");
                 }
             }
         }

@@ -53,7 +53,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
     let repo = Repo::discover()?;
     let report = build(&repo, git_runs_config_hooks)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        anstream::println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report, &repo);
     }
@@ -167,7 +167,7 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        anstream::println!("{}", serde_json::to_string_pretty(&entries)?);
     } else {
         crate::fleet::print(&lines, false)?;
     }
@@ -192,10 +192,10 @@ fn describe(mirror: &MirrorStatus) -> String {
 fn print_table(report: &StatusReport, repo: &Repo) {
     print_triggers(&report.triggers);
     for problem in report.state_error.iter().chain(&report.pending_problem) {
-        println!("PROBLEM: {problem}");
+        anstream::println!("{}", crate::ui::failure(&format!("PROBLEM: {problem}")));
     }
     if report.mirrors.is_empty() {
-        println!(
+        anstream::println!(
             "{}: no mirrors configured (`git-repo-sync mirror add NAME URL`)",
             report.repository
         );
@@ -203,11 +203,17 @@ fn print_table(report: &StatusReport, repo: &Repo) {
     }
     let width = report.mirrors.iter().map(|m| m.name.len()).max().unwrap_or(0);
     for mirror in &report.mirrors {
-        println!("{:width$}  {}  {}", mirror.name, mirror.url, describe(mirror));
+        let detail = describe(mirror);
+        let detail = match mirror.last_result {
+            "failed" => crate::ui::failure(&detail),
+            "ok" => crate::ui::success(&detail),
+            _ => detail,
+        };
+        anstream::println!("{:width$}  {}  {detail}", mirror.name, mirror.url);
         if let Some(pending) = mirror.pending.as_ref().filter(|p| !p.is_empty()) {
             let shown: Vec<&str> = pending.iter().take(5).map(String::as_str).collect();
             let more = if pending.len() > shown.len() { ", ..." } else { "" };
-            println!(
+            anstream::println!(
                 "{:width$}  pending: {} ref(s) not yet on the mirror: {}{more}",
                 "",
                 pending.len(),
@@ -215,21 +221,21 @@ fn print_table(report: &StatusReport, repo: &Repo) {
             );
         }
         if let Some(last_push) = &mirror.last_push {
-            println!(
+            anstream::println!(
                 "{:width$}  last pushed {} ref(s) {}:",
                 "",
                 mirror.last_pushed_count,
                 when(Some(last_push))
             );
             for pushed in &mirror.last_pushed {
-                println!("{:width$}    {}", "", super::sync::describe_pushed(pushed));
+                anstream::println!("{:width$}    {}", "", super::sync::describe_pushed(pushed));
             }
             if mirror.last_pushed_count > mirror.last_pushed.len() {
-                println!("{:width$}    ...", "");
+                anstream::println!("{:width$}    ...", "");
             }
         }
     }
-    println!("log: {}", quoted(repo.log_path()));
+    anstream::println!("log: {}", quoted(repo.log_path()));
 }
 
 fn print_triggers(health: &triggers::Health) {
@@ -243,13 +249,16 @@ fn print_triggers(health: &triggers::Health) {
         } else {
             "hook files"
         };
-        println!("triggers: ok ({how}), {fired}");
+        anstream::println!("triggers: {} ({how}), {fired}", crate::ui::success("ok"));
         return;
     }
-    println!("triggers: NOT RUN BY GIT, mirrors are not updated by themselves ({fired}):");
+    anstream::println!(
+        "triggers: {} ({fired}):",
+        crate::ui::failure("NOT RUN BY GIT, mirrors are not updated by themselves")
+    );
     for problem in &health.problems {
-        println!("  {}: {}", problem.hook, problem.problem);
-        println!("    fix: {}", problem.fix);
+        anstream::println!("  {}: {}", problem.hook, problem.problem);
+        anstream::println!("    fix: {}", problem.fix);
     }
 }
 

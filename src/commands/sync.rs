@@ -10,7 +10,7 @@ use crate::fleet::{self, Line};
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::state::{PushAction, PushedRef, State};
-use crate::{ExitStatus, Verbosity, git, notify, push, triggers, worker};
+use crate::{ExitStatus, Verbosity, git, notify, push, triggers, ui, worker};
 
 pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     if args.all {
@@ -34,11 +34,19 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
         failed |= report.failed();
         // Failures too go to stdout: one report, one line per mirror, in order.
         if report.failed() || verbosity != Verbosity::Quiet {
-            println!("{}", report.summary());
+            let line = report.summary();
+            anstream::println!(
+                "{}",
+                if report.failed() {
+                    ui::failure(&line)
+                } else {
+                    ui::success(&line)
+                }
+            );
         }
         if verbosity == Verbosity::Verbose {
             for pushed in &report.attempt.pushed {
-                println!("  {}", describe_pushed(pushed));
+                anstream::println!("  {}", describe_pushed(pushed));
             }
         }
     }

@@ -1,0 +1,105 @@
+//! Colour as git and cargo have it: failures red and successes green on a terminal, none when
+//! piped, none with `NO_COLOR`, forced with `--color=always`, never with `--color=never`.
+
+mod support;
+
+use std::process::Command;
+
+use support::servers::require_programs;
+use support::{TestEnv, s};
+
+const ESC: &str = "\u{1b}[";
+
+/// A repository whose one mirror is failing, so that status shows both colours.
+fn with_a_failing_and_a_healthy_mirror(env: &TestEnv) -> std::path::PathBuf {
+    let repo = env.init_repo("work");
+    let good = env.root().join("good.git");
+    let gone = env.root().join("gone.git");
+    env.install(&repo, &[("good", s(&good)), ("gone", s(&gone))]);
+    std::fs::remove_dir_all(&gone).expect("removing a mirror");
+    env.cmd_in(&repo).arg("sync").assert().code(3);
+    repo
+}
+
+/// `git-repo-sync status` (with `extra` arguments) on a pseudo-terminal (util-linux `script`);
+/// `no_color` sets NO_COLOR there.
+fn status_on_terminal(env: &TestEnv, repo: &std::path::Path, extra: &str, no_color: bool) -> Option<String> {
+    let found = require_programs("the colour-on-a-terminal check", &["script"])?;
+    let mut cmd = Command::new(&found[0]);
+    env.apply_env(&mut cmd);
+    // What a terminal sets; without TERM nothing may assume colours are understood.
+    cmd.env_remove("NO_COLOR").env("TERM", "xterm-256color");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    cmd.arg("-qec")
+        .arg(format!("{} status {extra}", support::BIN))
+        .arg("/dev/null")
+        .current_dir(repo);
+    let out = cmd.output().expect("running script");
+    assert!(out.status.success(), "{out:?}");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn failures_are_red_and_successes_green_on_a_terminal_and_never_without_one() {
+    let env = TestEnv::new();
+    let repo = with_a_failing_and_a_healthy_mirror(&env);
+    let Some(terminal) = status_on_terminal(&env, &repo, "", false) else {
+        return;
+    };
+    assert!(
+        terminal.contains(&format!("{ESC}1m{ESC}31mFAILING")),
+        "{terminal:?}"
+    );
+    assert!(
+        terminal.contains(&format!("{ESC}32mok, last checked")),
+        "{terminal:?}"
+    );
+
+    let never = status_on_terminal(&env, &repo, "--color=never", false).unwrap_or_default();
+    assert!(!never.contains(ESC), "--color=never: {never:?}");
+    let no_color = status_on_terminal(&env, &repo, "", true).unwrap_or_default();
+    assert!(!no_color.contains(ESC), "NO_COLOR: {no_color:?}");
+
+    let mut piped = env.std_cmd_in(&repo);
+    piped.env_remove("NO_COLOR").arg("status");
+    let piped = piped.output().expect("status");
+    let text = String::from_utf8_lossy(&piped.stdout);
+    assert!(text.contains("FAILING") && !text.contains(ESC), "piped: {text:?}");
+
+    let mut forced = env.std_cmd_in(&repo);
+    forced.args(["--color=always", "status"]);
+    let forced = forced.output().expect("status");
+    let text = String::from_utf8_lossy(&forced.stdout);
+    assert!(
+        text.contains(&format!("{ESC}32mok")),
+        "--color=always, piped: {text:?}"
+    );
+}
+
+#[test]
+fn sync_and_doctor_colour_only_when_asked_or_on_a_terminal() {
+    let env = TestEnv::new();
+    let repo = with_a_failing_and_a_healthy_mirror(&env);
+    for args in [&["sync"][..], &["doctor"][..], &["sync", "--all"][..]] {
+        let plain = env.std_cmd_in(&repo).args(args).output().expect("running");
+        assert!(
+            !String::from_utf8_lossy(&plain.stdout).contains(ESC),
+            "{args:?} piped"
+        );
+        let forced = env
+            .std_cmd_in(&repo)
+            .arg("--color=always")
+            .args(args)
+            .output()
+            .expect("running");
+        assert!(
+            String::from_utf8_lossy(&forced.stdout).contains(&format!("{ESC}1m{ESC}31m")),
+            "{args:?} --color=always: {}",
+            String::from_utf8_lossy(&forced.stdout)
+        );
+    }
+    let log = env.log(&repo);
+    assert!(!log.contains(ESC), "a control code in the log: {log:?}");
+}
