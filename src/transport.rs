@@ -337,9 +337,9 @@ fn git_error(stderr: &str, output: &Output) -> String {
 const REASON_LINES_MAX: usize = 10;
 const REASON_LINE_MAX: usize = 300;
 
-/// git's own words for a failure, from its stderr: the `fatal:` and `error:` lines, and the
-/// `remote:` lines through which a remote's receive-pack and hooks speak (their progress left
-/// out). "failed to push some refs" is left out too: it says only that something failed.
+/// git's own words for a failure, from its stderr: the `fatal:` and `error:` lines, ssh's and a
+/// forge's (`ssh:`, `ERROR:`), and the `remote:` lines through which a remote's receive-pack and
+/// hooks speak (their progress left out). "failed to push some refs" is left out too: it says only that something failed.
 pub fn reason_lines(stderr: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(stderr);
     let mut kept: Vec<String> = Vec::new();
@@ -349,7 +349,12 @@ pub fn reason_lines(stderr: &[u8]) -> Vec<String> {
             let said = said.trim();
             !said.is_empty() && !is_progress(said)
         } else {
-            (line.starts_with("fatal:") || line.starts_with("error:"))
+            // ssh's own failures (`ssh: Could not resolve hostname`) and what a forge says over
+            // ssh (`ERROR: Repository not found.`) come before git's generic fatal line.
+            (line.starts_with("fatal:")
+                || line.starts_with("error:")
+                || line.starts_with("ssh:")
+                || line.starts_with("ERROR:"))
                 && !line.starts_with("error: failed to push some refs")
         };
         if !keep {
@@ -444,6 +449,18 @@ mod tests {
                 "error: remote unpack failed: unable to create temporary object directory",
             ]
         );
+        let ssh = b"ssh: Could not resolve hostname github.con: Name or service not known\n\
+            fatal: Could not read from remote repository.\n\n\
+            Please make sure you have the correct access rights\n";
+        assert_eq!(
+            reason_lines(ssh),
+            vec![
+                "ssh: Could not resolve hostname github.con: Name or service not known",
+                "fatal: Could not read from remote repository.",
+            ]
+        );
+        let forge = b"ERROR: Repository not found.\nfatal: Could not read from remote repository.\n";
+        assert_eq!(reason_lines(forge)[0], "ERROR: Repository not found.");
         let mut flood: String = (0..50).map(|i| format!("remote: line {i}\n")).collect();
         flood.insert_str(0, &format!("remote: {}\n", "y".repeat(5000)));
         let lines = reason_lines(flood.as_bytes());
