@@ -208,7 +208,8 @@ pub enum MirrorCommand {
                             git-repo-sync mirror add github git@github.com:me/project.git --ref \
                             'refs/heads/main' --ref 'refs/tags/*'\n  \
                             git-repo-sync mirror add forge https://git.example.org/me/project.git \
-                            --token-env FORGE_TOKEN"
+                            --token-env FORGE_TOKEN\n  \
+                            git-repo-sync mirror add later git@github.com:me/not-yet.git --no-check"
     )]
     Add(MirrorAddArgs),
     /// Remove a mirror from the repository's configuration.
@@ -250,6 +251,10 @@ pub struct MirrorAddArgs {
     /// ssh: accept and remember the host key of a host not seen before (trust on first use).
     #[arg(long)]
     pub trust_new_host_key: bool,
+    /// Add it without first checking that it answers with our credentials (offline, or a mirror
+    /// not set up yet).
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,9 @@
 //! on loopback (sshd, `git http-backend` behind lighttpd, a server that never answers); see
 //! `support::servers`. Without those programs the tests print `skipped: ...` and pass, except
 //! under `CI=true`, where that is a failure.
+//!
+//! Remote mirrors are added with `--no-check`: the ssh command and the tokens they need are
+//! given to the sync alone, which is what these tests are about.
 
 mod support;
 
@@ -81,7 +84,8 @@ fn run_ok(env: &TestEnv, repo: &Path, args: &[&str], vars: &[(&str, &str)]) -> R
 
 /// The usual set-up: a source repository mirrored to the local bare `local.git`, plus a bare
 /// repository `<name>.git` added as mirror `name` at the URL `url_of` gives for it, with `extra`
-/// flags to `mirror add`. Returns the source, the local mirror and that repository.
+/// flags to `mirror add` (and `--no-check`: the mirror is meant to fail, at sync). Returns the
+/// source, the local mirror and that repository.
 fn source_with_local_mirror_and(
     env: &TestEnv,
     name: &str,
@@ -93,7 +97,7 @@ fn source_with_local_mirror_and(
     let target = env.init_bare(&format!("{name}.git"));
     env.install(&src, &[("local", s(&local))]);
     let url = url_of(&target);
-    let mut args = vec!["mirror", "add", name, url.as_str()];
+    let mut args = vec!["mirror", "add", name, url.as_str(), "--no-check"];
     args.extend_from_slice(extra);
     run_ok(env, &src, &args, &[]);
     (src, local, target)
@@ -166,6 +170,7 @@ fn one_commit_reaches_ssh_https_and_local_mirrors() {
         &[
             "mirror",
             "add",
+            "--no-check",
             "viassh",
             &sshd.url(&ssh_mirror),
             "--identity-file",
@@ -179,6 +184,7 @@ fn one_commit_reaches_ssh_https_and_local_mirrors() {
         &[
             "mirror",
             "add",
+            "--no-check",
             "viahttps",
             &https.url_with_user("alice", "https-mirror"),
             "--token-env",
@@ -265,7 +271,7 @@ fn ssh_mirrors_through_a_host_alias_with_a_non_standard_port() {
             format!("ssh://{}{}", support::servers::SSH_ALIAS, ssh_alias.display()),
         ),
     ] {
-        run_ok(&env, &src, &["mirror", "add", name, &url], &[]);
+        run_ok(&env, &src, &["mirror", "add", name, &url, "--no-check"], &[]);
     }
     env.commit(&src, "second");
     let sync = run(&env, &src, &["sync"], &vars);
@@ -427,6 +433,7 @@ fn wrong_http_password_is_one_clear_authentication_failure() {
         &[
             "mirror",
             "add",
+            "--no-check",
             "guarded",
             &http.url_with_user("alice", "guarded"),
             "--token-env",
@@ -570,6 +577,7 @@ fn hanging_servers_time_out_within_the_configured_limit() {
         &[
             "mirror",
             "add",
+            "--no-check",
             "hangssh",
             &format!("ssh://git@127.0.0.1:{}/repo.git", hang_ssh.port()),
             "--timeout",
@@ -645,6 +653,7 @@ fn secrets_in_urls_and_token_env_are_never_printed_or_stored() {
         vec![
             "mirror".to_owned(),
             "add".into(),
+            "--no-check".into(),
             "inenv".into(),
             http.url_with_user("bob", "in-env"),
             "--token-env".into(),
@@ -653,12 +662,14 @@ fn secrets_in_urls_and_token_env_are_never_printed_or_stored() {
         vec![
             "mirror".into(),
             "add".into(),
+            "--no-check".into(),
             "refused".into(),
             http.url_with_password("carol", BAD_SECRET, "refused"),
         ],
         vec![
             "mirror".into(),
             "add".into(),
+            "--no-check".into(),
             "missing".into(),
             http.url_with_password("alice", URL_SECRET, "does-not-exist"),
         ],

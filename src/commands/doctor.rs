@@ -6,13 +6,13 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use serde::Serialize;
 
+use super::reach::Reach;
 use crate::cli::DoctorArgs;
 use crate::config::Config;
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::state::{State, SyncResult};
-use crate::transport::MirrorGit;
-use crate::{ExitStatus, git, push, redact, triggers, worker};
+use crate::{ExitStatus, git, redact, triggers, worker};
 
 /// A pending mark younger than this may just be a trigger whose worker is starting.
 const PENDING_GRACE: Duration = Duration::from_secs(10);
@@ -234,18 +234,16 @@ fn pending_check(repo: &Repo) -> Check {
 
 fn reach_check(repo: &Repo, name: &str, mirror: &crate::config::Mirror) -> Check {
     let url = redact::url(&mirror.url);
-    let listed = MirrorGit::new(&repo.common_dir, mirror).and_then(|git| push::remote_refs(&git, mirror));
-    match listed {
-        Ok(refs) => Check::ok(
+    match super::reach::check(repo, mirror) {
+        reach @ Reach::Refs(_) => Check::ok("mirror", format!("{name} ({url}) {}", reach.describe())),
+        Reach::AuthRefused(reason) => Check::problem(
             "mirror",
-            format!("{name} ({url}) reachable, {} ref(s)", refs.len()),
+            format!("{name} ({url}): {reason}"),
+            Reach::auth_fix(&mirror.url),
         ),
-        Err(err) => Check::problem(
+        Reach::Unreachable(reason) => Check::problem(
             "mirror",
-            format!(
-                "{name} ({url}): {}",
-                redact::text(&format!("{err:#}"), &mirror.url)
-            ),
+            format!("{name} ({url}): {reason}"),
             "mend what the error names; `git-repo-sync sync` then shows whether it works",
         ),
     }

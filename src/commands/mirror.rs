@@ -2,6 +2,7 @@
 
 use anyhow::{Result, anyhow, bail};
 
+use super::reach::Reach;
 use crate::cli::{MirrorAddArgs, MirrorCommand};
 use crate::config::{self, Config, Mirror};
 use crate::repo::Repo;
@@ -15,14 +16,18 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
     match command {
         MirrorCommand::Add(args) => {
             let mirror = checked_mirror(args)?;
-            let created = Config::edit(&path, |config| {
-                if let Some(existing) = config.mirrors.get(&args.name) {
-                    bail!(
-                        "a mirror named '{}' already exists ({}); remove it first or pick another name",
-                        args.name,
-                        redact::url(&existing.url)
-                    );
+            // Before the check, which may take the mirror's whole timeout.
+            name_free(&config, &args.name)?;
+            if !args.no_check && !super::will_be_created(&mirror.url) {
+                let reach = super::reach::check_showing(&repo, &args.name, &mirror);
+                refuse_unless_reached(&args.name, &mirror, &reach)?;
+                if verbosity != Verbosity::Quiet {
+                    println!("mirror '{}' {}", args.name, reach.describe());
                 }
+            }
+            let created = Config::edit(&path, |config| {
+                // Again under the lock: another `mirror add` may have taken the name meanwhile.
+                name_free(config, &args.name)?;
                 let created = super::prepare_local_mirror(&repo, &mirror.url, false)?;
                 config.mirrors.insert(args.name.clone(), mirror);
                 Ok(created)
@@ -79,6 +84,34 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
         }
     }
     Ok(ExitStatus::Success)
+}
+
+fn name_free(config: &Config, name: &str) -> Result<()> {
+    if let Some(existing) = config.mirrors.get(name) {
+        bail!(
+            "a mirror named '{name}' already exists ({}); remove it first or pick another name",
+            redact::url(&existing.url)
+        );
+    }
+    Ok(())
+}
+
+/// A mirror that does not answer is refused with git's reason: a typo in the URL shows now, not
+/// at the first push.
+fn refuse_unless_reached(name: &str, mirror: &Mirror, reach: &Reach) -> Result<()> {
+    if reach.is_ok() {
+        return Ok(());
+    }
+    let fix = match reach {
+        Reach::AuthRefused(_) => Reach::auth_fix(&mirror.url),
+        _ => "check the URL",
+    };
+    bail!(
+        "mirror '{name}' ({}): {}\n  fix: {fix}; or add it without checking with `--no-check` \
+         (offline, or a mirror not set up yet). Nothing was added.",
+        redact::url(&mirror.url),
+        reach.describe()
+    )
 }
 
 fn checked_mirror(args: &MirrorAddArgs) -> Result<Mirror> {

@@ -6,6 +6,7 @@ pub(crate) mod doctor;
 pub(crate) mod hook;
 pub(crate) mod install;
 pub(crate) mod mirror;
+pub(crate) mod reach;
 pub(crate) mod schedule;
 pub(crate) mod status;
 pub(crate) mod sync;
@@ -45,6 +46,12 @@ pub(crate) fn normalize_url(url: &str) -> Result<String> {
         }
     }
     Ok(url.to_owned())
+}
+
+/// Whether `url` is a local path with nothing there yet, which [`prepare_local_mirror`] creates:
+/// there is nothing to reach before that.
+pub(crate) fn will_be_created(url: &str) -> bool {
+    config::url_kind(url) == UrlKind::Local && !config::local_path(url).exists()
 }
 
 /// Makes sure a local mirror exists: an empty bare repository is created where nothing is, so
