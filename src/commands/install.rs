@@ -7,6 +7,7 @@ use std::io::IsTerminal as _;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
+use super::reach::Reach;
 use crate::cli::InstallArgs;
 use crate::config::{self, Config, Mirror};
 use crate::registry;
@@ -14,6 +15,8 @@ use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::triggers::{self, Mechanism, Step};
 use crate::{ExitStatus, Verbosity};
+
+mod wizard;
 
 struct Plan {
     repo: Repo,
@@ -34,12 +37,20 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
     let mechanism = Mechanism::for_installed_git()?;
 
     let mut plans = Vec::with_capacity(repos.len());
+    let mut asked = false;
     for repo in repos {
         repo.ensure_owned_by_current_user()?;
         let config_path = repo.config_path();
         let mut config = Config::load(&config_path)?;
-        if config.mirrors.is_empty() && requested.is_empty() && !args.yes && std::io::stdin().is_terminal() {
-            requested = prompt_for_mirror()?;
+        let at_terminal = std::io::stdin().is_terminal();
+        if should_ask(
+            args,
+            !requested.is_empty(),
+            !config.mirrors.is_empty(),
+            at_terminal,
+        ) {
+            requested = wizard::ask_mirrors(&repo)?;
+            asked = true;
         }
         let before = config.clone();
         for (name, url) in &requested {
@@ -66,42 +77,107 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
         });
     }
 
+    if asked {
+        // What would be written, exactly as `--dry-run` prints it, then the one question.
+        for plan in &plans {
+            let actions = carry_out(plan, true, verbosity)?;
+            report(plan, &actions, true, Verbosity::Normal, mechanism);
+        }
+        if !wizard::confirm_plan()? {
+            eprintln!("nothing written");
+            return Ok(ExitStatus::Success);
+        }
+    }
     for plan in &plans {
-        let mut actions: Vec<String> = Vec::new();
-        for mirror in plan.config.mirrors.values() {
-            if let Some(action) = super::prepare_local_mirror(&plan.repo, &mirror.url, args.dry_run)? {
-                actions.push(action);
-            }
-        }
-        if plan.config_changed {
-            if !args.dry_run {
-                // Re-applied under the config lock: a concurrent `mirror add` is kept.
-                Config::edit(&plan.repo.config_path(), |config| {
-                    for (name, mirror) in &plan.config.mirrors {
-                        config
-                            .mirrors
-                            .entry(name.clone())
-                            .or_insert_with(|| mirror.clone());
-                    }
-                    Ok(())
-                })?;
-            }
-            actions.push(format!("write mirror config {}", quoted(plan.repo.config_path())));
-        }
-        if !args.dry_run {
-            triggers::apply(&plan.triggers)
-                .with_context(|| format!("installing into {}", quoted(plan.repo.display_path())))?;
-        }
-        actions.extend(
-            plan.triggers
-                .iter()
-                .filter(|step| step.is_notable() || verbosity == Verbosity::Verbose)
-                .map(ToString::to_string),
-        );
-        actions.extend(register(&plan.repo, args.dry_run));
+        let actions = carry_out(plan, args.dry_run, verbosity)?;
         report(plan, &actions, args.dry_run, verbosity, mechanism);
     }
     Ok(ExitStatus::Success)
+}
+
+/// Whether `install` asks: only a person at a terminal, who gave no mirror and has none, and
+/// did not ask for no questions (`--yes`) or for a plan alone (`--dry-run`).
+fn should_ask(args: &InstallArgs, mirrors_given: bool, mirrors_configured: bool, at_terminal: bool) -> bool {
+    at_terminal && !args.yes && !args.dry_run && !mirrors_given && !mirrors_configured
+}
+
+/// A mirror name as typed: valid and not one already chosen.
+fn check_name(name: &str, taken: &[String]) -> Result<String, String> {
+    let name = name.trim();
+    config::validate_name(name).map_err(|why| format!("mirror name {name:?} {why}"))?;
+    if taken.iter().any(|seen| seen == name) {
+        return Err(format!(
+            "'{name}' is already one of the mirrors to add; pick another name"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A URL as typed, validated as `--mirror` validates it; the URL to store.
+fn check_url(url: &str) -> Result<String, String> {
+    super::normalize_url(url.trim()).map_err(|err| format!("{err:#}"))
+}
+
+/// What the wizard does with a URL once it is valid.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterCheck {
+    /// A local path with nothing there: offer to create a bare repository at it.
+    OfferCreation(std::path::PathBuf),
+    /// It answered: say what was found and take it.
+    Accept(String),
+    /// It did not answer, or refused our credentials: say why and what would fix it, and take
+    /// it only if the user insists (it may not be set up yet).
+    OfferAnyway { found: String, fix: Option<String> },
+}
+
+/// `reach` is `None` where nothing was checked: a local path that does not exist yet.
+fn after_check(url: &str, reach: Option<&Reach>) -> AfterCheck {
+    match reach {
+        None => AfterCheck::OfferCreation(config::local_path(url)),
+        Some(reach) if reach.is_ok() => AfterCheck::Accept(reach.describe()),
+        Some(reach) => AfterCheck::OfferAnyway {
+            found: reach.describe(),
+            fix: matches!(reach, Reach::AuthRefused(_)).then(|| Reach::auth_fix(url).to_owned()),
+        },
+    }
+}
+
+/// Creates what a plan needs, writes its config and triggers and registers the repository (with
+/// `dry_run`, none of it); what was (or would be) done, one line each.
+fn carry_out(plan: &Plan, dry_run: bool, verbosity: Verbosity) -> Result<Vec<String>> {
+    let mut actions: Vec<String> = Vec::new();
+    for mirror in plan.config.mirrors.values() {
+        if let Some(action) = super::prepare_local_mirror(&plan.repo, &mirror.url, dry_run)? {
+            actions.push(action);
+        }
+    }
+    if plan.config_changed {
+        if !dry_run {
+            // Re-applied under the config lock: a concurrent `mirror add` is kept.
+            Config::edit(&plan.repo.config_path(), |config| {
+                for (name, mirror) in &plan.config.mirrors {
+                    config
+                        .mirrors
+                        .entry(name.clone())
+                        .or_insert_with(|| mirror.clone());
+                }
+                Ok(())
+            })?;
+        }
+        actions.push(format!("write mirror config {}", quoted(plan.repo.config_path())));
+    }
+    if !dry_run {
+        triggers::apply(&plan.triggers)
+            .with_context(|| format!("installing into {}", quoted(plan.repo.display_path())))?;
+    }
+    actions.extend(
+        plan.triggers
+            .iter()
+            .filter(|step| step.is_notable() || verbosity == Verbosity::Verbose)
+            .map(ToString::to_string),
+    );
+    actions.extend(register(&plan.repo, dry_run));
+    Ok(actions)
 }
 
 /// Registers the repository for `sync --all` and the schedule. A global config that cannot be
@@ -184,14 +260,67 @@ fn parse_mirror_args(args: &[String]) -> Result<Vec<(String, String)>> {
     Ok(mirrors)
 }
 
-fn prompt_for_mirror() -> Result<Vec<(String, String)>> {
-    let answer: String = dialoguer::Input::new()
-        .with_prompt("No mirrors yet. Add one as NAME=URL (empty to skip)")
-        .allow_empty(true)
-        .interact_text()
-        .context("reading the mirror from the terminal")?;
-    if answer.trim().is_empty() {
-        return Ok(Vec::new());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(yes: bool, dry_run: bool) -> InstallArgs {
+        InstallArgs {
+            repos: Vec::new(),
+            mirrors: Vec::new(),
+            yes,
+            force: false,
+            dry_run,
+            hook_binary: None,
+        }
     }
-    parse_mirror_args(&[answer.trim().to_owned()])
+
+    #[test]
+    fn only_a_person_at_a_terminal_with_no_mirror_anywhere_is_asked() {
+        assert!(should_ask(&args(false, false), false, false, true));
+        assert!(
+            !should_ask(&args(false, false), false, false, false),
+            "no terminal"
+        );
+        assert!(!should_ask(&args(true, false), false, false, true), "--yes");
+        assert!(!should_ask(&args(false, true), false, false, true), "--dry-run");
+        assert!(
+            !should_ask(&args(false, false), true, false, true),
+            "--mirror given"
+        );
+        assert!(
+            !should_ask(&args(false, false), false, true, true),
+            "already configured"
+        );
+    }
+
+    #[test]
+    fn a_name_must_be_valid_and_not_chosen_twice() {
+        assert_eq!(check_name(" nas ", &[]), Ok("nas".to_owned()));
+        assert!(check_name("no spaces", &[]).is_err());
+        assert!(check_name("nas", &["nas".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn a_mirror_that_does_not_answer_is_taken_only_when_insisted_on() {
+        let url = "git@example.org:me/x.git";
+        assert_eq!(
+            after_check(url, Some(&Reach::Refs(0))),
+            AfterCheck::Accept("reachable, empty".to_owned())
+        );
+        let AfterCheck::OfferAnyway { found, fix } = after_check(url, Some(&Reach::AuthRefused("no".into())))
+        else {
+            panic!("a refusal is not accepted as is");
+        };
+        assert!(found.starts_with("authentication refused"), "{found}");
+        assert!(fix.is_some_and(|fix| fix.contains("--identity-file")));
+        assert!(matches!(
+            after_check(url, Some(&Reach::Unreachable("down".into()))),
+            AfterCheck::OfferAnyway { fix: None, .. }
+        ));
+        assert_eq!(
+            after_check("/srv/new.git", None),
+            AfterCheck::OfferCreation("/srv/new.git".into())
+        );
+    }
 }
