@@ -731,3 +731,51 @@ fn secrets_in_urls_and_token_env_are_never_printed_or_stored() {
         "{json}"
     );
 }
+
+/// `mirror add` checks an ssh mirror as a sync would reach it: a key the server refuses is
+/// named as refused credentials with the setting that fixes it, and nothing is added; the key it
+/// accepts is added, saying what the mirror holds.
+#[test]
+fn mirror_add_over_ssh_tells_a_refused_key_from_a_reachable_mirror() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    let remote = env.init_bare("remote.git");
+    let url = sshd.url(&remote);
+    let ssh_command = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
+    let wrong_key = sshd.unauthorized_key("wrong_key");
+    let refused = run(
+        &env,
+        &src,
+        &["mirror", "add", "remote", &url, "--identity-file", s(&wrong_key)],
+        &vars,
+    );
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(refused.stderr.contains("authentication refused"), "{refused}");
+    assert!(
+        refused.stderr.contains("--identity-file PATH"),
+        "the fix is named:\n{refused}"
+    );
+    assert!(!env.config_path(&src).exists(), "nothing was added:\n{refused}");
+
+    let added = run_ok(
+        &env,
+        &src,
+        &[
+            "mirror",
+            "add",
+            "remote",
+            &url,
+            "--identity-file",
+            s(sshd.client_key()),
+        ],
+        &vars,
+    );
+    assert!(
+        added.stdout.contains("mirror 'remote' reachable, empty"),
+        "{added}"
+    );
+}
