@@ -23,6 +23,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::config::{Mirror, Transport, local_path, transport};
 use crate::git;
+use crate::leftovers::TEMP_PACK_PREFIX;
 use crate::push::{Change, RefResult, Refs};
 
 /// Hooks `receive-pack` would run in the mirror; a mirror with any of them goes through it.
@@ -331,13 +332,20 @@ fn receive(mirror_dir: &Path, staged: &Staged) -> Result<()> {
         if to.exists() {
             continue;
         }
-        let temp = pack_dir.join(format!("tmp_repo_sync_{name}.{ext}"));
+        let temp = pack_dir.join(format!("{TEMP_PACK_PREFIX}{name}.{ext}"));
         let _ = std::fs::remove_file(&temp);
-        if std::fs::hard_link(&from, &temp).is_err() {
-            std::fs::copy(&from, &temp)
-                .with_context(|| format!("copying the pack into {}", pack_dir.display()))?;
+        let placed = (|| {
+            if std::fs::hard_link(&from, &temp).is_err() {
+                std::fs::copy(&from, &temp)
+                    .with_context(|| format!("copying the pack into {}", pack_dir.display()))?;
+            }
+            std::fs::rename(&temp, &to).with_context(|| format!("moving {} into place", to.display()))
+        })();
+        if placed.is_err() {
+            // A partial copy would keep a full disk full, under a name no later pass reuses.
+            let _ = std::fs::remove_file(&temp);
         }
-        std::fs::rename(&temp, &to).with_context(|| format!("moving {} into place", to.display()))?;
+        placed?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod config;
 mod direct;
 pub mod fleet;
 pub mod git;
+mod leftovers;
 pub mod notify;
 pub mod push;
 pub mod redact;

@@ -350,6 +350,14 @@ fn sync_mirror(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str) ->
         Ok(git) => git,
         Err(err) => return fail(report, &err),
     };
+    // A mirror on this machine may hold what a killed pass of ours left there; it goes first,
+    // even when there is nothing to move, so that nothing of ours stays behind.
+    let local_dir = local_git_dir(mirror);
+    if local_dir.is_some() {
+        for note in crate::leftovers::repair(common_dir, name) {
+            eprintln!("git-repo-sync: mirror '{name}': {note}");
+        }
+    }
     let remote = match remote_refs(&git, mirror) {
         Ok(remote) => remote,
         Err(err) => return fail(report, &err),
@@ -359,6 +367,13 @@ fn sync_mirror(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str) ->
         report.attempt.synced_refs = Some(print.to_owned());
         return (report, false);
     }
+    let inside = match &local_dir {
+        Some(dir) => match crate::leftovers::enter(common_dir, name, dir) {
+            Ok(inside) => Some(inside),
+            Err(err) => return fail(report, &err),
+        },
+        None => None,
+    };
     let results = if let Some(mirror_dir) = crate::direct::eligible(mirror) {
         crate::direct::push(common_dir, &mirror_dir, &changes, &remote, packs)
     } else if pushes_in_bulk(changes.len(), remote.len()) {
@@ -366,9 +381,23 @@ fn sync_mirror(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str) ->
     } else {
         push(&git, mirror, &changes)
     };
+    // Every git of the transfer has ended: nothing of it is left for the next pass to judge.
+    drop(inside);
     let mut results = match results {
         Ok(results) => results,
-        Err(err) => return fail(report, &err),
+        Err(err) => {
+            let hint = local_dir
+                .as_deref()
+                .filter(|_| format!("{err:#}").contains(".lock"))
+                .map(crate::leftovers::lock_hint)
+                .unwrap_or_default();
+            let err = if hint.is_empty() {
+                err
+            } else {
+                anyhow::anyhow!("{err:#}{hint}")
+            };
+            return fail(report, &err);
+        }
     };
     for change in &changes {
         let refname = change.refname();
@@ -460,6 +489,21 @@ fn local_mirror_refs(mirror: &Mirror) -> Option<Refs> {
         }
     }
     Some(refs)
+}
+
+/// The git dir of a mirror on this machine that git-repo-sync writes into, directly or through
+/// `git push` (its path without a trailing `/`, as processes working there name it).
+fn local_git_dir(mirror: &Mirror) -> Option<std::path::PathBuf> {
+    if crate::config::transport(&mirror.url) != crate::config::Transport::Local {
+        return None;
+    }
+    let repo = git2::Repository::open_ext(
+        crate::config::local_path(&mirror.url),
+        git2::RepositoryOpenFlags::NO_SEARCH,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    )
+    .ok()?;
+    Some(repo.path().components().collect())
 }
 
 /// The per-ref outcome of a push.

@@ -238,6 +238,8 @@ fn spawn_worker(repo: &Repo, lock: SyncLock) -> Result<()> {
         .stderr(log);
     // A hook on a server runs in the pusher's session; the worker outlives that push.
     git::scrub_env(&mut cmd);
+    // A worker started from a mirror's hook during our push is a pass of its own, not ours.
+    cmd.env_remove(crate::leftovers::PASS_ENV);
     let lock_fd = lock.file.as_raw_fd();
     cmd.arg("--lock-fd").arg(lock_fd.to_string());
     detach(&mut cmd, lock_fd);
