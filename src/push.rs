@@ -645,6 +645,23 @@ fn push_once(
 }
 
 /// Where the refs a mirror last took in full are kept, for `status` to tell what is pending.
+/// Forgets everything kept about mirror `name` (its state, the refs it last took): a mirror of
+/// that name added later starts afresh. The caller holds the sync lock.
+pub fn forget(repo: &Repo, name: &str) -> Result<()> {
+    let state_path = repo.state_path();
+    let mut state = State::read(&state_path).unwrap_or_default();
+    if state.mirrors.remove(name).is_some() {
+        state.save(&state_path)?;
+    }
+    let known = known_refs_path(repo, name);
+    match std::fs::remove_file(&known) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(err).with_context(|| format!("removing {}", known.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn known_refs_path(repo: &Repo, name: &str) -> std::path::PathBuf {
     repo.common_dir.join("repo-sync-refs").join(name)
 }

@@ -315,3 +315,38 @@ fn the_man_page_renders_with_man_l() {
         assert!(text.contains(command), "{command} missing:\n{text}");
     }
 }
+
+#[test]
+fn a_mirror_removed_and_added_again_at_another_url_shows_none_of_the_old_ones_state() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("work");
+    let first = env.root().join("first.git");
+    env.install(&repo, &[("m", support::s(&first))]);
+    env.cmd_in(&repo).arg("sync").assert().success();
+    let before = env.status_json(&repo);
+    assert!(
+        support::mirror_status(&before, "m")["last_push"].is_string(),
+        "{before}"
+    );
+
+    env.cmd_in(&repo)
+        .args(["mirror", "remove", "m"])
+        .assert()
+        .success();
+    let other = env.init_bare("other.git");
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "m", support::s(&other)])
+        .assert()
+        .success();
+    let after = env.status_json(&repo);
+    let m = support::mirror_status(&after, "m");
+    assert_eq!(m["last_result"], "never", "{after}");
+    assert!(
+        m["last_push"].is_null() && m["last_pushed"] == serde_json::json!([]),
+        "{after}"
+    );
+    assert!(
+        m["pending"].is_null(),
+        "the old mirror's refs are forgotten: {after}"
+    );
+}

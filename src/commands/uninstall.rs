@@ -22,6 +22,7 @@ const PURGED: &[&str] = &[
     "repo-sync.trigger",
     "repo-sync.toml.lock",
     "repo-sync-refs",
+    "repo-sync-inflight",
 ];
 
 pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
