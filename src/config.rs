@@ -197,10 +197,12 @@ impl Config {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(err) => {
-                return Err(err).with_context(|| format!("reading mirror config {}", path.display()));
+                return Err(err)
+                    .with_context(|| format!("reading mirror config {}", crate::repo::quoted(path)));
             }
         };
-        Self::parse(&text).map_err(|err| anyhow!("reading mirror config {}: {err}", path.display()))
+        Self::parse(&text)
+            .map_err(|err| anyhow!("reading mirror config {}: {err}", crate::repo::quoted(path)))
     }
 
     /// Parses and validates the text of a config file.
@@ -297,7 +299,7 @@ impl Config {
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = self.to_text()?;
         write_atomically(path, text.as_bytes())
-            .with_context(|| format!("writing mirror config {}", path.display()))
+            .with_context(|| format!("writing mirror config {}", crate::repo::quoted(path)))
     }
 
     /// The text [`Config::save`] writes, which [`Config::parse`] reads back as the same config.
@@ -317,9 +319,9 @@ impl Config {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
+            .with_context(|| format!("opening {}", crate::repo::quoted(&lock_path)))?;
         lock.lock()
-            .with_context(|| format!("locking {}", lock_path.display()))?;
+            .with_context(|| format!("locking {}", crate::repo::quoted(&lock_path)))?;
         let mut config = Self::load(path)?;
         let before = config.clone();
         let result = change(&mut config)?;

@@ -119,7 +119,7 @@ pub(crate) fn push(
     packs: &SharedPacks,
 ) -> Result<BTreeMap<String, RefResult>> {
     let source = git2::Repository::open_bare(common_dir)
-        .with_context(|| format!("opening {}", common_dir.display()))?;
+        .with_context(|| format!("opening {}", crate::repo::quoted(common_dir)))?;
     let mut wants: Vec<&str> = changes
         .iter()
         .filter_map(|change| match change {
@@ -265,8 +265,8 @@ fn store_staged(
     }
     let objects = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
     if objects < UNPACK_LIMIT {
-        let mut file =
-            std::fs::File::create(pack_path).with_context(|| format!("creating {}", pack_path.display()))?;
+        let mut file = std::fs::File::create(pack_path)
+            .with_context(|| format!("creating {}", crate::repo::quoted(pack_path)))?;
         file.write_all(&header).context("writing the pack")?;
         std::io::copy(pack, &mut file).context("writing the pack")?;
         return Ok((objects, None));
@@ -322,7 +322,8 @@ fn receive(mirror_dir: &Path, staged: &Staged) -> Result<()> {
         return Ok(());
     };
     let pack_dir = mirror_dir.join("objects").join("pack");
-    std::fs::create_dir_all(&pack_dir).with_context(|| format!("creating {}", pack_dir.display()))?;
+    std::fs::create_dir_all(&pack_dir)
+        .with_context(|| format!("creating {}", crate::repo::quoted(&pack_dir)))?;
     for ext in ["pack", "rev", "idx"] {
         let from = staged.dir.path().join(format!("tmp.{ext}"));
         if ext == "rev" && !from.exists() {
@@ -337,9 +338,10 @@ fn receive(mirror_dir: &Path, staged: &Staged) -> Result<()> {
         let placed = (|| {
             if std::fs::hard_link(&from, &temp).is_err() {
                 std::fs::copy(&from, &temp)
-                    .with_context(|| format!("copying the pack into {}", pack_dir.display()))?;
+                    .with_context(|| format!("copying the pack into {}", crate::repo::quoted(&pack_dir)))?;
             }
-            std::fs::rename(&temp, &to).with_context(|| format!("moving {} into place", to.display()))
+            std::fs::rename(&temp, &to)
+                .with_context(|| format!("moving {} into place", crate::repo::quoted(&to)))
         })();
         if placed.is_err() {
             // A partial copy would keep a full disk full, under a name no later pass reuses.
@@ -414,7 +416,7 @@ fn create_packed_refs(mirror_dir: &Path, changes: &[Change]) -> Result<bool> {
     if !matches!(written, Ok(true)) {
         let _ = std::fs::remove_file(&lock_path);
     }
-    written.with_context(|| format!("writing the refs of {}", mirror_dir.display()))
+    written.with_context(|| format!("writing the refs of {}", crate::repo::quoted(mirror_dir)))
 }
 
 /// Whether there is any file (a loose ref) below `dir`.

@@ -110,11 +110,11 @@ impl Drop for Inside {
 pub(crate) fn enter(common_dir: &Path, mirror: &str, mirror_dir: &Path) -> Result<Inside> {
     let path = marker_path(common_dir, mirror);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", crate::repo::quoted(dir)))?;
     }
     let mut text = format!("{}\n", pass_name()).into_bytes();
     text.extend_from_slice(mirror_dir.as_os_str().as_bytes());
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, text).with_context(|| format!("writing {}", crate::repo::quoted(&path)))?;
     Ok(Inside { path })
 }
 
@@ -141,7 +141,7 @@ pub(crate) fn repair(common_dir: &Path, mirror: &str) -> Vec<String> {
         Some(true) => {
             return vec![format!(
                 "a git of an earlier pass still works in {}; its locks there are left to it",
-                dir.display()
+                crate::repo::quoted(&dir)
             )];
         }
         // No way to tell who holds what: the locks are reported when they get in the way.
@@ -170,7 +170,7 @@ pub(crate) fn repair(common_dir: &Path, mirror: &str) -> Vec<String> {
             let what = if is_lock(&found) { "lock" } else { "temporary file" };
             notes.push(format!(
                 "removed stale {what} {} (left by a killed sync)",
-                found.display()
+                crate::repo::quoted(&found)
             ));
         }
     }
@@ -180,7 +180,7 @@ pub(crate) fn repair(common_dir: &Path, mirror: &str) -> Vec<String> {
         notes.push(format!(
             "an earlier sync was killed inside {}, where process {} works now; what it left there \
              is judged again by the next pass",
-            dir.display(),
+            crate::repo::quoted(&dir),
             join(&others)
         ));
     }
@@ -260,7 +260,7 @@ pub(crate) fn lock_hint(dir: &Path) -> String {
         } else {
             "locks are"
         },
-        dir.display(),
+        crate::repo::quoted(dir),
         if locks.len() == 1 { "it" } else { "them" },
         quoted.join(" ")
     )

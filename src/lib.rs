@@ -67,8 +67,9 @@ fn quiet_on_closed_pipe() {
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitStatus> {
     if let Some(dir) = &cli.directory {
-        std::env::set_current_dir(dir)
-            .map_err(|err| anyhow::anyhow!("cannot change to directory {}: {err}", dir.display()))?;
+        std::env::set_current_dir(dir).map_err(|err| {
+            anyhow::anyhow!("cannot change to directory {}: {err}", crate::repo::quoted(dir))
+        })?;
     }
     let verbosity = if cli.quiet {
         Verbosity::Quiet

@@ -148,7 +148,7 @@ impl Change {
 /// The local refs of the repository (symbolic refs left out: a mirror gets what they point at).
 pub fn local_refs(repo: &Repo) -> Result<Refs> {
     let git = git2::Repository::open_bare(&repo.common_dir)
-        .with_context(|| format!("opening {}", repo.common_dir.display()))?;
+        .with_context(|| format!("opening {}", crate::repo::quoted(&repo.common_dir)))?;
     let mut refs = Refs::new();
     for reference in git.references().context("listing refs")? {
         let reference = reference.context("reading a ref")?;
@@ -656,7 +656,7 @@ pub fn forget(repo: &Repo, name: &str) -> Result<()> {
     let known = known_refs_path(repo, name);
     match std::fs::remove_file(&known) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-            Err(err).with_context(|| format!("removing {}", known.display()))
+            Err(err).with_context(|| format!("removing {}", crate::repo::quoted(&known)))
         }
         _ => Ok(()),
     }
@@ -684,7 +684,7 @@ fn save_known_refs<'a>(
 ) -> Result<()> {
     let path = known_refs_path(repo, name);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", crate::repo::quoted(dir)))?;
     }
     let mut text = String::new();
     for (refname, oid) in refs {
@@ -694,7 +694,7 @@ fn save_known_refs<'a>(
         text.push('\n');
     }
     crate::config::write_atomically(&path, text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
+        .with_context(|| format!("writing {}", crate::repo::quoted(&path)))
 }
 
 /// The refs whose value here differs from what `mirror` last took in full, or `None` when it

@@ -70,7 +70,7 @@ fn edit(args: &[&str], path: &Path) -> Result<()> {
             "git config --global {} {} failed: {}; check that your global git config ({}) is \
              writable",
             args.join(" "),
-            path.display(),
+            crate::repo::quoted(path),
             String::from_utf8_lossy(&output.stderr).trim(),
             std::env::var("GIT_CONFIG_GLOBAL").unwrap_or_else(|_| "~/.gitconfig".to_owned())
         );

@@ -134,7 +134,7 @@ fn binary_str(binary: &Path) -> Result<&str> {
         .with_context(|| {
             format!(
                 "the path of git-repo-sync ({}) cannot go into a schedule (not UTF-8, or a newline)",
-                binary.display()
+                crate::repo::quoted(binary)
             )
         })
 }
@@ -222,7 +222,7 @@ pub fn start(scheduler: Scheduler, binary: &Path, interval: u32) -> Result<Vec<S
 
 fn start_systemd(binary: &Path, interval: u32) -> Result<Vec<String>> {
     let dir = unit_dir()?;
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", crate::repo::quoted(&dir)))?;
     let mut done = Vec::new();
     for (name, text) in units(binary, interval)? {
         let path = dir.join(name);
@@ -232,20 +232,23 @@ fn start_systemd(binary: &Path, interval: u32) -> Result<Vec<String>> {
         if path.exists() && !is_ours(&path) {
             bail!(
                 "{} exists and was not written by git-repo-sync; move it away first",
-                path.display()
+                crate::repo::quoted(&path)
             );
         }
         crate::config::write_atomically(&path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-        done.push(format!("write {}", path.display()));
+            .with_context(|| format!("writing {}", crate::repo::quoted(&path)))?;
+        done.push(format!("write {}", crate::repo::quoted(&path)));
     }
     let link = wants_link(&dir);
     if fs::symlink_metadata(&link).is_err() {
         fs::create_dir_all(link.parent().unwrap_or(&dir))
-            .with_context(|| format!("creating {}", dir.display()))?;
+            .with_context(|| format!("creating {}", crate::repo::quoted(&dir)))?;
         std::os::unix::fs::symlink(Path::new("..").join(TIMER), &link)
-            .with_context(|| format!("enabling the timer: linking {}", link.display()))?;
-        done.push(format!("enable {TIMER} ({} -> ../{TIMER})", link.display()));
+            .with_context(|| format!("enabling the timer: linking {}", crate::repo::quoted(&link)))?;
+        done.push(format!(
+            "enable {TIMER} ({} -> ../{TIMER})",
+            crate::repo::quoted(&link)
+        ));
     }
     if done.is_empty() {
         return Ok(done);
@@ -380,14 +383,14 @@ pub fn stop() -> Result<Vec<String>> {
         let _ = systemctl(&["stop", TIMER]);
     }
     if fs::read_link(&link).is_ok_and(|target| target == Path::new("..").join(TIMER)) {
-        fs::remove_file(&link).with_context(|| format!("removing {}", link.display()))?;
-        done.push(format!("disable {TIMER} (remove {})", link.display()));
+        fs::remove_file(&link).with_context(|| format!("removing {}", crate::repo::quoted(&link)))?;
+        done.push(format!("disable {TIMER} (remove {})", crate::repo::quoted(&link)));
         // The directory only if it was there for our link alone.
         let _ = fs::remove_dir(link.parent().unwrap_or(&dir));
     }
     for path in &units {
-        fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
-        done.push(format!("remove {}", path.display()));
+        fs::remove_file(path).with_context(|| format!("removing {}", crate::repo::quoted(path)))?;
+        done.push(format!("remove {}", crate::repo::quoted(path)));
     }
     if !units.is_empty() {
         let _ = systemctl(&["daemon-reload"]);
@@ -427,7 +430,7 @@ pub fn status() -> Result<Vec<String>> {
         };
         found.push(format!(
             "systemd timer {} (every {every}), {enabled}",
-            timer.display()
+            crate::repo::quoted(&timer)
         ));
     }
     if std::env::var_os(CRONTAB_ENV).is_some() || program_on_path("crontab") {

@@ -100,9 +100,9 @@ impl State {
     pub fn read(path: &Path) -> Result<Self> {
         match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("parsing sync state {}", path.display())),
+                .with_context(|| format!("parsing sync state {}", crate::repo::quoted(path))),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(err) => Err(err).with_context(|| format!("reading sync state {}", path.display())),
+            Err(err) => Err(err).with_context(|| format!("reading sync state {}", crate::repo::quoted(path))),
         }
     }
 
@@ -113,10 +113,11 @@ impl State {
             anyhow::bail!(
                 "{} is a directory where git-repo-sync keeps its state file; move it away (it is \
                  never deleted for you), then sync again",
-                path.display()
+                crate::repo::quoted(path)
             );
         }
-        write_atomically(path, &json).with_context(|| format!("writing sync state {}", path.display()))
+        write_atomically(path, &json)
+            .with_context(|| format!("writing sync state {}", crate::repo::quoted(path)))
     }
 
     /// Records one attempt's outcome for `name`.

@@ -46,7 +46,7 @@ fn open_lock_file(repo: &Repo) -> Result<File> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .with_context(|| format!("opening lock file {}", path.display()))
+        .with_context(|| format!("opening lock file {}", crate::repo::quoted(&path)))
 }
 
 impl SyncLock {
@@ -63,7 +63,8 @@ impl SyncLock {
     pub fn handed_over(repo: &Repo, fd: RawFd) -> Result<Self> {
         use std::os::unix::fs::MetadataExt as _;
         let path = lock_path(repo);
-        let expected = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+        let expected =
+            std::fs::metadata(&path).with_context(|| format!("reading {}", crate::repo::quoted(&path)))?;
         // SAFETY: fstat only reads the descriptor's metadata; an fd that is not open fails with
         // EBADF and is not touched further.
         let mut stat: libc::stat = unsafe { std::mem::zeroed() };
@@ -73,7 +74,7 @@ impl SyncLock {
         if stat.st_dev != expected.dev() || stat.st_ino != expected.ino() {
             anyhow::bail!(
                 "descriptor {fd} handed over as the sync lock is not {}",
-                path.display()
+                crate::repo::quoted(&path)
             );
         }
         // Close-on-exec again, as every descriptor of ours is: a git this worker starts must not
@@ -124,7 +125,7 @@ pub fn pending_problem(repo: &Repo) -> Option<String> {
         format!(
             "{} is not a file (a directory?): hooks cannot mark a sync as wanted there, so each \
              commit starts a pass of its own; move it away",
-            path.display()
+            crate::repo::quoted(&path)
         )
     })
 }
@@ -137,7 +138,9 @@ pub fn is_running(repo: &Repo) -> Result<bool> {
     let file = match File::open(&path) {
         Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(err) => return Err(err).with_context(|| format!("opening lock file {}", path.display())),
+        Err(err) => {
+            return Err(err).with_context(|| format!("opening lock file {}", crate::repo::quoted(&path)));
+        }
     };
     match file.try_lock() {
         Ok(()) => Ok(false),
@@ -152,7 +155,7 @@ pub fn trigger(repo: &Repo) -> Result<()> {
     let marked = File::create(&pending).with_context(|| {
         format!(
             "marking a sync as wanted in {} (move away whatever stands there)",
-            pending.display()
+            crate::repo::quoted(&pending)
         )
     });
     // Without a mark the trigger still starts a worker, which makes one pass for the lock it is
@@ -226,7 +229,7 @@ fn spawn_worker(repo: &Repo, lock: SyncLock) -> Result<()> {
         .create(true)
         .append(true)
         .open(&log_path)
-        .with_context(|| format!("opening log {}", log_path.display()))?;
+        .with_context(|| format!("opening log {}", crate::repo::quoted(&log_path)))?;
     let exe = std::env::current_exe().context("finding the git-repo-sync binary")?;
     let mut cmd = Command::new(exe);
     cmd.arg("worker")

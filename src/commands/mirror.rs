@@ -36,13 +36,13 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
                 if let Some(created) = created {
                     println!("{created}");
                 }
-                println!("added mirror '{}' to {}", args.name, path.display());
+                println!("added mirror '{}' to {}", args.name, crate::repo::quoted(&path));
             }
         }
         MirrorCommand::Remove { name } => {
             Config::edit(&path, |config| {
                 if config.mirrors.remove(name).is_none() {
-                    bail!("no mirror named '{name}' in {}", path.display());
+                    bail!("no mirror named '{name}' in {}", crate::repo::quoted(&path));
                 }
                 Ok(())
             })?;
@@ -69,7 +69,7 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
                     options.push("no force".to_owned());
                 }
                 if let Some(file) = &mirror.identity_file {
-                    options.push(format!("identity file {}", file.display()));
+                    options.push(format!("identity file {}", crate::repo::quoted(file)));
                 }
                 if let Some(var) = &mirror.token_env {
                     options.push(format!("token from ${var}"));
