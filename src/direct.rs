@@ -14,7 +14,7 @@
 //! build and index it again for every mirror.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -145,6 +145,7 @@ pub(crate) fn push(
             None => bail!("the pack for this mirror was not built"),
         }
     }
+    crate::ui::progress_note(&format!("moving {} ref(s)", changes.len()));
     if !(remote.is_empty() && create_packed_refs(mirror_dir, changes)?) {
         update_refs(mirror_dir, changes)?;
     }
@@ -217,8 +218,12 @@ fn stage(common_dir: &Path, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -
         revs.push_str(have);
         revs.push('\n');
     }
+    // Where someone watches, git's own progress (objects counted, compressed, written) is shown
+    // on the mirror's line.
+    let progress = crate::ui::current_progress();
     let mut packer = git::in_git_dir(common_dir)
-        .args(["pack-objects", "--revs", "--stdout", "--delta-base-offset", "-q"])
+        .args(["pack-objects", "--revs", "--stdout", "--delta-base-offset"])
+        .arg(if progress.is_some() { "--progress" } else { "-q" })
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -226,19 +231,38 @@ fn stage(common_dir: &Path, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -
         .context("starting git pack-objects")?;
     let mut packer_in = packer.stdin.take().context("pack-objects without stdin")?;
     let feeder = std::thread::spawn(move || packer_in.write_all(revs.as_bytes()));
-    let mut pack = packer.stdout.take().context("pack-objects without stdout")?;
+    let mut packer_err = packer.stderr.take().context("pack-objects without stderr")?;
+    let said = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut chunk = [0_u8; 4096];
+        while let Ok(n @ 1..) = packer_err.read(&mut chunk) {
+            all.extend_from_slice(&chunk[..n]);
+            if let Some(line) = progress.as_ref().zip(crate::ui::git_progress(&chunk[..n])) {
+                line.0.set_message(line.1);
+            }
+        }
+        all
+    });
+    let mut pack = Counted {
+        inner: packer.stdout.take().context("pack-objects without stdout")?,
+        bytes: 0,
+        shown: 0,
+    };
     // The header says how many objects follow, which decides how the mirrors store them; the
     // rest streams on, so that indexing runs beside packing as it does under `git push`.
     let stored = store_staged(mirror_dir, &pack_path, &mut pack);
     drop(pack);
-    let output = packer.wait_with_output().context("running git pack-objects")?;
+    let status = packer.wait().context("running git pack-objects")?;
+    let stderr = said
+        .join()
+        .map_err(|_| anyhow::anyhow!("reading pack-objects' messages panicked"))?;
     let fed = feeder
         .join()
         .map_err(|_| anyhow::anyhow!("feeding pack-objects panicked"))?;
-    if !output.status.success() {
+    if !status.success() {
         bail!(
             "git pack-objects failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
+            String::from_utf8_lossy(&stderr).trim()
         );
     }
     fed.context("feeding git pack-objects")?;
@@ -248,6 +272,29 @@ fn stage(common_dir: &Path, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -
         objects,
         indexed,
     })
+}
+
+/// The pack as it streams from `pack-objects`, its size shown on the mirror's progress line.
+struct Counted<R> {
+    inner: R,
+    bytes: u64,
+    shown: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        const STEP: u64 = 1 << 20;
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        if self.bytes - self.shown >= STEP {
+            self.shown = self.bytes;
+            crate::ui::progress_note(&format!(
+                "storing the pack: {:.1} MiB",
+                self.bytes as f64 / f64::from(1 << 20)
+            ));
+        }
+        Ok(n)
+    }
 }
 
 /// Reads a pack from `pack` into `pack_path`: a small one as it is, a large one through

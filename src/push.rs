@@ -229,7 +229,13 @@ impl PassKind {
 
 /// Runs one pass over the selected mirrors in parallel and records the outcome in the state
 /// file. The caller holds the repository's sync lock.
-pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) -> Result<Vec<Report>> {
+pub fn run_pass(
+    repo: &Repo,
+    config: &Config,
+    names: &[String],
+    kind: PassKind,
+    progress: Option<&crate::ui::Progress>,
+) -> Result<Vec<Report>> {
     let mirrors = config.select(names)?;
     crate::direct::remove_stale_staging(&repo.common_dir);
     let local = local_refs(repo)?;
@@ -266,7 +272,14 @@ pub fn run_pass(repo: &Repo, config: &Config, names: &[String], kind: PassKind) 
                     } else {
                         0
                     };
-                    sync_with_retries(source, name, mirror, &print, retries)
+                    let line = progress.map(|progress| progress.mirror(name));
+                    let report = crate::ui::with_progress(line.clone(), || {
+                        sync_with_retries(source, name, mirror, &print, retries)
+                    });
+                    if let Some(line) = line {
+                        line.finish_and_clear();
+                    }
+                    report
                 })
             })
             .collect();

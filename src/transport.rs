@@ -139,10 +139,11 @@ impl<'a> MirrorGit<'a> {
         };
         let last_activity = Mutex::new(Instant::now());
         let (exited_tx, exited_rx) = mpsc::channel();
+        let progress = crate::ui::current_progress();
         std::thread::scope(|scope| {
             let activity = &last_activity;
-            let out = scope.spawn(move || read_noting_activity(&mut stdout, activity));
-            let err = scope.spawn(move || read_noting_activity(&mut stderr, activity));
+            let out = scope.spawn(move || read_noting_activity(&mut stdout, activity, None));
+            let err = scope.spawn(move || read_noting_activity(&mut stderr, activity, progress.as_ref()));
             let waiter = scope.spawn(move || {
                 let status = child.wait();
                 let _ = exited_tx.send(());
@@ -294,7 +295,11 @@ fn port_of(url: &str) -> Option<u16> {
 }
 
 /// Reads a pipe to its end, noting the time of every chunk as a sign of life.
-fn read_noting_activity(pipe: &mut impl Read, activity: &Mutex<Instant>) -> Vec<u8> {
+fn read_noting_activity(
+    pipe: &mut impl Read,
+    activity: &Mutex<Instant>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Vec<u8> {
     let mut all = Vec::new();
     let mut chunk = [0_u8; 8192];
     loop {
@@ -302,6 +307,9 @@ fn read_noting_activity(pipe: &mut impl Read, activity: &Mutex<Instant>) -> Vec<
             Ok(0) | Err(_) => return all,
             Ok(n) => {
                 all.extend_from_slice(&chunk[..n]);
+                if let Some(line) = progress.zip(crate::ui::git_progress(&chunk[..n])) {
+                    line.0.set_message(line.1);
+                }
                 if let Ok(mut at) = activity.lock() {
                     *at = Instant::now();
                 }

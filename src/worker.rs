@@ -360,7 +360,7 @@ fn pass(repo: &Repo) {
     let mut log = io::stderr().lock();
     let now = timestamp(std::time::SystemTime::now());
     let result = Config::load(&repo.config_path())
-        .and_then(|config| push::run_pass(repo, &config, &[], push::PassKind::Background));
+        .and_then(|config| push::run_pass(repo, &config, &[], push::PassKind::Background, None));
     match result {
         Ok(reports) => {
             for report in reports.iter().filter(|r| !r.skipped) {

@@ -27,7 +27,14 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     config.select(&args.mirrors)?;
     // Waits for a background worker rather than push beside it.
     let reports = worker::foreground(&repo, args.mirrors.is_empty(), || {
-        push::run_pass(&repo, &config, &args.mirrors, push::PassKind::Foreground)
+        let progress = ui::Progress::on_terminal(verbosity == Verbosity::Quiet);
+        push::run_pass(
+            &repo,
+            &config,
+            &args.mirrors,
+            push::PassKind::Foreground,
+            progress.as_ref(),
+        )
     })?;
     let mut failed = false;
     for report in &reports {
@@ -136,7 +143,7 @@ fn sync_registered(path: &Path, git_runs_config_hooks: bool) -> Outcome {
         outcome.status = ExitStatus::Error;
     }
     let passed = worker::scheduled(&repo, || {
-        let reports = push::run_pass(&repo, &config, &[], push::PassKind::Scheduled)?;
+        let reports = push::run_pass(&repo, &config, &[], push::PassKind::Scheduled, None)?;
         report_trigger_problem_once(&repo, &config, trigger_problem.as_deref())?;
         Ok(reports)
     });
