@@ -77,7 +77,7 @@ impl Report {
         let mut counts = format!(
             "{} created, {} updated, {} deleted",
             count(PushAction::Created),
-            count(PushAction::Updated) + count(PushAction::Overwritten),
+            count(PushAction::Updated) + count(PushAction::Forced) + count(PushAction::Overwritten),
             count(PushAction::Deleted)
         );
         if count(PushAction::Overwritten) > 0 {
@@ -121,11 +121,22 @@ pub enum Change {
     },
 }
 
+/// What a forced update of `refname` from `old` was: the source's own rewrite when the mirror
+/// still had what we last pushed there, else an overwrite of what diverged on the mirror.
+fn forced_action(known: Option<&Refs>, refname: &str, old: Option<&String>) -> PushAction {
+    match (known.and_then(|known| known.get(refname)), old) {
+        (Some(last_pushed), Some(old)) if last_pushed == old => PushAction::Forced,
+        _ => PushAction::Overwritten,
+    }
+}
+
 impl Change {
-    fn pushed(&self, forced: bool) -> PushedRef {
+    fn pushed(&self, forced: bool, known: Option<&Refs>) -> PushedRef {
         let (action, oid) = match self {
             Self::Create { new, .. } => (PushAction::Created, Some(new.clone())),
-            Self::Update { new, .. } if forced => (PushAction::Overwritten, Some(new.clone())),
+            Self::Update {
+                refname, old, new, ..
+            } if forced => (forced_action(known, refname, Some(old)), Some(new.clone())),
             Self::Update { new, .. } => (PushAction::Updated, Some(new.clone())),
             Self::Delete { .. } => (PushAction::Deleted, None),
         };
@@ -376,6 +387,8 @@ fn sync_mirror(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str) ->
         Err(err) => return fail(report, &err),
     };
     let changes = plan(mirror, local, &remote);
+    // What this mirror last took from us, to tell our own rewrites from a diverged mirror.
+    let known = known_refs_in(common_dir, name);
     if changes.is_empty() {
         report.attempt.synced_refs = Some(print.to_owned());
         return (report, false);
@@ -415,8 +428,10 @@ fn sync_mirror(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str) ->
     for change in &changes {
         let refname = change.refname();
         match results.remove(refname) {
-            Some(RefResult::Done | RefResult::UpToDate) => report.attempt.pushed.push(change.pushed(false)),
-            Some(RefResult::Forced) => report.attempt.pushed.push(change.pushed(true)),
+            Some(RefResult::Done | RefResult::UpToDate) => {
+                report.attempt.pushed.push(change.pushed(false, known.as_ref()));
+            }
+            Some(RefResult::Forced) => report.attempt.pushed.push(change.pushed(true, known.as_ref())),
             Some(RefResult::Rejected(reason)) => report.attempt.rejected.push(Rejection {
                 refname: refname.to_owned(),
                 reason: redact::text(&reason, &mirror.url),
@@ -440,7 +455,10 @@ fn sync_mirror(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str) ->
             }
             RefResult::Done if !local.contains_key(&refname) => (PushAction::Deleted, None),
             RefResult::Done => (PushAction::Updated, local.get(&refname).cloned()),
-            RefResult::Forced => (PushAction::Overwritten, local.get(&refname).cloned()),
+            RefResult::Forced => (
+                forced_action(known.as_ref(), &refname, remote.get(&refname)),
+                local.get(&refname).cloned(),
+            ),
         };
         report.attempt.pushed.push(PushedRef { refname, action, oid });
     }
@@ -676,12 +694,20 @@ pub fn forget(repo: &Repo, name: &str) -> Result<()> {
 }
 
 fn known_refs_path(repo: &Repo, name: &str) -> std::path::PathBuf {
-    repo.common_dir.join("repo-sync-refs").join(name)
+    known_refs_dir(&repo.common_dir).join(name)
+}
+
+fn known_refs_dir(common_dir: &Path) -> std::path::PathBuf {
+    common_dir.join("repo-sync-refs")
 }
 
 /// The refs `name` last took in full (`None` if it never did).
 pub fn known_refs(repo: &Repo, name: &str) -> Option<Refs> {
-    let text = std::fs::read_to_string(known_refs_path(repo, name)).ok()?;
+    known_refs_in(&repo.common_dir, name)
+}
+
+fn known_refs_in(common_dir: &Path, name: &str) -> Option<Refs> {
+    let text = std::fs::read_to_string(known_refs_dir(common_dir).join(name)).ok()?;
     Some(
         text.lines()
             .filter_map(|line| line.split_once(' '))

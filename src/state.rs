@@ -44,6 +44,9 @@ pub enum PushAction {
     Updated,
     /// Updated over a value that had diverged on the mirror (someone pushed there directly).
     Overwritten,
+    /// Not a fast-forward, but over what we last pushed there: the source rewrote it (an amend,
+    /// a rebase).
+    Forced,
     Deleted,
 }
 

@@ -102,7 +102,20 @@ fn three_plain_mirrors_share_one_pack_and_are_sound() {
         .expect("running sync");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("overwrote 1 ref(s)"), "{text}");
+    // The source's own rewrite, whether this sync or the hook's worker carried it: a forced
+    // update, not a mirror that diverged.
+    assert!(!text.contains("overwrote"), "{text}");
+    let status = env.status_json(&repo);
+    for entry in status["mirrors"].as_array().expect("mirrors") {
+        let main = entry["last_pushed"]
+            .as_array()
+            .and_then(|pushed| pushed.iter().find(|p| p["ref"] == "refs/heads/main"));
+        assert_eq!(
+            main.map(|p| p["action"].clone()),
+            Some("forced".into()),
+            "{status}"
+        );
+    }
     for mirror in &mirrors {
         assert_eq!(env.refs(mirror), env.refs(&repo));
         fsck(&env, mirror);

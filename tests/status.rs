@@ -64,3 +64,43 @@ fn credentials_in_a_mirror_url_are_never_printed() {
         );
     }
 }
+
+/// Words that are true: an amend on the source is a forced update of ours; only a change made on
+/// the mirror itself, overwritten, is called that.
+#[test]
+fn an_amend_is_a_forced_update_and_only_a_change_made_on_the_mirror_is_overwritten() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("work");
+    let mirror = env.root().join("mirror.git");
+    env.install(&repo, &[("m", support::s(&mirror))]);
+    env.cmd_in(&repo).arg("sync").assert().success();
+
+    let no_hooks = env.root().join("no-hooks");
+    std::fs::create_dir_all(&no_hooks).expect("an empty hooks dir");
+    let quiet = format!("core.hooksPath={}", support::s(&no_hooks));
+    env.git(&repo, ["-c", &quiet, "commit", "-q", "--amend", "-m", "amended"]);
+    let out = env.cmd_in(&repo).args(["sync", "-v"]).output().expect("sync");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("forced update refs/heads/main"), "{said}");
+    assert!(!said.contains("overwrote"), "{said}");
+    let status = env.status_json(&repo);
+    assert_eq!(
+        support::mirror_status(&status, "m")["last_pushed"][0]["action"],
+        "forced",
+        "{status}"
+    );
+
+    // Someone pushes to the mirror directly; the next sync puts it back and says it overwrote.
+    let elsewhere = env.root().join("elsewhere");
+    env.git(
+        env.root(),
+        ["clone", "-q", support::s(&mirror), support::s(&elsewhere)],
+    );
+    env.commit(&elsewhere, "made on the mirror");
+    env.git(&elsewhere, ["push", "-q", "origin", "main"]);
+    let out = env.cmd_in(&repo).args(["sync", "-v"]).output().expect("sync");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("overwrote diverged refs/heads/main"), "{said}");
+    assert_eq!(env.refs(&mirror), env.refs(&repo));
+}

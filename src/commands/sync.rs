@@ -70,6 +70,7 @@ pub(crate) fn describe_pushed(pushed: &PushedRef) -> String {
         PushAction::Created => "created",
         PushAction::Updated => "updated",
         PushAction::Overwritten => "overwrote diverged",
+        PushAction::Forced => "forced update",
         PushAction::Deleted => "deleted",
     };
     match &pushed.oid {
