@@ -779,3 +779,40 @@ fn mirror_add_over_ssh_tells_a_refused_key_from_a_reachable_mirror() {
         "{added}"
     );
 }
+
+/// With `token_env` over http(s), the credential goes with each request from the first (git's
+/// `http.proactiveAuth`, 2.46 and later): the server answers no request with 401 first.
+#[test]
+fn with_token_env_the_credential_goes_with_the_first_request() {
+    let env = TestEnv::new();
+    let Some(http) = HttpServer::start(&env, &[("alice", "token-1")]) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    let local = env.init_bare("local.git");
+    let remote = http.create_repo(&env, "guarded");
+    env.install(&src, &[("local", s(&local))]);
+    run_ok(
+        &env,
+        &src,
+        &[
+            "mirror",
+            "add",
+            "--no-check",
+            "guarded",
+            &http.url_with_user("alice", "guarded"),
+            "--token-env",
+            "GUARDED_TOKEN",
+        ],
+        &[],
+    );
+    run_ok(&env, &src, &["sync"], &[("GUARDED_TOKEN", "token-1")]);
+    env.commit(&src, "second");
+    run_ok(&env, &src, &["sync"], &[("GUARDED_TOKEN", "token-1")]);
+    assert_eq!(env.refs(&remote), env.refs(&src));
+    let log = http.access_log();
+    let requests = log.lines().count();
+    let challenged = log.lines().filter(|line| line.contains("\" 401 ")).count();
+    assert!(requests >= 4, "{log}");
+    assert_eq!(challenged, 0, "requests answered 401 first:\n{log}");
+}
