@@ -59,6 +59,7 @@ impl Report {
                 rejected: Vec::new(),
                 pushed: Vec::new(),
                 synced_refs: None,
+                atomic: None,
             },
         }
     }
@@ -271,6 +272,10 @@ pub fn run_pass(
                 let unchanged = kind.unattended()
                     && state.mirrors.get(name).and_then(|m| m.synced_refs.as_deref()) == Some(print.as_str());
                 let source = &source;
+                let ask_atomic = state
+                    .mirrors
+                    .get(name)
+                    .is_none_or(|seen| seen.ask_atomic(SystemTime::now()));
                 scope.spawn(move || {
                     if unchanged {
                         let mut report = Report::new(name);
@@ -285,7 +290,7 @@ pub fn run_pass(
                     };
                     let line = progress.map(|progress| progress.mirror(name));
                     let report = crate::ui::with_progress(line.clone(), || {
-                        sync_with_retries(source, name, mirror, &print, retries)
+                        sync_with_retries(source, name, mirror, &print, retries, ask_atomic)
                     });
                     if let Some(line) = line {
                         line.finish_and_clear();
@@ -342,11 +347,18 @@ struct Source<'a> {
 
 /// Tries a mirror, and again after a recoverable failure, waiting 1 s, 2 s, 4 s ... up to the
 /// mirror's `retry_max_delay`, at most `retries` more times.
-fn sync_with_retries(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str, retries: u32) -> Report {
+fn sync_with_retries(
+    source: &Source<'_>,
+    name: &str,
+    mirror: &Mirror,
+    print: &str,
+    retries: u32,
+    ask_atomic: bool,
+) -> Report {
     let mut delay = std::time::Duration::from_secs(1);
     let mut tries_left = retries;
     loop {
-        let (report, recoverable) = sync_mirror(source, name, mirror, print);
+        let (report, recoverable) = sync_mirror(source, name, mirror, print, ask_atomic);
         if !recoverable || tries_left == 0 {
             return report;
         }
@@ -358,7 +370,13 @@ fn sync_with_retries(source: &Source<'_>, name: &str, mirror: &Mirror, print: &s
 
 /// Brings one mirror up to date; never fails as a whole, the failure is in the report, with
 /// whether trying again may help.
-fn sync_mirror(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str) -> (Report, bool) {
+fn sync_mirror(
+    source: &Source<'_>,
+    name: &str,
+    mirror: &Mirror,
+    print: &str,
+    ask_atomic: bool,
+) -> (Report, bool) {
     let Source {
         common_dir,
         local,
@@ -400,13 +418,18 @@ fn sync_mirror(source: &Source<'_>, name: &str, mirror: &Mirror, print: &str) ->
         },
         None => None,
     };
+    let atomic = Atomic {
+        ask: ask_atomic && mirror.force,
+        answer: std::cell::Cell::new(None),
+    };
     let results = if let Some(mirror_dir) = crate::direct::eligible(mirror) {
         crate::direct::push(common_dir, &mirror_dir, &changes, &remote, packs)
     } else if pushes_in_bulk(changes.len(), remote.len()) {
-        push_bulk(&git, mirror, local, &remote)
+        push_bulk(&git, mirror, local, &remote, &atomic)
     } else {
-        push(&git, mirror, &changes)
+        push(&git, mirror, &changes, &atomic)
     };
+    report.attempt.atomic = atomic.answer.get();
     // Every git of the transfer has ended: nothing of it is left for the next pass to judge.
     drop(inside);
     let mut results = match results {
@@ -557,7 +580,19 @@ fn pushes_in_bulk(changes: usize, advertised: usize) -> bool {
 
 /// Pushes `changes` with explicit refspecs, atomically where the mirror allows it (a forcing
 /// mirror takes all refs or none, so a crash or a refusal never leaves it half-updated).
-fn push(git: &MirrorGit<'_>, mirror: &Mirror, changes: &[Change]) -> Result<BTreeMap<String, RefResult>> {
+/// Whether to push atomically, and what the server answered when asked.
+struct Atomic {
+    /// A forcing mirror whose server did not refuse an atomic push lately.
+    ask: bool,
+    answer: std::cell::Cell<Option<bool>>,
+}
+
+fn push(
+    git: &MirrorGit<'_>,
+    mirror: &Mirror,
+    changes: &[Change],
+    atomic: &Atomic,
+) -> Result<BTreeMap<String, RefResult>> {
     let mut refspecs = Vec::with_capacity(changes.len());
     let mut leases = Vec::with_capacity(changes.len());
     for change in changes {
@@ -581,7 +616,7 @@ fn push(git: &MirrorGit<'_>, mirror: &Mirror, changes: &[Change]) -> Result<BTre
             }
         }
     }
-    push_atomic_if_forcing(git, mirror, &leases, &refspecs)
+    push_atomic_if_asked(git, &leases, &refspecs, atomic)
 }
 
 /// Pushes in bulk: each of the mirror's patterns as a wildcard refspec (forced where the mirror
@@ -592,6 +627,7 @@ fn push_bulk(
     mirror: &Mirror,
     local: &Refs,
     remote: &Refs,
+    atomic: &Atomic,
 ) -> Result<BTreeMap<String, RefResult>> {
     let plus = if mirror.force { "+" } else { "" };
     let mut options = Vec::new();
@@ -606,23 +642,25 @@ fn push_bulk(
             refspecs.push(format!(":{pattern}"));
         }
     }
-    push_atomic_if_forcing(git, mirror, &options, &refspecs)
+    push_atomic_if_asked(git, &options, &refspecs, atomic)
 }
 
-/// Runs `git push options -- url refspecs`: `--atomic` for a forcing mirror, and again without
-/// it where the mirror's server does not support atomic pushes.
-fn push_atomic_if_forcing(
+/// Runs `git push options -- url refspecs`: `--atomic` where asked, and again without it where
+/// the mirror's server does not support atomic pushes (which is remembered, so that it is not
+/// asked again every pass).
+fn push_atomic_if_asked(
     git: &MirrorGit<'_>,
-    mirror: &Mirror,
     options: &[String],
     refspecs: &[String],
+    atomic: &Atomic,
 ) -> Result<BTreeMap<String, RefResult>> {
-    if mirror.force {
+    if atomic.ask {
         let output = push_once(git, options, refspecs, true)?;
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if !(stderr.contains("does not support --atomic") || stderr.contains("atomic push"))
-            || output.status.success()
-        {
+        let refused = !output.status.success()
+            && (stderr.contains("does not support --atomic") || stderr.contains("atomic push"));
+        atomic.answer.set(Some(!refused));
+        if !refused {
             return results_of(git, &output);
         }
     }

@@ -86,7 +86,24 @@ pub struct MirrorState {
     /// none of them starts no push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_refs: Option<String>,
+    /// Since when the mirror's server has refused atomic pushes: it is not asked each pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_atomic_since: Option<String>,
 }
+
+impl MirrorState {
+    /// Whether to ask the server for an atomic push: not while it refused one in the last day.
+    pub fn ask_atomic(&self, now: SystemTime) -> bool {
+        self.no_atomic_since
+            .as_deref()
+            .and_then(|since| humantime::parse_rfc3339(since).ok())
+            .and_then(|since| now.duration_since(since).ok())
+            .is_none_or(|age| age >= ATOMIC_ASKED_AGAIN_AFTER)
+    }
+}
+
+/// How long a server that refused atomic pushes is taken at its word.
+const ATOMIC_ASKED_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 impl State {
     /// Reads the state file; a missing or unreadable one is an empty state (it is ours, and a
@@ -130,6 +147,11 @@ impl State {
         entry.url = redacted_url.to_owned();
         entry.last_attempt = Some(now.clone());
         entry.rejected.clone_from(&attempt.rejected);
+        match attempt.atomic {
+            Some(false) if entry.no_atomic_since.is_none() => entry.no_atomic_since = Some(now.clone()),
+            Some(false) | None => {}
+            Some(true) => entry.no_atomic_since = None,
+        }
         if !attempt.pushed.is_empty() {
             entry.last_push = Some(now.clone());
             entry.last_pushed = attempt.pushed.iter().take(PUSHED_KEPT).cloned().collect();
@@ -172,6 +194,8 @@ pub struct Attempt {
     pub pushed: Vec<PushedRef>,
     /// The fingerprint of the local refs, when every one of them reached the mirror.
     pub synced_refs: Option<String>,
+    /// Whether the server answered an atomic push (`Some(false)`: it refused one), when asked.
+    pub atomic: Option<bool>,
 }
 
 pub fn timestamp(at: SystemTime) -> String {

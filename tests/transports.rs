@@ -816,3 +816,55 @@ fn with_token_env_the_credential_goes_with_the_first_request() {
     assert!(requests >= 4, "{log}");
     assert_eq!(challenged, 0, "requests answered 401 first:\n{log}");
 }
+
+/// A server that refuses atomic pushes is asked once: the next pass pushes without `--atomic`
+/// straight away (one connection fewer), and the mirror still takes everything.
+#[test]
+fn a_server_without_atomic_push_is_asked_once() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    let target = env.init_bare("plain-server.git");
+    env.git(&target, ["config", "receive.advertiseAtomic", "false"]);
+    env.install(&src, &[]);
+    run_ok(
+        &env,
+        &src,
+        &[
+            "mirror",
+            "add",
+            "--no-check",
+            "viassh",
+            &sshd.url(&target),
+            "--identity-file",
+            s(sshd.client_key()),
+        ],
+        &[],
+    );
+    let ssh = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh.as_str())];
+    let before = sshd.auth_connections();
+    run_ok(&env, &src, &["sync"], &vars);
+    let first = sshd.auth_connections() - before;
+    assert_eq!(env.refs(&target), env.refs(&src));
+    let status = env.status_json(&src);
+    assert!(
+        support::mirror_status(&status, "viassh")["last_error"].is_null(),
+        "{status}"
+    );
+
+    commit_with(&env, &src, "second", &vars);
+    env.wait_for_mirrors(&src, &[&target]);
+    let before = sshd.auth_connections();
+    env.commit(&src, "third");
+    env.wait_for_mirrors(&src, &[&target]);
+    let later = sshd.auth_connections() - before;
+    assert_eq!(
+        later + 1,
+        first,
+        "the refusal was not remembered: {first} connections the first time, {later} later\n{}",
+        sshd.log()
+    );
+}
