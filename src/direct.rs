@@ -160,7 +160,9 @@ pub(crate) fn push(
         .iter()
         .map(|change| {
             let result = match change {
-                Change::Update { old, new, .. } if !descends(&source, new, old) => RefResult::Forced,
+                Change::Update { old, new, .. } if !descends(&source, new, old) => RefResult::Forced {
+                    old: Some(old.clone()),
+                },
                 _ => RefResult::Done,
             };
             (change.refname().to_owned(), result)

@@ -1,19 +1,13 @@
 //! The plan and the transfer: the only place that runs `git push`.
 //!
-//! For each mirror: read its refs (`git ls-remote`, or in process for a mirror on this machine),
-//! compute which of the refs it mirrors to create, update and delete, and move exactly those: a
-//! plain bare local mirror directly (see `direct.rs`), any other with explicit refspecs
-//! through `git push` itself,
-//! which reuses deltas where libgit2 would rebuild them. Forced updates carry
-//! `--force-with-lease` on the value just read, so a concurrent push to the mirror is never
-//! silently overwritten. Every ref's result is read back from `--porcelain` output.
-//!
-//! git matches each explicit refspec and each lease against every ref the mirror advertises, with
-//! formatted string compares: 10,000 explicit refspecs into a mirror of 10,000 refs took minutes
-//! where `git push` of wildcard refspecs took two seconds. So a large plan is pushed in bulk: the
-//! mirror's own patterns as wildcard refspecs (with `--prune` where it prunes), which git matches
-//! through an index. Nothing diverged is overwritten silently there either: git reports each forced
-//! update and deletion, and so do we.
+//! A plain bare mirror on this machine is filled directly (see `direct.rs`), from a plan made
+//! against its refs, read in process. Every other mirror gets one `git push --porcelain` of its
+//! own patterns as refspecs (`+` where it forces, `--prune` where it prunes, `--atomic` where
+//! the server has it): git reads the mirror's refs, works out what to send and sends it over one
+//! connection, the least any push needs, and receive-pack checks each ref's old value as it
+//! updates it, so a change made to the mirror meanwhile is refused, never silently overwritten.
+//! Every ref's result, a forced update's old value included, is read back from the porcelain
+//! output; git matches the patterns through an index, so 10,000 refs cost what a few do.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash as _, Hasher as _};
@@ -31,13 +25,6 @@ use crate::transport::{MirrorGit, Permanent};
 
 /// Ref name to object id (hex), sorted by name.
 pub type Refs = BTreeMap<String, String>;
-
-/// The most explicit refspecs in one `git push`, well inside the command-line length limit.
-const REFS_PER_PUSH: usize = 1000;
-
-/// Above this many (explicit refspec, advertised ref) pairs for git to compare, the plan is
-/// pushed in bulk with wildcard refspecs (about 0.1 s of git's matching at this size).
-const EXPLICIT_MATCH_BUDGET: usize = 200_000;
 
 /// What happened to one mirror in one pass.
 #[derive(Debug, Clone)]
@@ -126,7 +113,9 @@ pub enum Change {
 /// still had what we last pushed there, else an overwrite of what diverged on the mirror.
 fn forced_action(known: Option<&Refs>, refname: &str, old: Option<&String>) -> PushAction {
     match (known.and_then(|known| known.get(refname)), old) {
-        (Some(last_pushed), Some(old)) if last_pushed == old => PushAction::Forced,
+        (Some(last_pushed), Some(old)) if !old.is_empty() && last_pushed.starts_with(old.as_str()) => {
+            PushAction::Forced
+        }
         _ => PushAction::Overwritten,
     }
 }
@@ -400,17 +389,25 @@ fn sync_mirror(
             eprintln!("git-repo-sync: mirror '{name}': {note}");
         }
     }
-    let remote = match remote_refs(&git, mirror) {
-        Ok(remote) => remote,
-        Err(err) => return fail(report, &err),
-    };
-    let changes = plan(mirror, local, &remote);
     // What this mirror last took from us, to tell our own rewrites from a diverged mirror.
     let known = known_refs_in(common_dir, name);
-    if changes.is_empty() {
-        report.attempt.synced_refs = Some(print.to_owned());
-        return (report, false);
-    }
+    // A plain mirror on this machine is filled directly, from a plan made against its refs
+    // (read in process); any other gets one `git push`, which reads the refs itself.
+    let direct_dir = crate::direct::eligible(mirror);
+    let (remote, changes) = if direct_dir.is_some() {
+        let remote = match remote_refs(&git, mirror) {
+            Ok(remote) => remote,
+            Err(err) => return fail(report, &err),
+        };
+        let changes = plan(mirror, local, &remote);
+        if changes.is_empty() {
+            report.attempt.synced_refs = Some(print.to_owned());
+            return (report, false);
+        }
+        (remote, changes)
+    } else {
+        (Refs::new(), Vec::new())
+    };
     let inside = match &local_dir {
         Some(dir) => match crate::leftovers::enter(common_dir, name, dir) {
             Ok(inside) => Some(inside),
@@ -422,12 +419,9 @@ fn sync_mirror(
         ask: ask_atomic && mirror.force,
         answer: std::cell::Cell::new(None),
     };
-    let results = if let Some(mirror_dir) = crate::direct::eligible(mirror) {
-        crate::direct::push(common_dir, &mirror_dir, &changes, &remote, packs)
-    } else if pushes_in_bulk(changes.len(), remote.len()) {
-        push_bulk(&git, mirror, local, &remote, &atomic)
-    } else {
-        push(&git, mirror, &changes, &atomic)
+    let results = match &direct_dir {
+        Some(mirror_dir) => crate::direct::push(common_dir, mirror_dir, &changes, &remote, packs),
+        None => push_patterns(&git, mirror, local, known.as_ref(), &atomic),
     };
     report.attempt.atomic = atomic.answer.get();
     // Every git of the transfer has ended: nothing of it is left for the next pass to judge.
@@ -451,10 +445,12 @@ fn sync_mirror(
     for change in &changes {
         let refname = change.refname();
         match results.remove(refname) {
-            Some(RefResult::Done | RefResult::UpToDate) => {
+            Some(RefResult::Done | RefResult::Created | RefResult::UpToDate) => {
                 report.attempt.pushed.push(change.pushed(false, known.as_ref()));
             }
-            Some(RefResult::Forced) => report.attempt.pushed.push(change.pushed(true, known.as_ref())),
+            Some(RefResult::Forced { .. }) => {
+                report.attempt.pushed.push(change.pushed(true, known.as_ref()));
+            }
             Some(RefResult::Rejected(reason)) => report.attempt.rejected.push(Rejection {
                 refname: refname.to_owned(),
                 reason: redact::text(&reason, &mirror.url),
@@ -465,7 +461,7 @@ fn sync_mirror(
             }),
         }
     }
-    // A bulk push also carries what changed on either side since the plan was made.
+    // A push of the mirror's patterns reports every ref it moved (the plan was git's).
     for (refname, result) in results {
         let (action, oid) = match result {
             RefResult::UpToDate => continue,
@@ -476,10 +472,11 @@ fn sync_mirror(
                 });
                 continue;
             }
+            RefResult::Created => (PushAction::Created, local.get(&refname).cloned()),
             RefResult::Done if !local.contains_key(&refname) => (PushAction::Deleted, None),
             RefResult::Done => (PushAction::Updated, local.get(&refname).cloned()),
-            RefResult::Forced => (
-                forced_action(known.as_ref(), &refname, remote.get(&refname)),
+            RefResult::Forced { old } => (
+                forced_action(known.as_ref(), &refname, old.as_ref()),
                 local.get(&refname).cloned(),
             ),
         };
@@ -563,23 +560,19 @@ fn local_git_dir(mirror: &Mirror) -> Option<std::path::PathBuf> {
 /// The per-ref outcome of a push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefResult {
-    /// Created, updated or deleted.
+    /// Updated or deleted (or, from the direct transfer, created).
     Done,
+    /// Created (git push's `*`).
+    Created,
     /// Already had the value (listed by a bulk push for every matching ref).
     UpToDate,
-    /// Done, over a value that had diverged on the mirror.
-    Forced,
+    /// Done, but not a fast-forward: over `old` (as git printed it, perhaps abbreviated).
+    Forced {
+        old: Option<String>,
+    },
     Rejected(String),
 }
 
-/// Whether git would spend too long matching `changes` explicit refspecs (and their leases)
-/// against the `advertised` refs of the mirror, or they would not fit one command line.
-fn pushes_in_bulk(changes: usize, advertised: usize) -> bool {
-    changes > REFS_PER_PUSH || changes.saturating_mul(advertised) > EXPLICIT_MATCH_BUDGET
-}
-
-/// Pushes `changes` with explicit refspecs, atomically where the mirror allows it (a forcing
-/// mirror takes all refs or none, so a crash or a refusal never leaves it half-updated).
 /// Whether to push atomically, and what the server answered when asked.
 struct Atomic {
     /// A forcing mirror whose server did not refuse an atomic push lately.
@@ -587,46 +580,16 @@ struct Atomic {
     answer: std::cell::Cell<Option<bool>>,
 }
 
-fn push(
-    git: &MirrorGit<'_>,
-    mirror: &Mirror,
-    changes: &[Change],
-    atomic: &Atomic,
-) -> Result<BTreeMap<String, RefResult>> {
-    let mut refspecs = Vec::with_capacity(changes.len());
-    let mut leases = Vec::with_capacity(changes.len());
-    for change in changes {
-        match change {
-            Change::Create { refname, new } => {
-                if mirror.force {
-                    leases.push(format!("--force-with-lease={refname}:"));
-                }
-                refspecs.push(format!("{new}:{refname}"));
-            }
-            Change::Update { refname, old, new } => {
-                // With a lease the update may be forced, but only over the value just read.
-                if mirror.force {
-                    leases.push(format!("--force-with-lease={refname}:{old}"));
-                }
-                refspecs.push(format!("{new}:{refname}"));
-            }
-            Change::Delete { refname, old } => {
-                leases.push(format!("--force-with-lease={refname}:{old}"));
-                refspecs.push(format!(":{refname}"));
-            }
-        }
-    }
-    push_atomic_if_asked(git, &leases, &refspecs, atomic)
-}
-
-/// Pushes in bulk: each of the mirror's patterns as a wildcard refspec (forced where the mirror
-/// forces), `--prune` where it prunes; exact ref names as they stand here. git reads the mirror's
-/// refs again and compares them itself, through an index.
-fn push_bulk(
+/// One `git push` of the mirror's own patterns as refspecs (forced where the mirror forces),
+/// `--prune` where it prunes: git reads the mirror's refs, works out what to send and sends it in
+/// one connection, and receive-pack checks each ref's old value as it updates it, so a change
+/// made to the mirror meanwhile is refused, not overwritten. An exact ref name that is gone here
+/// is deleted there if the mirror last took it from us.
+fn push_patterns(
     git: &MirrorGit<'_>,
     mirror: &Mirror,
     local: &Refs,
-    remote: &Refs,
+    known: Option<&Refs>,
     atomic: &Atomic,
 ) -> Result<BTreeMap<String, RefResult>> {
     let plus = if mirror.force { "+" } else { "" };
@@ -638,9 +601,13 @@ fn push_bulk(
     for pattern in &mirror.refs {
         if pattern.contains('*') || local.contains_key(pattern) {
             refspecs.push(format!("{plus}{pattern}:{pattern}"));
-        } else if mirror.prune && remote.contains_key(pattern) {
+        } else if mirror.prune && known.is_some_and(|known| known.contains_key(pattern)) {
             refspecs.push(format!(":{pattern}"));
         }
+    }
+    if refspecs.is_empty() {
+        // Without a refspec `git push` would push what `push.default` says: nothing of ours.
+        return Ok(BTreeMap::new());
     }
     push_atomic_if_asked(git, &options, &refspecs, atomic)
 }
@@ -813,9 +780,15 @@ pub fn parse_porcelain(stdout: &str) -> BTreeMap<String, RefResult> {
             continue;
         };
         let result = match flag {
-            " " | "-" | "*" => RefResult::Done,
+            " " | "-" => RefResult::Done,
+            "*" => RefResult::Created,
             "=" => RefResult::UpToDate,
-            "+" => RefResult::Forced,
+            "+" => RefResult::Forced {
+                old: summary
+                    .and_then(|summary| summary.split("...").next())
+                    .map(|old| old.trim().to_owned())
+                    .filter(|old| !old.is_empty() && old.bytes().all(|b| b.is_ascii_hexdigit())),
+            },
             "!" => RefResult::Rejected(summary.unwrap_or("rejected").trim().to_owned()),
             _ => continue,
         };
@@ -886,22 +859,18 @@ mod tests {
                    !\tabc:refs/heads/div\t[rejected] (non-fast-forward)\n\
                    Done\n";
         let results = parse_porcelain(out);
-        assert_eq!(results["refs/heads/new"], RefResult::Done);
-        assert_eq!(results["refs/heads/main"], RefResult::Forced);
+        assert_eq!(results["refs/heads/new"], RefResult::Created);
+        assert_eq!(
+            results["refs/heads/main"],
+            RefResult::Forced {
+                old: Some("abc".into())
+            }
+        );
         assert_eq!(results["refs/heads/gone"], RefResult::Done);
         assert_eq!(
             results["refs/heads/div"],
             RefResult::Rejected("[rejected] (non-fast-forward)".into())
         );
         assert_eq!(results.len(), 4);
-    }
-
-    #[test]
-    fn large_plans_or_large_mirrors_push_in_bulk() {
-        assert!(!pushes_in_bulk(1, 10_000));
-        assert!(!pushes_in_bulk(250, 0));
-        assert!(!pushes_in_bulk(1000, 100));
-        assert!(pushes_in_bulk(1001, 0));
-        assert!(pushes_in_bulk(100, 10_000));
     }
 }
