@@ -516,15 +516,7 @@ pub(crate) fn remote_refs(git: &MirrorGit<'_>, mirror: &Mirror) -> Result<Refs> 
 /// suffixes), refs hidden by the mirror's config, a repository libgit2 cannot open (a newer ref
 /// format, another owner); git then reads them, and reports any error in its own words.
 fn local_mirror_refs(mirror: &Mirror) -> Option<Refs> {
-    if crate::config::transport(&mirror.url) != crate::config::Transport::Local {
-        return None;
-    }
-    let repo = git2::Repository::open_ext(
-        crate::config::local_path(&mirror.url),
-        git2::RepositoryOpenFlags::NO_SEARCH,
-        std::iter::empty::<&std::ffi::OsStr>(),
-    )
-    .ok()?;
+    let repo = open_local_mirror(mirror)?;
     let config = repo.config().ok()?;
     for key in ["transfer.hiderefs", "uploadpack.hiderefs", "receive.hiderefs"] {
         let mut entries = config.entries(Some(key)).ok()?;
@@ -545,16 +537,20 @@ fn local_mirror_refs(mirror: &Mirror) -> Option<Refs> {
 /// The git dir of a mirror on this machine that git-repo-sync writes into, directly or through
 /// `git push` (its path without a trailing `/`, as processes working there name it).
 fn local_git_dir(mirror: &Mirror) -> Option<std::path::PathBuf> {
+    Some(open_local_mirror(mirror)?.path().components().collect())
+}
+
+/// A mirror on this machine, opened at exactly its path, if libgit2 can.
+fn open_local_mirror(mirror: &Mirror) -> Option<git2::Repository> {
     if crate::config::transport(&mirror.url) != crate::config::Transport::Local {
         return None;
     }
-    let repo = git2::Repository::open_ext(
+    git2::Repository::open_ext(
         crate::config::local_path(&mirror.url),
         git2::RepositoryOpenFlags::NO_SEARCH,
         std::iter::empty::<&std::ffi::OsStr>(),
     )
-    .ok()?;
-    Some(repo.path().components().collect())
+    .ok()
 }
 
 /// The per-ref outcome of a push.

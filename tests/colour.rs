@@ -3,9 +3,6 @@
 
 mod support;
 
-use std::process::Command;
-
-use support::servers::require_programs;
 use support::{TestEnv, s};
 
 const ESC: &str = "\u{1b}[";
@@ -21,24 +18,10 @@ fn with_a_failing_and_a_healthy_mirror(env: &TestEnv) -> std::path::PathBuf {
     repo
 }
 
-/// `git-repo-sync status` (with `extra` arguments) on a pseudo-terminal (util-linux `script`);
-/// `no_color` sets NO_COLOR there.
+/// `git-repo-sync status` (with `extra` arguments) on a terminal; `no_color` sets NO_COLOR.
 fn status_on_terminal(env: &TestEnv, repo: &std::path::Path, extra: &str, no_color: bool) -> Option<String> {
-    let found = require_programs("the colour-on-a-terminal check", &["script"])?;
-    let mut cmd = Command::new(&found[0]);
-    env.apply_env(&mut cmd);
-    // What a terminal sets; without TERM nothing may assume colours are understood.
-    cmd.env_remove("NO_COLOR").env("TERM", "xterm-256color");
-    if no_color {
-        cmd.env("NO_COLOR", "1");
-    }
-    cmd.arg("-qec")
-        .arg(format!("{} status {extra}", support::BIN))
-        .arg("/dev/null")
-        .current_dir(repo);
-    let out = cmd.output().expect("running script");
-    assert!(out.status.success(), "{out:?}");
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    let vars: &[(&str, &str)] = if no_color { &[("NO_COLOR", "1")] } else { &[] };
+    env.on_terminal(repo, &format!("status {extra}"), vars)
 }
 
 #[test]

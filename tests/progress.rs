@@ -6,9 +6,7 @@ mod support;
 
 use std::fs;
 use std::io::Write as _;
-use std::process::Command;
 
-use support::servers::require_programs;
 use support::{TestEnv, WAIT, s};
 
 /// Random bytes git cannot compress or delta, so that packing them takes a while.
@@ -41,17 +39,7 @@ fn large(env: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) {
 }
 
 fn sync_on_terminal(env: &TestEnv, repo: &std::path::Path, args: &str) -> Option<String> {
-    let found = require_programs("the progress-on-a-terminal check", &["script"])?;
-    let mut cmd = Command::new(&found[0]);
-    env.apply_env(&mut cmd);
-    cmd.env("TERM", "xterm-256color")
-        .arg("-qec")
-        .arg(format!("{} sync {args}", support::BIN))
-        .arg("/dev/null")
-        .current_dir(repo);
-    let out = cmd.output().expect("running script");
-    assert!(out.status.success(), "{out:?}");
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    env.on_terminal(repo, &format!("sync {args}"), &[])
 }
 
 #[test]

@@ -295,6 +295,25 @@ impl TestEnv {
         cmd.assert().success();
     }
 
+    /// `git-repo-sync <args>` in `dir` on a pseudo-terminal (util-linux `script`), with the
+    /// isolated environment, TERM set as a terminal sets it and NO_COLOR unset unless `vars`
+    /// set it; what appeared on the terminal. `None` (after saying why) without `script`.
+    pub fn on_terminal(&self, dir: &Path, args: &str, vars: &[(&str, &str)]) -> Option<String> {
+        let found = servers::require_programs("a terminal test", &["script"])?;
+        let mut cmd = Command::new(&found[0]);
+        self.apply_env(&mut cmd);
+        cmd.env_remove("NO_COLOR")
+            .env("TERM", "xterm-256color")
+            .envs(vars.iter().copied())
+            .arg("-qec")
+            .arg(format!("{BIN} {args}"))
+            .arg("/dev/null")
+            .current_dir(dir);
+        let out = cmd.output().expect("running script");
+        assert!(out.status.success(), "{out:?}");
+        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// `git-repo-sync status --json` in `repo`, parsed.
     pub fn status_json(&self, repo: &Path) -> serde_json::Value {
         let out = self
