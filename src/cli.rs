@@ -125,6 +125,17 @@ pub struct InstallArgs {
     /// `git-repo-sync` on PATH when it is gone.
     #[arg(long, value_name = "PATH")]
     pub hook_binary: Option<PathBuf>,
+
+    /// Install into every repository below each REPO (bare or not; git directories are not
+    /// searched). Each --mirror URL must name the repository with {{name}} (its directory's name
+    /// without .git) or {{path}} (its path below REPO). One that cannot be installed into is
+    /// reported and skipped; exit status 1 then.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+
+    /// With --recursive, look inside work trees too (submodules, clones inside clones).
+    #[arg(long, requires = "recursive")]
+    pub nested: bool,
 }
 
 #[derive(Debug, Args)]

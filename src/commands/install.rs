@@ -16,6 +16,7 @@ use crate::repo::quoted;
 use crate::triggers::{self, Mechanism, Step};
 use crate::{ExitStatus, Verbosity};
 
+mod recursive;
 mod wizard;
 
 struct Plan {
@@ -27,12 +28,11 @@ struct Plan {
 }
 
 pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
+    if args.recursive {
+        return run_recursive(args, verbosity);
+    }
     let mut requested = parse_mirror_args(&args.mirrors)?;
-    let binary = match &args.hook_binary {
-        Some(path) if path.is_absolute() => path.clone(),
-        Some(path) => bail!("--hook-binary {} must be an absolute path", quoted(path)),
-        None => std::env::current_exe().context("finding the path of this git-repo-sync binary")?,
-    };
+    let binary = hook_binary(args)?;
     let repos = Repo::open_all(&args.repos)?;
     let mechanism = Mechanism::for_installed_git()?;
 
@@ -41,7 +41,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
     for repo in repos {
         repo.ensure_owned_by_current_user()?;
         let config_path = repo.config_path();
-        let mut config = Config::load(&config_path)?;
+        let config = Config::load(&config_path)?;
         let at_terminal = std::io::stdin().is_terminal();
         if should_ask(
             args,
@@ -52,29 +52,9 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
             requested = wizard::ask_mirrors(&repo)?;
             asked = true;
         }
-        let before = config.clone();
-        for (name, url) in &requested {
-            match config.mirrors.get(name) {
-                Some(existing) if existing.url == *url => {}
-                Some(existing) => bail!(
-                    "mirror '{name}' already exists in {} with URL {}; remove it first \
-                     (`git-repo-sync mirror remove {name}`) or pick another name",
-                    quoted(config_path),
-                    crate::redact::url(&existing.url)
-                ),
-                None => {
-                    config.mirrors.insert(name.clone(), Mirror::new(url.clone()));
-                }
-            }
-        }
-        let triggers = triggers::plan_install(&repo, &binary, args.force, mechanism)
-            .with_context(|| format!("installing into {}", quoted(repo.display_path())))?;
-        plans.push(Plan {
-            config_changed: config != before,
-            repo,
-            config,
-            triggers,
-        });
+        plans.push(plan_repo(
+            repo, config, &requested, &binary, args.force, mechanism,
+        )?);
     }
 
     if asked {
@@ -93,6 +73,123 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
         report(plan, &actions, args.dry_run, verbosity, mechanism);
     }
     Ok(ExitStatus::Success)
+}
+
+/// What installing into `repo` (whose config is `config`) with the `requested` mirrors does.
+fn plan_repo(
+    repo: Repo,
+    mut config: Config,
+    requested: &[(String, String)],
+    binary: &std::path::Path,
+    force: bool,
+    mechanism: Mechanism,
+) -> Result<Plan> {
+    let config_path = repo.config_path();
+    let before = config.clone();
+    for (name, url) in requested {
+        match config.mirrors.get(name) {
+            Some(existing) if existing.url == *url => {}
+            Some(existing) => bail!(
+                "mirror '{name}' already exists in {} with URL {}; remove it first \
+                 (`git-repo-sync mirror remove {name}`) or pick another name",
+                quoted(config_path),
+                crate::redact::url(&existing.url)
+            ),
+            None => {
+                config.mirrors.insert(name.clone(), Mirror::new(url.clone()));
+            }
+        }
+    }
+    let triggers = triggers::plan_install(&repo, binary, force, mechanism)
+        .with_context(|| format!("installing into {}", quoted(repo.display_path())))?;
+    Ok(Plan {
+        config_changed: config != before,
+        repo,
+        config,
+        triggers,
+    })
+}
+
+fn hook_binary(args: &InstallArgs) -> Result<std::path::PathBuf> {
+    match &args.hook_binary {
+        Some(path) if path.is_absolute() => Ok(path.clone()),
+        Some(path) => bail!("--hook-binary {} must be an absolute path", quoted(path)),
+        None => std::env::current_exe().context("finding the path of this git-repo-sync binary"),
+    }
+}
+
+/// `install --recursive DIR...`: each repository found on its own, so that one that cannot be
+/// installed into is reported and skipped while the others are installed; a summary at the end.
+fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
+    if args.repos.is_empty() {
+        bail!("--recursive needs the directories to search: git-repo-sync install --recursive DIR...");
+    }
+    let mut templates: Vec<recursive::UrlTemplate> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for arg in &args.mirrors {
+        let (name, url) = arg.split_once('=').ok_or_else(|| {
+            anyhow!("--mirror {arg:?} is not NAME=URL (for example nas=/mnt/nas/{{{{path}}}}.git)")
+        })?;
+        config::validate_name(name).map_err(|why| anyhow!("mirror name {name:?} {why}"))?;
+        if names.contains(&name) {
+            bail!("--mirror {name} is given twice; each mirror needs its own name");
+        }
+        if !url.contains("{{") {
+            bail!(
+                "--mirror {name}={url} names no repository: every repository found would push to \
+                 that one mirror. Use {{{{name}}}} or {{{{path}}}} in it (for example \
+                 {name}=/mnt/nas/{{{{path}}}}.git)"
+            );
+        }
+        names.push(name);
+        templates.push(recursive::UrlTemplate::parse(name, url)?);
+    }
+    let binary = hook_binary(args)?;
+    let mechanism = Mechanism::for_installed_git()?;
+    let (mut installed, mut current) = (0_usize, 0_usize);
+    let mut skipped: Vec<(std::path::PathBuf, String)> = Vec::new();
+    for root in &args.repos {
+        let root = std::fs::canonicalize(root).with_context(|| format!("reading {}", quoted(root)))?;
+        for path in recursive::find(&root, args.nested)? {
+            let done = (|| -> Result<bool> {
+                let repo = Repo::open(&path)?;
+                repo.ensure_owned_by_current_user()?;
+                let config = Config::load(&repo.config_path())?;
+                let requested = templates
+                    .iter()
+                    .map(|template| template.render_for(&root, &path))
+                    .collect::<Result<Vec<_>>>()?;
+                let plan = plan_repo(repo, config, &requested, &binary, args.force, mechanism)?;
+                let actions = carry_out(&plan, args.dry_run, verbosity)?;
+                if !actions.is_empty() {
+                    report(&plan, &actions, args.dry_run, verbosity, mechanism);
+                }
+                Ok(!actions.is_empty())
+            })();
+            match done {
+                Ok(true) => installed += 1,
+                Ok(false) => current += 1,
+                Err(err) => skipped.push((path, format!("{err:#}"))),
+            }
+        }
+    }
+    let verb = if args.dry_run {
+        "would install"
+    } else {
+        "installed"
+    };
+    println!(
+        "{verb} into {installed} repositories, {current} already current, {} skipped",
+        skipped.len()
+    );
+    for (path, why) in &skipped {
+        println!("  skipped {}: {why}", quoted(path));
+    }
+    Ok(if skipped.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Error
+    })
 }
 
 /// Whether `install` asks: only a person at a terminal, who gave no mirror and has none, and
@@ -251,6 +348,11 @@ fn parse_mirror_args(args: &[String]) -> Result<Vec<(String, String)>> {
             anyhow!("--mirror {arg:?} is not NAME=URL (for example backup=/mnt/nas/project.git)")
         })?;
         config::validate_name(name).map_err(|why| anyhow!("mirror name {name:?} {why}"))?;
+        if url.contains("{{") {
+            bail!(
+                "--mirror {name}={url}: URL templates ({{{{name}}}}, {{{{path}}}}) are for `install --recursive`"
+            );
+        }
         let url = super::normalize_url(url)?;
         if mirrors.iter().any(|(seen, _)| seen == name) {
             bail!("--mirror {name} is given twice; each mirror needs its own name");
@@ -272,6 +374,8 @@ mod tests {
             force: false,
             dry_run,
             hook_binary: None,
+            recursive: false,
+            nested: false,
         }
     }
 

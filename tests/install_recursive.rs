@@ -1,0 +1,121 @@
+//! `install --recursive DIR`: one command for every repository below DIR, each with its own
+//! mirror from a URL template; one that cannot be installed into is reported and skipped, the
+//! others are installed, registered and mirrored.
+
+mod support;
+
+use std::fs;
+
+use support::{TestEnv, WAIT, s, sh_quote};
+
+#[test]
+fn every_repository_below_a_directory_is_installed_with_its_own_templated_mirror() {
+    let env = TestEnv::new();
+    let root = env.root().join("src");
+    let a = env.init_repo("src/a");
+    let b = env.init_bare("src/team/b.git");
+    let c = env.init_repo("src/team/deep/c");
+    let d = env.init_repo("src/d");
+    let nested = env.init_repo("src/a/vendor/sub");
+    let broken = root.join("broken");
+    fs::create_dir_all(&broken).expect("a broken repository");
+    fs::write(broken.join(".git"), "gitdir: /nowhere/at/all\n").expect("its .git file");
+    let ran = env.root().join("d-hook-ran");
+    env.write_executable(
+        &d.join(".git/hooks/post-commit"),
+        &format!("#!/bin/sh\necho ran >> {}\n", sh_quote(&ran)),
+    );
+    let mirrors = env.root().join("mirrors");
+    let template = format!("nas={}/{{{{path}}}}.git", s(&mirrors));
+
+    let out = env
+        .cmd()
+        .args(["install", "--recursive", s(&root), "--mirror", &template])
+        .output()
+        .expect("install --recursive");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "one was skipped: {said}");
+    assert!(
+        said.contains("installed into 4 repositories, 0 already current, 1 skipped"),
+        "{said}"
+    );
+    assert!(said.contains(&format!("skipped {}: ", s(&broken))), "{said}");
+    for (repo, mirror) in [
+        (&a, "a.git"),
+        (&b, "team/b.git"),
+        (&c, "team/deep/c.git"),
+        (&d, "d.git"),
+    ] {
+        let mirror = mirrors.join(mirror);
+        assert!(
+            mirror.join("HEAD").is_file(),
+            "{} has no mirror at {}",
+            s(repo),
+            s(&mirror)
+        );
+    }
+    assert!(
+        !mirrors.join("a/vendor/sub.git").exists(),
+        "searched inside a work tree"
+    );
+    assert!(!nested.join(".git/repo-sync.toml").exists());
+
+    // Each reaches its own mirror: a commit, a push to the bare one, a commit beside a hook.
+    env.commit(&a, "in a");
+    env.wait_until_refs_equal(&a, &mirrors.join("a.git"), WAIT);
+    env.git(env.root(), ["clone", "-q", s(&b), "b-work"]);
+    let b_work = env.root().join("b-work");
+    env.commit(&b_work, "to b");
+    env.git(&b_work, ["push", "-q", "origin", "HEAD:main"]);
+    env.wait_until_refs_equal(&b, &mirrors.join("team/b.git"), WAIT);
+    env.commit(&d, "in d");
+    env.wait_until_refs_equal(&d, &mirrors.join("d.git"), WAIT);
+    assert_eq!(fs::read_to_string(&ran).expect("d's hook ran"), "ran\n");
+
+    let registered = env.git(env.root(), ["config", "--global", "--get-all", "repo-sync.repo"]);
+    assert_eq!(registered.lines().count(), 4, "{registered}");
+
+    // Again: nothing to change, the broken one still reported.
+    let again = env
+        .cmd()
+        .args(["install", "--recursive", s(&root), "--mirror", &template])
+        .output()
+        .expect("install --recursive");
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        said.contains("installed into 0 repositories, 4 already current, 1 skipped"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_mirror_url_that_names_no_repository_is_refused_before_anything_is_written() {
+    let env = TestEnv::new();
+    let root = env.root().join("src");
+    env.init_repo("src/a");
+    env.init_repo("src/b");
+    let before = support::Snapshot::of(env.root());
+    let one_mirror = format!("nas={}", s(&env.root().join("one.git")));
+    env.cmd()
+        .args(["install", "--recursive", s(&root), "--mirror", &one_mirror])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("names no repository"));
+    env.cmd()
+        .args([
+            "install",
+            "--recursive",
+            s(&root),
+            "--mirror",
+            "nas=/m/{{owner}}.git",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("template is not valid"));
+    env.cmd_in(&root.join("a"))
+        .args(["install", "--mirror", "nas=/m/{{name}}.git"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("install --recursive"));
+    before.assert_unchanged(&support::Snapshot::of(env.root()), "refused installs");
+}
