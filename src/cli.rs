@@ -38,7 +38,8 @@ pub enum Command {
     /// Add mirrors and write the hooks that keep them up to date.
     #[command(
         after_help = "Examples:\n  git-repo-sync install --mirror backup=/mnt/nas/project.git\n  \
-                            git-repo-sync install /srv/git/*.git --mirror github=git@github.com:me/x.git"
+                            git-repo-sync install /srv/git/*.git --mirror github=git@github.com:me/x.git\n  \
+                            git-repo-sync install --recursive /srv/git --mirror 'nas=/mnt/nas/{{path}}.git'"
     )]
     Install(InstallArgs),
     /// Remove the hooks and put back the hooks that were there before.
