@@ -89,8 +89,19 @@ fn working_in(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
-fn marker_path(common_dir: &Path, mirror: &str) -> PathBuf {
+/// Where the markers of the passes writing into `mirror` are, one file per pass: a pass never
+/// overwrites the marker of an earlier one that is still to be judged.
+fn marker_dir(common_dir: &Path, mirror: &str) -> PathBuf {
     common_dir.join("repo-sync-inflight").join(mirror)
+}
+
+/// Removes the marker directories where they are left empty.
+fn tidy(marker_dir: &Path) {
+    if std::fs::remove_dir(marker_dir).is_ok()
+        && let Some(parent) = marker_dir.parent()
+    {
+        let _ = std::fs::remove_dir(parent);
+    }
 }
 
 /// The marker of a transfer into a mirror, removed when this value is dropped: the transfer's
@@ -103,29 +114,45 @@ pub(crate) struct Inside {
 impl Drop for Inside {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+        if let Some(dir) = self.path.parent() {
+            tidy(dir);
+        }
     }
 }
 
 /// Marks that this pass is about to write into the mirror `mirror` at `mirror_dir`.
 pub(crate) fn enter(common_dir: &Path, mirror: &str, mirror_dir: &Path) -> Result<Inside> {
-    let path = marker_path(common_dir, mirror);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", crate::repo::quoted(dir)))?;
-    }
+    let dir = marker_dir(common_dir, mirror);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", crate::repo::quoted(&dir)))?;
+    let path = dir.join(pass_name());
     let mut text = format!("{}\n", pass_name()).into_bytes();
     text.extend_from_slice(mirror_dir.as_os_str().as_bytes());
     std::fs::write(&path, text).with_context(|| format!("writing {}", crate::repo::quoted(&path)))?;
     Ok(Inside { path })
 }
 
-/// Clears what an earlier pass, killed while it wrote into `mirror`, left there. Returns one
+/// Clears what earlier passes, killed while they wrote into `mirror`, left there. Returns one
 /// line per thing removed or left alone, for the user. The caller holds the sync lock.
 pub(crate) fn repair(common_dir: &Path, mirror: &str) -> Vec<String> {
-    let path = marker_path(common_dir, mirror);
-    let Ok(text) = std::fs::read(&path) else {
+    let dir = marker_dir(common_dir, mirror);
+    let mut markers: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    markers.sort();
+    let notes = markers.iter().flat_map(|marker| repair_one(marker)).collect();
+    tidy(&dir);
+    notes
+}
+
+/// [`repair`] for the pass whose marker is at `path`.
+fn repair_one(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read(path) else {
         return Vec::new();
     };
-    let since = std::fs::metadata(&path).and_then(|meta| meta.modified()).ok();
+    let since = std::fs::metadata(path).and_then(|meta| meta.modified()).ok();
     let parsed = text.iter().position(|&b| b == b'\n').and_then(|newline| {
         let name = std::str::from_utf8(&text[..newline]).ok()?;
         let dir = Path::new(OsStr::from_bytes(&text[newline + 1..]));
@@ -133,7 +160,7 @@ pub(crate) fn repair(common_dir: &Path, mirror: &str) -> Vec<String> {
     });
     // Cut short while being written: that pass had not begun its transfer.
     let Some((name, dir)) = parsed else {
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path);
         return Vec::new();
     };
     match pass_alive(&name) {
@@ -175,7 +202,7 @@ pub(crate) fn repair(common_dir: &Path, mirror: &str) -> Vec<String> {
         }
     }
     if others.is_empty() {
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path);
     } else {
         notes.push(format!(
             "an earlier sync was killed inside {}, where process {} works now; what it left there \
@@ -216,6 +243,13 @@ pub(crate) fn leftovers(dir: &Path) -> Vec<PathBuf> {
     };
     let objects = dir.join("objects");
     named(&objects, &["tmp_objdir-incoming-"], &mut found);
+    // A loose object being written (`unpack-objects`, `receive-pack`) is `objects/xx/tmp_obj_*`.
+    for entry in std::fs::read_dir(&objects).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if name.len() == 2 && name.as_bytes().iter().all(u8::is_ascii_hexdigit) {
+            named(&entry.path(), &["tmp_obj_"], &mut found);
+        }
+    }
     named(
         &objects.join("pack"),
         &[TEMP_PACK_PREFIX, "tmp_pack_", "tmp_idx_", "tmp_rev_"],
@@ -288,6 +322,8 @@ mod tests {
             "refs/heads/topic",
             "objects/pack",
             "objects/tmp_objdir-incoming-x1",
+            "objects/c1",
+            "objects/info",
         ] {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
         }
@@ -299,6 +335,9 @@ mod tests {
             "refs/heads/topic/a.lock",
             "objects/pack/pack-1.pack",
             "objects/pack/tmp_repo_sync_pack-1.pack",
+            "objects/c1/0123456789",
+            "objects/c1/tmp_obj_UlJHLp",
+            "objects/info/tmp_obj_not_an_object_dir",
         ] {
             std::fs::write(d.join(file), "").expect("write");
         }
@@ -311,6 +350,7 @@ mod tests {
             found,
             [
                 "HEAD.lock",
+                "objects/c1/tmp_obj_UlJHLp",
                 "objects/pack/tmp_repo_sync_pack-1.pack",
                 "objects/tmp_objdir-incoming-x1",
                 "packed-refs.lock",
