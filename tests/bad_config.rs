@@ -1,5 +1,5 @@
 //! A malformed `repo-sync.toml`: every command that reads it fails, naming the file, the line and
-//! the column, and writes nothing (item 6).
+//! the column, and writes nothing.
 
 mod support;
 

@@ -1,6 +1,6 @@
 //! A hook that is not ours is never lost: it still runs after install, with its arguments and
 //! stdin, and uninstall puts it back byte for byte. Install is idempotent, and `--dry-run`
-//! changes nothing (item 3).
+//! changes nothing.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! What git-repo-sync guarantees about hostile and broken input (issue 5): each case is refused
+//! What git-repo-sync guarantees about hostile and broken input: each case is refused
 //! with an error that says what is wrong and where, and nothing on disk changes: not the
 //! repository, not its hooks, not its config, and no mirror is created. The cases that must work
 //! (a hooks directory that does not exist yet, a repository path that is not UTF-8) work.

@@ -1,4 +1,4 @@
-//! What git-repo-sync guarantees (issue 5): bursts, outages, crashes, failures that are seen,
+//! What git-repo-sync guarantees: bursts, outages, crashes, failures that are seen,
 //! state files that are never half-written, and diverged mirrors. Hostile and broken input is in
 //! `guarantee_hostile_input.rs`.
 //!

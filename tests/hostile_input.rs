@@ -1,5 +1,5 @@
 //! Paths and names with spaces, quotes, `$(touch pwned)` and backticks never run anything: paths
-//! work, and mirror names that could are refused with a clear error that changes nothing (item 7).
+//! work, and mirror names that could are refused with a clear error that changes nothing.
 
 mod support;
 

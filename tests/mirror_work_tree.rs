@@ -1,5 +1,5 @@
 //! A repository with a work tree keeps its mirrors equal to itself: commits, branches, tags,
-//! deletions, amends, merges and rebases all arrive (issue #2, items 1 and 4).
+//! deletions, amends, merges and rebases all arrive.
 
 mod support;
 

@@ -1,5 +1,5 @@
 //! The binary moved away after install (uninstalled, or a garbage-collected Nix store path):
-//! commits still succeed, with one warning line; a `git-repo-sync` on PATH takes over (item 8).
+//! commits still succeed, with one warning line; a `git-repo-sync` on PATH takes over.
 
 mod support;
 

@@ -1,5 +1,5 @@
 //! A mirror that rejects a ref (diverged, `force = false`) is left alone and reported; the other
-//! refs and the other mirrors still sync (item 5).
+//! refs and the other mirrors still sync.
 
 mod support;
 

@@ -1,5 +1,5 @@
 //! On a server, a bare repository's post-receive hook carries every push to the mirror, and a
-//! post-receive hook that was there before still gets the pushed refs on its stdin (item 2).
+//! post-receive hook that was there before still gets the pushed refs on its stdin.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Real transports (issue 4): ssh and http(s) mirrors pushed to real servers that the tests start
+//! Real transports: ssh and http(s) mirrors pushed to real servers that the tests start
 //! on loopback (sshd, `git http-backend` behind lighttpd, a server that never answers); see
 //! `support::servers`. Without those programs the tests print `skipped: ...` and pass, except
 //! under `CI=true`, where that is a failure.
@@ -144,7 +144,7 @@ fn askpass_recorder(env: &TestEnv) -> (String, std::path::PathBuf) {
     (s(&script).to_owned(), marker)
 }
 
-/// Must show 1: one commit reaches an ssh mirror (key auth through the fixture, deploy key given
+/// One commit reaches an ssh mirror (key auth through the fixture, deploy key given
 /// with `--identity-file`), an https mirror (basic auth, password from `--token-env`, server
 /// certificate trusted through `http.sslCAInfo`) and a local mirror, from the hook's background
 /// worker and again with `sync`.
@@ -225,7 +225,7 @@ fn one_commit_reaches_ssh_https_and_local_mirrors() {
     assert!(sshd.logins() >= 1, "sshd saw no login:\n{}", sshd.log());
 }
 
-/// Must show 2: scp-style URLs through a `~/.ssh/config`-style host alias whose entry holds the
+/// scp-style URLs work through a `~/.ssh/config`-style host alias whose entry holds the
 /// non-standard port and the key (the ssh config is the user's, handed over with
 /// `GIT_SSH_COMMAND=ssh -F ...`), also `user@alias:path` and `ssh://alias/path`; the server only
 /// allows git-shell, so nothing but git's own commands may run there.
@@ -286,7 +286,7 @@ fn ssh_mirrors_through_a_host_alias_with_a_non_standard_port() {
     }
 }
 
-/// Must show 3: an unknown host key stops that mirror with a message saying how to trust the
+/// An unknown host key stops that mirror with a message saying how to trust the
 /// host; the other mirror succeeds; nothing reaches the untrusted host, and nothing is trusted
 /// behind the user's back.
 #[test]
@@ -343,7 +343,7 @@ fn unknown_ssh_host_key_fails_that_mirror_and_says_how_to_trust_it() {
     );
 }
 
-/// Must show 3, a changed host key: refused even when new hosts are trusted on first use.
+/// A changed host key is refused even when new hosts are trusted on first use.
 #[test]
 fn changed_ssh_host_key_fails_even_with_trust_new_host_key() {
     let env = TestEnv::new();
@@ -378,7 +378,7 @@ fn changed_ssh_host_key_fails_even_with_trust_new_host_key() {
     );
 }
 
-/// Must show 3, the opt-in: `trust_new_host_key = true` accepts a host seen for the first time and
+/// `trust_new_host_key = true` accepts a host seen for the first time and
 /// remembers its key in the user's known_hosts.
 #[test]
 fn trust_new_host_key_accepts_and_remembers_a_new_host() {
@@ -414,7 +414,7 @@ fn trust_new_host_key_accepts_and_remembers_a_new_host() {
     );
 }
 
-/// Must show 4 (https): a wrong password from `token_env` is one clear authentication failure
+/// A wrong password from `token_env` is one clear authentication failure
 /// naming the mirror: no hang with stdin closed and no `GIT_TERMINAL_PROMPT` set by the caller,
 /// no askpass prompt, one rejected login at the server, and the other mirror still syncs.
 #[test]
@@ -495,7 +495,7 @@ fn assert_one_clear_auth_failure(
     );
 }
 
-/// Must show 4 (ssh): a key the server does not accept is one clear authentication failure: one
+/// A key the server does not accept is one clear authentication failure: one
 /// connection, no password or passphrase prompt even though the server offers passwords and an
 /// askpass program is forced, no hang, the other mirror still syncs.
 #[test]
@@ -537,7 +537,7 @@ fn wrong_ssh_key_is_one_clear_authentication_failure_without_prompting() {
     assert_empty(&env, &remote, "the server refused the key");
 }
 
-/// Must show 5: servers that accept the TCP connection and never answer (one spoken to over
+/// Servers that accept the TCP connection and never answer (one spoken to over
 /// http, one over ssh) are given up after the mirror's `timeout` (2 s: once in the config file,
 /// once with `mirror add --timeout`) and reported as timed out; the local mirror still syncs and
 /// `sync` returns long before git's own (absent or minutes-long) timeouts.
@@ -619,7 +619,7 @@ fn hanging_servers_time_out_within_the_configured_limit() {
     assert_eq!(env.refs(&src), env.refs(&local));
 }
 
-/// Must show 6: a password in a mirror URL and a token in `token_env` (and, for the error chains,
+/// A password in a mirror URL and a token in `token_env` (and, for the error chains,
 /// a failing mirror whose URL holds another password) appear in none of: the output of
 /// `install`, `mirror add`, `sync`, `sync -v`, `status`, `status --json`, `mirror list`, the
 /// worker's log and the state file.
