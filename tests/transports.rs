@@ -113,6 +113,22 @@ fn commit_with(env: &TestEnv, repo: &Path, message: &str, vars: &[(&str, &str)])
     support::run_ok(&mut cmd);
 }
 
+/// Mirror `guarded` at the http fixture's repository of that name, as user alice, with the
+/// password in `GUARDED_TOKEN`.
+fn add_guarded_mirror(env: &TestEnv, src: &Path, http: &HttpServer) {
+    let url = http.url_with_user("alice", "guarded");
+    let args = [
+        "mirror",
+        "add",
+        "--no-check",
+        "guarded",
+        &url,
+        "--token-env",
+        "GUARDED_TOKEN",
+    ];
+    run_ok(env, src, &args, &[]);
+}
+
 fn last_error(status: &Value, name: &str) -> String {
     mirror_status(status, name)["last_error"]
         .as_str()
@@ -427,20 +443,7 @@ fn wrong_http_password_is_one_clear_authentication_failure() {
     let local = env.init_bare("local.git");
     let remote = http.create_repo(&env, "guarded");
     env.install(&src, &[("local", s(&local))]);
-    run_ok(
-        &env,
-        &src,
-        &[
-            "mirror",
-            "add",
-            "--no-check",
-            "guarded",
-            &http.url_with_user("alice", "guarded"),
-            "--token-env",
-            "GUARDED_TOKEN",
-        ],
-        &[],
-    );
+    add_guarded_mirror(&env, &src, &http);
     let (askpass, asked) = askpass_recorder(&env);
     let mut cmd = env.std_cmd_in(&src);
     cmd.arg("sync")
@@ -792,20 +795,7 @@ fn with_token_env_the_credential_goes_with_the_first_request() {
     let local = env.init_bare("local.git");
     let remote = http.create_repo(&env, "guarded");
     env.install(&src, &[("local", s(&local))]);
-    run_ok(
-        &env,
-        &src,
-        &[
-            "mirror",
-            "add",
-            "--no-check",
-            "guarded",
-            &http.url_with_user("alice", "guarded"),
-            "--token-env",
-            "GUARDED_TOKEN",
-        ],
-        &[],
-    );
+    add_guarded_mirror(&env, &src, &http);
     run_ok(&env, &src, &["sync"], &[("GUARDED_TOKEN", "token-1")]);
     env.commit(&src, "second");
     run_ok(&env, &src, &["sync"], &[("GUARDED_TOKEN", "token-1")]);
