@@ -4,7 +4,7 @@
 //! whole-process figures against `git push` are in `benches/compare.rs` (see BENCHMARKS.md).
 
 use git_repo_sync::config::{Config, Mirror};
-use git_repo_sync::push::{self, Refs};
+use git_repo_sync::engine::{self, Refs};
 
 fn main() {
     divan::main();
@@ -29,14 +29,14 @@ fn plan_one_changed(bencher: divan::Bencher<'_, '_>, n: usize) {
     let remote = refs(n, 0);
     let mut local = remote.clone();
     local.insert("refs/heads/ref-00000".into(), "f".repeat(40));
-    bencher.bench(|| push::plan(divan::black_box(&mirror), &local, &remote));
+    bencher.bench(|| engine::plan(divan::black_box(&mirror), &local, &remote));
 }
 
 #[divan::bench(args = [250, 10_000])]
 fn fingerprint(bencher: divan::Bencher<'_, '_>, n: usize) {
     let mirror = Mirror::new("/srv/mirror.git".into());
     let local = refs(n, 0);
-    bencher.bench(|| push::fingerprint(divan::black_box(&mirror), &local));
+    bencher.bench(|| engine::fingerprint(divan::black_box(&mirror), &local));
 }
 
 #[divan::bench(args = [250, 10_000])]
@@ -46,7 +46,7 @@ fn parse_porcelain(bencher: divan::Bencher<'_, '_>, n: usize) {
         out.push_str(&format!("=\t{oid}:{name}\t[up to date]\n"));
     }
     out.push_str("Done\n");
-    bencher.bench(|| push::parse_porcelain(divan::black_box(&out)));
+    bencher.bench(|| engine::parse_porcelain(divan::black_box(&out)));
 }
 
 #[divan::bench]

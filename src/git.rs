@@ -122,7 +122,7 @@ pub fn command() -> Command {
     cmd.env("LC_ALL", "C")
         .env("GIT_TERMINAL_PROMPT", "0")
         // So that the next pass can tell whether a lock in a mirror is held by a git of ours.
-        .env(crate::leftovers::PASS_ENV, crate::leftovers::pass_name())
+        .env(crate::process::PASS_ENV, crate::process::pass_name())
         .stdin(Stdio::null());
     cmd
 }

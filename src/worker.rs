@@ -17,8 +17,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context as _, Result};
 
 use crate::config::Config;
+use crate::engine;
 use crate::git;
-use crate::push;
 use crate::repo::Repo;
 use crate::state::timestamp;
 
@@ -242,7 +242,7 @@ fn spawn_worker(repo: &Repo, lock: SyncLock) -> Result<()> {
     // A hook on a server runs in the pusher's session; the worker outlives that push.
     git::scrub_env(&mut cmd);
     // A worker started from a mirror's hook during our push is a pass of its own, not ours.
-    cmd.env_remove(crate::leftovers::PASS_ENV);
+    cmd.env_remove(crate::process::PASS_ENV);
     let lock_fd = lock.file.as_raw_fd();
     cmd.arg("--lock-fd").arg(lock_fd.to_string());
     detach(&mut cmd, lock_fd);
@@ -340,12 +340,12 @@ pub fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
             let moved = || {
                 refs_at_last_pass
                     .as_ref()
-                    .is_some_and(|before| push::local_refs(repo).ok().as_ref() != Some(before))
+                    .is_some_and(|before| engine::local_refs(repo).ok().as_ref() != Some(before))
             };
             if !marked && !asked_now && !moved() {
                 break;
             }
-            refs_at_last_pass = pending_problem(repo).and_then(|_| push::local_refs(repo).ok());
+            refs_at_last_pass = pending_problem(repo).and_then(|_| engine::local_refs(repo).ok());
             pass(repo);
         }
         drop(lock);
@@ -360,7 +360,7 @@ fn pass(repo: &Repo) {
     let mut log = io::stderr().lock();
     let now = timestamp(std::time::SystemTime::now());
     let result = Config::load(&repo.config_path())
-        .and_then(|config| push::run_pass(repo, &config, &[], push::PassKind::Background, None));
+        .and_then(|config| engine::run_pass(repo, &config, &[], engine::PassKind::Background, None));
     match result {
         Ok(reports) => {
             for report in reports.iter().filter(|r| !r.skipped) {

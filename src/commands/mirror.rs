@@ -49,7 +49,7 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
             // What was kept about it goes too, under the lock every writer of the state takes:
             // a mirror added later under the same name is a new mirror.
             let _lock = crate::worker::SyncLock::acquire(&repo)?;
-            crate::push::forget(&repo, name)?;
+            crate::engine::forget(&repo, name)?;
             if verbosity != Verbosity::Quiet {
                 println!(
                     "removed mirror '{name}' and what was kept about it (nothing on the mirror itself was deleted)"

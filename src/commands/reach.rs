@@ -5,9 +5,9 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use crate::config::{Mirror, Transport};
+use crate::engine::{MirrorGit, Permanent};
 use crate::repo::Repo;
-use crate::transport::{MirrorGit, Permanent};
-use crate::{push, redact};
+use crate::{engine, redact};
 
 /// What a ref listing of a mirror found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl Reach {
 
 /// Lists the mirror's refs once, as a sync would read them.
 pub(crate) fn check(repo: &Repo, mirror: &Mirror) -> Reach {
-    let listed = MirrorGit::new(&repo.common_dir, mirror).and_then(|git| push::remote_refs(&git, mirror));
+    let listed = MirrorGit::new(&repo.common_dir, mirror).and_then(|git| engine::remote_refs(&git, mirror));
     match listed {
         Ok(refs) => Reach::Refs(refs.len()),
         Err(err) => {

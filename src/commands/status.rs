@@ -10,7 +10,7 @@ use crate::fleet::Line;
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::state::{PushedRef, Rejection, State, SyncResult};
-use crate::{git, push, redact, triggers};
+use crate::{engine, git, redact, triggers};
 
 #[derive(Serialize)]
 struct StatusReport {
@@ -78,7 +78,7 @@ fn build(repo: &Repo, git_runs_config_hooks: bool) -> Result<StatusReport> {
         .map(|(name, mirror)| {
             let seen = state.mirrors.get(name).cloned().unwrap_or_default();
             Ok(MirrorStatus {
-                pending: push::pending(repo, name, mirror)?,
+                pending: engine::pending(repo, name, mirror)?,
                 name: name.clone(),
                 url: redact::url(&mirror.url),
                 last_attempt: seen.last_attempt,

@@ -10,7 +10,7 @@ use crate::fleet::{self, Line};
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::state::{PushAction, PushedRef, State};
-use crate::{ExitStatus, Verbosity, git, notify, push, triggers, ui, worker};
+use crate::{ExitStatus, Verbosity, engine, git, notify, triggers, ui, worker};
 
 pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     if args.all {
@@ -28,11 +28,11 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     // Waits for a background worker rather than push beside it.
     let reports = worker::foreground(&repo, args.mirrors.is_empty(), || {
         let progress = ui::Progress::on_terminal(verbosity == Verbosity::Quiet);
-        push::run_pass(
+        engine::run_pass(
             &repo,
             &config,
             &args.mirrors,
-            push::PassKind::Foreground,
+            engine::PassKind::Foreground,
             progress.as_ref(),
         )
     })?;
@@ -144,7 +144,7 @@ fn sync_registered(path: &Path, git_runs_config_hooks: bool) -> Outcome {
         outcome.status = ExitStatus::Error;
     }
     let passed = worker::scheduled(&repo, || {
-        let reports = push::run_pass(&repo, &config, &[], push::PassKind::Scheduled, None)?;
+        let reports = engine::run_pass(&repo, &config, &[], engine::PassKind::Scheduled, None)?;
         report_trigger_problem_once(&repo, &config, trigger_problem.as_deref())?;
         Ok(reports)
     });

@@ -68,7 +68,7 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
                 actions.push(format!("delete {}", quoted(&path)));
             }
             if !args.dry_run {
-                crate::direct::remove_stale_staging(&repo.common_dir);
+                crate::engine::transfer::direct::remove_stale_staging(&repo.common_dir);
             }
         }
         if verbosity != Verbosity::Quiet {

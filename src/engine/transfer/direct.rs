@@ -22,9 +22,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use anyhow::{Context as _, Result, bail};
 
 use crate::config::{Mirror, Transport, local_path, transport};
+use crate::engine::leftovers::TEMP_PACK_PREFIX;
+use crate::engine::plan::{Change, RefResult, Refs};
 use crate::git;
-use crate::leftovers::TEMP_PACK_PREFIX;
-use crate::push::{Change, RefResult, Refs};
 
 /// Hooks `receive-pack` would run in the mirror; a mirror with any of them goes through it.
 const RECEIVE_HOOKS: &[&str] = &[

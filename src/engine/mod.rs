@@ -1,0 +1,24 @@
+//! The engine: one pass over a repository's mirrors, shared by its three callers (the hook's
+//! worker, the foreground `sync`, the schedule's `sync --all`).
+//!
+//! - [`plan`]: the plan's types and pure parts (which refs a mirror takes, what must move).
+//! - [`pass`](run_pass): the mirrors in parallel, retries, recording the outcome.
+//! - `transfer/`: `git_push` (one `git push --porcelain` per mirror) and `direct` (a plain local
+//!   mirror filled without `git push`), which know only the plan's types.
+//! - `known`: the refs each mirror last took; `outcome`: what the per-ref results mean;
+//!   `leftovers`: what a killed pass left in a mirror on this machine, judged and cleared.
+
+mod known;
+pub(crate) mod leftovers;
+mod outcome;
+mod pass;
+pub mod plan;
+pub(crate) mod transfer;
+
+pub use known::{forget, known_refs, pending};
+pub use outcome::Report;
+pub use pass::{PassKind, run_pass};
+pub use plan::{Change, RefResult, Refs, fingerprint, local_refs, plan};
+pub use transfer::connection::{MirrorGit, Permanent, reason_lines};
+pub use transfer::git_push::parse_porcelain;
+pub use transfer::remote_refs;

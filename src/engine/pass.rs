@@ -1,0 +1,265 @@
+//! One pass: every selected mirror in parallel, each brought up to date by its transfer and
+//! tried again after a failure it may recover from; then the outcome is recorded (the state,
+//! the refs each mirror took, a notice when a mirror begins failing). The caller holds the
+//! repository's sync lock.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::Result;
+
+use super::known::{known_refs, known_refs_in, save_known_refs};
+use super::leftovers;
+use super::outcome::{self, Report};
+use super::plan::{Refs, fingerprint, local_refs, plan, selected};
+use super::transfer;
+use super::transfer::connection::{MirrorGit, Permanent};
+use super::transfer::direct::{self, SharedPacks};
+use super::transfer::git_push::{self, Atomic};
+use crate::config::{Config, Mirror};
+use crate::redact;
+use crate::repo::Repo;
+use crate::state::State;
+
+/// How a pass runs: in the foreground for `sync`, in the background worker, or in the
+/// schedule's `sync --all`. The last two skip mirrors whose refs here did not change since they
+/// last took them all, and leave a notice when a mirror begins failing; only the worker retries
+/// recoverable failures with backoff (the schedule comes back by itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassKind {
+    Foreground,
+    Background,
+    Scheduled,
+}
+
+impl PassKind {
+    fn unattended(self) -> bool {
+        matches!(self, Self::Background | Self::Scheduled)
+    }
+}
+
+/// Runs one pass over the selected mirrors in parallel and records the outcome in the state
+/// file. The caller holds the repository's sync lock.
+pub fn run_pass(
+    repo: &Repo,
+    config: &Config,
+    names: &[String],
+    kind: PassKind,
+    progress: Option<&crate::ui::Progress>,
+) -> Result<Vec<Report>> {
+    let mirrors = config.select(names)?;
+    direct::remove_stale_staging(&repo.common_dir);
+    let local = local_refs(repo)?;
+    let state_path = repo.state_path();
+    let mut state = State::read(&state_path).unwrap_or_else(|err| {
+        // Ours to rebuild (a directory in its place is reported when it is written, never
+        // deleted).
+        eprintln!("git-repo-sync: {err:#}; starting the state afresh");
+        State::default()
+    });
+    let packs = SharedPacks::default();
+    let source = Source {
+        common_dir: &repo.common_dir,
+        local: &local,
+        packs: &packs,
+    };
+    let reports: Vec<Report> = std::thread::scope(|scope| {
+        let handles: Vec<_> = mirrors
+            .iter()
+            .map(|&(name, mirror)| {
+                let print = fingerprint(mirror, &local);
+                let unchanged = kind.unattended()
+                    && state.mirrors.get(name).and_then(|m| m.synced_refs.as_deref()) == Some(print.as_str());
+                let source = &source;
+                let ask_atomic = state
+                    .mirrors
+                    .get(name)
+                    .is_none_or(|seen| seen.ask_atomic(SystemTime::now()));
+                scope.spawn(move || {
+                    if unchanged {
+                        let mut report = Report::new(name);
+                        report.skipped = true;
+                        report.attempt.synced_refs = Some(print);
+                        return report;
+                    }
+                    let retries = if kind == PassKind::Background {
+                        mirror.retries()
+                    } else {
+                        0
+                    };
+                    let line = progress.map(|progress| progress.mirror(name));
+                    let report = crate::ui::with_progress(line.clone(), || {
+                        sync_with_retries(source, name, mirror, &print, retries, ask_atomic)
+                    });
+                    if let Some(line) = line {
+                        line.finish_and_clear();
+                    }
+                    report
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a mirror's sync thread panicked"))
+            .collect()
+    });
+    let mut began_failing = Vec::new();
+    for report in reports.iter().filter(|report| !report.skipped) {
+        let mirror = &config.mirrors[&report.name];
+        let was_failing = state
+            .mirrors
+            .get(&report.name)
+            .is_some_and(|m| m.last_result == Some(crate::state::SyncResult::Failed));
+        state.record(&report.name, &redact::url(&mirror.url), &report.attempt);
+        if report.failed() && !was_failing {
+            began_failing.push(report);
+        }
+        if !report.failed() && (!report.attempt.pushed.is_empty() || known_refs(repo, &report.name).is_none())
+        {
+            save_known_refs(repo, &report.name, selected(mirror, &local))?;
+        }
+    }
+    state.save(&state_path)?;
+    for report in began_failing {
+        let mirror = &config.mirrors[&report.name];
+        let entry = &state.mirrors[&report.name];
+        crate::notify::failure_began(
+            repo,
+            &report.name,
+            mirror,
+            entry.failing_since.as_deref().unwrap_or_default(),
+            entry.last_error.as_deref().unwrap_or_default(),
+            kind.unattended(),
+        );
+    }
+    Ok(reports)
+}
+
+/// What every mirror's thread of a pass reads from: the repository and its refs, and the packs
+/// built once for the mirrors that take the same objects.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    common_dir: &'a Path,
+    local: &'a Refs,
+    packs: &'a SharedPacks,
+}
+
+/// Tries a mirror, and again after a recoverable failure, waiting 1 s, 2 s, 4 s ... up to the
+/// mirror's `retry_max_delay`, at most `retries` more times.
+fn sync_with_retries(
+    source: &Source<'_>,
+    name: &str,
+    mirror: &Mirror,
+    print: &str,
+    retries: u32,
+    ask_atomic: bool,
+) -> Report {
+    let mut delay = std::time::Duration::from_secs(1);
+    let mut tries_left = retries;
+    loop {
+        let (report, recoverable) = sync_mirror(source, name, mirror, print, ask_atomic);
+        if !recoverable || tries_left == 0 {
+            return report;
+        }
+        tries_left -= 1;
+        std::thread::sleep(delay.min(mirror.retry_max_delay()));
+        delay = delay.saturating_mul(2);
+    }
+}
+
+/// Brings one mirror up to date; never fails as a whole, the failure is in the report, with
+/// whether trying again may help.
+fn sync_mirror(
+    source: &Source<'_>,
+    name: &str,
+    mirror: &Mirror,
+    print: &str,
+    ask_atomic: bool,
+) -> (Report, bool) {
+    let Source {
+        common_dir,
+        local,
+        packs,
+    } = *source;
+    let mut report = Report::new(name);
+    let fail = |mut report: Report, err: &anyhow::Error| {
+        report.attempt.error = Some(redact::text(&format!("{err:#}"), &mirror.url));
+        let recoverable = err.downcast_ref::<Permanent>().is_none();
+        (report, recoverable)
+    };
+    let git = match MirrorGit::new(common_dir, mirror) {
+        Ok(git) => git,
+        Err(err) => return fail(report, &err),
+    };
+    // A mirror on this machine may hold what a killed pass of ours left there; it goes first,
+    // even when there is nothing to move, so that nothing of ours stays behind.
+    let local_dir = transfer::local_git_dir(mirror);
+    if local_dir.is_some() {
+        for note in leftovers::repair(common_dir, name) {
+            eprintln!("git-repo-sync: mirror '{name}': {note}");
+        }
+    }
+    // What this mirror last took from us, to tell our own rewrites from a diverged mirror.
+    let known = known_refs_in(common_dir, name);
+    // A plain mirror on this machine is filled directly, from a plan made against its refs
+    // (read in process); any other gets one `git push`, which reads the refs itself.
+    let direct_dir = direct::eligible(mirror);
+    let (remote, changes) = if direct_dir.is_some() {
+        let remote = match transfer::remote_refs(&git, mirror) {
+            Ok(remote) => remote,
+            Err(err) => return fail(report, &err),
+        };
+        let changes = plan(mirror, local, &remote);
+        if changes.is_empty() {
+            report.attempt.synced_refs = Some(print.to_owned());
+            return (report, false);
+        }
+        (remote, changes)
+    } else {
+        (Refs::new(), Vec::new())
+    };
+    let inside = match &local_dir {
+        Some(dir) => match leftovers::enter(common_dir, name, dir) {
+            Ok(inside) => Some(inside),
+            Err(err) => return fail(report, &err),
+        },
+        None => None,
+    };
+    let atomic = Atomic::ask(ask_atomic && mirror.force);
+    let results = match &direct_dir {
+        Some(mirror_dir) => direct::push(common_dir, mirror_dir, &changes, &remote, packs),
+        None => git_push::push_patterns(&git, mirror, local, known.as_ref(), &atomic),
+    };
+    report.attempt.atomic = atomic.answer();
+    // Every git of the transfer has ended: nothing of it is left for the next pass to judge.
+    drop(inside);
+    let results = match results {
+        Ok(results) => results,
+        Err(err) => {
+            let hint = local_dir
+                .as_deref()
+                .filter(|_| format!("{err:#}").contains(".lock"))
+                .map(leftovers::lock_hint)
+                .unwrap_or_default();
+            let err = if hint.is_empty() {
+                err
+            } else {
+                anyhow::anyhow!("{err:#}{hint}")
+            };
+            return fail(report, &err);
+        }
+    };
+    outcome::read_results(
+        &mut report.attempt,
+        mirror,
+        &changes,
+        results,
+        local,
+        known.as_ref(),
+    );
+    if report.attempt.rejected.is_empty() {
+        report.attempt.synced_refs = Some(print.to_owned());
+    }
+    // A rejection (diverged ref, stale lease) is not mended by pushing the same again now.
+    (report, false)
+}

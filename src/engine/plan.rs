@@ -1,0 +1,177 @@
+//! The plan's types and the pure parts of a pass: which refs a mirror takes, what must move so
+//! that the mirror's refs equal ours, and the fingerprint that lets a pass skip a mirror. The
+//! transfers (`transfer/`) know these types and nothing else of the engine.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash as _, Hasher as _};
+
+use anyhow::{Context as _, Result};
+
+use crate::config::{Mirror, ref_matches};
+use crate::repo::Repo;
+
+/// Ref name to object id (hex), sorted by name.
+pub type Refs = BTreeMap<String, String>;
+
+/// One ref change for a mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Create {
+        refname: String,
+        new: String,
+    },
+    Update {
+        refname: String,
+        old: String,
+        new: String,
+    },
+    Delete {
+        refname: String,
+        old: String,
+    },
+}
+
+impl Change {
+    pub fn refname(&self) -> &str {
+        match self {
+            Self::Create { refname, .. } | Self::Update { refname, .. } | Self::Delete { refname, .. } => {
+                refname
+            }
+        }
+    }
+}
+
+/// The local refs of the repository (symbolic refs left out: a mirror gets what they point at).
+pub fn local_refs(repo: &Repo) -> Result<Refs> {
+    let git = git2::Repository::open_bare(&repo.common_dir)
+        .with_context(|| format!("opening {}", crate::repo::quoted(&repo.common_dir)))?;
+    let mut refs = Refs::new();
+    for reference in git.references().context("listing refs")? {
+        let reference = reference.context("reading a ref")?;
+        if let (Ok(name), Some(target)) = (reference.name(), reference.target()) {
+            refs.insert(name.to_owned(), target.to_string());
+        }
+    }
+    Ok(refs)
+}
+
+/// The refs among `refs` that `mirror` mirrors.
+pub fn selected<'a>(
+    mirror: &'a Mirror,
+    refs: &'a Refs,
+) -> impl Iterator<Item = (&'a String, &'a String)> + 'a {
+    refs.iter()
+        .filter(move |(name, _)| mirror.refs.iter().any(|pattern| ref_matches(pattern, name)))
+}
+
+/// A fingerprint of what `mirror` would take from `refs`.
+pub fn fingerprint(mirror: &Mirror, refs: &Refs) -> String {
+    let mut hasher = std::hash::DefaultHasher::new();
+    mirror.url.hash(&mut hasher);
+    mirror.refs.hash(&mut hasher);
+    for (name, oid) in selected(mirror, refs) {
+        name.hash(&mut hasher);
+        oid.hash(&mut hasher);
+    }
+    format!("{:016x}", hasher.finish())
+}
+
+/// What to push so that the mirror's selected refs equal the local ones.
+pub fn plan(mirror: &Mirror, local: &Refs, remote: &Refs) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (name, new) in selected(mirror, local) {
+        match remote.get(name) {
+            None => changes.push(Change::Create {
+                refname: name.clone(),
+                new: new.clone(),
+            }),
+            Some(old) if old != new => changes.push(Change::Update {
+                refname: name.clone(),
+                old: old.clone(),
+                new: new.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    if mirror.prune {
+        for (name, old) in selected(mirror, remote) {
+            if !local.contains_key(name) {
+                changes.push(Change::Delete {
+                    refname: name.clone(),
+                    old: old.clone(),
+                });
+            }
+        }
+    }
+    changes
+}
+
+/// The per-ref outcome of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefResult {
+    /// Updated or deleted (or, from the direct transfer, created).
+    Done,
+    /// Created (git push's `*`).
+    Created,
+    /// Already had the value (listed by a bulk push for every matching ref).
+    UpToDate,
+    /// Done, but not a fast-forward: over `old` (as git printed it, perhaps abbreviated).
+    Forced {
+        old: Option<String>,
+    },
+    Rejected(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(pairs: &[(&str, &str)]) -> Refs {
+        pairs
+            .iter()
+            .map(|(n, o)| ((*n).to_owned(), (*o).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn plan_creates_updates_and_prunes_only_mirrored_refs() {
+        let mirror = Mirror::new("/m".into());
+        let local = refs(&[
+            ("refs/heads/main", "b"),
+            ("refs/heads/new", "c"),
+            ("refs/remotes/o/x", "d"),
+        ]);
+        let remote = refs(&[
+            ("refs/heads/main", "a"),
+            ("refs/heads/gone", "e"),
+            ("refs/pull/1", "f"),
+        ]);
+        let changes = plan(&mirror, &local, &remote);
+        assert_eq!(
+            changes,
+            vec![
+                Change::Update {
+                    refname: "refs/heads/main".into(),
+                    old: "a".into(),
+                    new: "b".into()
+                },
+                Change::Create {
+                    refname: "refs/heads/new".into(),
+                    new: "c".into()
+                },
+                Change::Delete {
+                    refname: "refs/heads/gone".into(),
+                    old: "e".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_without_prune_keeps_extra_refs() {
+        let mut mirror = Mirror::new("/m".into());
+        mirror.prune = false;
+        let changes = plan(&mirror, &Refs::new(), &refs(&[("refs/tags/v1", "a")]));
+        assert!(changes.is_empty());
+    }
+}
