@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::{FIELDS, Field, Flag, Kind};
+
 /// Keep mirrors of git repositories up to date by themselves.
 ///
 /// `install` writes git hooks that push every branch and tag to the configured mirrors in the
@@ -241,32 +243,70 @@ pub struct MirrorAddArgs {
     pub name: String,
     /// Where to push: a path, file://, ssh://, user@host:path or https:// URL.
     pub url: String,
-    /// Refs to mirror, as patterns like `refs/heads/release/*` (repeatable; default: all branches
-    /// and tags).
-    #[arg(long = "ref", value_name = "PATTERN")]
-    pub refs: Vec<String>,
-    /// Keep refs on the mirror that were deleted here.
-    #[arg(long)]
-    pub no_prune: bool,
-    /// Leave a ref that diverged on the mirror alone (and report it) instead of overwriting it.
-    #[arg(long)]
-    pub no_force: bool,
-    /// ssh: the private key to use for this mirror (a deploy key).
-    #[arg(long, value_name = "PATH")]
-    pub identity_file: Option<PathBuf>,
-    /// http(s): the environment variable that holds the password or token.
-    #[arg(long, value_name = "VAR")]
-    pub token_env: Option<String>,
-    /// Seconds without any sign of life from the mirror before giving up on it (default 30).
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
-    /// ssh: accept and remember the host key of a host not seen before (trust on first use).
-    #[arg(long)]
-    pub trust_new_host_key: bool,
+    /// The mirror's settings, one option per setting of the config file.
+    #[command(flatten)]
+    pub settings: MirrorSettings,
     /// Add it without first checking that it answers with our credentials (offline, or a mirror
     /// not set up yet).
     #[arg(long)]
     pub no_check: bool,
+}
+
+/// The settings given to `mirror add`: an option for each of [`FIELDS`], in its order, and the
+/// value given, in the config file's types.
+#[derive(Debug, Clone, Default)]
+pub struct MirrorSettings(pub Vec<(&'static Field, SettingValue)>);
+
+/// A setting as typed on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingValue {
+    Switch(bool),
+    Texts(Vec<String>),
+}
+
+impl clap::Args for MirrorSettings {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for field in FIELDS {
+            let arg = clap::Arg::new(field.key).long(field.long()).help(field.help);
+            cmd = cmd.arg(match field.flag {
+                Flag::Value(name) if field.kind == Kind::Patterns => {
+                    arg.value_name(name).action(clap::ArgAction::Append)
+                }
+                Flag::Value(name) => arg.value_name(name).action(clap::ArgAction::Set),
+                Flag::Enable | Flag::Disable => arg.action(clap::ArgAction::SetTrue),
+            });
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for MirrorSettings {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut settings = Self::default();
+        settings.update_from_arg_matches(matches)?;
+        Ok(settings)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for field in FIELDS {
+            let value = match field.flag {
+                Flag::Enable => matches.get_flag(field.key).then_some(SettingValue::Switch(true)),
+                Flag::Disable => matches.get_flag(field.key).then_some(SettingValue::Switch(false)),
+                Flag::Value(_) => matches
+                    .get_many::<String>(field.key)
+                    .map(|values| SettingValue::Texts(values.cloned().collect())),
+            };
+            if let Some(value) = value {
+                self.0.retain(|(known, _)| known.key != field.key);
+                self.0.push((field, value));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args)]

@@ -11,13 +11,13 @@ pub mod fleet;
 pub mod git;
 pub mod notify;
 pub mod process;
-pub mod redact;
 pub mod registry;
 pub mod repo;
 pub mod schedule;
 pub mod state;
 pub mod triggers;
 pub mod ui;
+pub mod url;
 pub mod worker;
 
 use anyhow::Result;

@@ -4,7 +4,8 @@
 //! - a refusal that does not say where: every error names a line and a column inside the text.
 #![no_main]
 
-use git_repo_sync::config::{Config, validate_name, validate_ref_pattern, validate_url};
+use git_repo_sync::config::{Config, validate_name, validate_ref_pattern};
+use git_repo_sync::url::MirrorUrl;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
@@ -13,10 +14,10 @@ fuzz_target!(|text: &str| {
             for (name, mirror) in &config.mirrors {
                 assert_eq!(validate_name(name), Ok(()), "accepted the mirror name {name:?}");
                 assert_eq!(
-                    validate_url(&mirror.url),
-                    Ok(()),
+                    MirrorUrl::parse(mirror.url.as_str()).as_ref(),
+                    Ok(&mirror.url),
                     "accepted the url {:?}",
-                    mirror.url
+                    mirror.url.as_str()
                 );
                 for pattern in &mirror.refs {
                     assert_eq!(validate_ref_pattern(pattern), Ok(()), "accepted {pattern:?}");

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::state::{State, SyncResult};
-use crate::{ExitStatus, git, redact, triggers, worker};
+use crate::{ExitStatus, git, triggers, worker};
 
 /// A pending mark younger than this may just be a trigger whose worker is starting.
 const PENDING_GRACE: Duration = Duration::from_secs(10);
@@ -233,7 +233,7 @@ fn pending_check(repo: &Repo) -> Check {
 }
 
 fn reach_check(repo: &Repo, name: &str, mirror: &crate::config::Mirror) -> Check {
-    let url = redact::url(&mirror.url);
+    let url = mirror.url.redacted();
     match super::reach::check(repo, mirror) {
         reach @ Reach::Refs(_) => Check::ok("mirror", format!("{name} ({url}) {}", reach.describe())),
         Reach::AuthRefused(reason) => Check::problem(

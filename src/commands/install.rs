@@ -4,6 +4,7 @@
 //! directory known, no hook that cannot be chained); only then is anything written.
 
 use std::io::IsTerminal as _;
+use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
@@ -14,6 +15,7 @@ use crate::registry;
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::triggers::{self, Mechanism, Step};
+use crate::url::MirrorUrl;
 use crate::{ExitStatus, Verbosity};
 
 mod recursive;
@@ -79,7 +81,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
 fn plan_repo(
     repo: Repo,
     mut config: Config,
-    requested: &[(String, String)],
+    requested: &[(String, MirrorUrl)],
     binary: &std::path::Path,
     force: bool,
     mechanism: Mechanism,
@@ -93,7 +95,7 @@ fn plan_repo(
                 "mirror '{name}' already exists in {} with URL {}; remove it first \
                  (`git-repo-sync mirror remove {name}`) or pick another name",
                 quoted(config_path),
-                crate::redact::url(&existing.url)
+                existing.url.redacted()
             ),
             None => {
                 config.mirrors.insert(name.clone(), Mirror::new(url.clone()));
@@ -211,7 +213,7 @@ fn check_name(name: &str, taken: &[String]) -> Result<String, String> {
 }
 
 /// A URL as typed, validated as `--mirror` validates it; the URL to store.
-fn check_url(url: &str) -> Result<String, String> {
+fn check_url(url: &str) -> Result<MirrorUrl, String> {
     super::normalize_url(url.trim()).map_err(|err| format!("{err:#}"))
 }
 
@@ -228,9 +230,9 @@ enum AfterCheck {
 }
 
 /// `reach` is `None` where nothing was checked: a local path that does not exist yet.
-fn after_check(url: &str, reach: Option<&Reach>) -> AfterCheck {
+fn after_check(url: &MirrorUrl, reach: Option<&Reach>) -> AfterCheck {
     match reach {
-        None => AfterCheck::OfferCreation(config::local_path(url)),
+        None => AfterCheck::OfferCreation(url.local_path().map(Path::to_path_buf).unwrap_or_default()),
         Some(reach) if reach.is_ok() => AfterCheck::Accept(reach.describe()),
         Some(reach) => AfterCheck::OfferAnyway {
             found: reach.describe(),
@@ -341,8 +343,8 @@ fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity, 
 }
 
 /// `NAME=URL` pairs, each checked before anything is written.
-fn parse_mirror_args(args: &[String]) -> Result<Vec<(String, String)>> {
-    let mut mirrors: Vec<(String, String)> = Vec::new();
+fn parse_mirror_args(args: &[String]) -> Result<Vec<(String, MirrorUrl)>> {
+    let mut mirrors: Vec<(String, MirrorUrl)> = Vec::new();
     for arg in args {
         let (name, url) = arg.split_once('=').ok_or_else(|| {
             anyhow!("--mirror {arg:?} is not NAME=URL (for example backup=/mnt/nas/project.git)")
@@ -407,7 +409,7 @@ mod tests {
 
     #[test]
     fn a_mirror_that_does_not_answer_is_taken_only_when_insisted_on() {
-        let url = "git@example.org:me/x.git";
+        let url = &MirrorUrl::parse("git@example.org:me/x.git").expect("a valid URL");
         assert_eq!(
             after_check(url, Some(&Reach::Refs(0))),
             AfterCheck::Accept("reachable, empty".to_owned())
@@ -423,7 +425,7 @@ mod tests {
             AfterCheck::OfferAnyway { fix: None, .. }
         ));
         assert_eq!(
-            after_check("/srv/new.git", None),
+            after_check(&MirrorUrl::parse("/srv/new.git").expect("a valid URL"), None),
             AfterCheck::OfferCreation("/srv/new.git".into())
         );
     }

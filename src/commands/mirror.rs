@@ -3,10 +3,10 @@
 use anyhow::{Result, anyhow, bail};
 
 use super::reach::Reach;
-use crate::cli::{MirrorAddArgs, MirrorCommand};
-use crate::config::{self, Config, Mirror};
+use crate::cli::{MirrorAddArgs, MirrorCommand, SettingValue};
+use crate::config::{self, Config, FIELDS, Field, Kind, Mirror};
 use crate::repo::Repo;
-use crate::{ExitStatus, Verbosity, redact};
+use crate::{ExitStatus, Verbosity};
 
 pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitStatus> {
     let repo = Repo::discover()?;
@@ -58,34 +58,7 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
         }
         MirrorCommand::List => {
             for (name, mirror) in &config.mirrors {
-                let mut options = Vec::new();
-                if mirror.refs != Mirror::new(String::new()).refs {
-                    options.push(format!("refs: {}", mirror.refs.join(" ")));
-                }
-                if !mirror.prune {
-                    options.push("no prune".to_owned());
-                }
-                if !mirror.force {
-                    options.push("no force".to_owned());
-                }
-                if let Some(file) = &mirror.identity_file {
-                    options.push(format!("identity file {}", crate::repo::quoted(file)));
-                }
-                if let Some(var) = &mirror.token_env {
-                    options.push(format!("token from ${var}"));
-                }
-                if let Some(secs) = mirror.timeout {
-                    options.push(format!("timeout {secs} s"));
-                }
-                if mirror.trust_new_host_key {
-                    options.push("trusts new host keys".to_owned());
-                }
-                let options = if options.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({})", options.join(", "))
-                };
-                println!("{name}\t{}{options}", redact::url(&mirror.url));
+                println!("{name}\t{}{}", mirror.url, settings(mirror));
             }
         }
     }
@@ -96,7 +69,7 @@ fn name_free(config: &Config, name: &str) -> Result<()> {
     if let Some(existing) = config.mirrors.get(name) {
         bail!(
             "a mirror named '{name}' already exists ({}); remove it first or pick another name",
-            redact::url(&existing.url)
+            existing.url.redacted()
         );
     }
     Ok(())
@@ -115,31 +88,60 @@ fn refuse_unless_reached(name: &str, mirror: &Mirror, reach: &Reach) -> Result<(
     bail!(
         "mirror '{name}' ({}): {}\n  fix: {fix}; or add it without checking with `--no-check` \
          (offline, or a mirror not set up yet). Nothing was added.",
-        redact::url(&mirror.url),
+        mirror.url.redacted(),
         reach.describe()
     )
+}
+
+/// The settings of `mirror` that are not at their defaults, as the config file writes them:
+/// `  (prune = false, retries = 5)`, or nothing.
+fn settings(mirror: &Mirror) -> String {
+    let set: Vec<String> = FIELDS
+        .iter()
+        .filter_map(|field| Some(format!("{} = {}", field.key, (field.get)(mirror)?)))
+        .collect();
+    if set.is_empty() {
+        String::new()
+    } else {
+        format!("  ({})", set.join(", "))
+    }
 }
 
 fn checked_mirror(args: &MirrorAddArgs) -> Result<Mirror> {
     config::validate_name(&args.name).map_err(|why| anyhow!("mirror name {:?} {why}", args.name))?;
     let mut mirror = Mirror::new(super::normalize_url(&args.url)?);
-    if !args.refs.is_empty() {
-        for pattern in &args.refs {
-            config::validate_ref_pattern(pattern).map_err(|why| anyhow!("--ref {pattern:?} {why}"))?;
-        }
-        mirror.refs.clone_from(&args.refs);
+    for (field, typed) in &args.settings.0 {
+        let option = format!("--{}", field.long());
+        let value = match (typed, field.kind) {
+            (SettingValue::Switch(on), _) => toml::Value::Boolean(*on),
+            (SettingValue::Texts(texts), Kind::Patterns) => {
+                toml::Value::Array(texts.iter().cloned().map(toml::Value::String).collect())
+            }
+            (SettingValue::Texts(texts), kind) => {
+                let text = texts.last().cloned().unwrap_or_default();
+                match kind {
+                    Kind::Integer { .. } => toml::Value::Integer(
+                        text.parse()
+                            .map_err(|_| anyhow!("{option} {text:?} is not a whole number"))?,
+                    ),
+                    // Hooks run from other directories.
+                    Kind::Path if std::path::Path::new(&text).is_relative() => toml::Value::String(
+                        std::env::current_dir()?
+                            .join(&text)
+                            .to_string_lossy()
+                            .into_owned(),
+                    ),
+                    _ => toml::Value::String(text),
+                }
+            }
+        };
+        field
+            .apply(&mut mirror, value)
+            .map_err(|why| anyhow!("{option} {why}"))?;
     }
-    mirror.prune = !args.no_prune;
-    mirror.force = !args.no_force;
-    mirror.identity_file = match &args.identity_file {
-        Some(file) if file.is_relative() => Some(std::env::current_dir()?.join(file)),
-        other => other.clone(),
-    };
-    mirror.token_env.clone_from(&args.token_env);
-    mirror.timeout = args.timeout;
-    mirror.trust_new_host_key = args.trust_new_host_key;
-    mirror
-        .check_options()
-        .map_err(|(field, why)| anyhow!("--{} {why}", field.replace('_', "-")))?;
+    mirror.check_options().map_err(|(key, why)| {
+        let long = Field::named(key).map_or_else(|| key.replace('_', "-"), Field::long);
+        anyhow!("--{long} {why}")
+    })?;
     Ok(mirror)
 }

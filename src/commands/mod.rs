@@ -15,55 +15,46 @@ pub(crate) mod worker;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::config::{self, UrlKind};
 use crate::repo::Repo;
 use crate::repo::quoted;
+use crate::url::MirrorUrl;
 
 /// Turns a URL typed on the command line into the one stored: a relative local path becomes
 /// absolute against the current directory (hooks run elsewhere) and must exist, and the result
-/// is validated.
-pub(crate) fn normalize_url(url: &str) -> Result<String> {
-    config::validate_url(url)
-        .map_err(|why| anyhow::anyhow!("mirror URL {:?} {why}", crate::redact::url(url)))?;
-    if config::url_kind(url) == UrlKind::Local && !url.starts_with("file://") {
-        let path = std::path::Path::new(url);
-        if path.is_relative() {
-            let cwd = std::env::current_dir().context("finding the current directory")?;
-            let absolute = cwd.join(path);
-            // A new mirror is created only where the user spelled out where: a relative path
-            // to nothing is more likely a typo than a wish for a bare repository right here.
-            if !absolute.exists() {
-                bail!(
-                    "mirror URL {url:?} is a relative path and {} does not exist; give an absolute \
-                     path (a missing one is created as an empty bare mirror) or an existing mirror",
-                    quoted(absolute)
-                );
-            }
-            return absolute
-                .to_str()
-                .map(str::to_owned)
-                .context("the mirror path is not UTF-8");
+/// is parsed.
+pub(crate) fn normalize_url(url: &str) -> Result<MirrorUrl> {
+    if crate::url::is_relative_path(url) {
+        let cwd = std::env::current_dir().context("finding the current directory")?;
+        let absolute = cwd.join(url);
+        // A new mirror is created only where the user spelled out where: a relative path to
+        // nothing is more likely a typo than a wish for a bare repository right here.
+        if !absolute.exists() {
+            bail!(
+                "mirror URL {url:?} is a relative path and {} does not exist; give an absolute \
+                 path (a missing one is created as an empty bare mirror) or an existing mirror",
+                quoted(absolute)
+            );
         }
+        return MirrorUrl::try_from(absolute).map_err(|why| anyhow::anyhow!("mirror path {url:?} {why}"));
     }
-    Ok(url.to_owned())
+    MirrorUrl::parse(url).map_err(|why| anyhow::anyhow!("mirror URL {:?} {why}", crate::url::redacted(url)))
 }
 
 /// Whether `url` is a local path with nothing there yet, which [`prepare_local_mirror`] creates:
 /// there is nothing to reach before that.
-pub(crate) fn will_be_created(url: &str) -> bool {
-    config::url_kind(url) == UrlKind::Local && !config::local_path(url).exists()
+pub(crate) fn will_be_created(url: &MirrorUrl) -> bool {
+    url.local_path().is_some_and(|path| !path.exists())
 }
 
 /// Makes sure a local mirror exists: an empty bare repository is created where nothing is, so
 /// the first sync has somewhere to go. Sync itself never creates one (a missing mount point
 /// must show as a failure, not fill the directory under it).
-pub(crate) fn prepare_local_mirror(repo: &Repo, url: &str, dry_run: bool) -> Result<Option<String>> {
-    if config::url_kind(url) != UrlKind::Local {
+pub(crate) fn prepare_local_mirror(repo: &Repo, url: &MirrorUrl, dry_run: bool) -> Result<Option<String>> {
+    let Some(path) = url.local_path() else {
         return Ok(None);
-    }
-    let path = config::local_path(url);
+    };
     if path.exists() {
-        if git2::Repository::open_bare(&path).is_err() && git2::Repository::open(&path).is_err() {
+        if git2::Repository::open_bare(path).is_err() && git2::Repository::open(path).is_err() {
             bail!(
                 "mirror path {} exists and is not a git repository; point the mirror at a bare repository \
                  or at a path that does not exist yet",
@@ -82,7 +73,7 @@ pub(crate) fn prepare_local_mirror(repo: &Repo, url: &str, dry_run: bool) -> Res
         }
         let output = init
             .arg("--")
-            .arg(&path)
+            .arg(path)
             .output()
             .context("running git init --bare")?;
         if !output.status.success() {

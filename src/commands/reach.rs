@@ -4,10 +4,11 @@
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
-use crate::config::{Mirror, Transport};
+use crate::config::Mirror;
+use crate::engine;
 use crate::engine::{MirrorGit, Permanent};
 use crate::repo::Repo;
-use crate::{engine, redact};
+use crate::url::{MirrorUrl, Transport};
 
 /// What a ref listing of a mirror found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +37,8 @@ impl Reach {
     }
 
     /// What to do about a refusal: the setting that gives the mirror credentials of its own.
-    pub(crate) fn auth_fix(url: &str) -> &'static str {
-        match crate::config::transport(url) {
+    pub(crate) fn auth_fix(url: &MirrorUrl) -> &'static str {
+        match url.transport() {
             Transport::Ssh => {
                 "give it a key the server accepts: load one into ssh-agent, or name a deploy key with \
                  --identity-file PATH (`identity_file` in the config)"
@@ -57,7 +58,7 @@ pub(crate) fn check(repo: &Repo, mirror: &Mirror) -> Reach {
     match listed {
         Ok(refs) => Reach::Refs(refs.len()),
         Err(err) => {
-            let reason = redact::text(&format!("{err:#}"), &mirror.url);
+            let reason = mirror.url.redact(&format!("{err:#}"));
             // `MirrorGit::failure` marks refused credentials as permanent and names them so;
             // a host key is permanent too, but its own message already says what to do.
             let refused = err
@@ -79,7 +80,7 @@ pub(crate) fn check_showing(repo: &Repo, name: &str, mirror: &Mirror) -> Reach {
         return check(repo, mirror);
     }
     let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.set_message(format!("checking {name} ({})", redact::url(&mirror.url)));
+    spinner.set_message(format!("checking {name} ({})", mirror.url.redacted()));
     spinner.enable_steady_tick(Duration::from_millis(100));
     let reach = check(repo, mirror);
     spinner.finish_and_clear();

@@ -10,7 +10,7 @@ use crate::fleet::Line;
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::state::{PushedRef, Rejection, State, SyncResult};
-use crate::{engine, git, redact, triggers};
+use crate::{engine, git, triggers};
 
 #[derive(Serialize)]
 struct StatusReport {
@@ -80,7 +80,7 @@ fn build(repo: &Repo, git_runs_config_hooks: bool) -> Result<StatusReport> {
             Ok(MirrorStatus {
                 pending: engine::pending(repo, name, mirror)?,
                 name: name.clone(),
-                url: redact::url(&mirror.url),
+                url: mirror.url.redacted(),
                 last_attempt: seen.last_attempt,
                 last_result: match seen.last_result {
                     Some(SyncResult::Ok) => "ok",

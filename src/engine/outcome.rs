@@ -5,7 +5,6 @@ use std::time::SystemTime;
 
 use super::plan::{Change, RefResult, Refs};
 use crate::config::Mirror;
-use crate::redact;
 use crate::state::{Attempt, PushAction, PushedRef, Rejection};
 
 /// What happened to one mirror in one pass.
@@ -121,7 +120,7 @@ pub(super) fn read_results(
             Some(RefResult::Forced { .. }) => attempt.pushed.push(pushed(change, true, known)),
             Some(RefResult::Rejected(reason)) => attempt.rejected.push(Rejection {
                 refname: refname.to_owned(),
-                reason: redact::text(&reason, &mirror.url),
+                reason: mirror.url.redact(&reason),
             }),
             None => attempt.rejected.push(Rejection {
                 refname: refname.to_owned(),
@@ -134,7 +133,7 @@ pub(super) fn read_results(
             RefResult::UpToDate => continue,
             RefResult::Rejected(reason) => {
                 attempt.rejected.push(Rejection {
-                    reason: redact::text(&reason, &mirror.url),
+                    reason: mirror.url.redact(&reason),
                     refname,
                 });
                 continue;

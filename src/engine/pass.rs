@@ -17,7 +17,6 @@ use super::transfer::connection::{MirrorGit, Permanent};
 use super::transfer::direct::{self, SharedPacks};
 use super::transfer::git_push::{self, Atomic};
 use crate::config::{Config, Mirror};
-use crate::redact;
 use crate::repo::Repo;
 use crate::state::State;
 
@@ -110,7 +109,7 @@ pub fn run_pass(
             .mirrors
             .get(&report.name)
             .is_some_and(|m| m.last_result == Some(crate::state::SyncResult::Failed));
-        state.record(&report.name, &redact::url(&mirror.url), &report.attempt);
+        state.record(&report.name, &mirror.url.redacted(), &report.attempt);
         if report.failed() && !was_failing {
             began_failing.push(report);
         }
@@ -183,7 +182,7 @@ fn sync_mirror(
     } = *source;
     let mut report = Report::new(name);
     let fail = |mut report: Report, err: &anyhow::Error| {
-        report.attempt.error = Some(redact::text(&format!("{err:#}"), &mirror.url));
+        report.attempt.error = Some(mirror.url.redact(&format!("{err:#}")));
         let recoverable = err.downcast_ref::<Permanent>().is_none();
         (report, recoverable)
     };

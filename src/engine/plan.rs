@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn plan_creates_updates_and_prunes_only_mirrored_refs() {
-        let mirror = Mirror::new("/m".into());
+        let mirror = Mirror::new(crate::url::MirrorUrl::parse("/m").expect("a valid URL"));
         let local = refs(&[
             ("refs/heads/main", "b"),
             ("refs/heads/new", "c"),
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn plan_without_prune_keeps_extra_refs() {
-        let mut mirror = Mirror::new("/m".into());
+        let mut mirror = Mirror::new(crate::url::MirrorUrl::parse("/m").expect("a valid URL"));
         mirror.prune = false;
         let changes = plan(&mirror, &Refs::new(), &refs(&[("refs/tags/v1", "a")]));
         assert!(changes.is_empty());

@@ -8,6 +8,8 @@ use anyhow::{Context as _, Result, bail};
 use handlebars::Handlebars;
 use serde::Serialize;
 
+use crate::url::MirrorUrl;
+
 /// Every repository below `root`: a work tree (a directory with `.git`) or a bare repository
 /// (`HEAD`, `objects/` and `refs/`). Git directories are not searched, nor work trees unless
 /// `nested` (submodules, clones inside clones); symlinked directories are not followed.
@@ -93,7 +95,7 @@ impl UrlTemplate {
 
     /// The mirror (name, URL) for the repository at `repo` found below `root`, validated as a
     /// `--mirror` URL is.
-    pub(super) fn render_for(&self, root: &Path, repo: &Path) -> Result<(String, String)> {
+    pub(super) fn render_for(&self, root: &Path, repo: &Path) -> Result<(String, MirrorUrl)> {
         let relative = repo.strip_prefix(root).unwrap_or(repo);
         let path = relative.to_str().with_context(|| {
             format!(
@@ -129,7 +131,8 @@ mod tests {
             template
                 .render_for(root, Path::new("/srv/git/team/app.git"))
                 .expect("renders")
-                .1,
+                .1
+                .as_str(),
             "/mnt/nas/team/app.git"
         );
         let forge = UrlTemplate::parse("forge", "git@codeberg.org:me/{{name}}.git").expect("valid");
@@ -137,7 +140,8 @@ mod tests {
             forge
                 .render_for(root, Path::new("/srv/git/team/app.git"))
                 .expect("renders")
-                .1,
+                .1
+                .as_str(),
             "git@codeberg.org:me/app.git"
         );
         assert!(

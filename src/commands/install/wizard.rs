@@ -9,16 +9,17 @@ use super::{AfterCheck, check_name, check_url};
 use crate::commands::reach;
 use crate::config::Mirror;
 use crate::repo::{Repo, quoted};
+use crate::url::MirrorUrl;
 
 /// Asks for mirrors, one at a time, until the user wants no more: a name, a URL (asked again
 /// until it is valid), then either the offer to create a local path that does not exist yet or
 /// a reachability check of the mirror, and what it found.
-pub(super) fn ask_mirrors(repo: &Repo) -> Result<Vec<(String, String)>> {
+pub(super) fn ask_mirrors(repo: &Repo) -> Result<Vec<(String, MirrorUrl)>> {
     eprintln!(
         "{}: no mirror configured yet. Nothing is written before you confirm.",
         quoted(repo.display_path())
     );
-    let mut mirrors: Vec<(String, String)> = Vec::new();
+    let mut mirrors: Vec<(String, MirrorUrl)> = Vec::new();
     loop {
         let taken: Vec<String> = mirrors.iter().map(|(name, _)| name.clone()).collect();
         let mut name_prompt = Input::<String>::new().with_prompt("Mirror name");
@@ -45,7 +46,7 @@ pub(super) fn ask_mirrors(repo: &Repo) -> Result<Vec<(String, String)>> {
 
 /// The URL of mirror `name`, asked until it is valid and either reachable, to be created, or
 /// accepted as it is.
-fn ask_url(repo: &Repo, name: &str) -> Result<String> {
+fn ask_url(repo: &Repo, name: &str) -> Result<MirrorUrl> {
     loop {
         let typed = Input::<String>::new()
             .with_prompt(format!(

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
-use crate::config::{Mirror, Transport, transport};
+use crate::config::Mirror;
 use crate::git;
+use crate::url::Transport;
 
 /// Whether the git on PATH can send credentials with its first request (`http.proactiveAuth`,
 /// git 2.46 and later). Asked once per process.
@@ -71,7 +72,7 @@ pub struct MirrorGit<'a> {
 
 impl<'a> MirrorGit<'a> {
     pub fn new(common_dir: &'a Path, mirror: &'a Mirror) -> Result<Self> {
-        let transport = transport(&mirror.url);
+        let transport = mirror.url.transport();
         let token = match &mirror.token_env {
             Some(var) => Some(std::env::var(var).map_err(|_| {
                 anyhow!(
@@ -84,8 +85,8 @@ impl<'a> MirrorGit<'a> {
         // With a token, the user name goes through the credential helper too: left in the URL,
         // curl first tries it with an empty password, a second failed login at the server.
         let url = match (&token, transport) {
-            (Some(_), Transport::Http) => without_user(&mirror.url),
-            _ => mirror.url.clone(),
+            (Some(_), Transport::Http) => mirror.url.without_user(),
+            _ => mirror.url.as_str().to_owned(),
         };
         Ok(Self {
             common_dir,
@@ -127,10 +128,7 @@ impl<'a> MirrorGit<'a> {
                     cmd.args(["-c", "credential.helper=", "-c"])
                         .arg(format!("credential.helper={TOKEN_HELPER}"))
                         .env("GIT_REPO_SYNC_TOKEN", token)
-                        .env(
-                            "GIT_REPO_SYNC_USERNAME",
-                            url_user(&self.mirror.url).unwrap_or_else(|| "git".into()),
-                        );
+                        .env("GIT_REPO_SYNC_USERNAME", self.mirror.url.user().unwrap_or("git"));
                 }
             }
             Transport::Local | Transport::Git => {}
@@ -211,7 +209,7 @@ impl<'a> MirrorGit<'a> {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let detail = git_error(&stderr, output);
         if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
-            let host = host_of(&self.mirror.url);
+            let host = self.mirror.url.host().unwrap_or("the mirror's host");
             return format!(
                 "the host key of {host} has CHANGED since it was trusted; this may be an attack. If the \
                  change is expected, remove the old key with `ssh-keygen -R {host}` and trust the new one \
@@ -219,7 +217,10 @@ impl<'a> MirrorGit<'a> {
             );
         }
         if stderr.contains("Host key verification failed") {
-            let (host, port) = (host_of(&self.mirror.url), port_of(&self.mirror.url));
+            let (host, port) = (
+                self.mirror.url.host().unwrap_or("the mirror's host"),
+                self.mirror.url.port(),
+            );
             let port_arg = port.map(|p| format!("-p {p} ")).unwrap_or_default();
             return format!(
                 "the host key of {host} is not trusted (unknown host). Check its fingerprint, then add it with \
@@ -272,38 +273,6 @@ fn ssh_command(common_dir: &Path, mirror: &Mirror) -> String {
 
 fn shell_quote(value: &str) -> String {
     shlex::try_quote(value).map_or_else(|_| "''".to_owned(), std::borrow::Cow::into_owned)
-}
-
-fn parsed(url: &str) -> Option<gix_url::Url> {
-    gix_url::parse(url.as_bytes()).ok()
-}
-
-/// `url` without its `user[:password]@` part, when it has one.
-fn without_user(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
-    }
-}
-
-fn url_user(url: &str) -> Option<String> {
-    parsed(url).and_then(|u| u.user().map(str::to_owned))
-}
-
-fn host_of(url: &str) -> String {
-    parsed(url)
-        .and_then(|u| u.host().map(str::to_owned))
-        .unwrap_or_else(|| "the mirror's host".to_owned())
-}
-
-fn port_of(url: &str) -> Option<u16> {
-    parsed(url).and_then(|u| u.port)
 }
 
 /// Reads a pipe to its end, noting the time of every chunk as a sign of life.
@@ -419,7 +388,8 @@ mod tests {
 
     #[test]
     fn ssh_options_are_appended_and_the_key_quoted() {
-        let mut mirror = Mirror::new("ssh://git@host:2222/x.git".into());
+        let mut mirror =
+            Mirror::new(crate::url::MirrorUrl::parse("ssh://git@host:2222/x.git").expect("a valid URL"));
         mirror.identity_file = Some("/keys/deploy key".into());
         mirror.trust_new_host_key = true;
         let dir = tempfile::tempdir().expect("temp dir");
@@ -431,6 +401,11 @@ mod tests {
 
     #[test]
     fn the_user_is_taken_out_of_a_url_only_before_its_path() {
+        let without_user = |url: &str| {
+            crate::url::MirrorUrl::parse(url)
+                .expect("a valid URL")
+                .without_user()
+        };
         assert_eq!(without_user("https://me:tok@host/x.git"), "https://host/x.git");
         assert_eq!(
             without_user("https://host:8443/a@b.git"),
@@ -441,7 +416,9 @@ mod tests {
 
     #[test]
     fn host_key_failures_say_how_to_trust_the_host() {
-        let mirror = Mirror::new("ssh://git@example.org:2222/x.git".into());
+        let mirror = Mirror::new(
+            crate::url::MirrorUrl::parse("ssh://git@example.org:2222/x.git").expect("a valid URL"),
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         let git = MirrorGit::new(dir.path(), &mirror).expect("no token needed");
         let output = Command::new("sh")

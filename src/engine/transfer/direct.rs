@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::config::{Mirror, Transport, local_path, transport};
+use crate::config::Mirror;
 use crate::engine::leftovers::TEMP_PACK_PREFIX;
 use crate::engine::plan::{Change, RefResult, Refs};
 use crate::git;
@@ -45,12 +45,12 @@ const UNPACK_LIMIT: u32 = 100;
 /// (so no per-ref fast-forward policy to apply), not shallow, no hooks and no `receive.*`,
 /// `transfer.*` or `core.hooksPath` settings of its own.
 pub(crate) fn eligible(mirror: &Mirror) -> Option<PathBuf> {
-    if transport(&mirror.url) != Transport::Local || !mirror.force {
+    if !mirror.force {
         return None;
     }
-    let path = local_path(&mirror.url);
+    let path = mirror.url.local_path()?;
     let repo = git2::Repository::open_ext(
-        &path,
+        path,
         git2::RepositoryOpenFlags::NO_SEARCH | git2::RepositoryOpenFlags::BARE,
         std::iter::empty::<&std::ffi::OsStr>(),
     )

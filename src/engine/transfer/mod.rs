@@ -65,11 +65,8 @@ pub(crate) fn local_git_dir(mirror: &Mirror) -> Option<std::path::PathBuf> {
 
 /// A mirror on this machine, opened at exactly its path, if libgit2 can.
 fn open_local_mirror(mirror: &Mirror) -> Option<git2::Repository> {
-    if crate::config::transport(&mirror.url) != crate::config::Transport::Local {
-        return None;
-    }
     git2::Repository::open_ext(
-        crate::config::local_path(&mirror.url),
+        mirror.url.local_path()?,
         git2::RepositoryOpenFlags::NO_SEARCH,
         std::iter::empty::<&std::ffi::OsStr>(),
     )
