@@ -8,13 +8,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Mirror;
-use crate::repo::Repo;
+use crate::repo::{Kept, Repo};
 
 /// How long an `on_failure` command may run before it is stopped.
 const ON_FAILURE_LIMIT: Duration = Duration::from_secs(60);
 
 fn notice_path(repo: &Repo) -> PathBuf {
-    repo.common_dir.join("repo-sync.notice")
+    repo.kept(Kept::Notice)
 }
 
 /// Records that `name` began failing; runs its `on_failure` command. `background` passes leave

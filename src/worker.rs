@@ -19,7 +19,7 @@ use anyhow::{Context as _, Result};
 use crate::config::Config;
 use crate::engine;
 use crate::git;
-use crate::repo::Repo;
+use crate::repo::{Kept, Repo};
 use crate::state::timestamp;
 
 /// Above this size the log is moved to `repo-sync.log.old` before a worker starts.
@@ -32,11 +32,11 @@ pub struct SyncLock {
 }
 
 fn lock_path(repo: &Repo) -> PathBuf {
-    repo.common_dir.join("repo-sync.lock")
+    repo.kept(Kept::SyncLock)
 }
 
 fn pending_path(repo: &Repo) -> PathBuf {
-    repo.common_dir.join("repo-sync.pending")
+    repo.kept(Kept::Pending)
 }
 
 fn open_lock_file(repo: &Repo) -> Result<File> {
@@ -223,7 +223,7 @@ fn hand_over_pending(repo: &Repo) {
 fn spawn_worker(repo: &Repo, lock: SyncLock) -> Result<()> {
     let log_path = repo.log_path();
     if std::fs::metadata(&log_path).is_ok_and(|meta| meta.len() > LOG_LIMIT) {
-        let _ = std::fs::rename(&log_path, log_path.with_extension("log.old"));
+        let _ = std::fs::rename(&log_path, repo.kept(Kept::OldLog));
     }
     let log = OpenOptions::new()
         .create(true)

@@ -4,26 +4,9 @@ use anyhow::{Context as _, Result};
 
 use crate::cli::UninstallArgs;
 use crate::registry;
-use crate::repo::Repo;
-use crate::repo::quoted;
+use crate::repo::{Kept, Repo, quoted};
 use crate::triggers::{self, Step};
 use crate::{ExitStatus, Verbosity};
-
-/// What `--purge` deletes besides the hooks, from the common git dir: files, and the directory of
-/// refs each mirror last took.
-const PURGED: &[&str] = &[
-    "repo-sync.toml",
-    "repo-sync-state.json",
-    "repo-sync.log",
-    "repo-sync.log.old",
-    "repo-sync.lock",
-    "repo-sync.pending",
-    "repo-sync.notice",
-    "repo-sync.trigger",
-    "repo-sync.toml.lock",
-    "repo-sync-refs",
-    "repo-sync-inflight",
-];
 
 pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     let repos = Repo::open_all(&args.repos)?;
@@ -52,8 +35,8 @@ pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStat
             ));
         }
         if args.purge {
-            for name in PURGED {
-                let path = repo.common_dir.join(name);
+            for kept in Kept::ALL {
+                let path = repo.kept(kept);
                 let Ok(meta) = std::fs::symlink_metadata(&path) else {
                     continue;
                 };

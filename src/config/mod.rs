@@ -257,6 +257,7 @@ impl Config {
     /// Loads, changes and saves the config at `path` under a lock, so two commands editing one
     /// repository's config at once both take effect.
     pub fn edit<T>(path: &Path, change: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        // Beside the file, wherever it is: `Kept::ConfigLock` in a repository.
         let lock_path = path.with_extension("toml.lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)

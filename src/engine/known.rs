@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 
 use super::plan::{Refs, local_refs, selected};
 use crate::config::Mirror;
-use crate::repo::Repo;
+use crate::repo::{Kept, Repo};
 use crate::state::State;
 
 /// Forgets everything kept about mirror `name` (its state, the refs it last took): a mirror of
@@ -33,7 +33,7 @@ fn known_refs_path(repo: &Repo, name: &str) -> std::path::PathBuf {
 }
 
 fn known_refs_dir(common_dir: &Path) -> std::path::PathBuf {
-    common_dir.join("repo-sync-refs")
+    Kept::KnownRefs.in_dir(common_dir)
 }
 
 /// The refs `name` last took in full (`None` if it never did).

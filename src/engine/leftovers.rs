@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 
 use crate::process::{PASS_ENV, pass_name, pids, start_ticks};
+use crate::repo::Kept;
 
 /// Whether the pass named `name`, or any process it started, still runs; `None` when that
 /// cannot be told.
@@ -59,7 +60,7 @@ fn working_in(dir: &Path) -> Vec<u32> {
 /// Where the markers of the passes writing into `mirror` are, one file per pass: a pass never
 /// overwrites the marker of an earlier one that is still to be judged.
 fn marker_dir(common_dir: &Path, mirror: &str) -> PathBuf {
-    common_dir.join("repo-sync-inflight").join(mirror)
+    Kept::Inflight.in_dir(common_dir).join(mirror)
 }
 
 /// Removes the marker directories where they are left empty.

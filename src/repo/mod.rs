@@ -8,6 +8,9 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::git;
 
+mod files;
+pub use files::Kept;
+
 /// A repository as git-repo-sync sees it.
 #[derive(Debug, Clone)]
 pub struct Repo {
@@ -121,12 +124,17 @@ impl Repo {
             .map(str::to_owned)
     }
 
+    /// The path of a file of ours in the common git dir.
+    pub fn kept(&self, kept: Kept) -> PathBuf {
+        kept.in_dir(&self.common_dir)
+    }
+
     pub fn config_path(&self) -> PathBuf {
-        self.common_dir.join("repo-sync.toml")
+        self.kept(Kept::Config)
     }
 
     pub fn state_path(&self) -> PathBuf {
-        self.common_dir.join("repo-sync-state.json")
+        self.kept(Kept::State)
     }
 
     /// The repository's own git config file, where config-based hooks of ours are set.
@@ -136,11 +144,11 @@ impl Repo {
 
     /// When and by which hook git-repo-sync was last triggered, as `<hook> <timestamp>`.
     pub fn trigger_record_path(&self) -> PathBuf {
-        self.common_dir.join("repo-sync.trigger")
+        self.kept(Kept::TriggerRecord)
     }
 
     pub fn log_path(&self) -> PathBuf {
-        self.common_dir.join("repo-sync.log")
+        self.kept(Kept::Log)
     }
 
     /// The directories git runs this repository's hooks from: what `git rev-parse --git-path
