@@ -1,13 +1,11 @@
 //! A malformed `repo-sync.toml`: every command that reads it fails, naming the file, the line and
 //! the column, and writes nothing.
 
-mod support;
-
 use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use support::{Snapshot, TestEnv, WAIT, s, wait_for};
+use crate::support::{Snapshot, TestEnv, WAIT, s, wait_for};
 
 /// A syntax error at line 4, column 9 (toml: "TOML parse error at line 4, column 9").
 const MALFORMED: &str = "# mirrors of this repository\n\

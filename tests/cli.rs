@@ -1,11 +1,10 @@
 //! The command line behaves as documented: `git repo-sync` works, `-C` and `-q` work, usage
 //! errors exit 2, and `mirror add/list/remove` manage the configuration.
 
-mod support;
-
 use std::fs;
 
-use support::{TestEnv, s};
+use crate::support;
+use crate::support::{TestEnv, s};
 
 #[test]
 fn a_usage_error_exits_2() {

@@ -1,11 +1,9 @@
 //! Every command that prints ends quietly when its reader has gone (`git-repo-sync status |
 //! head -1`, `mirror list | true`): no panic, no backtrace, nothing on stderr.
 
-mod support;
-
 use std::process::Stdio;
 
-use support::{TestEnv, s};
+use crate::support::{TestEnv, s};
 
 /// Runs `args` in `dir` with stdout a pipe whose reading end is already closed, so the first
 /// write fails, and returns what it left on stderr and how it ended.

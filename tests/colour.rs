@@ -1,9 +1,7 @@
 //! Colour as git and cargo have it: failures red and successes green on a terminal, none when
 //! piped, none with `NO_COLOR`, forced with `--color=always`, never with `--color=never`.
 
-mod support;
-
-use support::{TestEnv, s};
+use crate::support::{TestEnv, s};
 
 const ESC: &str = "\u{1b}[";
 

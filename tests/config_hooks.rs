@@ -3,12 +3,11 @@
 //! hooks already there keep running as they were, and everything reaches the mirrors as it does
 //! with hook files. Without that git these tests print `skipped: ...` (a failure under CI).
 
-mod support;
-
 use std::fs;
 
-use support::tools::{Tool, path_with, require_tool};
-use support::{MARKER, Snapshot, TestEnv, WAIT, s, sh_quote};
+use crate::support;
+use crate::support::tools::{Tool, path_with, require_tool};
+use crate::support::{MARKER, Snapshot, TestEnv, WAIT, s, sh_quote};
 
 /// A test world whose `git` is the one with config-based hooks.
 fn env_with_config_hooks() -> Option<TestEnv> {

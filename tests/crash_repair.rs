@@ -6,14 +6,12 @@
 //! Real repositories, real processes: workers are found in `/proc` by their command line and
 //! killed with their whole session (the worker starts one, and every git it runs stays in it).
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Snapshot, TestEnv, WAIT, run_within, s, wait_for};
+use crate::support::{Snapshot, TestEnv, WAIT, run_within, s, wait_for};
 
 /// `(pid, session, args)` of every process in `/proc`.
 fn processes() -> Vec<(u32, u32, Vec<String>)> {

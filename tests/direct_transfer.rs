@@ -2,13 +2,11 @@
 //! one checked transaction) instead of `git push`: the same refs arrive, the objects are sound,
 //! and a mirror that runs hooks still gets a real `git push`.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
-use support::{TestEnv, s, sh_quote};
+use crate::support::{TestEnv, s, sh_quote};
 
 /// A source with enough objects that the pack is kept and indexed rather than unpacked.
 fn source_with_many_objects(env: &TestEnv) -> std::path::PathBuf {

@@ -2,16 +2,15 @@
 //! the check that is wrong with the command that fixes it, and once that command has run, it
 //! finds the repository healthy again (exit 0).
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use support::tools::{Tool, path_with, require_tool};
-use support::{MARKER, TestEnv, WAIT, s, sh_quote, wait_for};
+use crate::support;
+use crate::support::tools::{Tool, path_with, require_tool};
+use crate::support::{MARKER, TestEnv, WAIT, s, sh_quote, wait_for};
 
 /// What one `doctor` run printed.
 struct Doctor {

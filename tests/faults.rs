@@ -3,12 +3,10 @@
 //! `status` and `doctor`, rebuilt by the next pass where they are ours to rebuild, and never
 //! deleted when something else stands there; the mirrors keep being updated meanwhile.
 
-mod support;
-
 use std::fs;
 use std::path::PathBuf;
 
-use support::{TestEnv, WAIT, s};
+use crate::support::{TestEnv, WAIT, s};
 
 /// A repository installed with a local mirror and synced once.
 fn synced(env: &TestEnv) -> (PathBuf, PathBuf) {

@@ -4,14 +4,13 @@
 //! stderr. `sync`, `status` and the worker's log all keep it, and the next pass after the mirror
 //! is writable again completes.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{TestEnv, WAIT, s, wait_for};
+use crate::support;
+use crate::support::{TestEnv, WAIT, s, wait_for};
 
 /// What receive-pack says when it cannot write the objects directory.
 const REASON: &str = "unable to create temporary object directory";

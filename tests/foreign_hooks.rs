@@ -2,14 +2,12 @@
 //! stdin, and uninstall puts it back byte for byte. Install is idempotent, and `--dry-run`
 //! changes nothing.
 
-mod support;
-
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-use support::{MARKER, Snapshot, TestEnv, WAIT, WORK_TREE_HOOKS, s, sh_quote};
+use crate::support::{MARKER, Snapshot, TestEnv, WAIT, WORK_TREE_HOOKS, s, sh_quote};
 
 /// A user's own post-commit hook that leaves a trace in `ran`.
 fn foreign_post_commit(ran: &std::path::Path) -> String {

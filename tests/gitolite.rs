@@ -2,13 +2,11 @@
 //! gitolite reach the mirrors, gitolite's own hook management (`gitolite setup --hooks-only`)
 //! and ours live side by side, and a mirror never sees the pusher's gitolite session.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use support::gitolite::Gitolite;
-use support::{MARKER, TestEnv, WAIT, s, sh_quote, wait_for};
+use crate::support::gitolite::Gitolite;
+use crate::support::{MARKER, TestEnv, WAIT, s, sh_quote, wait_for};
 
 /// `git-repo-sync install <repo> --mirror NAME=PATH` as gitolite's user, asserted to succeed;
 /// returns what it printed.

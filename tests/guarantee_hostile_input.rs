@@ -10,8 +10,6 @@
 //! Every check compares a [`Snapshot`] of the test's whole temp dir (repositories, hooks,
 //! configs, would-be mirrors) before and after the refused command.
 
-mod support;
-
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Write as _;
@@ -20,7 +18,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use support::{MARKER, Snapshot, TestEnv, WAIT, WORK_TREE_HOOKS, s, sh_quote, wait_for};
+use crate::support;
+use crate::support::{MARKER, Snapshot, TestEnv, WAIT, WORK_TREE_HOOKS, s, sh_quote, wait_for};
 
 /// Runs `git-repo-sync ARGS` in `dir` and asserts that it was refused with exit status 1, that
 /// its stderr contains every one of `needles`, and that nothing under the test's temp dir

@@ -5,8 +5,6 @@
 //! Real repositories, real processes. Background workers are found in `/proc` by their command
 //! line, `git-repo-sync worker --git-dir <common dir>`.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -15,8 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::support;
+use crate::support::{TestEnv, WAIT, mirror_status, run_within, s, sh_quote, wait_for};
 use serde_json::Value;
-use support::{TestEnv, WAIT, mirror_status, run_within, s, sh_quote, wait_for};
 
 /// Longest a commit may take while its mirror hangs: the hook must never wait on the network.
 const COMMIT_LIMIT: Duration = Duration::from_secs(5);

@@ -6,13 +6,11 @@
 //! Without the managers (`.ci/install-hook-tools`) these tests print `skipped: ...` and pass,
 //! except under `CI=true`.
 
-mod support;
-
 use std::path::PathBuf;
 
-use support::managers::{Kind, Manager};
-use support::tools::{Tool, path_with, require_tool};
-use support::{MARKER, TestEnv, WAIT, s};
+use crate::support::managers::{Kind, Manager};
+use crate::support::tools::{Tool, path_with, require_tool};
+use crate::support::{MARKER, TestEnv, WAIT, s};
 
 /// Sets the manager up in a fresh repository, commits, re-installs it, commits again.
 fn post_commit_hook_runs(kind: Kind) {

@@ -1,11 +1,10 @@
 //! Paths and names with spaces, quotes, `$(touch pwned)` and backticks never run anything: paths
 //! work, and mirror names that could are refused with a clear error that changes nothing.
 
-mod support;
-
 use std::path::Path;
 
-use support::{MARKER, Snapshot, TestEnv, WAIT, WORK_TREE_HOOKS, s};
+use crate::support;
+use crate::support::{MARKER, Snapshot, TestEnv, WAIT, WORK_TREE_HOOKS, s};
 
 /// Everything a careless shell script would trip over.
 const HOSTILE: &str = "we ird 'sq' \"dq\" $(touch pwned) `touch pwned` ;touch pwned; \\";

@@ -2,11 +2,10 @@
 //! mirror from a URL template; one that cannot be installed into is reported and skipped, the
 //! others are installed, registered and mirrored.
 
-mod support;
-
 use std::fs;
 
-use support::{TestEnv, WAIT, s, sh_quote};
+use crate::support;
+use crate::support::{TestEnv, WAIT, s, sh_quote};
 
 #[test]
 fn every_repository_below_a_directory_is_installed_with_its_own_templated_mirror() {

@@ -2,14 +2,13 @@
 //! `capture-pane` reads the screen. Without tmux the terminal tests print `skipped: ...` and
 //! pass, except under `CI=true`, where that is a failure.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{BIN, MARKER, TestEnv, WORK_TREE_HOOKS, s, sh_quote};
+use crate::support;
+use crate::support::{BIN, MARKER, TestEnv, WORK_TREE_HOOKS, s, sh_quote};
 
 /// How long a prompt may take to appear (the reachability check runs before some).
 const PROMPT_WAIT: Duration = Duration::from_secs(20);

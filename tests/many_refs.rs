@@ -4,13 +4,12 @@
 //! deletions pruned, a diverged ref overwritten and reported (or, with `force = false`, kept and
 //! reported) and nothing outside the mirrored patterns touched.
 
-mod support;
-
 use std::io::Write as _;
 use std::path::Path;
 use std::process::Stdio;
 
-use support::{TestEnv, s};
+use crate::support;
+use crate::support::{TestEnv, s};
 
 /// More refs than one explicit push takes (`REFS_PER_PUSH` in src/push.rs is 1000).
 const MANY: usize = 1200;

@@ -1,12 +1,10 @@
 //! `mirror add` checks that the mirror answers before it writes anything: a typo in a URL shows
 //! when it is added, with git's reason, not at the first push; `--no-check` adds it unchecked.
 
-mod support;
-
 use std::fs;
 
-use support::servers::{free_port, require_programs};
-use support::{Snapshot, TestEnv, s};
+use crate::support::servers::{free_port, require_programs};
+use crate::support::{Snapshot, TestEnv, s};
 
 #[test]
 fn mirror_add_refuses_an_unreachable_mirror_naming_why_and_writes_nothing() {

@@ -1,9 +1,7 @@
 //! Per-mirror options: which refs a mirror mirrors, `prune`, and that nothing outside branches
 //! and tags travels (never `git push --mirror`).
 
-mod support;
-
-use support::{TestEnv, s};
+use crate::support::{TestEnv, s};
 
 #[test]
 fn only_branches_and_tags_travel_and_the_mirrors_other_refs_are_kept() {

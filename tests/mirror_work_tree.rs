@@ -1,12 +1,11 @@
 //! A repository with a work tree keeps its mirrors equal to itself: commits, branches, tags,
 //! deletions, amends, merges and rebases all arrive.
 
-mod support;
-
 use std::fs;
 use std::time::Duration;
 
-use support::{MARKER, Snapshot, TestEnv, WAIT, WORK_TREE_HOOKS, file_url, run_within, s, wait_for};
+use crate::support;
+use crate::support::{MARKER, Snapshot, TestEnv, WAIT, WORK_TREE_HOOKS, file_url, run_within, s, wait_for};
 
 /// A mirror that install creates names the source's branch in its HEAD (as `git clone --bare`
 /// would), so `git log` in it shows what arrived, whatever git's default branch name is.

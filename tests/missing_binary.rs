@@ -1,12 +1,10 @@
 //! The binary moved away after install (uninstalled, or a garbage-collected Nix store path):
 //! commits still succeed, with one warning line; a `git-repo-sync` on PATH takes over.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use support::{MARKER, TestEnv, WAIT, dirs_with_binary, run_ok, s, sh_quote};
+use crate::support::{MARKER, TestEnv, WAIT, dirs_with_binary, run_ok, s, sh_quote};
 
 /// Installs into `repo` with a copy of the binary in `<root>/store/bin`, then deletes the copy's
 /// whole directory, as a garbage collection of its Nix store path would.

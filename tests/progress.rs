@@ -2,12 +2,10 @@
 //! bytes) on a terminal; plain lines when piped; nothing but errors with `-q`; and never a
 //! control code or a progress line in the log of a hook-triggered sync.
 
-mod support;
-
 use std::fs;
 use std::io::Write as _;
 
-use support::{TestEnv, WAIT, s};
+use crate::support::{TestEnv, WAIT, s};
 
 /// Random bytes git cannot compress or delta, so that packing them takes a while.
 fn write_noise(path: &std::path::Path, bytes: usize) {

@@ -1,13 +1,11 @@
 //! A mirror that rejects a ref (diverged, `force = false`) is left alone and reported; the other
 //! refs and the other mirrors still sync.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::support::{TestEnv, WAIT, mirror_status, s, wait_for};
 use serde_json::Value;
-use support::{TestEnv, WAIT, mirror_status, s, wait_for};
 
 struct Setup {
     env: TestEnv,

@@ -2,14 +2,13 @@
 //! user timer or a crontab block, like `git maintenance start`; starting twice changes nothing,
 //! and `schedule stop` removes exactly what start wrote.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::servers::require_programs;
-use support::{Snapshot, TestEnv, s, sh_quote};
+use crate::support;
+use crate::support::servers::require_programs;
+use crate::support::{Snapshot, TestEnv, s, sh_quote};
 
 /// A `crontab` that keeps the table in a file, with the real one's `-l` and `-`, so that no test
 /// touches the machine's own crontab (git's tests replace it the same way).

@@ -1,13 +1,12 @@
 //! On a server, a bare repository's post-receive hook carries every push to the mirror, and a
 //! post-receive hook that was there before still gets the pushed refs on its stdin.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use support::{MARKER, TestEnv, WAIT, run_within, s, sh_quote, wait_for};
+use crate::support;
+use crate::support::{MARKER, TestEnv, WAIT, run_within, s, sh_quote, wait_for};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
 

@@ -1,9 +1,8 @@
 //! `status` tells, per mirror, how it is doing, and never prints a URL's secrets.
 
-mod support;
-
+use crate::support;
+use crate::support::{TestEnv, s};
 use serde_json::Value;
-use support::{TestEnv, s};
 
 #[test]
 fn a_mirror_never_synced_shows_never() {

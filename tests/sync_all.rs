@@ -4,13 +4,12 @@
 //! a bare repository) still reach the mirrors, and a repository whose mirrored refs did not
 //! change contacts no mirror.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use support::servers::{SshOptions, SshServer};
-use support::{TestEnv, s, sh_quote};
+use crate::support;
+use crate::support::servers::{SshOptions, SshServer};
+use crate::support::{TestEnv, s, sh_quote};
 
 /// `git-repo-sync sync --all` (with `extra` arguments) from the temp dir, not from inside any
 /// repository; returns exit code and stdout.

@@ -6,16 +6,15 @@
 //! Remote mirrors are added with `--no-check`: the ssh command and the tokens they need are
 //! given to the sync alone, which is what these tests are about.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support;
+use crate::support::servers::{HangingServer, HttpServer, SshOptions, SshServer, require_programs};
+use crate::support::{TestEnv, mirror_status, run_within, s, write_executable};
 use serde_json::Value;
-use support::servers::{HangingServer, HttpServer, SshOptions, SshServer, require_programs};
-use support::{TestEnv, mirror_status, run_within, s, write_executable};
 
 /// Longest any single git-repo-sync command may take here; every failure mode under test is
 /// expected to end far sooner.
@@ -855,7 +854,9 @@ fn a_server_without_atomic_push_is_asked_once() {
     commit_with(&env, &src, "second", &vars);
     env.wait_for_mirrors(&src, &[&target]);
     let before = sshd.auth_connections();
-    env.commit(&src, "third");
+    // With the variables again: the worker of "second" may have exited already, and then this
+    // commit's hook starts a new one, which has only this commit's environment.
+    commit_with(&env, &src, "third", &vars);
     env.wait_for_mirrors(&src, &[&target]);
     let later = sshd.auth_connections() - before;
     assert_eq!(

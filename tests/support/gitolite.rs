@@ -79,11 +79,6 @@ impl Gitolite {
         &self.home
     }
 
-    /// The sshd in front of it.
-    pub fn ssh(&self) -> &SshServer {
-        &self.ssh
-    }
-
     /// `ssh://mirror-host/<name>`: the sshd fixture's host alias (loopback, its port, the admin
     /// key), with the repository named as gitolite names it.
     pub fn url(&self, name: &str) -> String {

@@ -25,8 +25,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Husky, Kind::Lefthook, Kind::PreCommit, Kind::Prek];
-
     pub fn name(self) -> &'static str {
         match self {
             Self::Husky => "husky",
@@ -71,11 +69,6 @@ impl Manager {
 
     pub fn kind(&self) -> Kind {
         self.kind
-    }
-
-    /// The manager's own program.
-    pub fn bin(&self) -> &Path {
-        &self.bin
     }
 
     /// The file its post-commit hook appends a line to.

@@ -2,8 +2,8 @@
 //! `git` and the real `git-repo-sync` binary, each in an environment that cannot see the
 //! developer's own git configuration or an inherited `GIT_DIR`.
 //!
-//! Every test binary includes this module with `mod support;` and uses a different part of it.
-#![allow(dead_code, unreachable_pub)]
+//! The one test binary (`tests/main.rs`) declares this module; every test file uses a part of it.
+#![allow(unreachable_pub)]
 
 pub mod gitolite;
 pub mod managers;
@@ -36,7 +36,8 @@ const POLL: Duration = Duration::from_millis(50);
 /// One test's world: a temp dir holding a fake HOME with its own `.gitconfig`, and every
 /// repository the test makes. Dropping it deletes everything.
 pub struct TestEnv {
-    tmp: TempDir,
+    /// Held for its `Drop`, which deletes the temp dir.
+    _tmp: TempDir,
     root: PathBuf,
     home: PathBuf,
     path: OsString,
@@ -62,7 +63,7 @@ impl TestEnv {
         )
         .expect("writing .gitconfig");
         Self {
-            tmp,
+            _tmp: tmp,
             root,
             home,
             path: minimal_path(),

@@ -297,11 +297,6 @@ impl SshServer {
         &self.user
     }
 
-    /// The fixture's files: keys, configs, log.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The private key that `authorized_keys` lets in.
     pub fn client_key(&self) -> &Path {
         &self.client_key
@@ -539,10 +534,6 @@ impl HttpServer {
         self.port
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// A new served bare repository `repos/<name>.git` that accepts pushes.
     pub fn create_repo(&self, env: &TestEnv, name: &str) -> PathBuf {
         let repo = self.dir.join("repos").join(format!("{name}.git"));
@@ -554,11 +545,6 @@ impl HttpServer {
 
     fn scheme(&self) -> &'static str {
         if self.ca.is_some() { "https" } else { "http" }
-    }
-
-    /// `http(s)://127.0.0.1:PORT/git/<name>.git`, no credentials.
-    pub fn url(&self, name: &str) -> String {
-        format!("{}://127.0.0.1:{}/git/{name}.git", self.scheme(), self.port)
     }
 
     /// `http(s)://<user>@127.0.0.1:PORT/git/<name>.git`.
@@ -577,11 +563,6 @@ impl HttpServer {
             self.scheme(),
             self.port
         )
-    }
-
-    /// The generated CA's certificate (TLS only).
-    pub fn ca_file(&self) -> Option<&Path> {
-        self.ca.as_deref()
     }
 
     /// Trusts the generated CA through the client's config: `http.sslCAInfo` in the test's

@@ -1,8 +1,8 @@
 //! The programs some tests need beyond git and sh: the git hook managers people use (husky and
-//! lefthook from npm, pre-commit and prek from PyPI, and node to run the npm ones), gitolite, and
-//! a git with config-based hooks (>= 2.54). `.ci/install-hook-tools` and `.ci/install-git` put
-//! them in prefixes of their own, off PATH; each can be pointed elsewhere with an environment
-//! variable (see [`Tool::env_var`]).
+//! lefthook from npm, pre-commit and prek from PyPI, and node to run the npm ones) and a git with
+//! config-based hooks (>= 2.54). `.ci/install-hook-tools` and `.ci/install-git` put them in
+//! prefixes of their own, off PATH; each can be pointed elsewhere with an environment variable
+//! (see [`Tool::env_var`]). gitolite, like the servers, is found by `servers::require_programs`.
 //!
 //! The decision about a missing program is taken in one place, [`require`], for these tools and
 //! for the servers of `support::servers` alike: found, the paths; missing under CI (`CI=true`), a
@@ -46,7 +46,6 @@ pub enum Tool {
     Husky,
     /// Runs `husky` and the `lefthook` wrapper (both `#!/usr/bin/env node`).
     Node,
-    Gitolite,
     /// git >= 2.54, with config-based hooks.
     NewGit,
 }
@@ -59,7 +58,6 @@ impl Tool {
             Self::Lefthook => "lefthook",
             Self::Husky => "husky",
             Self::Node => "node",
-            Self::Gitolite => "gitolite",
             Self::NewGit => "git >= 2.54",
         }
     }
@@ -72,7 +70,6 @@ impl Tool {
             Self::Lefthook => "GIT_REPO_SYNC_TEST_LEFTHOOK",
             Self::Husky => "GIT_REPO_SYNC_TEST_HUSKY",
             Self::Node => "GIT_REPO_SYNC_TEST_NODE",
-            Self::Gitolite => "GIT_REPO_SYNC_TEST_GITOLITE",
             Self::NewGit => "GIT_REPO_SYNC_TEST_NEW_GIT",
         }
     }
@@ -88,10 +85,6 @@ impl Tool {
                 .into_iter()
                 .chain([PathBuf::from("/usr/bin/node")])
                 .collect(),
-            Self::Gitolite => on_path("gitolite")
-                .into_iter()
-                .chain([PathBuf::from("/usr/share/gitolite3/gitolite")])
-                .collect(),
             Self::NewGit => vec![new_git_prefix().join("bin/git")],
         }
     }
@@ -101,7 +94,6 @@ impl Tool {
         match self {
             Self::PreCommit | Self::Prek | Self::Lefthook | Self::Husky => INSTALL_HOOK_TOOLS,
             Self::Node => "apt-get install nodejs npm",
-            Self::Gitolite => "apt-get install gitolite3",
             Self::NewGit => "bash .ci/install-git (as root; builds git into /opt/git-2.55)",
         }
     }
