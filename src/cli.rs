@@ -79,6 +79,12 @@ pub enum Command {
                       git-repo-sync mirror list"
     )]
     Mirror(MirrorCommand),
+    /// Show the configuration a repository's mirrors come from (system, user, repository).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  git-repo-sync config show\n  git-repo-sync config show /srv/git/app.git"
+    )]
+    Config(ConfigCommand),
     /// Sync every registered repository every few minutes (a systemd user timer, or cron).
     #[command(
         subcommand,
@@ -189,6 +195,18 @@ pub struct DoctorArgs {
     /// Print JSON instead of lines.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a repository's mirrors as merged from the system config
+    /// (/etc/git-repo-sync/config.toml), the user config (~/.config/git-repo-sync/config.toml)
+    /// and its own repo-sync.toml, the most specific winning, with where each value came from.
+    #[command(after_help = "Examples:\n  git-repo-sync config show\n  git-repo-sync config show ~/src/app")]
+    Show {
+        /// The repository (default: the one around the current directory).
+        repo: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -359,7 +359,7 @@ pub fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
 fn pass(repo: &Repo) {
     let mut log = io::stderr().lock();
     let now = timestamp(std::time::SystemTime::now());
-    let result = Config::load(&repo.config_path())
+    let result = Config::for_repo(repo)
         .and_then(|config| engine::run_pass(repo, &config, &[], engine::PassKind::Background, None));
     match result {
         Ok(reports) => {

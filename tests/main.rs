@@ -15,6 +15,7 @@ mod cli;
 mod closed_pipe;
 mod colour;
 mod config_hooks;
+mod config_layers;
 mod crash_repair;
 mod direct_transfer;
 mod doctor;

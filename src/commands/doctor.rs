@@ -114,7 +114,7 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
         )),
     }
     let config_path = repo.config_path();
-    let config = match Config::load(&config_path) {
+    let config = match Config::for_repo(repo) {
         Ok(config) => {
             checks.push(Check::ok("config", format!("{} parses", quoted(config_path))));
             Some(config)

@@ -29,9 +29,20 @@ fn trigger(args: &HookArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let repo = Repo::discover()?;
-    if !repo.config_path().exists() {
+    if !repo.config_path().exists() && !crate::config::layers::any_file_exists() {
         // Installed hooks without mirrors (or after `uninstall --purge` left hooks behind).
         return Ok(());
+    }
+    // A repository made from a template directory with our hooks in it was never installed
+    // into: it joins the registry on its first trigger, so that `sync --all` and
+    // `status --all` cover it.
+    if !repo.trigger_record_path().exists()
+        && let Err(err) = crate::registry::register(repo.display_path())
+    {
+        eprintln!(
+            "git-repo-sync: could not register {}: {err:#}",
+            crate::repo::quoted(repo.display_path())
+        );
     }
     worker::trigger(&repo)?;
     // For `status`: that a trigger still fires, and which. A record that cannot be written

@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 
 use super::reach::Reach;
 use crate::cli::InstallArgs;
-use crate::config::{self, Config, Mirror};
+use crate::config::{self, Config, Layered, Layers, Level, Mirror};
 use crate::registry;
 use crate::repo::Repo;
 use crate::repo::quoted;
@@ -24,6 +24,8 @@ mod wizard;
 struct Plan {
     repo: Repo,
     config: Config,
+    /// Mirrors the repository takes from the user's or the system's rules.
+    inherited: Config,
     config_changed: bool,
     /// What puts the triggers in place.
     triggers: Vec<Step>,
@@ -38,25 +40,27 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
     let repos = Repo::open_all(&args.repos)?;
     let mechanism = Mechanism::for_installed_git()?;
 
+    let layers = Layers::read()?;
     let mut plans = Vec::with_capacity(repos.len());
     let mut asked = false;
     for repo in repos {
         repo.ensure_owned_by_current_user()?;
         let config_path = repo.config_path();
         let config = Config::load(&config_path)?;
+        let inherited = from_rules(layers.for_repo(&repo.canonical_path(), &config_path)?);
         let at_terminal = std::io::stdin().is_terminal();
         if should_ask(
             args,
             !requested.is_empty(),
-            !config.mirrors.is_empty(),
+            !config.mirrors.is_empty() || !inherited.mirrors.is_empty(),
             at_terminal,
         ) {
             requested = wizard::ask_mirrors(&repo)?;
             asked = true;
         }
-        plans.push(plan_repo(
-            repo, config, &requested, &binary, args.force, mechanism,
-        )?);
+        let mut plan = plan_repo(repo, config, &requested, &binary, args.force, mechanism)?;
+        plan.inherited = inherited;
+        plans.push(plan);
     }
 
     if asked {
@@ -105,6 +109,7 @@ fn plan_repo(
     let triggers = triggers::plan_install(&repo, binary, force, mechanism)
         .with_context(|| format!("installing into {}", quoted(repo.display_path())))?;
     Ok(Plan {
+        inherited: Config::default(),
         config_changed: config != before,
         repo,
         config,
@@ -146,6 +151,9 @@ fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus>
         names.push(name);
         templates.push(recursive::UrlTemplate::parse(name, url)?);
     }
+    // The user's and the system's rules are checked once, before any repository is touched.
+    let layers = Layers::read()?;
+    layers.check()?;
     let binary = hook_binary(args)?;
     let mechanism = Mechanism::for_installed_git()?;
     let (mut installed, mut current) = (0_usize, 0_usize);
@@ -161,7 +169,16 @@ fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus>
                     .iter()
                     .map(|template| template.render_for(&root, &path))
                     .collect::<Result<Vec<_>>>()?;
-                let plan = plan_repo(repo, config, &requested, &binary, args.force, mechanism)?;
+                let inherited = layers.for_repo(&repo.canonical_path(), &repo.config_path())?;
+                if requested.is_empty() && inherited.config.mirrors.is_empty() {
+                    bail!(
+                        "no mirror for it: give --mirror NAME=URL, or a rule in the user config {}",
+                        crate::config::layers::user_path()
+                            .map_or_else(|| "(no home)".to_owned(), |path| quoted(path).to_string())
+                    );
+                }
+                let mut plan = plan_repo(repo, config, &requested, &binary, args.force, mechanism)?;
+                plan.inherited = from_rules(inherited);
                 let actions = carry_out(&plan, args.dry_run, verbosity)?;
                 if !actions.is_empty() {
                     report(&plan, &actions, args.dry_run, verbosity, mechanism);
@@ -192,6 +209,18 @@ fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus>
     } else {
         ExitStatus::Error
     })
+}
+
+/// The mirrors a repository takes from the user's or the system's rules, not its own file.
+fn from_rules(layered: Layered) -> Config {
+    let mut mirrors = layered.config.mirrors;
+    mirrors.retain(|name, _| {
+        layered
+            .origins
+            .get(name)
+            .is_some_and(|origin| origin.level != Level::Repository)
+    });
+    Config { mirrors }
 }
 
 /// Whether `install` asks: only a person at a terminal, who gave no mirror and has none, and
@@ -245,7 +274,13 @@ fn after_check(url: &MirrorUrl, reach: Option<&Reach>) -> AfterCheck {
 /// `dry_run`, none of it); what was (or would be) done, one line each.
 fn carry_out(plan: &Plan, dry_run: bool, verbosity: Verbosity) -> Result<Vec<String>> {
     let mut actions: Vec<String> = Vec::new();
-    for mirror in plan.config.mirrors.values() {
+    // A local mirror from a rule is prepared as one given here is: it is this repository's.
+    for mirror in plan
+        .config
+        .mirrors
+        .values()
+        .chain(plan.inherited.mirrors.values())
+    {
         if let Some(action) = super::prepare_local_mirror(&plan.repo, &mirror.url, dry_run)? {
             actions.push(action);
         }

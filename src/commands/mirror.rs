@@ -4,7 +4,7 @@ use anyhow::{Result, anyhow, bail};
 
 use super::reach::Reach;
 use crate::cli::{MirrorAddArgs, MirrorCommand, SettingValue};
-use crate::config::{self, Config, FIELDS, Field, Kind, Mirror};
+use crate::config::{self, Config, FIELDS, Field, Kind, Layers, Level, Mirror};
 use crate::repo::Repo;
 use crate::{ExitStatus, Verbosity};
 
@@ -40,6 +40,19 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
             }
         }
         MirrorCommand::Remove { name } => {
+            if !config.mirrors.contains_key(name) {
+                // Before the config's lock file is made: a refusal writes nothing.
+                let layered = Layers::read()?.for_repo(&repo.canonical_path(), &path)?;
+                if let Some(origin) = layered.origins.get(name) {
+                    bail!(
+                        "mirror '{name}' comes from the {} config {}, not from this repository's \
+                         {}; change it there (see `git-repo-sync config show`)",
+                        origin.level,
+                        crate::repo::quoted(&origin.file),
+                        crate::repo::quoted(&path)
+                    );
+                }
+            }
             Config::edit(&path, |config| {
                 if config.mirrors.remove(name).is_none() {
                     bail!("no mirror named '{name}' in {}", crate::repo::quoted(&path));
@@ -57,8 +70,15 @@ pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitS
             }
         }
         MirrorCommand::List => {
-            for (name, mirror) in &config.mirrors {
-                println!("{name}\t{}{}", mirror.url, settings(mirror));
+            let layered = Layers::read()?.for_repo(&repo.canonical_path(), &path)?;
+            for (name, mirror) in &layered.config.mirrors {
+                let level = layered.origins[name].level;
+                let inherited = if level == Level::Repository {
+                    String::new()
+                } else {
+                    format!("  [{level} config]")
+                };
+                println!("{name}\t{}{}{inherited}", mirror.url, settings(mirror));
             }
         }
     }

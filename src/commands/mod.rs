@@ -1,6 +1,7 @@
 //! One module per subcommand. Each parses nothing and decides nothing about git: it calls
 //! `repo`, `config`, `hooks`, `push`, `worker` and prints.
 
+pub(crate) mod config;
 pub(crate) mod docs;
 pub(crate) mod doctor;
 pub(crate) mod hook;

@@ -61,7 +61,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
 }
 
 fn build(repo: &Repo, git_runs_config_hooks: bool) -> Result<StatusReport> {
-    let config = Config::load(&repo.config_path())?;
+    let config = Config::for_repo(repo)?;
     let (state, state_error) = match State::read(&repo.state_path()) {
         Ok(state) => (state, None),
         Err(err) => (

@@ -17,10 +17,11 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
         return run_all(verbosity);
     }
     let repo = Repo::discover()?;
-    let config = Config::load(&repo.config_path())?;
+    let config = Config::for_repo(&repo)?;
     if config.mirrors.is_empty() {
         anyhow::bail!(
-            "no mirrors configured in {}; add one with `git-repo-sync mirror add NAME URL`",
+            "no mirrors configured in {} (nor in the user or system config); add one with \
+             `git-repo-sync mirror add NAME URL`",
             quoted(repo.config_path())
         );
     }
@@ -111,7 +112,7 @@ fn sync_registered(path: &Path, git_runs_config_hooks: bool) -> Outcome {
         Ok(repo) => repo,
         Err(err) => return Outcome::error(format!("{at}: gone: {err:#}; {}", fleet::forget_hint(path))),
     };
-    let config = match Config::load(&repo.config_path()) {
+    let config = match Config::for_repo(&repo) {
         Ok(config) => config,
         Err(err) => return Outcome::error(format!("{at}: {err:#}")),
     };

@@ -42,6 +42,8 @@ pub struct Field {
     pub flag: Flag,
     /// One line for `mirror add --help` and the docs.
     pub help: &'static str,
+    /// Its value when the config does not set it, as the config file would write it.
+    pub default: &'static str,
     /// Its value in `mirror`, when that is not the default.
     pub get: fn(&Mirror) -> Option<toml::Value>,
     /// Stores a value that passed [`Field::check`].
@@ -123,6 +125,7 @@ fn string(text: &str) -> Option<toml::Value> {
 pub static FIELDS: &[Field] = &[
     Field {
         key: "refs",
+        default: r#"["refs/heads/*", "refs/tags/*"]"#,
         kind: Kind::Patterns,
         flag: Flag::Value("PATTERN"),
         help: "Refs to mirror, as patterns like `refs/heads/release/*` (repeatable; default: all \
@@ -145,6 +148,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         key: "prune",
+        default: "true",
         kind: Kind::Bool,
         flag: Flag::Disable,
         help: "Delete on the mirror what was deleted here (default true; `--no-prune` keeps it).",
@@ -153,6 +157,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         key: "force",
+        default: "true",
         kind: Kind::Bool,
         flag: Flag::Disable,
         help: "Overwrite a ref that diverged on the mirror (default true; `--no-force` leaves it \
@@ -162,6 +167,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         key: "identity_file",
+        default: "(none)",
         kind: Kind::Path,
         flag: Flag::Value("PATH"),
         help: "ssh: the private key to use for this mirror (a deploy key), alone.",
@@ -174,6 +180,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         key: "token_env",
+        default: "(none)",
         kind: Kind::Text,
         flag: Flag::Value("VAR"),
         help: "http(s): the environment variable that holds the password or token.",
@@ -182,6 +189,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         key: "timeout",
+        default: "30",
         kind: Kind::Integer {
             min: 1,
             max: 86_400,
@@ -197,6 +205,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         key: "trust_new_host_key",
+        default: "false",
         kind: Kind::Bool,
         flag: Flag::Enable,
         help: "ssh: accept and remember the host key of a host not seen before (trust on first use).",
@@ -205,6 +214,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         key: "retries",
+        default: "3",
         kind: Kind::Integer {
             min: 0,
             max: 20,
@@ -217,6 +227,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         key: "retry_max_delay",
+        default: "60",
         kind: Kind::Integer {
             min: 1,
             max: 3600,
@@ -233,6 +244,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         key: "on_failure",
+        default: "(none)",
         kind: Kind::Text,
         flag: Flag::Value("COMMAND"),
         help: "A command (run by `sh -c`) when the mirror starts failing; it gets the mirror's \

@@ -19,7 +19,9 @@ use toml::Spanned;
 use crate::url::{MirrorUrl, Transport};
 
 mod fields;
+pub mod layers;
 pub use fields::{FIELDS, Field, Flag, Kind};
+pub use layers::{Layered, Layers, Level, Origin};
 
 /// What one repository mirrors, and where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -139,84 +141,134 @@ fn default_refs() -> Vec<String> {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
-    mirrors: BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    mirrors: BTreeMap<Spanned<String>, RawMirror>,
+}
+
+type RawMirror = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+
+/// The mirrors of a repository's own config file, with where each key stands.
+fn parse_located(text: &str) -> Result<BTreeMap<String, (Mirror, KeyLocations)>> {
+    let raw: RawConfig = toml::from_str(text).map_err(|err| {
+        let message = err.to_string();
+        match suggestion(&message) {
+            Some(hint) => anyhow!("{}\n{hint}", message.trim_end()),
+            None => anyhow!("{}", message.trim_end()),
+        }
+    })?;
+    let mut mirrors = BTreeMap::new();
+    for (name, table) in raw.mirrors {
+        let built = mirror_from(text, &name, table, |url| Ok(url.to_owned()))?;
+        mirrors.insert(name.into_inner(), built);
+    }
+    Ok(mirrors)
+}
+
+/// Where each key of a mirror's table stands in its file.
+pub(crate) type KeyLocations = BTreeMap<&'static str, Location>;
+
+/// Builds the mirror `name` of a config file's `text` from its table: its URL is what `url_of`
+/// makes of the written one (a template is rendered there), each other key goes through its
+/// field. Errors name the line and column of the offending key or value.
+fn mirror_from(
+    text: &str,
+    name: &Spanned<String>,
+    mut table: RawMirror,
+    url_of: impl FnOnce(&str) -> Result<String, String>,
+) -> Result<(Mirror, KeyLocations)> {
+    let at = |span: std::ops::Range<usize>| Location::of(text, span.start);
+    validate_name(name.get_ref())
+        .map_err(|why| anyhow!("{}: mirror name {:?} {why}", at(name.span()), name.get_ref()))?;
+    let url = table
+        .remove("url")
+        .ok_or_else(|| anyhow!("{}: mirror '{}' has no `url`", at(name.span()), name.get_ref()))?;
+    let written = url.get_ref().as_str().ok_or_else(|| {
+        anyhow!(
+            "{}: url of mirror '{}' must be a string",
+            at(url.span()),
+            name.get_ref()
+        )
+    })?;
+    let mirror_url = url_of(written)
+        .and_then(|text| {
+            MirrorUrl::parse(&text).map_err(|why| format!("{:?} {why}", crate::url::redacted(&text)))
+        })
+        .map_err(|why| anyhow!("{}: url of mirror '{}' {why}", at(url.span()), name.get_ref()))?;
+    let mut mirror = Mirror::new(mirror_url);
+    let mut spans = BTreeMap::new();
+    let mut locations = KeyLocations::new();
+    locations.insert("url", at(url.span()));
+    for (key, value) in table {
+        let Some(field) = Field::named(key.get_ref()) else {
+            let known = std::iter::once("url").chain(FIELDS.iter().map(|f| f.key));
+            let hint = nearest(key.get_ref(), known)
+                .map(|near| format!("\ndid you mean `{near}`?"))
+                .unwrap_or_default();
+            bail!(
+                "{}: unknown field `{}` in mirror '{}'{hint}",
+                at(key.span()),
+                key.get_ref(),
+                name.get_ref()
+            );
+        };
+        spans.insert(field.key, value.span());
+        locations.insert(field.key, at(key.span()));
+        field.apply(&mut mirror, value.into_inner()).map_err(|why| {
+            anyhow!(
+                "{}: {} of mirror '{}' {why}",
+                at(spans[field.key].clone()),
+                field.key,
+                name.get_ref()
+            )
+        })?;
+    }
+    if let Err((key, why)) = mirror.check_options() {
+        let span = spans.get(key).cloned().unwrap_or_else(|| url.span());
+        bail!("{}: {key} of mirror '{}' {why}", at(span), name.get_ref());
+    }
+    Ok((mirror, locations))
 }
 
 impl Config {
-    /// Reads `path`; a missing file is an empty configuration.
+    /// Reads one file, `path`, alone (a repository's own, to edit it); a missing file is an
+    /// empty configuration. See [`Config::for_repo`] for what a repository mirrors.
     pub fn load(path: &Path) -> Result<Self> {
+        Ok(Self {
+            mirrors: Self::load_located(path)?
+                .into_iter()
+                .map(|(name, (mirror, _))| (name, mirror))
+                .collect(),
+        })
+    }
+
+    /// Parses and validates the text of a config file.
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(Self {
+            mirrors: parse_located(text)?
+                .into_iter()
+                .map(|(name, (mirror, _))| (name, mirror))
+                .collect(),
+        })
+    }
+
+    /// The mirrors of a repository's own file at `path`, with where each key stands.
+    pub(crate) fn load_located(path: &Path) -> Result<BTreeMap<String, (Mirror, KeyLocations)>> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
             Err(err) => {
                 return Err(err)
                     .with_context(|| format!("reading mirror config {}", crate::repo::quoted(path)));
             }
         };
-        Self::parse(&text)
+        parse_located(&text)
             .map_err(|err| anyhow!("reading mirror config {}: {err}", crate::repo::quoted(path)))
     }
 
-    /// Parses and validates the text of a config file.
-    pub fn parse(text: &str) -> Result<Self> {
-        let raw: RawConfig = toml::from_str(text).map_err(|err| {
-            let message = err.to_string();
-            match suggestion(&message) {
-                Some(hint) => anyhow!("{}\n{hint}", message.trim_end()),
-                None => anyhow!("{}", message.trim_end()),
-            }
-        })?;
-        let mut config = Self::default();
-        for (name, raw_mirror) in raw.mirrors {
-            let at = |span: std::ops::Range<usize>| Location::of(text, span.start);
-            validate_name(name.get_ref())
-                .map_err(|why| anyhow!("{}: mirror name {:?} {why}", at(name.span()), name.get_ref()))?;
-            let mut fields = raw_mirror;
-            let url = fields
-                .remove("url")
-                .ok_or_else(|| anyhow!("{}: mirror '{}' has no `url`", at(name.span()), name.get_ref()))?;
-            let url_text = url.get_ref().as_str().ok_or_else(|| {
-                anyhow!(
-                    "{}: url of mirror '{}' must be a string",
-                    at(url.span()),
-                    name.get_ref()
-                )
-            })?;
-            let mut mirror =
-                Mirror::new(MirrorUrl::parse(url_text).map_err(|why| {
-                    anyhow!("{}: url of mirror '{}' {why}", at(url.span()), name.get_ref())
-                })?);
-            let mut spans = BTreeMap::new();
-            for (key, value) in fields {
-                let Some(field) = Field::named(key.get_ref()) else {
-                    let known = std::iter::once("url").chain(FIELDS.iter().map(|f| f.key));
-                    let hint = nearest(key.get_ref(), known)
-                        .map(|near| format!("\ndid you mean `{near}`?"))
-                        .unwrap_or_default();
-                    bail!(
-                        "{}: unknown field `{}` in mirror '{}'{hint}",
-                        at(key.span()),
-                        key.get_ref(),
-                        name.get_ref()
-                    );
-                };
-                spans.insert(field.key, value.span());
-                field.apply(&mut mirror, value.into_inner()).map_err(|why| {
-                    anyhow!(
-                        "{}: {} of mirror '{}' {why}",
-                        at(spans[field.key].clone()),
-                        field.key,
-                        name.get_ref()
-                    )
-                })?;
-            }
-            if let Err((key, why)) = mirror.check_options() {
-                let span = spans.get(key).cloned().unwrap_or_else(|| url.span());
-                bail!("{}: {key} of mirror '{}' {why}", at(span), name.get_ref());
-            }
-            config.mirrors.insert(name.into_inner(), mirror);
-        }
-        Ok(config)
+    /// The mirrors of `repo` from every layer: the system and user files, then its own.
+    pub fn for_repo(repo: &crate::repo::Repo) -> Result<Self> {
+        Ok(Layers::read()?
+            .for_repo(&repo.canonical_path(), &repo.config_path())?
+            .config)
     }
 
     /// Writes the configuration to `path` atomically (a temp file in the same directory, renamed
@@ -343,7 +395,8 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
 }
 
 /// A line and column in a config file, 1-based like toml's own messages.
-struct Location {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Location {
     line: usize,
     column: usize,
 }

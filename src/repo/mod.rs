@@ -87,6 +87,11 @@ impl Repo {
         self.work_tree.is_none()
     }
 
+    /// [`Self::display_path`] with symlinks resolved, as configured roots are compared with it.
+    pub fn canonical_path(&self) -> PathBuf {
+        std::fs::canonicalize(self.display_path()).unwrap_or_else(|_| self.display_path().to_path_buf())
+    }
+
     /// Where the user sees this repository: the work tree, or the bare directory.
     pub fn display_path(&self) -> &Path {
         self.work_tree.as_deref().unwrap_or(&self.common_dir)

@@ -91,6 +91,16 @@ impl TestEnv {
         self.path = path;
     }
 
+    /// The user-level config file the isolated environment reads.
+    pub fn user_config_path(&self) -> PathBuf {
+        self.home.join(".config/git-repo-sync/config.toml")
+    }
+
+    /// The system-level config file the isolated environment reads in place of /etc's.
+    pub fn system_config_path(&self) -> PathBuf {
+        self.root.join("etc/git-repo-sync/config.toml")
+    }
+
     /// Puts the isolated environment on a command: nothing is inherited but what is listed here.
     pub fn apply_env(&self, cmd: &mut Command) {
         cmd.env_clear();
@@ -104,6 +114,8 @@ impl TestEnv {
         cmd.env("PATH", &self.path)
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            // Never the machine's /etc/git-repo-sync/config.toml.
+            .env("GIT_REPO_SYNC_SYSTEM_CONFIG", self.system_config_path())
             .env("TMPDIR", self.root.join("tmp"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", self.home.join(".gitconfig"))

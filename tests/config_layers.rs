@@ -1,0 +1,263 @@
+//! One rule for many repositories: mirrors defined in the user's and the system's config, with
+//! URL templates over the repository, merged with each repository's own file (the most specific
+//! winning), and `config show` telling where each value came from.
+
+use std::fs;
+use std::path::Path;
+
+use predicates::prelude::*;
+
+use crate::support::{Snapshot, TestEnv, WAIT, s, sh_quote};
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().expect("a parent")).expect("creating the config's directory");
+    fs::write(path, text).expect("writing a config");
+}
+
+#[test]
+fn a_fleet_is_installed_with_one_command_from_one_rule_in_the_user_config() {
+    let env = TestEnv::new();
+    let root = env.root().join("srv");
+    let mirrors = env.root().join("nas");
+    write(
+        &env.user_config_path(),
+        &format!(
+            "# every repository under srv goes to the NAS, at the same path\n\
+             [roots.{root:?}.mirrors.nas]\n\
+             url = \"{}/{{{{path}}}}.git\"\n",
+            s(&mirrors),
+            root = s(&root)
+        ),
+    );
+    // 29 repositories that can be installed into: bare and not, at several depths.
+    let mut repos = Vec::new();
+    for i in 0..10 {
+        repos.push((
+            env.init_bare(&format!("srv/team{}/bare{i}.git", i % 3)),
+            format!("team{}/bare{i}", i % 3),
+        ));
+    }
+    for i in 0..10 {
+        repos.push((env.init_repo(&format!("srv/work{i}")), format!("work{i}")));
+    }
+    for i in 0..9 {
+        repos.push((
+            env.init_repo(&format!("srv/deep/er/tree{i}")),
+            format!("deep/er/tree{i}"),
+        ));
+    }
+    // One broken repository, and one with a hook of another tool.
+    let broken = root.join("broken");
+    fs::create_dir_all(&broken).expect("a broken repository");
+    fs::write(broken.join(".git"), "gitdir: /nowhere/at/all\n").expect("its .git file");
+    let (hooked, _) = &repos[10];
+    let ran = env.root().join("foreign-hook-ran");
+    env.write_executable(
+        &hooked.join(".git/hooks/post-commit"),
+        &format!("#!/bin/sh\necho ran >> {}\n", sh_quote(&ran)),
+    );
+
+    let out = env
+        .cmd()
+        .args(["install", "--recursive", s(&root)])
+        .output()
+        .expect("install --recursive");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "the broken one is skipped: {said}");
+    assert!(
+        said.contains("installed into 29 repositories, 0 already current, 1 skipped"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains(&format!("skipped {}: ", s(&broken))), "{said}");
+    for (repo, path) in &repos {
+        assert!(
+            mirrors.join(format!("{path}.git")).join("HEAD").is_file(),
+            "{} has no mirror at nas/{path}.git",
+            s(repo)
+        );
+        assert!(
+            !env.config_path(repo).exists(),
+            "the rule was copied into {}",
+            s(repo)
+        );
+    }
+
+    // A commit in two work trees and a push into a bare repository reach their own mirrors.
+    for (repo, path) in [&repos[10], &repos[25]] {
+        env.commit(repo, "a change");
+        env.wait_until_refs_equal(repo, &mirrors.join(format!("{path}.git")), WAIT);
+    }
+    assert_eq!(fs::read_to_string(&ran).expect("the foreign hook ran"), "ran\n");
+    let (bare, path) = &repos[4];
+    env.git(env.root(), ["clone", "-q", s(bare), "bare-work"]);
+    let work = env.root().join("bare-work");
+    env.commit(&work, "to a bare repository");
+    env.git(&work, ["push", "-q", "origin", "HEAD:main"]);
+    env.wait_until_refs_equal(bare, &mirrors.join(format!("{path}.git")), WAIT);
+
+    let status = env
+        .cmd()
+        .args(["status", "--all"])
+        .output()
+        .expect("status --all");
+    let listed = String::from_utf8_lossy(&status.stdout);
+    for (repo, _) in &repos {
+        assert!(
+            listed.contains(s(repo)),
+            "status --all leaves out {}:\n{listed}",
+            s(repo)
+        );
+    }
+}
+
+#[test]
+fn config_show_names_the_source_of_a_value_set_at_each_of_the_three_levels() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let system = env.system_config_path();
+    let user = env.user_config_path();
+    write(
+        &system,
+        &format!(
+            "[mirrors.archive]\nurl = \"{}/archive/{{{{name}}}}.git\"\nretries = 7\n\n\
+             [mirrors.shared]\nurl = \"/from/the/system.git\"\n",
+            s(env.root())
+        ),
+    );
+    write(
+        &user,
+        &format!(
+            "[mirrors.forge]\nurl = \"https://forge.example/me/{{{{name}}}}.git\"\n\ntimeout = 9\n\n\
+             [mirrors.shared]\nurl = \"{}/shared.git\"\n",
+            s(env.root())
+        ),
+    );
+    write(
+        &env.config_path(&repo),
+        &format!(
+            "[mirrors.own]\nurl = \"{}/own.git\"\nprune = false\n",
+            s(env.root())
+        ),
+    );
+
+    let out = env
+        .cmd_in(&repo)
+        .args(["config", "show"])
+        .output()
+        .expect("config show");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{shown}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `config show` lines up the keys: `retries            = 7  # ...`.
+    let line_of = |key: &str, value: &str| {
+        let start = format!("{key:18} = {value}");
+        shown
+            .lines()
+            .find(|line| line.starts_with(&start))
+            .unwrap_or_else(|| panic!("no line {start:?} in:\n{shown}"))
+            .to_owned()
+    };
+    let system_at = |line: u32| format!("system config {}, line {line}", s(&system));
+    let user_at = |line: u32| format!("user config {}, line {line}", s(&user));
+    assert!(line_of("retries", "7").contains(&system_at(3)), "{shown}");
+    assert!(line_of("timeout", "9").contains(&user_at(4)), "{shown}");
+    assert!(
+        line_of("prune", "false").contains(&format!(
+            "repository config {}, line 3",
+            s(&env.config_path(&repo))
+        )),
+        "{shown}"
+    );
+    let archive = format!("\"{}/archive/project.git\"", s(env.root()));
+    assert!(line_of("url", &archive).contains("(template"), "{shown}");
+    // The user's `shared` replaces the system's as a whole.
+    assert!(
+        line_of("url", &format!("\"{}/shared.git\"", s(env.root()))).contains(&user_at(7)),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("# replaces mirror 'shared' of the system config"),
+        "{shown}"
+    );
+    assert!(!shown.contains("/from/the/system.git"), "{shown}");
+
+    // `mirror list` shows where an inherited mirror comes from; it is changed where it is set.
+    let list = env
+        .cmd_in(&repo)
+        .args(["mirror", "list"])
+        .output()
+        .expect("mirror list");
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("archive") && l.ends_with("[system config]")),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("own") && !l.contains("config]")),
+        "{list}"
+    );
+    let before = Snapshot::of(env.root());
+    env.cmd_in(&repo)
+        .args(["mirror", "remove", "forge"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(format!(
+            "comes from the user config {}",
+            s(&user)
+        )));
+    before.assert_unchanged(
+        &Snapshot::of(env.root()),
+        "refusing to remove an inherited mirror",
+    );
+}
+
+#[test]
+fn a_bad_template_in_the_user_config_is_refused_where_it_stands_and_nothing_is_written() {
+    let env = TestEnv::new();
+    let root = env.root().join("src");
+    let repo = env.init_repo("src/app");
+    let user = env.user_config_path();
+    write(
+        &user,
+        &format!(
+            "[roots.{:?}.mirrors.nas]\nurl = \"/nas/{{{{nmae}}}}.git\"\n",
+            s(&root)
+        ),
+    );
+    let before = Snapshot::of(env.root());
+    for args in [
+        &["install", "--recursive", s(&root)][..],
+        &["sync"],
+        &["status"],
+        &["config", "show"],
+    ] {
+        let out = env
+            .cmd_in(&repo)
+            .args(args)
+            .output()
+            .expect("running git-repo-sync");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("user config {}: line 2, column 7", s(&user)))
+                && stderr.contains("nmae"),
+            "{args:?} does not say where: {stderr}"
+        );
+    }
+    before.assert_unchanged(&Snapshot::of(env.root()), "commands refusing a bad template");
+
+    // A rendered URL is checked like any other: a `{{name}}` that leaves a relative path.
+    write(
+        &user,
+        &format!("[roots.{:?}.mirrors.nas]\nurl = \"{{{{name}}}}.git\"\n", s(&root)),
+    );
+    env.cmd_in(&repo).args(["sync"]).assert().code(1).stderr(
+        predicates::str::contains("line 2, column 7").and(predicates::str::contains("relative path")),
+    );
+}
