@@ -145,6 +145,19 @@ pub struct InstallArgs {
     /// With --recursive, look inside work trees too (submodules, clones inside clones).
     #[arg(long, requires = "recursive")]
     pub nested: bool,
+
+    /// Put the hooks into a git template directory instead (default: the one
+    /// `init.templateDir` names, else ~/.config/git-repo-sync/git-template), so that every later
+    /// `git init` and `git clone` comes with them; such a repository takes its mirrors from the
+    /// user's and the system's config and registers itself on its first trigger.
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        default_missing_value = "",
+        conflicts_with_all = ["repos", "mirrors", "recursive"]
+    )]
+    pub template_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +169,11 @@ pub struct UninstallArgs {
     /// Also delete the mirror configuration, state and log.
     #[arg(long)]
     pub purge: bool,
+
+    /// Take the hooks out of a git template directory (default: the one `init.templateDir`
+    /// names, else ~/.config/git-repo-sync/git-template); repositories made from it keep theirs.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["repos", "purge"])]
+    pub template_dir: Option<PathBuf>,
 
     /// Show what would be done and change nothing.
     #[arg(short = 'n', long)]

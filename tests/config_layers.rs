@@ -261,3 +261,65 @@ fn a_bad_template_in_the_user_config_is_refused_where_it_stands_and_nothing_is_w
         predicates::str::contains("line 2, column 7").and(predicates::str::contains("relative path")),
     );
 }
+
+#[test]
+fn a_repository_made_from_the_template_directory_syncs_its_first_commit_and_joins_status_all() {
+    let env = TestEnv::new();
+    let nas = env.root().join("nas");
+    write(
+        &env.user_config_path(),
+        &format!("[mirrors.nas]\nurl = \"{}/{{{{name}}}}.git\"\n", s(&nas)),
+    );
+    let mirror = env.init_bare("nas/fresh.git");
+    let template = env.root().join("git-template");
+
+    let out = env
+        .cmd()
+        .args(["install", "--template-dir", s(&template)])
+        .output()
+        .expect("install --template-dir");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains(&format!("git config --global init.templateDir {}", s(&template))),
+        "{said}"
+    );
+    for kind in ["post-commit", "post-merge", "post-rewrite", "post-receive"] {
+        assert!(
+            template.join("hooks").join(kind).is_file(),
+            "no {kind} in the template:\n{said}"
+        );
+    }
+
+    env.git(
+        env.root(),
+        ["config", "--global", "init.templateDir", s(&template)],
+    );
+    env.git(env.root(), ["init", "-q", "fresh"]);
+    let fresh = env.root().join("fresh");
+    env.commit(&fresh, "the first commit");
+    env.wait_until_refs_equal(&fresh, &mirror, WAIT);
+
+    let status = env
+        .cmd()
+        .args(["status", "--all"])
+        .output()
+        .expect("status --all");
+    let listed = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        listed.contains(s(&fresh)),
+        "status --all leaves out the new repository:\n{listed}"
+    );
+
+    // Taken out again; the repository made from it keeps its hooks.
+    env.cmd()
+        .args(["uninstall", "--template-dir", s(&template)])
+        .assert()
+        .success();
+    assert!(!template.join("hooks/post-commit").exists());
+    assert!(fresh.join(".git/hooks/post-commit").is_file());
+}

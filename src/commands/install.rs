@@ -19,6 +19,7 @@ use crate::url::MirrorUrl;
 use crate::{ExitStatus, Verbosity};
 
 mod recursive;
+pub(crate) mod template_dir;
 mod wizard;
 
 struct Plan {
@@ -34,6 +35,9 @@ struct Plan {
 pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     if args.recursive {
         return run_recursive(args, verbosity);
+    }
+    if let Some(dir) = &args.template_dir {
+        return template_dir::install(dir, &hook_binary(args)?, args.force, args.dry_run, verbosity);
     }
     let mut requested = parse_mirror_args(&args.mirrors)?;
     let binary = hook_binary(args)?;
@@ -413,6 +417,7 @@ mod tests {
             hook_binary: None,
             recursive: false,
             nested: false,
+            template_dir: None,
         }
     }
 

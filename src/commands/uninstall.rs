@@ -9,6 +9,9 @@ use crate::triggers::{self, Step};
 use crate::{ExitStatus, Verbosity};
 
 pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
+    if let Some(dir) = &args.template_dir {
+        return super::install::template_dir::uninstall(dir, args.dry_run, verbosity);
+    }
     let repos = Repo::open_all(&args.repos)?;
     let mut plans = Vec::with_capacity(repos.len());
     for repo in repos {

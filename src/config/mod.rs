@@ -190,7 +190,13 @@ fn mirror_from(
     })?;
     let mirror_url = url_of(written)
         .and_then(|text| {
-            MirrorUrl::parse(&text).map_err(|why| format!("{:?} {why}", crate::url::redacted(&text)))
+            MirrorUrl::parse(&text).map_err(|why| {
+                if text == written {
+                    why
+                } else {
+                    format!("renders as {:?}, which {why}", crate::url::redacted(&text))
+                }
+            })
         })
         .map_err(|why| anyhow!("{}: url of mirror '{}' {why}", at(url.span()), name.get_ref()))?;
     let mut mirror = Mirror::new(mirror_url);
