@@ -35,10 +35,53 @@ impl Line {
     }
 }
 
-/// Runs `job` for each registered repository, in parallel, and returns the results in the
-/// registry's order.
-pub fn for_each_registered<T: Send>(job: impl Fn(&PathBuf) -> T + Sync) -> Result<Vec<T>> {
-    let paths = crate::registry::list()?;
+/// A repository of the fleet.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub path: PathBuf,
+    /// Installed into (in the registry), so its triggers are expected; else found below a root
+    /// of the user's or the system's config, which the schedule covers without triggers.
+    pub registered: bool,
+}
+
+/// The registered repositories, then those below the roots of the user's and the system's
+/// config that are not registered (new ones included: they are looked for every time).
+pub fn members() -> Result<Vec<Member>> {
+    let registered = crate::registry::list()?;
+    let known: std::collections::HashSet<PathBuf> = registered.iter().map(|path| canonical(path)).collect();
+    let mut members: Vec<Member> = registered
+        .into_iter()
+        .map(|path| Member {
+            path,
+            registered: true,
+        })
+        .collect();
+    for root in crate::config::Layers::read()?.roots() {
+        // A root that is not there (an unmounted disk) has nothing to sync; not an error.
+        let Ok(found) = crate::repo::find_below(&root, false) else {
+            continue;
+        };
+        members.extend(
+            found
+                .into_iter()
+                .filter(|path| !known.contains(&canonical(path)))
+                .map(|path| Member {
+                    path,
+                    registered: false,
+                }),
+        );
+    }
+    Ok(members)
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Runs `job` for each repository of the fleet ([`members`]), in parallel, and returns the
+/// results in that order.
+pub fn for_each_member<T: Send>(job: impl Fn(&Member) -> T + Sync) -> Result<Vec<T>> {
+    let paths = members()?;
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 2)
         .clamp(1, MAX_PARALLEL)

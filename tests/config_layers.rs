@@ -323,3 +323,54 @@ fn a_repository_made_from_the_template_directory_syncs_its_first_commit_and_join
     assert!(!template.join("hooks/post-commit").exists());
     assert!(fresh.join(".git/hooks/post-commit").is_file());
 }
+
+#[test]
+fn every_repository_below_a_root_of_the_system_config_is_synced_by_sync_all_new_ones_included() {
+    let env = TestEnv::new();
+    let root = env.root().join("srv/git");
+    let nas = env.root().join("nas");
+    // What the NixOS module writes for `services.git-repo-sync.roots."/srv/git".mirrors.nas`.
+    write(
+        &env.system_config_path(),
+        &format!(
+            "[roots.{:?}.mirrors.nas]\nurl = \"{}/{{{{path}}}}.git\"\n",
+            s(&root),
+            s(&nas)
+        ),
+    );
+    let seed = env.init_repo("seed");
+    env.commit(&seed, "content");
+    let push_into = |path: &str| {
+        let bare = env.init_bare(&format!("srv/git/{path}.git"));
+        env.git(&seed, ["push", "-q", s(&bare), "HEAD:refs/heads/main"]);
+        (bare, env.init_bare(&format!("nas/{path}.git")))
+    };
+    let first = push_into("team/one");
+
+    let out = env.cmd().args(["sync", "--all"]).output().expect("sync --all");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(env.refs(&first.0), env.refs(&first.1));
+
+    // A repository made later is covered by the next pass, without any install.
+    let second = push_into("two");
+    let out = env.cmd().args(["sync", "--all"]).output().expect("sync --all");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(env.refs(&second.0), env.refs(&second.1));
+
+    let status = env
+        .cmd()
+        .args(["status", "--all"])
+        .output()
+        .expect("status --all");
+    let listed = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{listed}");
+    for (repo, _) in [&first, &second] {
+        assert!(
+            listed.contains(&format!(
+                "{}: below a configured root, synced by the schedule",
+                s(repo)
+            )),
+            "{listed}"
+        );
+    }
+}

@@ -164,7 +164,7 @@ fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus>
     let mut skipped: Vec<(std::path::PathBuf, String)> = Vec::new();
     for root in &args.repos {
         let root = std::fs::canonicalize(root).with_context(|| format!("reading {}", quoted(root)))?;
-        for path in recursive::find(&root, args.nested)? {
+        for path in crate::repo::find_below(&root, args.nested)? {
             let done = (|| -> Result<bool> {
                 let repo = Repo::open(&path)?;
                 repo.ensure_owned_by_current_user()?;

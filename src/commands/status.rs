@@ -116,8 +116,16 @@ enum Registered {
 
 /// `status --all`: one line per repository and mirror, failures first.
 fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus> {
-    let entries = crate::fleet::for_each_registered(|path| {
-        let built = Repo::open(path).and_then(|repo| build(&repo, git_runs_config_hooks));
+    let entries = crate::fleet::for_each_member(|member| {
+        let path = &member.path;
+        let built = Repo::open(path).and_then(|repo| {
+            let mut report = build(&repo, git_runs_config_hooks)?;
+            if !member.registered && !report.triggers.ok {
+                // Found below a root and never installed into: the schedule is its trigger.
+                report.triggers = triggers::Health::schedule_only();
+            }
+            Ok(report)
+        });
         match built {
             Ok(report) => Registered::Report(report),
             Err(err) => Registered::Unreadable {
@@ -136,7 +144,11 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
             }
             Registered::Report(report) => {
                 let at = &report.repository;
-                if report.triggers.ok {
+                if report.triggers.mechanism == "schedule" {
+                    lines.push(Line::ok(format!(
+                        "{at}: below a configured root, synced by the schedule (no triggers)"
+                    )));
+                } else if report.triggers.ok {
                     lines.push(Line::ok(format!("{at}: triggers ok")));
                 } else {
                     statuses.push(ExitStatus::Error);

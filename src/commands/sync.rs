@@ -1,7 +1,5 @@
 //! `sync`: push to the mirrors now, in the foreground, one line per mirror.
 
-use std::path::Path;
-
 use anyhow::Result;
 
 use crate::cli::SyncArgs;
@@ -100,13 +98,14 @@ impl Outcome {
 /// last took them contacts no mirror.
 fn run_all(verbosity: Verbosity) -> Result<ExitStatus> {
     let git_runs_config_hooks = git::runs_config_hooks()?;
-    let outcomes = fleet::for_each_registered(|path| sync_registered(path, git_runs_config_hooks))?;
+    let outcomes = fleet::for_each_member(|member| sync_member(member, git_runs_config_hooks))?;
     let lines: Vec<Line> = outcomes.iter().flat_map(|o| o.lines.iter().cloned()).collect();
     fleet::print(&lines, verbosity == Verbosity::Quiet)?;
     Ok(fleet::worst(outcomes.iter().map(|o| o.status)))
 }
 
-fn sync_registered(path: &Path, git_runs_config_hooks: bool) -> Outcome {
+fn sync_member(member: &fleet::Member, git_runs_config_hooks: bool) -> Outcome {
+    let path = &member.path;
     let at = quoted(path);
     let repo = match Repo::open(path) {
         Ok(repo) => repo,
@@ -127,6 +126,8 @@ fn sync_registered(path: &Path, git_runs_config_hooks: bool) -> Outcome {
         status: ExitStatus::Success,
     };
     let trigger_problem = match triggers::health(&repo, git_runs_config_hooks) {
+        // Found below a root and never installed into: the schedule is its trigger.
+        _ if !member.registered => None,
         Ok(health) if health.ok => None,
         Ok(health) => Some(
             health

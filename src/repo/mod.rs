@@ -9,7 +9,9 @@ use anyhow::{Context as _, Result, bail};
 use crate::git;
 
 mod files;
+mod tree;
 pub use files::Kept;
+pub use tree::find_below;
 
 /// A repository as git-repo-sync sees it.
 #[derive(Debug, Clone)]

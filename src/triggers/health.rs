@@ -18,12 +18,27 @@ use crate::repo::quoted;
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
     pub ok: bool,
-    /// "config" (config-based hooks), "files" (hook files), or "none".
+    /// "config" (config-based hooks), "files" (hook files), "schedule" (found below a root, no
+    /// trigger expected), or "none".
     pub mechanism: &'static str,
     pub problems: Vec<Problem>,
     /// When git-repo-sync was last triggered, and by which hook.
     pub last_fired: Option<String>,
     pub last_fired_by: Option<String>,
+}
+
+impl Health {
+    /// A repository found below a configured root and never installed into: no trigger is
+    /// expected, the schedule's `sync --all` syncs it.
+    pub fn schedule_only() -> Self {
+        Self {
+            ok: true,
+            mechanism: "schedule",
+            problems: Vec::new(),
+            last_fired: None,
+            last_fired_by: None,
+        }
+    }
 }
 
 /// One hook that will not trigger us, why, and what puts it right.
