@@ -144,3 +144,87 @@ fn refs_a_local_mirror_hides_are_left_alone() {
     assert!(on_mirror.contains("refs/heads/hidden"), "{on_mirror}");
     assert!(on_mirror.contains("refs/heads/main"), "{on_mirror}");
 }
+
+/// Every setting of the config file is an option of `mirror add`, is written to the file as the
+/// file spells it, and `mirror list` shows it when it is not at its default.
+#[test]
+fn every_setting_can_be_given_to_mirror_add_and_is_listed() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let key = env.root().join("deploy key");
+    env.cmd_in(&repo)
+        .args([
+            "mirror",
+            "add",
+            "forge",
+            "ssh://git@forge.example/me/project.git",
+            "--no-check",
+            "--ref",
+            "refs/heads/main",
+            "--ref",
+            "refs/tags/*",
+            "--no-prune",
+            "--no-force",
+            "--identity-file",
+            s(&key),
+            "--timeout",
+            "12",
+            "--trust-new-host-key",
+            "--retries",
+            "5",
+            "--retry-max-delay",
+            "90",
+            "--on-failure",
+            "notify-send 'mirror failing'",
+        ])
+        .assert()
+        .success();
+    let written = std::fs::read_to_string(env.config_path(&repo)).expect("the config");
+    for line in [
+        "refs = [\"refs/heads/main\", \"refs/tags/*\"]",
+        "prune = false",
+        "force = false",
+        &format!("identity_file = \"{}\"", s(&key)),
+        "timeout = 12",
+        "trust_new_host_key = true",
+        "retries = 5",
+        "retry_max_delay = 90",
+        "on_failure = \"notify-send 'mirror failing'\"",
+    ] {
+        assert!(written.lines().any(|l| l == line), "no {line:?} in:\n{written}");
+    }
+    let out = env
+        .cmd_in(&repo)
+        .args(["mirror", "list"])
+        .output()
+        .expect("mirror list");
+    let listed = String::from_utf8_lossy(&out.stdout);
+    for shown in [
+        "prune = false",
+        "retries = 5",
+        "retry_max_delay = 90",
+        "on_failure = ",
+    ] {
+        assert!(
+            listed.contains(shown),
+            "mirror list does not show {shown:?}:\n{listed}"
+        );
+    }
+
+    // A value out of range is refused with the option's name, and nothing is written.
+    let before = std::fs::read(env.config_path(&repo)).expect("the config");
+    env.cmd_in(&repo)
+        .args([
+            "mirror",
+            "add",
+            "nas",
+            "/srv/nas.git",
+            "--no-check",
+            "--retries",
+            "50",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("--retries must be between 0 and 20"));
+    assert_eq!(std::fs::read(env.config_path(&repo)).expect("the config"), before);
+}

@@ -295,6 +295,24 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_defaults_are_the_ones_used() {
+        let default = |key| Field::named(key).expect("a field").default;
+        assert_eq!(default("timeout"), super::super::DEFAULT_TIMEOUT_SECS.to_string());
+        assert_eq!(default("retries"), super::super::DEFAULT_RETRIES.to_string());
+        assert_eq!(
+            default("retry_max_delay"),
+            super::super::DEFAULT_RETRY_MAX_DELAY_SECS.to_string()
+        );
+        let refs = toml::Value::Array(
+            super::super::default_refs()
+                .into_iter()
+                .map(toml::Value::String)
+                .collect(),
+        );
+        assert_eq!(default("refs"), refs.to_string());
+    }
+
+    #[test]
     fn out_of_range_and_mistyped_values_are_refused() {
         let mut mirror = Mirror::new(crate::url::MirrorUrl::parse("/srv/m.git").expect("url"));
         let retries = Field::named("retries").expect("retries");

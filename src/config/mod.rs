@@ -289,7 +289,7 @@ impl Config {
     pub fn to_text(&self) -> Result<String> {
         Ok(format!(
             "# git-repo-sync mirrors of this repository. See `git-repo-sync --help`.\n{}",
-            toml::to_string_pretty(&self.to_table()).context("serialising the mirror config")?
+            toml::to_string(&self.to_table()).context("serialising the mirror config")?
         ))
     }
 
