@@ -11,7 +11,8 @@ use std::process::Stdio;
 use crate::support;
 use crate::support::{TestEnv, s};
 
-/// More refs than one explicit push takes (`REFS_PER_PUSH` in src/push.rs is 1000).
+/// More refs than one push of explicit refspecs would carry on a command line: a push of the
+/// mirror's patterns carries them all in one connection.
 const MANY: usize = 1200;
 
 /// Applies `git update-ref --stdin` instructions in `repo`.
@@ -58,7 +59,7 @@ fn sync(env: &TestEnv, repo: &Path) -> (Option<i32>, String) {
 }
 
 /// A bare mirror that runs a hook of its own, so that it gets `git push` (a plain one is filled
-/// directly; see src/direct.rs), as a remote mirror does.
+/// directly; see src/engine/transfer/direct.rs), as a remote mirror does.
 fn pushed_mirror(env: &TestEnv) -> std::path::PathBuf {
     let mirror = env.init_bare("mirror.git");
     env.write_executable(&mirror.join("hooks/post-update"), "#!/bin/sh\nexit 0\n");
