@@ -1,4 +1,6 @@
-//! The per-repository configuration, `<git common dir>/repo-sync.toml`.
+//! The configuration: each repository's own `<git common dir>/repo-sync.toml` (this module),
+//! the system's and the user's rules for many repositories merged with it ([`layers`]), and the
+//! one list of a mirror's settings ([`FIELDS`]).
 //!
 //! ```toml
 //! [mirrors.backup]
