@@ -11,8 +11,10 @@
 //! Each figure runs ours and its anchor in the same repetition, alternating which goes first,
 //! and the table reports medians. See BENCHMARKS.md.
 
+mod common;
+
+use common::{Rng, median, show, worker_running};
 use std::ffi::OsStr;
-use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -45,26 +47,11 @@ const FLEET: usize = 200;
 const P6_REFS: usize = 10_000;
 const P6_COMMITS: usize = 8;
 
-/// Variables git sets for hooks (`git rev-parse --local-env-vars`) plus a few that would let the
-/// caller's environment leak into the measurement.
-const SCRUB: [&str; 16] = [
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR",
-    "GIT_NAMESPACE",
-    "GIT_PREFIX",
-    "GIT_CONFIG",
-    "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT",
-    "GIT_GRAFT_FILE",
-    "GIT_IMPLICIT_WORK_TREE",
-    "GIT_SHALLOW_FILE",
-    "GIT_REPLACE_REF_BASE",
-    "GIT_NO_REPLACE_OBJECTS",
-];
+/// Variables that would let the caller's environment leak into the measurement besides the
+/// repository-local ones git exports to hooks (`git rev-parse --local-env-vars`), which the
+/// library keeps as [`git_repo_sync::git::LOCAL_ENV_VARS`] (a unit test checks it against the
+/// installed git): a namespace would move every ref pushed.
+const ALSO_SCRUBBED: [&str; 1] = ["GIT_NAMESPACE"];
 
 type Res<T> = Result<T, String>;
 
@@ -284,19 +271,6 @@ fn print_samples(label: &str, s: &Samples) {
     );
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if !n.is_multiple_of(2) {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn list(v: &[f64]) -> String {
     v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ")
 }
@@ -415,8 +389,8 @@ impl Env {
 
     fn cmd(&self, program: impl AsRef<OsStr>) -> Command {
         let mut c = Command::new(program);
-        for v in SCRUB {
-            c.env_remove(v);
+        for var in git_repo_sync::git::LOCAL_ENV_VARS.iter().chain(&ALSO_SCRUBBED) {
+            c.env_remove(var);
         }
         c.env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
@@ -510,20 +484,6 @@ impl Env {
     }
 }
 
-/// A command line without its environment, for error messages.
-fn show(c: &Command) -> String {
-    let mut s = Path::new(c.get_program())
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    for a in c.get_args() {
-        s.push(' ');
-        s.push_str(&a.to_string_lossy());
-    }
-    s
-}
-
 impl Drop for Env {
     fn drop(&mut self) {
         if self.keep {
@@ -535,56 +495,12 @@ impl Drop for Env {
 }
 
 fn machine(env: &Env) -> String {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_kb: u64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let git = env.out(env.cmd("git").arg("--version")).unwrap_or_else(|e| e);
-    let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Machine: {cores} cores ({cpu}), {:.1} GiB RAM, Linux {}",
-        mem_kb as f64 / 1048576.0,
-        kernel.trim()
-    );
-    let _ = writeln!(s, "{}; load average at start {}", git.trim(), load.join(" "));
-    let _ = write!(s, "Binary: {BIN}");
-    s
+    common::machine(&git, BIN)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Deterministic data: a seeded PRNG and a fast-import stream.
-
-/// splitmix64: small, fast, deterministic on every platform.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+// Deterministic data: a fast-import stream from a seeded PRNG (common::Rng).
 
 /// A source-code-like line: indentation and words from a fixed vocabulary, so blobs compress
 /// and delta like text while every line is effectively unique.
@@ -1474,24 +1390,4 @@ fn settle(env: &Env, src: &Path, mirror: &Path, git_dir: &Path) -> Res<Duration>
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// Whether a `git-repo-sync worker` process for this repository is alive (read from /proc).
-fn worker_running(git_dir: &Path) -> bool {
-    let Ok(procs) = fs::read_dir("/proc") else {
-        return false;
-    };
-    let dir = git_dir.to_string_lossy();
-    procs.flatten().any(|p| {
-        let Ok(cmdline) = fs::read(p.path().join("cmdline")) else {
-            return false;
-        };
-        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-        let is_ours = args.first().is_some_and(|a| a.ends_with(b"git-repo-sync"));
-        is_ours
-            && args.iter().any(|a| *a == b"worker")
-            && args
-                .iter()
-                .any(|a| String::from_utf8_lossy(a).contains(dir.as_ref()))
-    })
 }

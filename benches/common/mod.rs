@@ -1,0 +1,111 @@
+//! What the whole-process benchmarks (`compare`, `latency`) share: medians, the machine line,
+//! telling whether a background worker is still running, a seeded random number generator and
+//! command lines for error messages.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+pub(crate) fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if !n.is_multiple_of(2) {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Cores, CPU, memory, kernel, git's version (as `git --version` printed it), the load average
+/// and the binary measured, for the head of a benchmark's output.
+pub(crate) fn machine(git_version: &str, binary: &str) -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Machine: {cores} cores ({cpu}), {:.1} GiB RAM, Linux {}",
+        mem_kb as f64 / 1048576.0,
+        kernel.trim()
+    );
+    let _ = writeln!(
+        s,
+        "{}; load average at start {}",
+        git_version.trim(),
+        load.join(" ")
+    );
+    let _ = write!(s, "Binary: {binary}");
+    s
+}
+
+/// Whether a `git-repo-sync worker` process for this repository is alive (read from /proc).
+pub(crate) fn worker_running(git_dir: &Path) -> bool {
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return false;
+    };
+    let dir = git_dir.to_string_lossy();
+    procs.flatten().any(|p| {
+        let Ok(cmdline) = fs::read(p.path().join("cmdline")) else {
+            return false;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        let is_ours = args.first().is_some_and(|a| a.ends_with(b"git-repo-sync"));
+        is_ours
+            && args.iter().any(|a| *a == b"worker")
+            && args
+                .iter()
+                .any(|a| String::from_utf8_lossy(a).contains(dir.as_ref()))
+    })
+}
+
+/// splitmix64: small, fast, deterministic on every platform.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A command line without its environment, for error messages.
+pub(crate) fn show(c: &Command) -> String {
+    let mut s = Path::new(c.get_program())
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    for a in c.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
