@@ -1,6 +1,8 @@
 # NixOS module: `programs.git-repo-sync` puts the tool on the system PATH;
 # `services.git-repo-sync.repositories` makes server repositories mirror
-# themselves, and `services.git-repo-sync.schedule` syncs them on a timer.
+# themselves, `services.git-repo-sync.roots` gives every repository below a
+# directory mirrors (in /etc/git-repo-sync/config.toml), and
+# `services.git-repo-sync.schedule` syncs them on a timer.
 # Importing it alone installs and starts nothing.
 self:
 { config
@@ -12,7 +14,9 @@ self:
 let
   cfg = config.programs.git-repo-sync;
   repositories = config.services.git-repo-sync.repositories;
+  roots = config.services.git-repo-sync.roots;
   schedule = config.services.git-repo-sync.schedule;
+  declared = repositories != { } || roots != { };
   shared = import ./repository-options.nix { inherit lib; };
   toml = pkgs.formats.toml { };
 
@@ -39,6 +43,12 @@ let
     pkgs.util-linux
     pkgs.getent
   ];
+
+  # Who the schedule runs `sync --all` as: the owner of each declared
+  # repository and of each root without a `user`, looked up when it runs,
+  # and each root's `user`.
+  ownedPaths = builtins.attrNames repositories ++ builtins.attrNames (lib.filterAttrs (_: root: root.user == null) roots);
+  rootUsers = lib.unique (lib.filter (user: user != null) (lib.mapAttrsToList (_: root: root.user) roots));
 
   installRepository =
     path: repository:
@@ -75,18 +85,57 @@ in
       `services.git-repo-sync.schedule`.
     '';
 
+    services.git-repo-sync.roots = shared.rootsOption {
+      description = ''
+        Directories, by absolute path, every repository below which (bare or
+        not, found anew on every run, so new ones included) pushes to the
+        mirrors given here. They are written to
+        `/etc/git-repo-sync/config.toml`, the system config, as
+        `[roots."DIR".mirrors.NAME]`, and their URLs may be templates
+        (`{{name}}`, `{{path}}`, `{{owner}}`). No hooks are installed: the
+        schedule (`services.git-repo-sync.schedule`, on by default) is these
+        repositories' trigger, as `git-repo-sync sync --all` searches every
+        root of the system config each time, run as each root's `user`. A
+        hook or a `sync` of a repository below a root also takes the root's
+        mirrors, merged with the repository's own `repo-sync.toml` (whose
+        mirror of the same name wins); `git-repo-sync config show [REPO]`
+        prints the merged mirrors and where each value comes from. Also turns
+        on `programs.git-repo-sync.enable`, for the path the schedule runs.
+      '';
+      options.user = lib.mkOption {
+        type = lib.types.nullOr (lib.types.passwdEntry lib.types.str);
+        default = null;
+        example = "forgejo";
+        description = ''
+          The user `git-repo-sync sync --all` runs as for this root, with that
+          user's `HOME` (its SSH keys and global git config); it should own
+          the repositories below, as git refuses another user's repository.
+          null: the owner of the directory, looked up each time the schedule
+          runs (as for declared repositories). Set it when the directory
+          belongs to someone else than its repositories, e.g. a `/srv/git`
+          owned by root that holds the repositories of `git`. Whichever user
+          a pass runs as, it searches every root of the system config, and
+          reports a repository there that belongs to another user as
+          failing: keep the roots and declared repositories of one machine
+          with one user.
+        '';
+      };
+    };
+
     services.git-repo-sync.schedule = {
       enable = lib.mkOption {
         type = lib.types.bool;
-        default = repositories != { };
-        defaultText = lib.literalExpression "config.services.git-repo-sync.repositories != { }";
+        default = declared;
+        defaultText = lib.literalExpression "config.services.git-repo-sync.repositories != { } || config.services.git-repo-sync.roots != { }";
         description = ''
           Run `git-repo-sync sync --all --quiet` every `interval` minutes, as
-          each distinct owner of the declared repositories (the systemd units
-          `git-repo-sync-sync.service` and `.timer`). It brings the mirrors up
-          to date with what no hook saw, and retries failed pushes; it covers
-          every repository that owner has registered, and contacts no mirror
-          for a repository whose refs did not change.
+          each distinct owner of the declared repositories and as each root's
+          `user` (the systemd units `git-repo-sync-sync.service` and
+          `.timer`). It brings the mirrors up to date with what no hook saw,
+          and retries failed pushes; it covers every repository that user has
+          registered and every repository below a root of the system config
+          (`services.git-repo-sync.roots`) or of that user's own config, and
+          contacts no mirror for a repository whose refs did not change.
         '';
       };
       interval = lib.mkOption {
@@ -103,20 +152,38 @@ in
       environment.systemPackages = [ cfg.package ];
     })
 
-    (lib.mkIf (repositories != { }) {
+    (lib.mkIf declared {
       programs.git-repo-sync.enable = lib.mkDefault true;
 
+      warnings = lib.optional (!cfg.enable) ''
+        services.git-repo-sync.repositories or .roots is set but programs.git-repo-sync.enable is false:
+        the hooks and the schedule will look for git-repo-sync on PATH instead of ${hookBinary}.
+      '';
+    })
+
+    (lib.mkIf (roots != { }) {
+      assertions =
+        lib.mapAttrsToList
+          (path: _: {
+            assertion = lib.hasPrefix "/" path;
+            message = "services.git-repo-sync.roots: \"${path}\" is not an absolute path.";
+          })
+          roots
+        ++ lib.concatLists (
+          lib.mapAttrsToList (path: root: shared.mirrorNameAssertions "services.git-repo-sync.roots.\"${path}\".mirrors" root.mirrors) roots
+        );
+
+      # The system config: the roots' mirrors and nothing else.
+      environment.etc."git-repo-sync/config.toml".source = toml.generate "git-repo-sync-config.toml" (shared.layerFor { inherit roots; });
+    })
+
+    (lib.mkIf (repositories != { }) {
       assertions = lib.mapAttrsToList
         (path: _: {
           assertion = lib.hasPrefix "/" path;
           message = "services.git-repo-sync.repositories: \"${path}\" is not an absolute path.";
         })
         repositories;
-
-      warnings = lib.optional (!cfg.enable) ''
-        services.git-repo-sync.repositories is set but programs.git-repo-sync.enable is false:
-        the hooks will look for git-repo-sync on PATH instead of ${hookBinary}.
-      '';
 
       systemd.services.git-repo-sync-repositories = {
         description = "Write git-repo-sync mirror configuration and install its hooks";
@@ -136,11 +203,11 @@ in
       };
     })
 
-    (lib.mkIf (schedule.enable && repositories != { }) {
+    (lib.mkIf (schedule.enable && declared) {
       # Declared units rather than `git-repo-sync schedule start`, whose user
       # timer would live outside the system configuration.
       systemd.services.git-repo-sync-sync = {
-        description = "git-repo-sync: bring the mirrors of every registered repository up to date";
+        description = "git-repo-sync: bring the mirrors of every registered repository and of those below the roots up to date";
         after = [
           "network-online.target"
           "git-repo-sync-repositories.service"
@@ -153,14 +220,16 @@ in
         };
         # One pass per owner, with that owner's SSH keys and global git config.
         # A repository that is missing is reported by
-        # git-repo-sync-repositories.service, not here every few minutes.
+        # git-repo-sync-repositories.service, not here every few minutes; a
+        # root that is missing has nothing to sync.
         script = ''
           ${asUser}
           gitRepoSyncFailed=0
           owners=$(
-            for repo in ${lib.escapeShellArgs (builtins.attrNames repositories)}; do
-              stat -c %U "$repo" 2>/dev/null || true
-            done | sort -u
+            {
+              ${lib.optionalString (ownedPaths != [ ]) "for path in ${lib.escapeShellArgs ownedPaths}; do stat -c %U \"$path\" 2>/dev/null || true; done"}
+              ${lib.optionalString (rootUsers != [ ]) "printf '%s\\n' ${lib.escapeShellArgs rootUsers}"}
+            } | sort -u
           )
           for owner in $owners; do
             asUser "$owner" ${hookBinary} sync --all --quiet || gitRepoSyncFailed=1
@@ -180,8 +249,8 @@ in
       };
     })
 
-    (lib.mkIf (schedule.enable && repositories == { }) {
-      warnings = [ "services.git-repo-sync.schedule.enable is set but services.git-repo-sync.repositories is empty: no timer is made." ];
+    (lib.mkIf (schedule.enable && !declared) {
+      warnings = [ "services.git-repo-sync.schedule.enable is set but services.git-repo-sync.repositories and .roots are empty: no timer is made." ];
     })
   ];
 }

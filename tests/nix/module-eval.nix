@@ -1,9 +1,11 @@
 # Evaluates nix/nixos-module.nix and nix/home-manager-module.nix with a real
 # nixpkgs `lib` (lib.evalModules). NixOS and home-manager themselves are not
 # here, so the few options the modules set (environment.systemPackages,
-# systemd.services, systemd.timers, home.packages, home.activation,
-# systemd.user.*, ...) are declared by small
-# stand-in modules below, and packages are stand-in derivations.
+# environment.etc, systemd.services, systemd.timers, home.packages,
+# home.activation, systemd.user.*, xdg.configFile, ...) are declared by small
+# stand-in modules below, and packages are stand-in derivations. A stand-in
+# TOML file keeps the value it was generated from (`.value`), which the cases
+# compare with builtins.fromTOML of the text git-repo-sync expects.
 #
 #   nix-instantiate --eval --strict --readonly-mode --arg lib 'import <nixpkgs>/lib' tests/nix/module-eval.nix
 #
@@ -33,7 +35,7 @@ let
       isLinux = lib.hasSuffix "-linux" system;
     };
     formats.toml = _: {
-      generate = name: value: fakeDrv "${name}-${builtins.hashString "sha256" (builtins.toJSON value)}" system;
+      generate = name: value: fakeDrv "${name}-${builtins.hashString "sha256" (builtins.toJSON value)}" system // { inherit value; };
     };
     git = fakeDrv "git" system;
     coreutils = fakeDrv "coreutils" system;
@@ -46,6 +48,7 @@ let
   nixosStubs = {
     options = {
       environment.systemPackages = mkOption { type = types.listOf types.package; default = [ ]; };
+      environment.etc = mkOption { type = types.attrsOf types.anything; default = { }; };
       systemd.services = mkOption { type = types.attrsOf types.anything; default = { }; };
       systemd.timers = mkOption { type = types.attrsOf types.anything; default = { }; };
       assertions = anything [ ];
@@ -55,6 +58,10 @@ let
 
   hmStubs = { config, ... }: {
     options.assertions = anything [ ];
+    options.xdg = {
+      configFile = mkOption { type = types.attrsOf types.anything; default = { }; };
+      configHome = mkOption { type = types.str; default = "${config.home.homeDirectory}/.config"; };
+    };
     options.systemd.user = {
       services = mkOption { type = types.attrsOf types.anything; default = { }; };
       timers = mkOption { type = types.attrsOf types.anything; default = { }; };
@@ -168,6 +175,70 @@ let
   hmNoSync = config: config.systemd.user.services == { } && config.systemd.user.timers == { };
   # A type error is a `throw`: tryEval sees it.
   rejects = value: !(builtins.tryEval (builtins.deepSeq value value)).success;
+  allHold = config: builtins.all (a: a.assertion) config.assertions;
+
+  # Roots: every repository below a directory, through the system or user
+  # config. The issue's example, and one root with a user and a full mirror.
+  serverRoots = {
+    "/srv/git".mirrors.github = "git@github.com:org/{{name}}.git";
+    "/srv/forge".user = "forgejo";
+    "/srv/forge".mirrors.nas = {
+      url = "/mnt/nas/{{owner}}/{{path}}.git";
+      retries = 5;
+      prune = false;
+      timeout = 120;
+    };
+  };
+  # What git-repo-sync must read in /etc/git-repo-sync/config.toml for them.
+  serverRootsToml = builtins.fromTOML ''
+    [roots."/srv/git".mirrors.github]
+    url = "git@github.com:org/{{name}}.git"
+
+    [roots."/srv/forge".mirrors.nas]
+    url = "/mnt/nas/{{owner}}/{{path}}.git"
+    retries = 5
+    prune = false
+    timeout = 120
+  '';
+  etcFile = config: config.environment.etc."git-repo-sync/config.toml".source.value;
+  nixosRoots = evalNixos "x86_64-linux" { services.git-repo-sync.roots = serverRoots; };
+  nixosRootsSync = nixosRoots.systemd.services.git-repo-sync-sync;
+  nixosRootsAndRepos = evalNixos "x86_64-linux" {
+    services.git-repo-sync = {
+      roots = serverRoots;
+      repositories = serverRepos;
+    };
+  };
+  nixosRootsOnlyWithUser = evalNixos "x86_64-linux" {
+    services.git-repo-sync.roots."/srv/forge" = serverRoots."/srv/forge";
+  };
+
+  hmRootsConfig = extra: evalHm "x86_64-linux" {
+    programs.git-repo-sync = {
+      enable = true;
+      roots = {
+        "/srv/work".mirrors.github = "git@github.com:me/{{path}}.git";
+        "src".mirrors.backup = {
+          url = "/mnt/backup/{{name}}.git";
+          refs = [ "refs/heads/*" ];
+        };
+      };
+      mirrors.nas = "/mnt/nas/{{name}}.git";
+    } // extra;
+  };
+  hmRoots = hmRootsConfig { };
+  hmRootsToml = builtins.fromTOML ''
+    [mirrors.nas]
+    url = "/mnt/nas/{{name}}.git"
+
+    [roots."/srv/work".mirrors.github]
+    url = "git@github.com:me/{{path}}.git"
+
+    [roots."/home/alice/src".mirrors.backup]
+    url = "/mnt/backup/{{name}}.git"
+    refs = ["refs/heads/*"]
+  '';
+  xdgFile = config: config.xdg.configFile."git-repo-sync/config.toml".source.value;
 
   cases = {
     nixos-import-alone-installs-nothing = nixosBare.environment.systemPackages == [ ];
@@ -218,10 +289,11 @@ let
     nixos-schedule-syncs-all-as-each-owner =
       has "asUser \"$owner\" /run/current-system/sw/bin/git-repo-sync sync --all --quiet" nixosSyncUnit.script
       && has "runuser -u \"$user\" -- env HOME=\"$home\" \"$@\"" nixosSyncUnit.script
-      && has "stat -c %U \"$repo\"" nixosSyncUnit.script
-      && has "sort -u" nixosSyncUnit.script;
+      && has "stat -c %U \"$path\"" nixosSyncUnit.script
+      && has "sort -u" nixosSyncUnit.script
+      && !(has "printf" nixosSyncUnit.script);
     nixos-schedule-owners-of-every-repository =
-      has "for repo in /srv/git/notes.git /srv/git/project.git; do"
+      has "for path in /srv/git/notes.git /srv/git/project.git; do"
         nixosTwoRepos.systemd.services.git-repo-sync-sync.script;
     nixos-schedule-git-on-path = builtins.elem "git" (names nixosSyncUnit.path);
     nixos-schedule-disabled = noSync nixosNoSchedule && nixosNoSchedule.systemd.services ? git-repo-sync-repositories;
@@ -231,6 +303,58 @@ let
       noSync nixosScheduleWithoutRepositories && nixosScheduleWithoutRepositories.warnings != [ ];
     nixos-schedule-interval-positive =
       rejects (evalNixos "x86_64-linux" { services.git-repo-sync.schedule.interval = 0; }).services.git-repo-sync.schedule.interval;
+
+    nixos-roots-write-system-config = etcFile nixosRoots == serverRootsToml;
+    nixos-roots-system-config-is-the-only-file =
+      builtins.attrNames nixosRoots.environment.etc == [ "git-repo-sync/config.toml" ]
+      && builtins.attrNames (etcFile nixosRoots) == [ "roots" ];
+    nixos-roots-nulls-left-out =
+      builtins.attrNames (etcFile nixosRoots).roots."/srv/forge".mirrors.nas == [ "prune" "retries" "timeout" "url" ];
+    nixos-roots-issue-example =
+      etcFile (evalNixos "x86_64-linux" { services.git-repo-sync.roots."/srv/git".mirrors.github = "git@github.com:org/{{name}}.git"; })
+      == builtins.fromTOML ''
+        [roots."/srv/git".mirrors.github]
+        url = "git@github.com:org/{{name}}.git"
+      '';
+    nixos-roots-with-repositories-same-file = etcFile nixosRootsAndRepos == serverRootsToml;
+    nixos-no-system-config-without-roots = nixosBare.environment.etc == { } && nixosServer.environment.etc == { };
+    nixos-roots-enable-package = names nixosRoots.environment.systemPackages == [ "git-repo-sync-for-x86_64-linux" ];
+    nixos-roots-no-hooks-installed = !(nixosRoots.systemd.services ? git-repo-sync-repositories);
+    nixos-roots-assertions-hold = allHold nixosRoots && nixosRoots.warnings == [ ];
+    nixos-roots-schedule-on = nixosRoots.services.git-repo-sync.schedule.enable
+      && nixosRoots.systemd.timers.git-repo-sync-sync.timerConfig.OnUnitActiveSec == "5min";
+    nixos-roots-schedule-as-directory-owner-or-user =
+      has "for path in /srv/git; do" nixosRootsSync.script
+      && has "stat -c %U \"$path\"" nixosRootsSync.script
+      && has "printf '%s\\n' forgejo" nixosRootsSync.script
+      && has "asUser \"$owner\" /run/current-system/sw/bin/git-repo-sync sync --all --quiet" nixosRootsSync.script;
+    nixos-roots-schedule-user-only =
+      let script = nixosRootsOnlyWithUser.systemd.services.git-repo-sync-sync.script; in
+      has "printf '%s\\n' forgejo" script && !(has "stat -c" script);
+    nixos-roots-and-repositories-schedule-owners =
+      has "for path in /srv/git/project.git /srv/git; do" nixosRootsAndRepos.systemd.services.git-repo-sync-sync.script
+      && has "printf '%s\\n' forgejo" nixosRootsAndRepos.systemd.services.git-repo-sync-sync.script;
+    nixos-roots-schedule-disabled = noSync (evalNixos "x86_64-linux" {
+      services.git-repo-sync = {
+        roots = serverRoots;
+        schedule.enable = false;
+      };
+    });
+    nixos-relative-root-rejected =
+      !allHold (evalNixos "x86_64-linux" { services.git-repo-sync.roots."srv/git".mirrors.a = "/x/{{name}}.git"; });
+    nixos-root-bad-mirror-name-rejected =
+      !allHold (evalNixos "x86_64-linux" { services.git-repo-sync.roots."/srv/git".mirrors."a b" = "/x/{{name}}.git"; });
+    nixos-root-user-checked =
+      rejects (evalNixos "x86_64-linux" { services.git-repo-sync.roots."/srv/git".user = "a:b"; }).systemd.services
+      && !rejects (evalNixos "x86_64-linux" { services.git-repo-sync.roots."/srv/git".user = "git"; }).systemd.services;
+    nixos-root-mirror-keys-checked =
+      rejects (etcFile (evalNixos "x86_64-linux" { services.git-repo-sync.roots."/srv/git".mirrors.a = { url = "/x"; retries = 21; }; }))
+      && rejects (etcFile (evalNixos "x86_64-linux" { services.git-repo-sync.roots."/srv/git".mirrors.a = { url = "/x"; identity_file = "key"; }; }));
+    nixos-roots-enable-false-warns =
+      (evalNixos "x86_64-linux" {
+        services.git-repo-sync.roots = serverRoots;
+        programs.git-repo-sync.enable = false;
+      }).warnings != [ ];
 
     hm-import-alone-installs-nothing = hmBare.home.packages == [ ] && hmBare.home.activation == { };
     hm-enable-x86_64-linux-package =
@@ -271,6 +395,48 @@ let
     hm-schedule-needs-enable =
       hmNoSync (evalHm "x86_64-linux" { programs.git-repo-sync.repositories = serverRepos; });
     hm-schedule-not-on-darwin-by-default = hmNoSync hmRepos;
+    hm-roots-write-user-config = xdgFile hmRoots == hmRootsToml;
+    hm-roots-relative-to-home = (xdgFile hmRoots).roots ? "/home/alice/src";
+    hm-roots-only-the-user-config = builtins.attrNames hmRoots.xdg.configFile == [ "git-repo-sync/config.toml" ];
+    hm-mirrors-alone =
+      xdgFile
+        (evalHm "x86_64-linux" {
+          programs.git-repo-sync = {
+            enable = true;
+            mirrors.nas.url = "/mnt/nas/{{name}}.git";
+          };
+        }) == builtins.fromTOML ''
+        [mirrors.nas]
+        url = "/mnt/nas/{{name}}.git"
+      '';
+    hm-roots-alone =
+      builtins.attrNames
+        (xdgFile (evalHm "x86_64-linux" {
+          programs.git-repo-sync = {
+            enable = true;
+            roots."/srv/work".mirrors.a = "/m/{{path}}.git";
+          };
+        })) == [ "roots" ];
+    hm-no-user-config-without-roots-or-mirrors = hmScheduled.xdg.configFile == { } && hmBare.xdg.configFile == { };
+    hm-roots-need-enable =
+      (evalHm "x86_64-linux" { programs.git-repo-sync.roots."/srv/work".mirrors.a = "/m/{{name}}.git"; }).xdg.configFile == { };
+    hm-roots-schedule-on-linux =
+      hmRoots.systemd.user.services.git-repo-sync.Service.ExecStart == "/home/alice/.nix-profile/bin/git-repo-sync sync --all --quiet"
+      && hmRoots.systemd.user.timers.git-repo-sync.Timer.OnUnitActiveSec == "5min";
+    hm-roots-schedule-finds-the-config =
+      hmRoots.systemd.user.services.git-repo-sync.Service.Environment == [ "XDG_CONFIG_HOME=/home/alice/.config" ]
+      && !(hmService.Service ? Environment);
+    hm-roots-no-activation = hmRoots.home.activation == { };
+    hm-roots-assertions-hold = allHold hmRoots;
+    hm-root-bad-mirror-name-rejected =
+      !allHold (hmRootsConfig { mirrors."x/y" = "/m/{{name}}.git"; });
+    hm-roots-not-on-darwin-by-default =
+      hmNoSync (evalHm "aarch64-darwin" {
+        programs.git-repo-sync = {
+          enable = true;
+          roots."/srv/work".mirrors.a = "/m/{{name}}.git";
+        };
+      });
     hm-schedule-on-darwin-asserts =
       !(builtins.all (a: a.assertion)
         (evalHm "aarch64-darwin" {
