@@ -1,6 +1,7 @@
 //! One job over every registered repository, a few at a time: most of a quiet repository's cost
 //! is waiting on small git processes, so even two cores do several at once.
 
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,10 +62,14 @@ pub fn members() -> Result<Vec<Member>> {
         let Ok(found) = crate::repo::find_below(&root, false) else {
             continue;
         };
+        // Another user's repositories below a shared root are that user's pass to sync (git
+        // would refuse them here anyway), not failures of this one.
+        let me = crate::repo::effective_uid();
         members.extend(
             found
                 .into_iter()
                 .filter(|path| !known.contains(&canonical(path)))
+                .filter(|path| std::fs::metadata(path).is_ok_and(|meta| meta.uid() == me))
                 .map(|path| Member {
                     path,
                     registered: false,
@@ -133,6 +138,18 @@ pub fn worst(statuses: impl Iterator<Item = ExitStatus>) -> ExitStatus {
         (ExitStatus::MirrorFailed, _) | (_, ExitStatus::MirrorFailed) => ExitStatus::MirrorFailed,
         _ => ExitStatus::Success,
     })
+}
+
+/// What to do about a repository of the fleet that cannot be opened: a registered one is
+/// forgotten; one found below a root is mended, moved or removed there.
+pub fn unreadable_hint(member: &Member) -> String {
+    if member.registered {
+        forget_hint(&member.path)
+    } else {
+        "it was found below a root of the user's or the system's config; repair it, or move it out \
+         of that directory"
+            .to_owned()
+    }
 }
 
 /// How to stop `sync --all` from looking for a repository that is gone.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use predicates::prelude::*;
 
-use crate::support::{Snapshot, TestEnv, WAIT, s, sh_quote};
+use crate::support::{Snapshot, TestEnv, WAIT, running_as_root, s, sh_quote};
 
 fn write(path: &Path, text: &str) {
     fs::create_dir_all(path.parent().expect("a parent")).expect("creating the config's directory");
@@ -356,6 +356,24 @@ fn every_repository_below_a_root_of_the_system_config_is_synced_by_sync_all_new_
     let out = env.cmd().args(["sync", "--all"]).output().expect("sync --all");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(env.refs(&second.0), env.refs(&second.1));
+
+    // Another user's repository below the same root is that user's pass to sync, not a failure
+    // of this one.
+    let theirs = running_as_root("another user's repository below a shared root").then(|| {
+        let (theirs, _) = push_into("theirs");
+        let chown = std::process::Command::new("chown")
+            .args(["-R", "nobody", s(&theirs)])
+            .status()
+            .expect("running chown");
+        assert!(chown.success());
+        theirs
+    });
+    let out = env.cmd().args(["sync", "--all"]).output().expect("sync --all");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    if let Some(theirs) = &theirs {
+        assert!(!said.contains(s(theirs)), "{said}");
+    }
 
     let status = env
         .cmd()

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::support;
 use crate::support::tools::{Tool, path_with, require_tool};
-use crate::support::{MARKER, TestEnv, WAIT, s, sh_quote, wait_for};
+use crate::support::{MARKER, TestEnv, WAIT, running_as_root, s, sh_quote, wait_for};
 
 /// What one `doctor` run printed.
 struct Doctor {
@@ -654,16 +654,6 @@ fn doctor_flags_config_based_hooks_under_a_git_that_does_not_run_them_and_reinst
     let out = doctor(&env, &repo);
     out.assert_healthy("the re-install");
     assert!(out.stdout.contains("(hook files)"), "{out}");
-}
-
-/// Whether this process runs as root; else prints why `test` is skipped.
-fn running_as_root(test: &str) -> bool {
-    let uid = Command::new("id").arg("-u").output().expect("running id");
-    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
-    if !root {
-        println!("skipped: {test} needs root, to chown a repository to nobody");
-    }
-    root
 }
 
 /// An installed repository handed to nobody, with git told to trust it.

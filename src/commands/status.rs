@@ -130,7 +130,7 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
             Ok(report) => Registered::Report(report),
             Err(err) => Registered::Unreadable {
                 repository: quoted(path).to_string(),
-                error: format!("{err:#}; {}", crate::fleet::forget_hint(path)),
+                error: format!("{err:#}; {}", crate::fleet::unreadable_hint(member)),
             },
         }
     })?;

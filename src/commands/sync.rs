@@ -109,7 +109,13 @@ fn sync_member(member: &fleet::Member, git_runs_config_hooks: bool) -> Outcome {
     let at = quoted(path);
     let repo = match Repo::open(path) {
         Ok(repo) => repo,
-        Err(err) => return Outcome::error(format!("{at}: gone: {err:#}; {}", fleet::forget_hint(path))),
+        Err(err) => {
+            let gone = if member.registered { "gone" } else { "unreadable" };
+            return Outcome::error(format!(
+                "{at}: {gone}: {err:#}; {}",
+                fleet::unreadable_hint(member)
+            ));
+        }
     };
     let config = match Config::for_repo(&repo) {
         Ok(config) => config,

@@ -376,7 +376,7 @@ where
 }
 
 #[allow(unsafe_code)]
-fn effective_uid() -> u32 {
+pub(crate) fn effective_uid() -> u32 {
     // SAFETY: geteuid takes nothing, cannot fail and touches no memory of ours.
     unsafe { libc::geteuid() }
 }

@@ -719,3 +719,13 @@ fn minimal_path() -> OsString {
     }
     std::env::join_paths(dirs).expect("joining PATH")
 }
+
+/// Whether this process runs as root; else prints why `test` is skipped.
+pub fn running_as_root(test: &str) -> bool {
+    let uid = Command::new("id").arg("-u").output().expect("running id");
+    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    if !root {
+        println!("skipped: {test} needs root, to hand a repository to another user");
+    }
+    root
+}
