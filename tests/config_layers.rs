@@ -333,17 +333,19 @@ fn every_repository_below_a_root_of_the_system_config_is_synced_by_sync_all_new_
     write(
         &env.system_config_path(),
         &format!(
-            "[roots.{:?}.mirrors.nas]\nurl = \"{}/{{{{path}}}}.git\"\n",
+            "[roots.{:?}.mirrors.nas]\nurl = \"{}/{{{{path}}}}.git\"\ncreate = true\n",
             s(&root),
             s(&nas)
         ),
     );
+    // The NAS is there; each repository's mirror is made by the pass that first needs it.
+    fs::create_dir_all(&nas).expect("the NAS");
     let seed = env.init_repo("seed");
     env.commit(&seed, "content");
     let push_into = |path: &str| {
         let bare = env.init_bare(&format!("srv/git/{path}.git"));
         env.git(&seed, ["push", "-q", s(&bare), "HEAD:refs/heads/main"]);
-        (bare, env.init_bare(&format!("nas/{path}.git")))
+        (bare, nas.join(format!("{path}.git")))
     };
     let first = push_into("team/one");
 
@@ -391,4 +393,28 @@ fn every_repository_below_a_root_of_the_system_config_is_synced_by_sync_all_new_
             "{listed}"
         );
     }
+}
+
+#[test]
+fn a_mirror_with_create_is_never_made_where_its_fixed_directory_is_missing() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("app");
+    // The disk is not mounted: /…/usb does not exist.
+    let usb = env.root().join("usb");
+    write(
+        &env.user_config_path(),
+        &format!(
+            "[mirrors.usb]\nurl = \"{}/git/{{{{name}}}}.git\"\ncreate = true\n",
+            s(&usb)
+        ),
+    );
+    env.cmd_in(&repo).args(["sync"]).assert().code(3);
+    assert!(!usb.exists(), "a mirror was made where the disk should be");
+
+    // Mounted, with the directory the URL names before its template, the mirror is made.
+    fs::create_dir_all(&usb).expect("mounting");
+    env.cmd_in(&repo).args(["sync"]).assert().code(3);
+    fs::create_dir_all(usb.join("git")).expect("the directory the URL names");
+    env.cmd_in(&repo).args(["sync"]).assert().success();
+    assert_eq!(env.refs(&repo), env.refs(&usb.join("git/app.git")));
 }

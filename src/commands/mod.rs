@@ -65,25 +65,7 @@ pub(crate) fn prepare_local_mirror(repo: &Repo, url: &MirrorUrl, dry_run: bool) 
         return Ok(None);
     }
     if !dry_run {
-        let mut init = crate::git::command();
-        init.args(["init", "--quiet", "--bare"]);
-        // The mirror's HEAD names the source's branch, as `git clone --bare` would, so that
-        // `git log` in the mirror shows what arrived rather than an unborn default branch.
-        if let Some(branch) = repo.head_branch() {
-            init.arg(format!("--initial-branch={branch}"));
-        }
-        let output = init
-            .arg("--")
-            .arg(path)
-            .output()
-            .context("running git init --bare")?;
-        if !output.status.success() {
-            bail!(
-                "creating the bare mirror {}: {}",
-                quoted(path),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
+        repo.init_bare_mirror(path)?;
     }
     Ok(Some(format!("create empty bare mirror {}", quoted(path))))
 }

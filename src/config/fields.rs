@@ -243,6 +243,17 @@ pub static FIELDS: &[Field] = &[
         set: |m, v| m.retry_max_delay = Some(integer(&v)),
     },
     Field {
+        key: "create",
+        default: "false",
+        kind: Kind::Bool,
+        flag: Flag::Enable,
+        help: "Local mirrors only: when the mirror does not exist yet but its parent directory does, \
+               create it as an empty bare repository (a mirror from a rule, for repositories made \
+               later; a missing mount point still fails).",
+        get: |m| m.create.then_some(toml::Value::Boolean(true)),
+        set: |m, v| m.create = v.as_bool().unwrap_or(false),
+    },
+    Field {
         key: "on_failure",
         default: "(none)",
         kind: Kind::Text,
@@ -284,6 +295,7 @@ mod tests {
             ("trust_new_host_key", toml::Value::Boolean(true)),
             ("retries", toml::Value::Integer(0)),
             ("retry_max_delay", toml::Value::Integer(5)),
+            ("create", toml::Value::Boolean(true)),
             ("on_failure", toml::Value::String("notify-send x".into())),
         ];
         assert_eq!(values.len(), FIELDS.len(), "a field without a value here");

@@ -234,6 +234,16 @@ impl LayerFile {
                 })
                 .map_err(|err| anyhow!("{}: {err:#}", what()))?;
                 if applies {
+                    let mut built = built;
+                    if let Some(template) = &written {
+                        let fixed = &template[..template.find("{{").unwrap_or(template.len())];
+                        let fixed = fixed.strip_prefix("file://").unwrap_or(fixed);
+                        built.create_below = if fixed.ends_with('/') {
+                            Some(PathBuf::from(fixed))
+                        } else {
+                            Path::new(fixed).parent().map(Path::to_path_buf)
+                        };
+                    }
                     let origin = Origin {
                         level: self.level,
                         file: self.path.clone(),

@@ -45,7 +45,12 @@ pub struct Mirror {
     pub trust_new_host_key: bool,
     pub retries: Option<u32>,
     pub retry_max_delay: Option<u64>,
+    pub create: bool,
     pub on_failure: Option<String>,
+    /// With `create`, the directory that must already be there: the fixed part of a templated
+    /// local URL (`/mnt/nas/git` of `/mnt/nas/git/{{path}}.git`), below which missing
+    /// directories are made; else the mirror's parent directory.
+    pub create_below: Option<PathBuf>,
 }
 
 /// The inactivity limit when a mirror sets none.
@@ -94,6 +99,9 @@ impl Mirror {
                 ));
             }
         }
+        if self.create && transport != Transport::Local {
+            return Err(("create", "applies to mirrors on this machine only".into()));
+        }
         if self.trust_new_host_key && transport != Transport::Ssh {
             return Err(("trust_new_host_key", "applies to ssh URLs only".into()));
         }
@@ -128,7 +136,9 @@ impl Mirror {
             trust_new_host_key: false,
             retries: None,
             retry_max_delay: None,
+            create: false,
             on_failure: None,
+            create_below: None,
         }
     }
 }

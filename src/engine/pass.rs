@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use super::known::{known_refs, known_refs_in, save_known_refs};
 use super::leftovers;
@@ -58,6 +58,7 @@ pub fn run_pass(
     });
     let packs = SharedPacks::default();
     let source = Source {
+        repo,
         common_dir: &repo.common_dir,
         local: &local,
         packs: &packs,
@@ -138,9 +139,32 @@ pub fn run_pass(
 /// built once for the mirrors that take the same objects.
 #[derive(Clone, Copy)]
 struct Source<'a> {
+    repo: &'a Repo,
     common_dir: &'a Path,
     local: &'a Refs,
     packs: &'a SharedPacks,
+}
+
+/// A local mirror with `create` that is not there yet is made, empty, where its parent directory
+/// is: a rule's mirror for a repository made later. A missing parent (an unmounted disk) is left
+/// for the transfer to report.
+fn create_if_asked(repo: &Repo, mirror: &Mirror) -> Result<()> {
+    let Some(path) = mirror.url.local_path().filter(|_| mirror.create) else {
+        return Ok(());
+    };
+    let Some(parent) = path.parent() else {
+        return Ok(());
+    };
+    let must_exist = mirror
+        .create_below
+        .as_deref()
+        .filter(|dir| parent.starts_with(dir))
+        .unwrap_or(parent);
+    if path.exists() || !must_exist.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", crate::repo::quoted(parent)))?;
+    repo.init_bare_mirror(path)
 }
 
 /// Tries a mirror, and again after a recoverable failure, waiting 1 s, 2 s, 4 s ... up to the
@@ -176,6 +200,7 @@ fn sync_mirror(
     ask_atomic: bool,
 ) -> (Report, bool) {
     let Source {
+        repo,
         common_dir,
         local,
         packs,
@@ -190,6 +215,9 @@ fn sync_mirror(
         Ok(git) => git,
         Err(err) => return fail(report, &err),
     };
+    if let Err(err) = create_if_asked(repo, mirror) {
+        return fail(report, &err);
+    }
     // A mirror on this machine may hold what a killed pass of ours left there; it goes first,
     // even when there is nothing to move, so that nothing of ours stays behind.
     let local_dir = transfer::local_git_dir(mirror);

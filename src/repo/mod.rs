@@ -131,6 +131,30 @@ impl Repo {
             .map(str::to_owned)
     }
 
+    /// Creates an empty bare repository at `path` for this repository's mirror, its HEAD naming
+    /// this repository's branch, as `git clone --bare` would, so that `git log` in the mirror
+    /// shows what arrived rather than an unborn default branch.
+    pub fn init_bare_mirror(&self, path: &Path) -> Result<()> {
+        let mut init = git::command();
+        init.args(["init", "--quiet", "--bare"]);
+        if let Some(branch) = self.head_branch() {
+            init.arg(format!("--initial-branch={branch}"));
+        }
+        let output = init
+            .arg("--")
+            .arg(path)
+            .output()
+            .context("running git init --bare")?;
+        if !output.status.success() {
+            bail!(
+                "creating the bare mirror {}: {}",
+                quoted(path),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
     /// The path of a file of ours in the common git dir.
     pub fn kept(&self, kept: Kept) -> PathBuf {
         kept.in_dir(&self.common_dir)
