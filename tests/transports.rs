@@ -960,3 +960,71 @@ fn one_connection_per_mirror_per_pass_over_ssh_and_http() {
         );
     }
 }
+
+/// Several mirrors on one ssh host share one connection per pass: each gets its own push, as a
+/// session of one ssh master that the pass opens and closes.
+#[test]
+fn mirrors_on_one_ssh_host_share_one_connection_per_pass() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    env.install(&src, &[]);
+    let mirrors: Vec<_> = (0..4).map(|i| env.init_bare(&format!("m{i}.git"))).collect();
+    for (i, mirror) in mirrors.iter().enumerate() {
+        let url = sshd.url(mirror);
+        let name = format!("m{i}");
+        let args = [
+            "mirror",
+            "add",
+            "--no-check",
+            name.as_str(),
+            url.as_str(),
+            "--identity-file",
+            s(sshd.client_key()),
+        ];
+        run_ok(&env, &src, &args, &[]);
+    }
+    let ssh = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh.as_str())];
+    for step in ["first push", "one new commit"] {
+        if step == "one new commit" {
+            env.change_file(&src, "new");
+            env.git(
+                &src,
+                ["-c", "core.hooksPath=/nonexistent", "commit", "-q", "-m", "new"],
+            );
+        }
+        let before = sshd.auth_connections();
+        run_ok(&env, &src, &["sync"], &vars);
+        for mirror in &mirrors {
+            assert_eq!(env.refs(mirror), env.refs(&src), "{step}");
+        }
+        assert_eq!(
+            sshd.auth_connections() - before,
+            1,
+            "{step}: four mirrors on one host\n{}",
+            sshd.log()
+        );
+    }
+    // The master is gone with the pass, and so is its private directory.
+    let sockets = env.root().join("tmp").join("grs-ssh-");
+    support::wait_for(
+        Duration::from_secs(5),
+        || {
+            let running = Command::new("pgrep")
+                .args(["-f", s(&sockets)])
+                .output()
+                .expect("running pgrep");
+            running.stdout.is_empty()
+        },
+        || "an ssh master of the pass is still running".to_owned(),
+    );
+    let left: Vec<_> = fs::read_dir(env.root().join("tmp"))
+        .expect("the temp dir")
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("grs-ssh-"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -16,6 +16,7 @@ use super::transfer;
 use super::transfer::connection::{MirrorGit, Permanent};
 use super::transfer::direct::{self, SharedPacks};
 use super::transfer::git_push::{self, Atomic};
+use super::transfer::shared_ssh::SharedSsh;
 use crate::config::{Config, Mirror};
 use crate::repo::Repo;
 use crate::state::State;
@@ -57,8 +58,29 @@ pub fn run_pass(
         State::default()
     });
     let packs = SharedPacks::default();
+    // The mirrors this pass will contact: those with changes, and all of them in the foreground.
+    let fingerprints: Vec<String> = mirrors
+        .iter()
+        .map(|&(_, mirror)| fingerprint(mirror, &local))
+        .collect();
+    let unchanged: Vec<bool> = mirrors
+        .iter()
+        .zip(&fingerprints)
+        .map(|(&(name, _), print)| {
+            kind.unattended()
+                && state.mirrors.get(name).and_then(|m| m.synced_refs.as_deref()) == Some(print.as_str())
+        })
+        .collect();
+    let contacted: Vec<(&str, &Mirror)> = mirrors
+        .iter()
+        .zip(&unchanged)
+        .filter(|(_, unchanged)| !**unchanged)
+        .map(|(&mirror, _)| mirror)
+        .collect();
+    let ssh = SharedSsh::open(&repo.common_dir, &contacted);
     let source = Source {
         repo,
+        ssh: &ssh,
         common_dir: &repo.common_dir,
         local: &local,
         packs: &packs,
@@ -66,10 +88,9 @@ pub fn run_pass(
     let reports: Vec<Report> = std::thread::scope(|scope| {
         let handles: Vec<_> = mirrors
             .iter()
-            .map(|&(name, mirror)| {
-                let print = fingerprint(mirror, &local);
-                let unchanged = kind.unattended()
-                    && state.mirrors.get(name).and_then(|m| m.synced_refs.as_deref()) == Some(print.as_str());
+            .zip(fingerprints)
+            .zip(unchanged)
+            .map(|((&(name, mirror), print), unchanged)| {
                 let source = &source;
                 let ask_atomic = state
                     .mirrors
@@ -140,6 +161,7 @@ pub fn run_pass(
 #[derive(Clone, Copy)]
 struct Source<'a> {
     repo: &'a Repo,
+    ssh: &'a SharedSsh,
     common_dir: &'a Path,
     local: &'a Refs,
     packs: &'a SharedPacks,
@@ -201,6 +223,7 @@ fn sync_mirror(
 ) -> (Report, bool) {
     let Source {
         repo,
+        ssh,
         common_dir,
         local,
         packs,
@@ -212,7 +235,7 @@ fn sync_mirror(
         (report, recoverable)
     };
     let git = match MirrorGit::new(common_dir, mirror) {
-        Ok(git) => git,
+        Ok(git) => git.sharing(ssh.socket_for(name)),
         Err(err) => return fail(report, &err),
     };
     if let Err(err) = create_if_asked(repo, mirror) {

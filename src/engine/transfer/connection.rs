@@ -68,6 +68,8 @@ pub struct MirrorGit<'a> {
     ssh_command: Option<String>,
     /// The URL git is given; see [`MirrorGit::url`].
     url: String,
+    /// The socket of the ssh master this mirror's pushes share with others of the pass.
+    shared_ssh: Option<std::path::PathBuf>,
 }
 
 impl<'a> MirrorGit<'a> {
@@ -95,7 +97,32 @@ impl<'a> MirrorGit<'a> {
             token,
             ssh_command,
             url,
+            shared_ssh: None,
         })
+    }
+
+    /// Makes this mirror's ssh go through the master listening at `socket`, if any.
+    pub(crate) fn sharing(mut self, socket: Option<&Path>) -> Self {
+        self.shared_ssh = socket.map(Path::to_path_buf);
+        self
+    }
+
+    /// For an ssh mirror, the ssh command (ours, with the user's) and the destination
+    /// (`[-p PORT] [USER@]HOST`) its pushes connect to: mirrors with the same two can share one
+    /// connection.
+    pub(crate) fn ssh_endpoint(&self) -> Option<(String, String)> {
+        let command = self.ssh_command.clone()?;
+        let host = self.mirror.url.host().filter(|host| !host.starts_with('-'))?;
+        let mut destination = String::new();
+        if let Some(port) = self.mirror.url.port() {
+            destination.push_str(&format!("-p {port} "));
+        }
+        let target = match self.mirror.url.user() {
+            Some(user) => format!("{user}@{host}"),
+            None => host.to_owned(),
+        };
+        destination.push_str(&shell_quote(&target));
+        Some((command, destination))
     }
 
     /// The mirror's URL as git is to be given it.
@@ -110,11 +137,21 @@ impl<'a> MirrorGit<'a> {
         cmd.env_remove("GIT_ASKPASS").env_remove("SSH_ASKPASS");
         cmd.args(["-c", "core.askPass="]);
         match self.transport {
-            Transport::Ssh => {
-                if let Some(ssh) = &self.ssh_command {
+            Transport::Ssh => match (&self.ssh_command, &self.shared_ssh) {
+                (Some(ssh), Some(socket)) => {
+                    cmd.env(
+                        "GIT_SSH_COMMAND",
+                        format!(
+                            "{ssh} -o ControlMaster=no -o ControlPath={}",
+                            shell_quote(&socket.to_string_lossy())
+                        ),
+                    );
+                }
+                (Some(ssh), None) => {
                     cmd.env("GIT_SSH_COMMAND", ssh);
                 }
-            }
+                _ => {}
+            },
             Transport::Http => {
                 let secs = self.mirror.timeout().as_secs();
                 cmd.args(["-c", "http.lowSpeedLimit=1", "-c"])
