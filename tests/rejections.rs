@@ -228,3 +228,32 @@ fn an_unreachable_mirror_does_not_stop_the_others() {
         .assert()
         .success();
 }
+
+/// What the mirror's own hook says when it declines a push (git shows it as `remote: ...`) is
+/// kept: in `sync`'s failure line and in `status`'s last error, as plain `git push` shows it.
+#[test]
+fn the_mirrors_own_reason_for_declining_shows_in_sync_and_status() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let mirror = env.init_bare("frozen.git");
+    crate::support::write_executable(
+        &mirror.join("hooks/pre-receive"),
+        "#!/bin/sh\necho 'policy: this mirror is frozen until Monday' >&2\nexit 1\n",
+    );
+    env.install(&repo, &[("frozen", s(&mirror))]);
+    env.commit(&repo, "a change");
+    let out = env.cmd_in(&repo).arg("sync").output().expect("sync");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("frozen until Monday"),
+        "sync does not say why:\n{said}"
+    );
+    let status = env.status_json(&repo);
+    let mirror_status = mirror_status(&status, "frozen");
+    let error = serde_json::to_string(mirror_status).expect("json");
+    assert!(
+        error.contains("frozen until Monday"),
+        "status does not say why:\n{status:#}"
+    );
+}
