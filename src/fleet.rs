@@ -86,33 +86,38 @@ fn canonical(path: &Path) -> PathBuf {
 /// Runs `job` for each repository of the fleet ([`members`]), in parallel, and returns the
 /// results in that order.
 pub fn for_each_member<T: Send>(job: impl Fn(&Member) -> T + Sync) -> Result<Vec<T>> {
-    let paths = members()?;
+    Ok(parallel_map(&members()?, job))
+}
+
+/// `job` over each of `items`, a few at a time, the results in the items' order: most of a
+/// repository's cost is waiting on small git processes, so even two cores do several at once.
+pub fn parallel_map<I: Sync, T: Send>(items: &[I], job: impl Fn(&I) -> T + Sync) -> Vec<T> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 2)
         .clamp(1, MAX_PARALLEL)
-        .min(paths.len().max(1));
+        .min(items.len().max(1));
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..paths.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = paths.get(index) else {
+                    let Some(item) = items.get(index) else {
                         return;
                     };
-                    let result = job(path);
+                    let result = job(item);
                     results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[index] = Some(result);
                 }
             });
         }
     });
-    Ok(results
+    results
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .into_iter()
         .flatten()
-        .collect())
+        .collect()
 }
 
 /// Prints `lines`, failures first, each group in the order given; with `only_failures`, the

@@ -29,14 +29,27 @@ pub fn list() -> Result<Vec<PathBuf>> {
             String::from_utf8_lossy(&output.stderr).trim()
         ),
     }
-    let mut paths: Vec<PathBuf> = Vec::new();
-    for value in output.stdout.split(|&b| b == 0).filter(|v| !v.is_empty()) {
-        let path = PathBuf::from(OsStr::from_bytes(value));
-        if !paths.contains(&path) {
-            paths.push(path);
+    let mut seen = std::collections::HashSet::new();
+    Ok(output
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|value| !value.is_empty() && seen.insert(*value))
+        .map(|value| PathBuf::from(OsStr::from_bytes(value)))
+        .collect())
+}
+
+/// Adds each of `paths` (absolute) that is not listed already, reading the list once: for an
+/// install into many repositories. The paths added, or the first error.
+pub fn register_all(paths: &[&Path]) -> Result<Vec<PathBuf>> {
+    let listed: std::collections::HashSet<PathBuf> = list()?.into_iter().collect();
+    let mut added = Vec::new();
+    for path in paths {
+        if !listed.contains(*path) && !added.iter().any(|done: &PathBuf| done == path) {
+            edit(&["--add", KEY], path).context("registering the repository for `sync --all`")?;
+            added.push(path.to_path_buf());
         }
     }
-    Ok(paths)
+    Ok(added)
 }
 
 /// Adds `path` (absolute) unless it is listed already; true when it was added.

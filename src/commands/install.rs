@@ -70,7 +70,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
     if asked {
         // What would be written, exactly as `--dry-run` prints it, then the one question.
         for plan in &plans {
-            let actions = carry_out(plan, true, verbosity)?;
+            let actions = carry_out(plan, true, verbosity, true)?;
             report(plan, &actions, true, Verbosity::Normal, mechanism);
         }
         if !wizard::confirm_plan()? {
@@ -79,7 +79,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
         }
     }
     for plan in &plans {
-        let actions = carry_out(plan, args.dry_run, verbosity)?;
+        let actions = carry_out(plan, args.dry_run, verbosity, true)?;
         report(plan, &actions, args.dry_run, verbosity, mechanism);
     }
     Ok(ExitStatus::Success)
@@ -160,41 +160,65 @@ fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus>
     layers.check()?;
     let binary = hook_binary(args)?;
     let mechanism = Mechanism::for_installed_git()?;
-    let (mut installed, mut current) = (0_usize, 0_usize);
-    let mut skipped: Vec<(std::path::PathBuf, String)> = Vec::new();
+    let mut found: Vec<(std::path::PathBuf, std::path::PathBuf)> = Vec::new();
     for root in &args.repos {
         let root = std::fs::canonicalize(root).with_context(|| format!("reading {}", quoted(root)))?;
         for path in crate::repo::find_below(&root, args.nested)? {
-            let done = (|| -> Result<bool> {
-                let repo = Repo::open(&path)?;
-                repo.ensure_owned_by_current_user()?;
-                let config = Config::load(&repo.config_path())?;
-                let requested = templates
-                    .iter()
-                    .map(|template| template.render_for(&root, &path))
-                    .collect::<Result<Vec<_>>>()?;
-                let inherited = layers.for_repo(&repo.canonical_path(), &repo.config_path())?;
-                if requested.is_empty() && inherited.config.mirrors.is_empty() {
-                    bail!(
-                        "no mirror for it: give --mirror NAME=URL, or a rule in the user config {}",
-                        crate::config::layers::user_path()
-                            .map_or_else(|| "(no home)".to_owned(), |path| quoted(path).to_string())
-                    );
-                }
-                let mut plan = plan_repo(repo, config, &requested, &binary, args.force, mechanism)?;
-                plan.inherited = from_rules(inherited);
-                let actions = carry_out(&plan, args.dry_run, verbosity)?;
-                if !actions.is_empty() {
-                    report(&plan, &actions, args.dry_run, verbosity, mechanism);
-                }
-                Ok(!actions.is_empty())
-            })();
-            match done {
-                Ok(true) => installed += 1,
-                Ok(false) => current += 1,
-                Err(err) => skipped.push((path, format!("{err:#}"))),
-            }
+            found.push((root.clone(), path));
         }
+    }
+    // Read once; the new ones are registered together at the end.
+    let registered: std::collections::HashSet<std::path::PathBuf> = registry::list()?.into_iter().collect();
+    // Each repository on its own, a few at a time: most of the cost is small git processes.
+    let outcomes = crate::fleet::parallel_map(&found, |(root, path)| {
+        (|| -> Result<(Plan, Vec<String>)> {
+            let repo = Repo::open(path)?;
+            repo.ensure_owned_by_current_user()?;
+            let config = Config::load(&repo.config_path())?;
+            let requested = templates
+                .iter()
+                .map(|template| template.render_for(root, path))
+                .collect::<Result<Vec<_>>>()?;
+            let inherited = layers.for_repo(&repo.canonical_path(), &repo.config_path())?;
+            if requested.is_empty() && inherited.config.mirrors.is_empty() {
+                bail!(
+                    "no mirror for it: give --mirror NAME=URL, or a rule in the user config {}",
+                    crate::config::layers::user_path()
+                        .map_or_else(|| "(no home)".to_owned(), |path| quoted(path).to_string())
+                );
+            }
+            let mut plan = plan_repo(repo, config, &requested, &binary, args.force, mechanism)?;
+            plan.inherited = from_rules(inherited);
+            let mut actions = carry_out(&plan, args.dry_run, verbosity, false)?;
+            if !registered.contains(plan.repo.display_path()) {
+                actions.push(registration(plan.repo.display_path()));
+            }
+            Ok((plan, actions))
+        })()
+    });
+    let (mut installed, mut current) = (0_usize, 0_usize);
+    let mut skipped: Vec<(std::path::PathBuf, String)> = Vec::new();
+    let mut to_register = Vec::new();
+    for ((_, path), outcome) in found.iter().zip(&outcomes) {
+        match outcome {
+            Ok((_, actions)) if actions.is_empty() => current += 1,
+            Ok((plan, actions)) => {
+                report(plan, actions, args.dry_run, verbosity, mechanism);
+                if !registered.contains(plan.repo.display_path()) {
+                    to_register.push(plan.repo.display_path());
+                }
+                installed += 1;
+            }
+            Err(err) => skipped.push((path.clone(), format!("{err:#}"))),
+        }
+    }
+    if !args.dry_run
+        && let Err(err) = registry::register_all(&to_register)
+    {
+        eprintln!(
+            "git-repo-sync: warning: {err:#}; the hooks work, but `sync --all` and the schedule \
+             will not cover every repository until `git-repo-sync install` registers it"
+        );
     }
     let verb = if args.dry_run {
         "would install"
@@ -276,7 +300,8 @@ fn after_check(url: &MirrorUrl, reach: Option<&Reach>) -> AfterCheck {
 
 /// Creates what a plan needs, writes its config and triggers and registers the repository (with
 /// `dry_run`, none of it); what was (or would be) done, one line each.
-fn carry_out(plan: &Plan, dry_run: bool, verbosity: Verbosity) -> Result<Vec<String>> {
+/// With `register_now`, the repository is registered here too; else the caller registers it.
+fn carry_out(plan: &Plan, dry_run: bool, verbosity: Verbosity, register_now: bool) -> Result<Vec<String>> {
     let mut actions: Vec<String> = Vec::new();
     // A local mirror from a rule is prepared as one given here is: it is this repository's.
     for mirror in plan
@@ -314,19 +339,26 @@ fn carry_out(plan: &Plan, dry_run: bool, verbosity: Verbosity) -> Result<Vec<Str
             .filter(|step| step.is_notable() || verbosity == Verbosity::Verbose)
             .map(ToString::to_string),
     );
-    actions.extend(register(&plan.repo, dry_run));
+    if register_now {
+        actions.extend(register(&plan.repo, dry_run));
+    }
     Ok(actions)
+}
+
+/// The action of registering `path`, as reported.
+fn registration(path: &std::path::Path) -> String {
+    format!(
+        "register {} for `sync --all` ({} in the global git config)",
+        quoted(path),
+        registry::KEY
+    )
 }
 
 /// Registers the repository for `sync --all` and the schedule. A global config that cannot be
 /// written costs only that: the hooks are in place, so it is a warning with its fix.
 fn register(repo: &Repo, dry_run: bool) -> Option<String> {
     let path = repo.display_path();
-    let action = format!(
-        "register {} for `sync --all` ({} in the global git config)",
-        quoted(path),
-        registry::KEY
-    );
+    let action = registration(path);
     if dry_run {
         return match registry::list() {
             Ok(listed) if listed.iter().any(|p| p == path) => None,
@@ -370,10 +402,16 @@ fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity, 
             println!("  triggers: hook files (this git has no config-based hooks; 2.54 and later do)")
         }
     }
-    if plan.config.mirrors.is_empty() {
+    if plan.config.mirrors.is_empty() && plan.inherited.mirrors.is_empty() {
         println!("  no mirrors configured yet: add one with `git-repo-sync mirror add NAME URL`");
     } else if !dry_run {
-        let names: Vec<&str> = plan.config.mirrors.keys().map(String::as_str).collect();
+        let names: Vec<&str> = plan
+            .config
+            .mirrors
+            .keys()
+            .chain(plan.inherited.mirrors.keys())
+            .map(String::as_str)
+            .collect();
         println!(
             "  mirrors: {}; each commit now syncs them in the background (`git-repo-sync sync` pushes now)",
             names.join(", ")

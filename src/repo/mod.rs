@@ -196,7 +196,8 @@ impl Repo {
     }
 
     fn find_hooks_dirs(&self, refuse_dangling: bool) -> Result<Vec<PathBuf>> {
-        if let Some(value) = self.git_output(None, &["config", "--get", "core.hooksPath"])?
+        let hooks_path = self.git_output(None, &["config", "--get", "core.hooksPath"])?;
+        if let Some(value) = &hooks_path
             && value.iter().all(u8::is_ascii_whitespace)
         {
             bail!(
@@ -204,6 +205,15 @@ impl Repo {
                  Unset it (`git config --unset core.hooksPath`) or point it at a directory",
                 quoted(self.display_path())
             );
+        }
+        if hooks_path.is_none() {
+            // Without core.hooksPath every work tree's hooks are the common dir's `hooks`
+            // (a path git shares between work trees): no need to ask git for each.
+            let dir = self.common_dir.join("hooks");
+            if refuse_dangling {
+                refuse_dangling_symlink(&dir)?;
+            }
+            return Ok(vec![dir]);
         }
         let mut dirs: Vec<PathBuf> = Vec::new();
         for top in self.worktree_tops()? {

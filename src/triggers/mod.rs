@@ -243,7 +243,9 @@ pub fn plan_install(repo: &Repo, binary: &Path, force: bool, mechanism: Mechanis
 /// and what they chained is put back.
 fn plan_stranded(repo: &Repo, live: &[PathBuf]) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
-    for dir in every_hooks_dir(repo)?.iter().filter(|dir| !live.contains(dir)) {
+    // What `every_hooks_dir` would ask git again: the live ones and the default.
+    let default = repo.common_dir.join("hooks");
+    for dir in std::iter::once(&default).filter(|dir| !live.contains(dir)) {
         steps.extend(
             files::plan_uninstall(dir)?
                 .into_iter()
