@@ -118,3 +118,57 @@ fn a_mirror_url_that_names_no_repository_is_refused_before_anything_is_written()
         .stderr(predicates::str::contains("install --recursive"));
     before.assert_unchanged(&support::Snapshot::of(env.root()), "refused installs");
 }
+
+/// Many repositories are registered in one write of the global git config, which git reads back
+/// path for path, quotes and backslashes included. (A name with a control character cannot
+/// name a mirror URL, so such a repository is skipped before it gets there.)
+#[test]
+fn many_repositories_are_registered_at_once_and_git_reads_every_path_back() {
+    let env = TestEnv::new();
+    let root = env.root().join("src");
+    let names = [
+        "plain",
+        "with space",
+        "with\"quote",
+        "back\\slash",
+        "semi;colon #hash",
+        "ünïcödé",
+        "a",
+        "b",
+    ];
+    let mut repos: Vec<std::path::PathBuf> = names
+        .iter()
+        .map(|name| env.init_bare(&format!("src/{name}.git")))
+        .collect();
+    // The global config has something of its own already, which must stay.
+    env.git(env.root(), ["config", "--global", "user.name", "Someone Else"]);
+    let template = format!("nas={}/{{{{path}}}}.git", s(&env.root().join("nas")));
+    let out = env
+        .cmd()
+        .args(["install", "--recursive", s(&root), "--mirror", &template])
+        .output()
+        .expect("install --recursive");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = env.git(
+        env.root(),
+        ["config", "--global", "-z", "--get-all", "repo-sync.repo"],
+    );
+    let mut listed: Vec<&str> = listed.split('\0').filter(|p| !p.is_empty()).collect();
+    listed.sort_unstable();
+    let mut expected: Vec<&str> = repos.iter().map(|repo| s(repo)).collect();
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+    assert_eq!(
+        env.git(env.root(), ["config", "--global", "user.name"]).trim(),
+        "Someone Else"
+    );
+    // And each one is where `status --all` looks.
+    repos.sort();
+    let status = env
+        .cmd()
+        .args(["status", "--all", "--json"])
+        .output()
+        .expect("status --all");
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(json.as_array().map(Vec::len), Some(names.len()), "{json:#}");
+}
