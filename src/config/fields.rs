@@ -72,10 +72,7 @@ impl Field {
         match (self.kind, value) {
             (Kind::Bool, toml::Value::Boolean(_)) => Ok(()),
             (Kind::Bool, _) => Err("must be true or false".into()),
-            (Kind::Integer { min, max, unit }, toml::Value::Integer(n)) if (min..=max).contains(n) => {
-                let _ = unit;
-                Ok(())
-            }
+            (Kind::Integer { min, max, .. }, toml::Value::Integer(n)) if (min..=max).contains(n) => Ok(()),
             (Kind::Integer { min, max, unit }, _) => Err(format!("must be between {min} and {max}{unit}")),
             (Kind::Text | Kind::Path, toml::Value::String(text))
                 if text.trim().is_empty() || text.contains('\0') =>
