@@ -315,6 +315,19 @@ fn a_repository_made_from_the_template_directory_syncs_its_first_commit_and_join
         "status --all leaves out the new repository:\n{listed}"
     );
 
+    // A mirror made now does not come from the template: it gets none of our hooks, or it
+    // would start syncing itself.
+    let second = env.root().join("second.git");
+    env.cmd_in(&fresh)
+        .args(["mirror", "add", "second", s(&second)])
+        .assert()
+        .success();
+    assert!(second.join("HEAD").is_file());
+    assert!(
+        !second.join("hooks/post-receive").exists(),
+        "the mirror was made from the template directory"
+    );
+
     // Taken out again; the repository made from it keeps its hooks.
     env.cmd()
         .args(["uninstall", "--template-dir", s(&template)])

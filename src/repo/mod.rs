@@ -131,28 +131,25 @@ impl Repo {
             .map(str::to_owned)
     }
 
-    /// Creates an empty bare repository at `path` for this repository's mirror, its HEAD naming
-    /// this repository's branch, as `git clone --bare` would, so that `git log` in the mirror
-    /// shows what arrived rather than an unborn default branch.
+    /// Creates an empty bare repository at `path` (and its missing parents) for this
+    /// repository's mirror, its HEAD naming this repository's branch, as `git clone --bare`
+    /// would, so that `git log` in the mirror shows what arrived rather than an unborn default
+    /// branch. In process, and without the user's git template: a template directory with our
+    /// hooks in it (`install --template-dir`) must not make the mirror a source of its own.
     pub fn init_bare_mirror(&self, path: &Path) -> Result<()> {
-        let mut init = git::command();
-        init.args(["init", "--quiet", "--bare"]);
-        if let Some(branch) = self.head_branch() {
-            init.arg(format!("--initial-branch={branch}"));
+        let mut options = git2::RepositoryInitOptions::new();
+        options
+            .bare(true)
+            .mkpath(true)
+            .no_reinit(true)
+            .external_template(false);
+        let branch = self.head_branch().map(|branch| format!("refs/heads/{branch}"));
+        if let Some(head) = &branch {
+            options.initial_head(head);
         }
-        let output = init
-            .arg("--")
-            .arg(path)
-            .output()
-            .context("running git init --bare")?;
-        if !output.status.success() {
-            bail!(
-                "creating the bare mirror {}: {}",
-                quoted(path),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(())
+        git2::Repository::init_opts(path, &options)
+            .map(drop)
+            .map_err(|err| anyhow::anyhow!("creating the bare mirror {}: {}", quoted(path), err.message()))
     }
 
     /// The path of a file of ours in the common git dir.
