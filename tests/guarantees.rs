@@ -76,6 +76,14 @@ fn is_worker_of(args: &[String], common: &Path) -> bool {
     runs_worker && for_repo
 }
 
+/// Whether process `pid` has `file` open.
+fn has_open(pid: u32, file: &Path) -> bool {
+    fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+        fds.flatten()
+            .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == file))
+    })
+}
+
 /// The pids of the background workers of one repository.
 fn workers_of(common: &Path) -> Vec<u32> {
     processes()
@@ -251,10 +259,14 @@ impl Sampler {
             let state = common.join("repo-sync-state.json");
             let (mut samples, mut max) = (0, 0);
             let mut problems = Vec::new();
+            let lock = common.join("repo-sync.lock");
             while !flag.load(Ordering::Relaxed) {
+                // A worker that has given up the lock and has only to exit can do nothing more;
+                // under load the kernel may take a while to schedule its exit (workers run at
+                // nice 10), so it is not counted: a worker counts while it has the lock open.
                 let workers: Vec<Proc> = processes()
                     .into_iter()
-                    .filter(|p| is_worker_of(&p.args, &common))
+                    .filter(|p| is_worker_of(&p.args, &common) && has_open(p.pid, &lock))
                     .collect();
                 if workers.len() > max {
                     max = workers.len();
