@@ -330,10 +330,16 @@ pub fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
         };
         // The refs as the last pass began, kept only while the mark cannot be written.
         let mut refs_at_last_pass = None;
+        let mut passes = 0_u32;
         loop {
-            // Let a burst of commits (a rebase, a script) settle, so that one pass carries it all
+            // A trigger after a quiet spell gets its pass at once: a lone commit reaches the
+            // mirror as soon as a hook's own `git push` would. What comes while that pass runs
+            // is a burst (a script, a rebase): let it settle, so that one pass carries it all
             // instead of one push per commit competing with the commits for the CPU.
-            std::thread::sleep(SETTLE);
+            if passes > 0 {
+                std::thread::sleep(SETTLE);
+            }
+            passes += 1;
             let asked_now = std::mem::take(&mut asked);
             let marked = take_pending(repo)?;
             // Without a usable mark, a commit made during the pass cannot say so: the refs do.
