@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{Rng, median, show, worker_running};
+use common::{Repos as _, Rng, median, show, worker_running};
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
@@ -527,39 +527,6 @@ impl Env {
     fn timed(&self, c: &mut Command) -> Res<Duration> {
         self.measure(c).map(|u| u.wall)
     }
-
-    /// `refs/heads/*` and `refs/tags/*` of a repository, as `<oid> <name>` lines.
-    fn refs(&self, repo: &Path) -> Res<String> {
-        self.out(self.git(repo).args([
-            "for-each-ref",
-            "--format=%(objectname) %(refname)",
-            "refs/heads/",
-            "refs/tags/",
-        ]))
-    }
-
-    fn same_refs(&self, a: &Path, b: &Path) -> Res<()> {
-        let (ra, rb) = (self.refs(a)?, self.refs(b)?);
-        if ra == rb {
-            Ok(())
-        } else {
-            Err(format!(
-                "refs of {} ({} refs) differ from {} ({} refs)",
-                b.display(),
-                rb.lines().count(),
-                a.display(),
-                ra.lines().count()
-            ))
-        }
-    }
-
-    fn fresh_bare(&self, path: &Path) -> Res<()> {
-        if path.exists() {
-            fs::remove_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-        self.out(self.cmd("git").args(["init", "-q", "--bare"]).arg(path))
-            .map(drop)
-    }
 }
 
 impl Drop for Env {
@@ -569,6 +536,16 @@ impl Drop for Env {
         } else {
             let _ = fs::remove_dir_all(&self.root);
         }
+    }
+}
+
+impl common::Repos for Env {
+    fn git_cmd(&self) -> Command {
+        self.cmd("git")
+    }
+
+    fn run_out(&self, c: &mut Command) -> Res<String> {
+        self.out(c)
     }
 }
 

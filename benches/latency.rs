@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Rng, median, show, worker_running};
+use common::{Repos as _, Rng, median, show, worker_running};
 use support::proxy::Proxy;
 use support::servers::{Https, Sshd};
 
@@ -966,39 +966,6 @@ impl Env {
         }
         Ok(took)
     }
-
-    /// `refs/heads/*` and `refs/tags/*` of a repository, as `<oid> <name>` lines.
-    fn refs(&self, repo: &Path) -> Res<String> {
-        self.out(self.git(repo).args([
-            "for-each-ref",
-            "--format=%(objectname) %(refname)",
-            "refs/heads/",
-            "refs/tags/",
-        ]))
-    }
-
-    fn same_refs(&self, a: &Path, b: &Path) -> Res<()> {
-        let (ra, rb) = (self.refs(a)?, self.refs(b)?);
-        if ra == rb {
-            Ok(())
-        } else {
-            Err(format!(
-                "refs of {} ({} refs) differ from {} ({} refs)",
-                b.display(),
-                rb.lines().count(),
-                a.display(),
-                ra.lines().count()
-            ))
-        }
-    }
-
-    fn fresh_bare(&self, path: &Path) -> Res<()> {
-        if path.exists() {
-            fs::remove_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-        self.out(self.cmd("git").args(["init", "-q", "--bare"]).arg(path))
-            .map(drop)
-    }
 }
 
 /// Runs a command to completion; its stdout on success.
@@ -1013,6 +980,16 @@ fn output(c: &mut Command) -> Res<String> {
         ));
     }
     Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+impl common::Repos for Env {
+    fn git_cmd(&self) -> Command {
+        self.cmd("git")
+    }
+
+    fn run_out(&self, c: &mut Command) -> Res<String> {
+        self.out(c)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

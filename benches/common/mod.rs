@@ -109,3 +109,49 @@ pub(crate) fn show(c: &Command) -> String {
     }
     s
 }
+
+/// What both benches check about repositories, through their own isolated environment.
+pub(crate) trait Repos {
+    /// `git` with the bench's environment, in no repository.
+    fn git_cmd(&self) -> Command;
+
+    /// Runs a command to completion; its stdout on success.
+    fn run_out(&self, c: &mut Command) -> Result<String, String>;
+
+    /// `refs/heads/*` and `refs/tags/*` of a repository, as `<oid> <name>` lines.
+    fn refs(&self, repo: &Path) -> Result<String, String> {
+        let mut c = self.git_cmd();
+        c.arg("-C").arg(repo).args([
+            "for-each-ref",
+            "--format=%(objectname) %(refname)",
+            "refs/heads/",
+            "refs/tags/",
+        ]);
+        self.run_out(&mut c)
+    }
+
+    fn same_refs(&self, a: &Path, b: &Path) -> Result<(), String> {
+        let (ra, rb) = (self.refs(a)?, self.refs(b)?);
+        if ra == rb {
+            Ok(())
+        } else {
+            Err(format!(
+                "refs of {} ({} refs) differ from {} ({} refs)",
+                b.display(),
+                rb.lines().count(),
+                a.display(),
+                ra.lines().count()
+            ))
+        }
+    }
+
+    /// An empty bare repository at `path`, whatever was there.
+    fn fresh_bare(&self, path: &Path) -> Result<(), String> {
+        if path.exists() {
+            fs::remove_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        let mut c = self.git_cmd();
+        c.args(["init", "-q", "--bare"]).arg(path);
+        self.run_out(&mut c).map(drop)
+    }
+}
