@@ -1064,16 +1064,34 @@ fn a_commit_during_a_foreground_sync_reaches_the_mirror_without_another_trigger(
     wait_until_idle(&env, &repo);
 }
 
-/// Nobody holds the repository's sync lock (the kernel released a killed holder's).
+/// Nobody holds the repository's sync lock (the kernel released a killed holder's) while the
+/// holder's `children` still run. Waited for a moment: under load, the trigger that handed the
+/// lock to the worker may not have exited yet.
 fn assert_lock_free(common: &Path, children: &[u32]) {
     let lock = fs::OpenOptions::new()
         .write(true)
         .open(common.join("repo-sync.lock"))
         .expect("opening the lock file");
-    match lock.try_lock() {
-        Ok(()) => lock.unlock().expect("unlocking"),
-        Err(err) => panic!("the dead worker's lock is still held ({err}); its children: {children:?}"),
-    }
+    let last = std::cell::RefCell::new(String::new());
+    wait_for(
+        Duration::from_secs(5),
+        || match lock.try_lock() {
+            Ok(()) => {
+                lock.unlock().expect("unlocking");
+                true
+            }
+            Err(err) => {
+                *last.borrow_mut() = err.to_string();
+                false
+            }
+        },
+        || {
+            format!(
+                "the dead worker's lock is still held ({}); its children: {children:?}",
+                last.borrow()
+            )
+        },
+    );
 }
 
 /// After a crash the mirror's refs are all `old` or all `new`, and its objects are sound.

@@ -174,6 +174,8 @@ fn every_setting_can_be_given_to_mirror_add_and_is_listed() {
             "5",
             "--retry-max-delay",
             "90",
+            "--ssh-keep-open",
+            "5",
             "--on-failure",
             "notify-send 'mirror failing'",
         ])
@@ -189,6 +191,7 @@ fn every_setting_can_be_given_to_mirror_add_and_is_listed() {
         "trust_new_host_key = true",
         "retries = 5",
         "retry_max_delay = 90",
+        "ssh_keep_open = 5",
         "on_failure = \"notify-send 'mirror failing'\"",
     ] {
         assert!(written.lines().any(|l| l == line), "no {line:?} in:\n{written}");
@@ -203,6 +206,7 @@ fn every_setting_can_be_given_to_mirror_add_and_is_listed() {
         "prune = false",
         "retries = 5",
         "retry_max_delay = 90",
+        "ssh_keep_open = 5",
         "on_failure = ",
     ] {
         assert!(

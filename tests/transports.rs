@@ -7,6 +7,7 @@
 //! given to the sync alone, which is what these tests are about.
 
 use std::fs;
+use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -894,6 +895,9 @@ fn one_connection_per_mirror_per_pass_over_ssh_and_http() {
             ssh_url.as_str(),
             "--identity-file",
             s(sshd.client_key()),
+            // Closed with each pass: a pass of its own connects once.
+            "--ssh-keep-open",
+            "0",
         ],
         vec![
             "mirror",
@@ -962,7 +966,7 @@ fn one_connection_per_mirror_per_pass_over_ssh_and_http() {
 }
 
 /// Several mirrors on one ssh host share one connection per pass: each gets its own push, as a
-/// session of one ssh master that the pass opens and closes.
+/// session of one ssh master that the pass opens and, with `ssh_keep_open = 0`, closes.
 #[test]
 fn mirrors_on_one_ssh_host_share_one_connection_per_pass() {
     let env = TestEnv::new();
@@ -983,6 +987,9 @@ fn mirrors_on_one_ssh_host_share_one_connection_per_pass() {
             url.as_str(),
             "--identity-file",
             s(sshd.client_key()),
+            // Closed with the pass, which this test checks.
+            "--ssh-keep-open",
+            "0",
         ];
         run_ok(&env, &src, &args, &[]);
     }
@@ -1008,23 +1015,146 @@ fn mirrors_on_one_ssh_host_share_one_connection_per_pass() {
             sshd.log()
         );
     }
-    // The master is gone with the pass, and so is its private directory.
-    let sockets = env.root().join("tmp").join("grs-ssh-");
+    // The master is gone with the pass, and so is its socket.
+    let sockets = env.ssh_socket_dir();
     support::wait_for(
         Duration::from_secs(5),
-        || {
-            let running = Command::new("pgrep")
-                .args(["-f", s(&sockets)])
-                .output()
-                .expect("running pgrep");
-            running.stdout.is_empty()
-        },
+        || !master_running(&sockets),
         || "an ssh master of the pass is still running".to_owned(),
     );
-    let left: Vec<_> = fs::read_dir(env.root().join("tmp"))
-        .expect("the temp dir")
+    let left: Vec<_> = fs::read_dir(&sockets)
+        .expect("the socket dir")
         .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("grs-ssh-"))
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_socket()))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// A server that allows fewer sessions on a connection than a pass has mirrors on it (sshd's
+/// `MaxSessions`) still gets every push: ssh connects those it refuses on the shared connection
+/// by themselves.
+#[test]
+fn mirrors_beyond_the_servers_sessions_per_connection_connect_by_themselves() {
+    let env = TestEnv::new();
+    let options = SshOptions {
+        max_sessions: Some(1),
+        ..SshOptions::default()
+    };
+    let Some(sshd) = SshServer::start(&env, options) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    env.install(&src, &[]);
+    let mirrors: Vec<_> = (0..4).map(|i| env.init_bare(&format!("m{i}.git"))).collect();
+    for (i, mirror) in mirrors.iter().enumerate() {
+        let url = sshd.url(mirror);
+        let name = format!("m{i}");
+        let args = [
+            "mirror",
+            "add",
+            "--no-check",
+            name.as_str(),
+            url.as_str(),
+            "--identity-file",
+            s(sshd.client_key()),
+        ];
+        run_ok(&env, &src, &args, &[]);
+    }
+    let ssh = sshd.git_ssh_command();
+    let sync = run_ok(&env, &src, &["sync"], &[("GIT_SSH_COMMAND", ssh.as_str())]);
+    for mirror in &mirrors {
+        assert_eq!(env.refs(mirror), env.refs(&src), "{sync}\n{}", sshd.log());
+    }
+    let status = run_ok(&env, &src, &["status"], &[]).stdout;
+    assert!(!status.contains("failed"), "{status}");
+}
+
+/// Whether an ssh master with its socket in `dir` runs.
+fn master_running(dir: &Path) -> bool {
+    let running = Command::new("pgrep")
+        .args(["-f", s(dir)])
+        .output()
+        .expect("running pgrep");
+    !running.stdout.is_empty()
+}
+
+/// A pass keeps its ssh connection open for `ssh_keep_open` seconds: the next passes of a burst
+/// log in no more, the connection closes by itself at the end of its window, and one that died
+/// is replaced by the next pass without a failed push.
+#[test]
+fn an_ssh_connection_kept_open_serves_the_next_passes_and_closes_after_its_window() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    env.install(&src, &[]);
+    let mirror = env.init_bare("m.git");
+    let url = sshd.url(&mirror);
+    let args = [
+        "mirror",
+        "add",
+        "--no-check",
+        "m",
+        url.as_str(),
+        "--identity-file",
+        s(sshd.client_key()),
+        "--ssh-keep-open",
+        "2",
+    ];
+    run_ok(&env, &src, &args, &[]);
+    let ssh = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh.as_str())];
+    let commit_and_sync = |step: &str| {
+        env.change_file(&src, step);
+        env.git(
+            &src,
+            ["-c", "core.hooksPath=/nonexistent", "commit", "-q", "-m", step],
+        );
+        let before = sshd.auth_connections();
+        run_ok(&env, &src, &["sync"], &vars);
+        assert_eq!(env.refs(&mirror), env.refs(&src), "{step}");
+        sshd.auth_connections() - before
+    };
+    let sockets = env.ssh_socket_dir();
+    assert_eq!(
+        commit_and_sync("first"),
+        1,
+        "the first pass connects\n{}",
+        sshd.log()
+    );
+    assert!(
+        master_running(&sockets),
+        "the connection is kept open after the pass"
+    );
+    for step in ["second", "third"] {
+        assert_eq!(
+            commit_and_sync(step),
+            0,
+            "{step}: a pass within the window logs in no more\n{}",
+            sshd.log()
+        );
+    }
+    // Idle for its window (2 s), the connection closes by itself.
+    support::wait_for(
+        Duration::from_secs(15),
+        || !master_running(&sockets),
+        || "the kept connection outlived its window".to_owned(),
+    );
+    assert_eq!(commit_and_sync("after the window"), 1, "{}", sshd.log());
+    // A connection killed (its socket left behind) is replaced, and nothing fails.
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-f", s(&sockets)])
+        .status()
+        .expect("running pkill");
+    assert!(killed.success(), "a kept connection to kill");
+    support::wait_for(
+        Duration::from_secs(5),
+        || !master_running(&sockets),
+        || "the killed master still runs".to_owned(),
+    );
+    assert_eq!(commit_and_sync("after a kill"), 1, "{}", sshd.log());
+    assert!(master_running(&sockets), "a new connection is kept open");
+    let status = run_ok(&env, &src, &["status"], &[]).stdout;
+    assert!(!status.contains("failed"), "{status}");
 }

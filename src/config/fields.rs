@@ -240,6 +240,23 @@ pub static FIELDS: &[Field] = &[
         set: |m, v| m.retry_max_delay = Some(integer(&v)),
     },
     Field {
+        key: "ssh_keep_open",
+        default: "60",
+        kind: Kind::Integer {
+            min: 0,
+            max: 3600,
+            unit: " seconds",
+        },
+        flag: Flag::Value("SECS"),
+        help: "ssh: seconds the connection stays open after a sync, so that the next sync to the \
+               same host skips connecting and logging in again (0: closed with the sync; default 60).",
+        get: |m| {
+            m.ssh_keep_open
+                .map(|n| toml::Value::Integer(n.try_into().unwrap_or(i64::MAX)))
+        },
+        set: |m, v| m.ssh_keep_open = Some(integer(&v)),
+    },
+    Field {
         key: "create",
         default: "false",
         kind: Kind::Bool,
@@ -292,6 +309,7 @@ mod tests {
             ("trust_new_host_key", toml::Value::Boolean(true)),
             ("retries", toml::Value::Integer(0)),
             ("retry_max_delay", toml::Value::Integer(5)),
+            ("ssh_keep_open", toml::Value::Integer(0)),
             ("create", toml::Value::Boolean(true)),
             ("on_failure", toml::Value::String("notify-send x".into())),
         ];
@@ -311,6 +329,10 @@ mod tests {
         assert_eq!(
             default("retry_max_delay"),
             super::super::DEFAULT_RETRY_MAX_DELAY_SECS.to_string()
+        );
+        assert_eq!(
+            default("ssh_keep_open"),
+            super::super::DEFAULT_SSH_KEEP_OPEN_SECS.to_string()
         );
         let refs = toml::Value::Array(
             super::super::default_refs()

@@ -45,6 +45,7 @@ pub struct Mirror {
     pub trust_new_host_key: bool,
     pub retries: Option<u32>,
     pub retry_max_delay: Option<u64>,
+    pub ssh_keep_open: Option<u64>,
     pub create: bool,
     pub on_failure: Option<String>,
     /// With `create`, the directory that must already be there: the fixed part of a templated
@@ -59,6 +60,9 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_RETRIES: u32 = 3;
 /// The longest wait between tries when a mirror sets none.
 pub const DEFAULT_RETRY_MAX_DELAY_SECS: u64 = 60;
+/// How long an ssh connection outlives its pass when a mirror sets nothing: the next pass of a
+/// burst (the next commit, a `sync` right after) skips the connection and key exchange.
+pub const DEFAULT_SSH_KEEP_OPEN_SECS: u64 = 60;
 
 impl Mirror {
     /// Checks the settings that depend on each other or on the URL (each value alone was checked
@@ -105,6 +109,9 @@ impl Mirror {
         if self.trust_new_host_key && transport != Transport::Ssh {
             return Err(("trust_new_host_key", "applies to ssh URLs only".into()));
         }
+        if self.ssh_keep_open.is_some() && transport != Transport::Ssh {
+            return Err(("ssh_keep_open", "applies to ssh URLs only".into()));
+        }
         Ok(())
     }
 
@@ -116,6 +123,11 @@ impl Mirror {
     /// The longest wait between two tries.
     pub fn retry_max_delay(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.retry_max_delay.unwrap_or(DEFAULT_RETRY_MAX_DELAY_SECS))
+    }
+
+    /// How long the ssh connection of a pass stays open after it, for the next pass to use.
+    pub fn ssh_keep_open(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ssh_keep_open.unwrap_or(DEFAULT_SSH_KEEP_OPEN_SECS))
     }
 
     /// The inactivity limit for this mirror's git processes.
@@ -136,6 +148,7 @@ impl Mirror {
             trust_new_host_key: false,
             retries: None,
             retry_max_delay: None,
+            ssh_keep_open: None,
             create: false,
             on_failure: None,
             create_below: None,

@@ -235,8 +235,12 @@ fn sync_mirror(
         (report, recoverable)
     };
     let git = match MirrorGit::new(common_dir, mirror) {
-        Ok(git) => git.sharing(ssh.socket_for(name)),
+        Ok(git) => git,
         Err(err) => return fail(report, &err),
+    };
+    let git = match ssh.socket_for(name) {
+        Ok(socket) => git.sharing(socket),
+        Err(said) => return fail(report, &git.failure(&said, "connecting")),
     };
     if let Err(err) = create_if_asked(repo, mirror) {
         return fail(report, &err);

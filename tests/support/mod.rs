@@ -44,6 +44,19 @@ pub struct TestEnv {
     commits: Cell<u32>,
 }
 
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        // The ssh connections a pass keeps open for the next one would outlive the test (and its
+        // server) by up to a minute; their sockets are in this test's temp dir.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f"])
+            .arg(self.ssh_socket_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 impl TestEnv {
     pub fn new() -> Self {
         let tmp = TempDir::new().expect("creating a temp dir");
@@ -89,6 +102,14 @@ impl TestEnv {
     /// Replaces PATH for every later process of this test.
     pub fn set_path_var(&mut self, path: OsString) {
         self.path = path;
+    }
+
+    /// Where a pass keeps the sockets of its ssh connections (TMPDIR's, as the isolated
+    /// environment has no `XDG_RUNTIME_DIR`).
+    pub fn ssh_socket_dir(&self) -> PathBuf {
+        let uid = Command::new("id").arg("-u").output().expect("running id");
+        let uid = String::from_utf8_lossy(&uid.stdout).trim().to_owned();
+        self.root.join("tmp").join(format!("grs-ssh-{uid}"))
     }
 
     /// The user-level config file the isolated environment reads.

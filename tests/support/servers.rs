@@ -161,6 +161,9 @@ pub struct SshOptions {
     pub git_shell: bool,
     /// Offer password authentication too, so that a client that may prompt would prompt.
     pub password_auth: bool,
+    /// sshd's `MaxSessions`: the sessions one connection may have open at once (sshd's default
+    /// is 10).
+    pub max_sessions: Option<u32>,
 }
 
 /// `sshd -D -e -f <temp config>` on a free loopback port, running as the current user, with a
@@ -234,10 +237,12 @@ impl SshServer {
                      X11Forwarding no\n\
                      PrintMotd no\n\
                      LogLevel VERBOSE\n\
+                     MaxSessions {max_sessions}\n\
                      SetEnv GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL={gitconfig}\n",
                     host_key = host_key.display(),
                     authorized_keys = authorized_keys.display(),
                     password = yes_no(options.password_auth),
+                    max_sessions = options.max_sessions.unwrap_or(10),
                     gitconfig = env.home().join(".gitconfig").display(),
                 ),
             )

@@ -1,17 +1,26 @@
-//! One ssh connection for the mirrors of a pass that live on the same host, reached the same
-//! way. Each mirror still gets its own `git push`, but where several go to one host (a forge
-//! with many repositories, a NAS over ssh) their pushes run as sessions of one ssh master, so a
-//! pass costs one TCP and key exchange per host instead of one per mirror: the key exchange is
-//! most of an ssh push's CPU, and with many mirrors it is what the pass waits for.
+//! ssh connections shared by the pushes of a pass, and kept open for the next pass. Each mirror
+//! still gets its own `git push`, but pushes to one host reached the same way run as sessions of
+//! one ssh master: a pass costs at most one TCP connection and key exchange per host instead of
+//! one per mirror, and a pass that comes within `ssh_keep_open` of the last one (the next commit
+//! of a burst, a `sync` right after a commit) costs none. Over a link with any latency the
+//! handshake is most of what a small push waits for, and most of its CPU.
 //!
-//! The master is ours alone: its socket is in a private directory of this pass, it is asked to
-//! exit when the pass ends (and exits by itself a minute after its last session should we be
-//! killed), and a host the user's ssh config already multiplexes is left to that config. When
-//! the master cannot be opened, each push connects by itself, as it would without it.
+//! A master is opened the first time a mirror of its group pushes, in a directory only this
+//! user can enter, and exits by itself `ssh_keep_open` seconds after its last session (ssh's
+//! `ControlPersist`); with `ssh_keep_open = 0` it serves only a pass with several mirrors on the
+//! host and is asked to exit when the pass ends. A host the user's ssh config already
+//! multiplexes is left to that config. When a master cannot be opened, or is gone by the time a
+//! push starts, each push connects by itself, as it would without it.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use super::connection::MirrorGit;
 use crate::config::Mirror;
@@ -19,73 +28,197 @@ use crate::config::Mirror;
 /// A master's socket path must fit a Unix socket address (108 bytes on Linux).
 const MAX_SOCKET_PATH: usize = 100;
 
+/// Pushes that share one master. sshd allows 10 sessions on a connection by default
+/// (`MaxSessions`) and a pass runs its mirrors at once, so a larger group gets more masters.
+const SESSIONS_PER_MASTER: usize = 8;
+
+/// How long a master of one pass alone lives should the pass be killed before it closes it.
+const PASS_MASTER_PERSIST: Duration = Duration::from_secs(60);
+
 /// The ssh masters of one pass, by group of mirrors.
 #[derive(Debug, Default)]
 pub(crate) struct SharedSsh {
-    /// Private to this pass; removed with it.
-    dir: Option<tempfile::TempDir>,
-    /// Mirror name -> the socket of its group's master.
-    sockets: BTreeMap<String, PathBuf>,
-    /// (ssh command, destination, socket) of each master opened.
-    masters: Vec<(String, String, PathBuf)>,
+    groups: Vec<Group>,
+    /// Mirror name -> index of its group.
+    members: BTreeMap<String, usize>,
+}
+
+/// Mirrors reached with the same ssh command and destination, and the master they share.
+#[derive(Debug)]
+struct Group {
+    command: String,
+    destination: String,
+    socket: PathBuf,
+    /// The longest `ssh_keep_open` of its mirrors.
+    keep_open: Duration,
+    /// Set by the first push of the group.
+    master: OnceLock<Master>,
+}
+
+/// What became of a group's master.
+#[derive(Debug, Clone)]
+pub(crate) enum Master {
+    /// Listening; opened by this pass (`true`) or by an earlier one.
+    Up { opened_now: bool },
+    /// None to use (the user's ssh config multiplexes the host itself, or ssh could not listen):
+    /// each push connects by itself.
+    Unused,
+    /// ssh could not connect or log in; what it said. Pushing would only try again what just
+    /// failed (a second failed login, which a server may count against us).
+    Failed(Output),
 }
 
 impl SharedSsh {
-    /// Opens a master for each group of two or more of `mirrors` reached over ssh with the same
-    /// command and destination. Never fails: a group whose master does not open goes without.
+    /// Sorts the ssh mirrors among `mirrors` into groups that share a master. Nothing connects
+    /// yet: a group's master opens with its first push ([`SharedSsh::socket_for`]), so masters
+    /// for several hosts open at once, each beside the other mirrors' work.
     pub(crate) fn open(common_dir: &Path, mirrors: &[(&str, &Mirror)]) -> Self {
-        let mut groups: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
+        let mut endpoints: BTreeMap<(String, String), (Vec<&str>, Duration)> = BTreeMap::new();
         for &(name, mirror) in mirrors {
             let Ok(git) = MirrorGit::new(common_dir, mirror) else {
                 continue;
             };
-            if let Some((command, destination)) = git.ssh_endpoint() {
-                groups.entry((command, destination)).or_default().push(name);
+            if let Some(endpoint) = git.ssh_endpoint() {
+                let (names, keep_open) = endpoints.entry(endpoint).or_default();
+                names.push(name);
+                *keep_open = (*keep_open).max(mirror.ssh_keep_open());
             }
         }
+        // Kept open, a master serves even one mirror (its next pass); else only several.
+        endpoints.retain(|_, (names, keep_open)| !keep_open.is_zero() || names.len() > 1);
         let mut shared = Self::default();
-        groups.retain(|_, names| names.len() > 1);
-        if groups.is_empty() {
+        if endpoints.is_empty() {
             return shared;
         }
-        let Ok(dir) = tempfile::Builder::new().prefix("grs-ssh-").tempdir() else {
+        let Some(dir) = socket_dir() else {
             return shared;
         };
-        for (index, ((command, destination), names)) in groups.into_iter().enumerate() {
-            let socket = dir.path().join(index.to_string());
-            if socket.as_os_str().len() > MAX_SOCKET_PATH
-                || multiplexed_by_user(&command, &destination)
-                || !open_master(&command, &destination, &socket)
-            {
-                continue;
+        for ((command, destination), (names, keep_open)) in endpoints {
+            let id = endpoint_id(&command, &destination);
+            for (part, names) in names.chunks(SESSIONS_PER_MASTER).enumerate() {
+                let socket = dir.join(format!("{id}-{part}"));
+                if socket.as_os_str().len() > MAX_SOCKET_PATH {
+                    continue;
+                }
+                for name in names {
+                    shared.members.insert((*name).to_owned(), shared.groups.len());
+                }
+                shared.groups.push(Group {
+                    command: command.clone(),
+                    destination: destination.clone(),
+                    socket,
+                    keep_open,
+                    master: OnceLock::new(),
+                });
             }
-            for name in names {
-                shared.sockets.insert(name.to_owned(), socket.clone());
-            }
-            shared.masters.push((command, destination, socket));
         }
-        shared.dir = Some(dir);
         shared
     }
 
-    /// The socket of the master mirror `name`'s pushes go through, if it has one.
-    pub(crate) fn socket_for(&self, name: &str) -> Option<&Path> {
-        self.sockets.get(name).map(PathBuf::as_path)
+    /// The socket of the master mirror `name`'s pushes go through, if it has one: opened now
+    /// when its group has none yet (the group's other pushes wait for it). An error is ssh's
+    /// output when it could not connect.
+    pub(crate) fn socket_for(&self, name: &str) -> Result<Option<&Path>, Output> {
+        let Some(&index) = self.members.get(name) else {
+            return Ok(None);
+        };
+        let group = &self.groups[index];
+        match group.master.get_or_init(|| ensure_master(group)) {
+            Master::Up { .. } => Ok(Some(group.socket.as_path())),
+            Master::Unused => Ok(None),
+            Master::Failed(output) => Err(output.clone()),
+        }
     }
 }
 
 impl Drop for SharedSsh {
     fn drop(&mut self) {
-        for (command, destination, socket) in &self.masters {
-            let _ = sh(&format!(
-                "{command} -o ControlPath={} -O exit {destination}",
-                quote(&socket.to_string_lossy())
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        for group in &self.groups {
+            if group.keep_open.is_zero()
+                && matches!(group.master.get(), Some(Master::Up { opened_now: true }))
+            {
+                let _ = sh(&format!(
+                    "{} -o ControlPath={} -O exit {}",
+                    group.command,
+                    quote(&group.socket.to_string_lossy()),
+                    group.destination
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            }
         }
     }
+}
+
+/// Makes sure a master listens at the group's socket, opening one if need be.
+fn ensure_master(group: &Group) -> Master {
+    if listening(&group.socket) {
+        return Master::Up { opened_now: false };
+    }
+    // One pass at a time opens a master on a socket: of two, the second could not listen and
+    // would stay connected, serving nobody.
+    let Ok(lock) = File::create(group.socket.with_extension("lock")) else {
+        return Master::Unused;
+    };
+    if lock.lock().is_err() {
+        return Master::Unused;
+    }
+    if listening(&group.socket) {
+        return Master::Up { opened_now: false };
+    }
+    if multiplexed_by_user(&group.command, &group.destination) {
+        return Master::Unused;
+    }
+    // A master that was killed leaves its socket behind, and no new one could listen there.
+    let _ = std::fs::remove_file(&group.socket);
+    let persist = if group.keep_open.is_zero() {
+        PASS_MASTER_PERSIST
+    } else {
+        group.keep_open
+    };
+    match open_master(group, persist) {
+        Ok(()) if listening(&group.socket) => Master::Up { opened_now: true },
+        Ok(()) => Master::Unused,
+        Err(output) => Master::Failed(output),
+    }
+}
+
+/// Whether a master accepts connections at `socket` (a plain connect: no process to start).
+fn listening(socket: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(socket).is_ok()
+}
+
+/// A directory only this user can enter, for sockets that outlive a pass:
+/// `$XDG_RUNTIME_DIR/git-repo-sync` (private, and emptied at logout), else `grs-ssh-<uid>` in
+/// the temporary directory. None when it cannot be made, or is not ours alone.
+fn socket_dir() -> Option<PathBuf> {
+    let uid = crate::repo::effective_uid();
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(runtime) if runtime.is_absolute() => runtime.join("git-repo-sync"),
+        _ => std::env::temp_dir().join(format!("grs-ssh-{uid}")),
+    };
+    private_dir(&dir, uid).then_some(dir)
+}
+
+/// Makes `dir` (mode 0700) unless it exists; true when it is a directory (not a link to one)
+/// owned by `uid` that nobody else may enter.
+fn private_dir(dir: &Path, uid: u32) -> bool {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(_) => return false,
+    }
+    std::fs::symlink_metadata(dir)
+        .is_ok_and(|meta| meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0)
+}
+
+/// A short, stable name for an ssh command and destination.
+fn endpoint_id(command: &str, destination: &str) -> String {
+    let key = format!("{command}\0{destination}");
+    git2::Oid::hash_object(git2::ObjectType::Blob, key.as_bytes())
+        .map(|oid| oid.to_string()[..16].to_owned())
+        .unwrap_or_else(|_| "ssh".to_owned())
 }
 
 /// Whether the user's ssh config already gives `destination` a master of its own.
@@ -102,25 +235,96 @@ fn multiplexed_by_user(command: &str, destination: &str) -> bool {
     })
 }
 
-/// Starts a master for `destination` at `socket`; true once it is authenticated and listening.
-fn open_master(command: &str, destination: &str, socket: &Path) -> bool {
+/// Starts the group's master, to exit `persist` after its last session; returns once it is
+/// authenticated and in the background, or with ssh's output when it could not get there.
+fn open_master(group: &Group, persist: Duration) -> Result<(), Output> {
+    let failed = |stderr: Vec<u8>| Output {
+        status: std::process::ExitStatus::from_raw(255 << 8),
+        stdout: Vec::new(),
+        stderr,
+    };
+    // Into a file, not a pipe: the master keeps it open in the background, and a pipe would
+    // not end until the master does.
+    let Ok(mut log) = tempfile::tempfile() else {
+        return Ok(());
+    };
+    let Ok(stderr) = log.try_clone() else {
+        return Ok(());
+    };
     // -f: into the background once authenticated, so the status says whether it is up.
     let status = sh(&format!(
-        "{command} -o ControlMaster=yes -o ControlPath={} -o ControlPersist=60 -f -N {destination}",
-        quote(&socket.to_string_lossy())
+        "{} -o ControlMaster=yes -o ControlPath={} -o ControlPersist={} -f -N {}",
+        group.command,
+        quote(&group.socket.to_string_lossy()),
+        persist.as_secs().max(1),
+        group.destination
     ))
     .stdout(Stdio::null())
-    .stderr(Stdio::null())
+    .stderr(stderr)
     .status();
-    status.is_ok_and(|status| status.success()) && socket.exists()
+    match status {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => {
+            let mut said = Vec::new();
+            let _ = log
+                .seek(SeekFrom::Start(0))
+                .and_then(|_| log.read_to_end(&mut said));
+            Err(Output {
+                status,
+                stdout: Vec::new(),
+                stderr: said,
+            })
+        }
+        Err(err) => Err(failed(format!("ssh: could not be started: {err}").into_bytes())),
+    }
 }
 
 fn sh(script: &str) -> Command {
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(script).stdin(Stdio::null());
+    // No prompt on a desktop that may have nobody at it (BatchMode says so too).
+    cmd.arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .env_remove("SSH_ASKPASS");
     cmd
 }
 
 fn quote(value: &str) -> String {
     shlex::try_quote(value).map_or_else(|_| "''".to_owned(), std::borrow::Cow::into_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn a_socket_directory_others_could_enter_is_not_used() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let uid = crate::repo::effective_uid();
+        let fresh = tmp.path().join("fresh");
+        assert!(private_dir(&fresh, uid));
+        let mode = std::fs::metadata(&fresh).expect("made").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+
+        let open = tmp.path().join("open");
+        std::fs::create_dir(&open).expect("mkdir");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert!(!private_dir(&open, uid), "a directory others can enter");
+
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).expect("symlink");
+        assert!(!private_dir(&link, uid), "a link, even to a private directory");
+
+        assert!(!private_dir(&fresh, uid + 1), "another user's directory");
+    }
+
+    #[test]
+    fn endpoints_get_distinct_stable_names() {
+        let a = endpoint_id("ssh -o BatchMode=yes", "git@example.com");
+        assert_eq!(a, endpoint_id("ssh -o BatchMode=yes", "git@example.com"));
+        assert_eq!(a.len(), 16);
+        assert_ne!(a, endpoint_id("ssh -o BatchMode=yes", "-p 2222 git@example.com"));
+        assert_ne!(a, endpoint_id("ssh -i key -o BatchMode=yes", "git@example.com"));
+    }
 }
