@@ -453,57 +453,67 @@ impl Bench<'_> {
         commit_on(self.env, &self.src, "main", n)
     }
 
-    /// Mirror `s` (ours) and the anchor's repository on the ssh server, both up to date.
-    fn ssh_pair(&self) -> Res<(PathBuf, PathBuf)> {
-        let (om, am) = (self.ssh_repos.join("ours.git"), self.ssh_repos.join("anchor.git"));
+    /// Mirrors `s` and `s0` (ours; `s0` with `ssh_keep_open = 0`) and the anchor's repository
+    /// on the ssh server, all up to date.
+    fn ssh_pair(&self) -> Res<[PathBuf; 3]> {
+        let (om, am, zm) = (
+            self.ssh_repos.join("ours.git"),
+            self.ssh_repos.join("anchor.git"),
+            self.ssh_repos.join("ours-closed.git"),
+        );
         if !om.exists() {
             self.add_mirror("s", &self.ssh_url(&om), &om, &[])?;
+            self.add_mirror("s0", &self.ssh_url(&zm), &zm, &["--ssh-keep-open", "0"])?;
             self.env.fresh_bare(&am)?;
         }
         self.env.out(&mut self.sync(&names(["s"])))?;
+        self.env.out(&mut self.sync(&names(["s0"])))?;
         self.env.out(&mut self.push(&self.src, &self.ssh_url(&am), &[]))?;
-        Ok((om, am))
+        Ok([om, am, zm])
+    }
+
+    /// Ours (its connection kept open from the pass before) against `git push`; extra: ours
+    /// with `ssh_keep_open = 0`, which connects as `git push` does.
+    fn ssh_rows(&mut self, label: &str, new_commits: bool) -> Res<Vec<Row>> {
+        let [om, am, zm] = self.ssh_pair()?;
+        let anchor_url = self.ssh_url(&am);
+        let mut row = Row::new(label, Some(1.0));
+        let mut extra = Row::new(
+            &format!(
+                "{} (extra) ours with `ssh_keep_open = 0`, a connection per pass",
+                &label[..2]
+            ),
+            None,
+        );
+        for rep in 0..self.reps {
+            if new_commits {
+                self.new_commit()?;
+            }
+            let r = in_turn(
+                rep,
+                &mut [
+                    &mut || self.through(self.ssh, &mut self.sync(&names(["s"]))),
+                    &mut || self.through(self.ssh, &mut self.push(&self.src, &anchor_url, &[])),
+                    &mut || self.through(self.ssh, &mut self.sync(&names(["s0"]))),
+                ],
+            )?;
+            row.ours.add(r[0]);
+            row.anchor.add(r[1]);
+            extra.ours.add(r[2]);
+            extra.anchor.add(r[1]);
+            for mirror in [&om, &am, &zm] {
+                self.env.same_refs(&self.src, mirror)?;
+            }
+        }
+        Ok(vec![row, extra])
     }
 
     fn l1_one_commit(&mut self) -> Res<Vec<Row>> {
-        let (om, am) = self.ssh_pair()?;
-        let anchor_url = self.ssh_url(&am);
-        let mut row = Row::new("L1 ssh, one new commit", Some(1.0));
-        for rep in 0..self.reps {
-            self.new_commit()?;
-            let r = in_turn(
-                rep,
-                &mut [
-                    &mut || self.through(self.ssh, &mut self.sync(&names(["s"]))),
-                    &mut || self.through(self.ssh, &mut self.push(&self.src, &anchor_url, &[])),
-                ],
-            )?;
-            row.ours.add(r[0]);
-            row.anchor.add(r[1]);
-            self.env.same_refs(&self.src, &om)?;
-            self.env.same_refs(&self.src, &am)?;
-        }
-        Ok(vec![row])
+        self.ssh_rows("L1 ssh, one new commit", true)
     }
 
     fn l2_nothing_new(&mut self) -> Res<Vec<Row>> {
-        let (om, am) = self.ssh_pair()?;
-        let anchor_url = self.ssh_url(&am);
-        let mut row = Row::new("L2 ssh, nothing new", Some(1.0));
-        for rep in 0..self.reps {
-            let r = in_turn(
-                rep,
-                &mut [
-                    &mut || self.through(self.ssh, &mut self.sync(&names(["s"]))),
-                    &mut || self.through(self.ssh, &mut self.push(&self.src, &anchor_url, &[])),
-                ],
-            )?;
-            row.ours.add(r[0]);
-            row.anchor.add(r[1]);
-        }
-        self.env.same_refs(&self.src, &om)?;
-        self.env.same_refs(&self.src, &am)?;
-        Ok(vec![row])
+        self.ssh_rows("L2 ssh, nothing new", false)
     }
 
     fn l3_first_push(&mut self) -> Res<Vec<Row>> {
