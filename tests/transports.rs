@@ -1069,6 +1069,59 @@ fn mirrors_beyond_the_servers_sessions_per_connection_connect_by_themselves() {
     assert!(!status.contains("failed"), "{status}");
 }
 
+/// A connection that could not be opened on one try (the network down for a moment) is opened
+/// again on the background's next try, and the commit reaches the mirror.
+#[test]
+fn a_connection_that_failed_to_open_is_opened_again_on_the_next_try() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    env.install(&src, &[]);
+    let mirror = env.init_bare("m.git");
+    let url = sshd.url(&mirror);
+    let args = [
+        "mirror",
+        "add",
+        "--no-check",
+        "m",
+        url.as_str(),
+        "--identity-file",
+        s(sshd.client_key()),
+        "--retry-max-delay",
+        "1",
+    ];
+    run_ok(&env, &src, &args, &[]);
+    // Refuses the first connection (not ssh's `-G`, which only reads the config), then is ssh.
+    let refused = env.root().join("refused-once");
+    let flaky = env.root().join("flaky-ssh");
+    let ssh = sshd.git_ssh_command();
+    env.write_executable(
+        &flaky,
+        &format!(
+            "#!/bin/sh\n\
+             case \" $* \" in *\" -G \"*) exec {ssh} \"$@\";; esac\n\
+             if [ ! -e {mark} ]; then\n\
+             \t: > {mark}\n\
+             \techo 'ssh: connect to host 127.0.0.1 port 22: Connection refused' >&2\n\
+             \texit 255\n\
+             fi\n\
+             exec {ssh} \"$@\"\n",
+            mark = support::sh_quote(&refused),
+        ),
+    );
+    env.change_file(&src, "while the network is down");
+    let mut commit = env.git_cmd(&src);
+    commit
+        .env("GIT_SSH_COMMAND", &flaky)
+        .args(["commit", "-q", "-m", "while the network is down"]);
+    support::run_ok(&mut commit);
+    env.wait_until_refs_equal(&src, &mirror, support::WAIT);
+    // The first try's connection was refused, so the push came on a later try.
+    assert!(refused.exists(), "the first connection was refused");
+}
+
 /// Whether an ssh master with its socket in `dir` runs.
 fn master_running(dir: &Path) -> bool {
     let running = Command::new("pgrep")

@@ -71,13 +71,18 @@ pub fn run_pass(
                 && state.mirrors.get(name).and_then(|m| m.synced_refs.as_deref()) == Some(print.as_str())
         })
         .collect();
-    let contacted: Vec<(&str, &Mirror)> = mirrors
+    // How each mirror contacted is reached, built once for the pass and its retries.
+    let mut gits: Vec<Option<Result<MirrorGit<'_>>>> = mirrors
         .iter()
         .zip(&unchanged)
-        .filter(|(_, unchanged)| !**unchanged)
-        .map(|(&mirror, _)| mirror)
+        .map(|(&(_, mirror), unchanged)| (!unchanged).then(|| MirrorGit::new(&repo.common_dir, mirror)))
         .collect();
-    let ssh = SharedSsh::open(&repo.common_dir, &contacted);
+    let ssh = SharedSsh::open(
+        mirrors
+            .iter()
+            .zip(&gits)
+            .filter_map(|(&(name, _), git)| Some((name, git.as_ref()?.as_ref().ok()?))),
+    );
     let source = Source {
         repo,
         ssh: &ssh,
@@ -89,20 +94,20 @@ pub fn run_pass(
         let handles: Vec<_> = mirrors
             .iter()
             .zip(fingerprints)
-            .zip(unchanged)
-            .map(|((&(name, mirror), print), unchanged)| {
+            .zip(gits.iter_mut().map(Option::take))
+            .map(|((&(name, mirror), print), git)| {
                 let source = &source;
                 let ask_atomic = state
                     .mirrors
                     .get(name)
                     .is_none_or(|seen| seen.ask_atomic(SystemTime::now()));
                 scope.spawn(move || {
-                    if unchanged {
+                    let Some(git) = git else {
                         let mut report = Report::new(name);
                         report.skipped = true;
                         report.attempt.synced_refs = Some(print);
                         return report;
-                    }
+                    };
                     let retries = if kind == PassKind::Background {
                         mirror.retries()
                     } else {
@@ -110,7 +115,7 @@ pub fn run_pass(
                     };
                     let line = progress.map(|progress| progress.mirror(name));
                     let report = crate::ui::with_progress(line.clone(), || {
-                        sync_with_retries(source, name, mirror, &print, retries, ask_atomic)
+                        sync_with_retries(source, name, mirror, git, &print, retries, ask_atomic)
                     });
                     if let Some(line) = line {
                         line.finish_and_clear();
@@ -195,21 +200,32 @@ fn sync_with_retries(
     source: &Source<'_>,
     name: &str,
     mirror: &Mirror,
+    git: Result<MirrorGit<'_>>,
     print: &str,
     retries: u32,
     ask_atomic: bool,
 ) -> Report {
-    let mut delay = std::time::Duration::from_secs(1);
-    let mut tries_left = retries;
-    loop {
-        let (report, recoverable) = sync_mirror(source, name, mirror, print, ask_atomic);
-        if !recoverable || tries_left == 0 {
+    let mut git = match git {
+        Ok(git) => git,
+        // Set up from the config and the environment, which trying again does not change.
+        Err(err) => {
+            let mut report = Report::new(name);
+            report.attempt.error = Some(mirror.url.redact(&format!("{err:#}")));
             return report;
         }
-        tries_left -= 1;
-        std::thread::sleep(delay.min(mirror.retry_max_delay()));
-        delay = delay.saturating_mul(2);
+    };
+    let mut delay = std::time::Duration::from_secs(1);
+    for attempt in 0..=retries {
+        if attempt > 0 {
+            std::thread::sleep(delay.min(mirror.retry_max_delay()));
+            delay = delay.saturating_mul(2);
+        }
+        let (report, recoverable) = sync_mirror(source, name, mirror, &mut git, attempt, print, ask_atomic);
+        if !recoverable || attempt == retries {
+            return report;
+        }
     }
+    unreachable!("the last attempt returns")
 }
 
 /// Brings one mirror up to date; never fails as a whole, the failure is in the report, with
@@ -218,6 +234,8 @@ fn sync_mirror(
     source: &Source<'_>,
     name: &str,
     mirror: &Mirror,
+    git: &mut MirrorGit<'_>,
+    attempt: u32,
     print: &str,
     ask_atomic: bool,
 ) -> (Report, bool) {
@@ -234,14 +252,11 @@ fn sync_mirror(
         let recoverable = err.downcast_ref::<Permanent>().is_none();
         (report, recoverable)
     };
-    let git = match MirrorGit::new(common_dir, mirror) {
-        Ok(git) => git,
-        Err(err) => return fail(report, &err),
-    };
-    let git = match ssh.socket_for(name) {
-        Ok(socket) => git.sharing(socket),
+    match ssh.socket_for(name, attempt) {
+        Ok(socket) => git.share(socket),
         Err(said) => return fail(report, &git.failure(&said, "connecting")),
-    };
+    }
+    let git = &*git;
     if let Err(err) = create_if_asked(repo, mirror) {
         return fail(report, &err);
     }
@@ -259,7 +274,7 @@ fn sync_mirror(
     // (read in process); any other gets one `git push`, which reads the refs itself.
     let direct_dir = direct::eligible(mirror);
     let (remote, changes) = if direct_dir.is_some() {
-        let remote = match transfer::remote_refs(&git, mirror) {
+        let remote = match transfer::remote_refs(git, mirror) {
             Ok(remote) => remote,
             Err(err) => return fail(report, &err),
         };
@@ -282,7 +297,7 @@ fn sync_mirror(
     let atomic = Atomic::ask(ask_atomic && mirror.force);
     let results = match &direct_dir {
         Some(mirror_dir) => direct::push(common_dir, mirror_dir, &changes, &remote, packs),
-        None => git_push::push_patterns(&git, mirror, local, known.as_ref(), &atomic),
+        None => git_push::push_patterns(git, mirror, local, known.as_ref(), &atomic),
     };
     report.attempt.atomic = atomic.answer();
     // Every git of the transfer has ended: nothing of it is left for the next pass to judge.

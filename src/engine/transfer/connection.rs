@@ -95,9 +95,13 @@ impl<'a> MirrorGit<'a> {
     }
 
     /// Makes this mirror's ssh go through the master listening at `socket`, if any.
-    pub(crate) fn sharing(mut self, socket: Option<&Path>) -> Self {
+    pub(crate) fn share(&mut self, socket: Option<&Path>) {
         self.shared_ssh = socket.map(Path::to_path_buf);
-        self
+    }
+
+    /// The mirror this reaches.
+    pub(crate) fn mirror(&self) -> &Mirror {
+        self.mirror
     }
 
     /// For an ssh mirror, the ssh command (ours, with the user's) and the destination

@@ -19,11 +19,10 @@ use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use super::connection::MirrorGit;
-use crate::config::Mirror;
 
 /// A master's socket path must fit a Unix socket address (108 bytes on Linux).
 const MAX_SOCKET_PATH: usize = 100;
@@ -51,8 +50,9 @@ struct Group {
     socket: PathBuf,
     /// The longest `ssh_keep_open` of its mirrors.
     keep_open: Duration,
-    /// Set by the first push of the group.
-    master: OnceLock<Master>,
+    /// Set by the group's first push, and again by a later try after a failure: (the try,
+    /// what became of the master).
+    master: Mutex<Option<(u32, Master)>>,
 }
 
 /// What became of a group's master.
@@ -72,16 +72,13 @@ impl SharedSsh {
     /// Sorts the ssh mirrors among `mirrors` into groups that share a master. Nothing connects
     /// yet: a group's master opens with its first push ([`SharedSsh::socket_for`]), so masters
     /// for several hosts open at once, each beside the other mirrors' work.
-    pub(crate) fn open(common_dir: &Path, mirrors: &[(&str, &Mirror)]) -> Self {
+    pub(crate) fn open<'a>(mirrors: impl IntoIterator<Item = (&'a str, &'a MirrorGit<'a>)>) -> Self {
         let mut endpoints: BTreeMap<(String, String), (Vec<&str>, Duration)> = BTreeMap::new();
-        for &(name, mirror) in mirrors {
-            let Ok(git) = MirrorGit::new(common_dir, mirror) else {
-                continue;
-            };
+        for (name, git) in mirrors {
             if let Some(endpoint) = git.ssh_endpoint() {
                 let (names, keep_open) = endpoints.entry(endpoint).or_default();
                 names.push(name);
-                *keep_open = (*keep_open).max(mirror.ssh_keep_open());
+                *keep_open = (*keep_open).max(git.mirror().ssh_keep_open());
             }
         }
         // Kept open, a master serves even one mirror (its next pass); else only several.
@@ -108,22 +105,30 @@ impl SharedSsh {
                     destination: destination.clone(),
                     socket,
                     keep_open,
-                    master: OnceLock::new(),
+                    master: Mutex::new(None),
                 });
             }
         }
         shared
     }
 
-    /// The socket of the master mirror `name`'s pushes go through, if it has one: opened now
-    /// when its group has none yet (the group's other pushes wait for it). An error is ssh's
-    /// output when it could not connect.
-    pub(crate) fn socket_for(&self, name: &str) -> Result<Option<&Path>, Output> {
+    /// The socket of the master mirror `name`'s pushes go through on its try `attempt`, if it
+    /// has one: opened now when its group has none yet (the group's other pushes wait for it),
+    /// or when it failed on an earlier try. An error is ssh's output when it could not connect.
+    pub(crate) fn socket_for(&self, name: &str, attempt: u32) -> Result<Option<&Path>, Output> {
         let Some(&index) = self.members.get(name) else {
             return Ok(None);
         };
         let group = &self.groups[index];
-        match group.master.get_or_init(|| ensure_master(group)) {
+        let mut master = group.master.lock().unwrap_or_else(PoisonError::into_inner);
+        let (_, current) = match &mut *master {
+            Some((tried, Master::Failed(_))) if *tried < attempt => {
+                master.insert((attempt, ensure_master(group)))
+            }
+            Some(known) => known,
+            None => master.insert((attempt, ensure_master(group))),
+        };
+        match current {
             Master::Up { .. } => Ok(Some(group.socket.as_path())),
             Master::Unused => Ok(None),
             Master::Failed(output) => Err(output.clone()),
@@ -133,10 +138,9 @@ impl SharedSsh {
 
 impl Drop for SharedSsh {
     fn drop(&mut self) {
-        for group in &self.groups {
-            if group.keep_open.is_zero()
-                && matches!(group.master.get(), Some(Master::Up { opened_now: true }))
-            {
+        for group in &mut self.groups {
+            let master = group.master.get_mut().unwrap_or_else(PoisonError::into_inner);
+            if group.keep_open.is_zero() && matches!(master, Some((_, Master::Up { opened_now: true }))) {
                 let _ = sh(&format!(
                     "{} -o ControlPath={} -O exit {}",
                     group.command,
