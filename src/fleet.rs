@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::Result;
 
 use crate::ExitStatus;
+use crate::config::Layers;
 
 /// At most this many repositories are worked on at once.
 const MAX_PARALLEL: usize = 8;
@@ -47,7 +48,7 @@ pub struct Member {
 
 /// The registered repositories, then those below the roots of the user's and the system's
 /// config that are not registered (new ones included: they are looked for every time).
-pub fn members() -> Result<Vec<Member>> {
+pub fn members(layers: &Layers) -> Result<Vec<Member>> {
     let registered = crate::registry::list()?;
     let known: std::collections::HashSet<PathBuf> = registered.iter().map(|path| canonical(path)).collect();
     let mut members: Vec<Member> = registered
@@ -57,7 +58,7 @@ pub fn members() -> Result<Vec<Member>> {
             registered: true,
         })
         .collect();
-    for root in crate::config::Layers::read()?.roots() {
+    for root in layers.roots() {
         // A root that is not there (an unmounted disk) has nothing to sync; not an error.
         let Ok(found) = crate::repo::find_below(&root, false) else {
             continue;
@@ -84,9 +85,10 @@ fn canonical(path: &Path) -> PathBuf {
 }
 
 /// Runs `job` for each repository of the fleet ([`members`]), in parallel, and returns the
-/// results in that order.
-pub fn for_each_member<T: Send>(job: impl Fn(&Member) -> T + Sync) -> Result<Vec<T>> {
-    Ok(parallel_map(&members()?, job))
+/// results in that order. The system and user config files are read once, for all of them.
+pub fn for_each_member<T: Send>(job: impl Fn(&Layers, &Member) -> T + Sync) -> Result<Vec<T>> {
+    let layers = Layers::read()?;
+    Ok(parallel_map(&members(&layers)?, |member| job(&layers, member)))
 }
 
 /// `job` over each of `items`, a few at a time, the results in the items' order: most of a

@@ -51,7 +51,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
         return run_all(args, git_runs_config_hooks);
     }
     let repo = Repo::discover()?;
-    let report = build(&repo, git_runs_config_hooks)?;
+    let report = build(&repo, &Config::for_repo(&repo)?, git_runs_config_hooks)?;
     if args.json {
         anstream::println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -60,8 +60,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn build(repo: &Repo, git_runs_config_hooks: bool) -> Result<StatusReport> {
-    let config = Config::for_repo(repo)?;
+fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -> Result<StatusReport> {
     let (state, state_error) = match State::read(&repo.state_path()) {
         Ok(state) => (state, None),
         Err(err) => (
@@ -116,10 +115,10 @@ enum Registered {
 
 /// `status --all`: one line per repository and mirror, failures first.
 fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus> {
-    let entries = crate::fleet::for_each_member(|member| {
+    let entries = crate::fleet::for_each_member(|layers, member| {
         let path = &member.path;
         let built = Repo::open(path).and_then(|repo| {
-            let mut report = build(&repo, git_runs_config_hooks)?;
+            let mut report = build(&repo, &Config::for_repo_in(layers, &repo)?, git_runs_config_hooks)?;
             if !member.registered && !report.triggers.ok {
                 // Found below a root and never installed into: the schedule is its trigger.
                 report.triggers = triggers::Health::schedule_only();

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::SyncArgs;
-use crate::config::Config;
+use crate::config::{Config, Layers};
 use crate::fleet::{self, Line};
 use crate::repo::Repo;
 use crate::repo::quoted;
@@ -98,13 +98,14 @@ impl Outcome {
 /// last took them contacts no mirror.
 fn run_all(verbosity: Verbosity) -> Result<ExitStatus> {
     let git_runs_config_hooks = git::runs_config_hooks()?;
-    let outcomes = fleet::for_each_member(|member| sync_member(member, git_runs_config_hooks))?;
+    let outcomes =
+        fleet::for_each_member(|layers, member| sync_member(layers, member, git_runs_config_hooks))?;
     let lines: Vec<Line> = outcomes.iter().flat_map(|o| o.lines.iter().cloned()).collect();
     fleet::print(&lines, verbosity == Verbosity::Quiet)?;
     Ok(fleet::worst(outcomes.iter().map(|o| o.status)))
 }
 
-fn sync_member(member: &fleet::Member, git_runs_config_hooks: bool) -> Outcome {
+fn sync_member(layers: &Layers, member: &fleet::Member, git_runs_config_hooks: bool) -> Outcome {
     let path = &member.path;
     let at = quoted(path);
     let repo = match Repo::open(path) {
@@ -117,7 +118,7 @@ fn sync_member(member: &fleet::Member, git_runs_config_hooks: bool) -> Outcome {
             ));
         }
     };
-    let config = match Config::for_repo(&repo) {
+    let config = match Config::for_repo_in(layers, &repo) {
         Ok(config) => config,
         Err(err) => return Outcome::error(format!("{at}: {err:#}")),
     };

@@ -297,7 +297,12 @@ impl Config {
 
     /// The mirrors of `repo` from every layer: the system and user files, then its own.
     pub fn for_repo(repo: &crate::repo::Repo) -> Result<Self> {
-        Ok(Layers::read()?
+        Self::for_repo_in(&Layers::read()?, repo)
+    }
+
+    /// The mirrors of `repo` from `layers` (read once for many repositories) and its own file.
+    pub fn for_repo_in(layers: &Layers, repo: &crate::repo::Repo) -> Result<Self> {
+        Ok(layers
             .for_repo(&repo.canonical_path(), &repo.config_path())?
             .config)
     }
