@@ -973,26 +973,8 @@ fn mirrors_on_one_ssh_host_share_one_connection_per_pass() {
     let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
         return;
     };
-    let src = env.init_repo("src");
-    env.install(&src, &[]);
-    let mirrors: Vec<_> = (0..4).map(|i| env.init_bare(&format!("m{i}.git"))).collect();
-    for (i, mirror) in mirrors.iter().enumerate() {
-        let url = sshd.url(mirror);
-        let name = format!("m{i}");
-        let args = [
-            "mirror",
-            "add",
-            "--no-check",
-            name.as_str(),
-            url.as_str(),
-            "--identity-file",
-            s(sshd.client_key()),
-            // Closed with the pass, which this test checks.
-            "--ssh-keep-open",
-            "0",
-        ];
-        run_ok(&env, &src, &args, &[]);
-    }
+    // Closed with the pass, which this test checks.
+    let (src, mirrors) = source_with_ssh_mirrors(&env, &sshd, 4, &["--ssh-keep-open", "0"]);
     let ssh = sshd.git_ssh_command();
     let vars = [("GIT_SSH_COMMAND", ssh.as_str())];
     for step in ["first push", "one new commit"] {
@@ -1043,23 +1025,7 @@ fn mirrors_beyond_the_servers_sessions_per_connection_connect_by_themselves() {
     let Some(sshd) = SshServer::start(&env, options) else {
         return;
     };
-    let src = env.init_repo("src");
-    env.install(&src, &[]);
-    let mirrors: Vec<_> = (0..4).map(|i| env.init_bare(&format!("m{i}.git"))).collect();
-    for (i, mirror) in mirrors.iter().enumerate() {
-        let url = sshd.url(mirror);
-        let name = format!("m{i}");
-        let args = [
-            "mirror",
-            "add",
-            "--no-check",
-            name.as_str(),
-            url.as_str(),
-            "--identity-file",
-            s(sshd.client_key()),
-        ];
-        run_ok(&env, &src, &args, &[]);
-    }
+    let (src, mirrors) = source_with_ssh_mirrors(&env, &sshd, 4, &[]);
     let ssh = sshd.git_ssh_command();
     let sync = run_ok(&env, &src, &["sync"], &[("GIT_SSH_COMMAND", ssh.as_str())]);
     for mirror in &mirrors {
@@ -1077,22 +1043,8 @@ fn a_connection_that_failed_to_open_is_opened_again_on_the_next_try() {
     let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
         return;
     };
-    let src = env.init_repo("src");
-    env.install(&src, &[]);
-    let mirror = env.init_bare("m.git");
-    let url = sshd.url(&mirror);
-    let args = [
-        "mirror",
-        "add",
-        "--no-check",
-        "m",
-        url.as_str(),
-        "--identity-file",
-        s(sshd.client_key()),
-        "--retry-max-delay",
-        "1",
-    ];
-    run_ok(&env, &src, &args, &[]);
+    let (src, mirrors) = source_with_ssh_mirrors(&env, &sshd, 1, &["--retry-max-delay", "1"]);
+    let mirror = &mirrors[0];
     // Refuses the first connection (not ssh's `-G`, which only reads the config), then is ssh.
     let refused = env.root().join("refused-once");
     let flaky = env.root().join("flaky-ssh");
@@ -1117,9 +1069,30 @@ fn a_connection_that_failed_to_open_is_opened_again_on_the_next_try() {
         .env("GIT_SSH_COMMAND", &flaky)
         .args(["commit", "-q", "-m", "while the network is down"]);
     support::run_ok(&mut commit);
-    env.wait_until_refs_equal(&src, &mirror, support::WAIT);
+    env.wait_until_refs_equal(&src, mirror, support::WAIT);
     // The first try's connection was refused, so the push came on a later try.
     assert!(refused.exists(), "the first connection was refused");
+}
+
+/// A source repository (installed, no mirror of its own) and `count` bare repositories served
+/// by `sshd`, added to it as mirrors `m0`, `m1`, ... with the client key and `extra` flags.
+fn source_with_ssh_mirrors(
+    env: &TestEnv,
+    sshd: &SshServer,
+    count: usize,
+    extra: &[&str],
+) -> (PathBuf, Vec<PathBuf>) {
+    let src = env.init_repo("src");
+    env.install(&src, &[]);
+    let mirrors: Vec<_> = (0..count).map(|i| env.init_bare(&format!("m{i}.git"))).collect();
+    for (i, mirror) in mirrors.iter().enumerate() {
+        let (name, url) = (format!("m{i}"), sshd.url(mirror));
+        let mut args = vec!["mirror", "add", "--no-check", &name, &url, "--identity-file"];
+        args.push(s(sshd.client_key()));
+        args.extend_from_slice(extra);
+        run_ok(env, &src, &args, &[]);
+    }
+    (src, mirrors)
 }
 
 /// Whether an ssh master with its socket in `dir` runs.
@@ -1140,22 +1113,8 @@ fn an_ssh_connection_kept_open_serves_the_next_passes_and_closes_after_its_windo
     let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
         return;
     };
-    let src = env.init_repo("src");
-    env.install(&src, &[]);
-    let mirror = env.init_bare("m.git");
-    let url = sshd.url(&mirror);
-    let args = [
-        "mirror",
-        "add",
-        "--no-check",
-        "m",
-        url.as_str(),
-        "--identity-file",
-        s(sshd.client_key()),
-        "--ssh-keep-open",
-        "2",
-    ];
-    run_ok(&env, &src, &args, &[]);
+    let (src, mirrors) = source_with_ssh_mirrors(&env, &sshd, 1, &["--ssh-keep-open", "2"]);
+    let mirror = &mirrors[0];
     let ssh = sshd.git_ssh_command();
     let vars = [("GIT_SSH_COMMAND", ssh.as_str())];
     let commit_and_sync = |step: &str| {
@@ -1166,7 +1125,7 @@ fn an_ssh_connection_kept_open_serves_the_next_passes_and_closes_after_its_windo
         );
         let before = sshd.auth_connections();
         run_ok(&env, &src, &["sync"], &vars);
-        assert_eq!(env.refs(&mirror), env.refs(&src), "{step}");
+        assert_eq!(env.refs(mirror), env.refs(&src), "{step}");
         sshd.auth_connections() - before
     };
     let sockets = env.ssh_socket_dir();
