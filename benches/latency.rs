@@ -389,6 +389,12 @@ impl Bench<'_> {
         format!("{SSH_ALIAS}:{}", repo.display())
     }
 
+    /// The same through another name of the host (`bench-mirror-NAME`): a connection of its
+    /// own, never one kept open for the mirrors reached by the first name.
+    fn ssh_url_as(&self, name: &str, repo: &Path) -> String {
+        format!("{SSH_ALIAS}-{name}:{}", repo.display())
+    }
+
     /// `mirror add --no-check NAME URL <extra>` in the source, with a fresh bare repository at
     /// `repo` (where the server keeps it).
     fn add_mirror(&self, name: &str, url: &str, repo: &Path, extra: &[&str]) -> Res<()> {
@@ -543,19 +549,28 @@ impl Bench<'_> {
     }
 
     /// Ours both: one sync to [`FAN_OUT`] mirrors on the ssh server against one sync to one
-    /// mirror there, each after the same new commit. Extra: as many `git push` at once, to
-    /// mirrors of their own, over one ssh connection they share (OpenSSH's ControlMaster),
-    /// against the same single-mirror sync: what sharing the connection would make of the row.
+    /// mirror there, each after the same new commit, every pass connecting (`ssh_keep_open =
+    /// 0`). Extras: the same with the connection kept open from the pass before (the default),
+    /// and as many `git push` at once, to mirrors of their own, over one ssh connection they
+    /// share (OpenSSH's ControlMaster) and open for the purpose, against the connecting
+    /// single-mirror sync.
     fn l4_fan_out(&mut self) -> Res<Vec<Row>> {
-        let all: Vec<String> = (0..=FAN_OUT).map(|i| format!("fan{i}")).collect();
-        let repos: Vec<PathBuf> = all
-            .iter()
-            .map(|name| self.ssh_repos.join(format!("{name}.git")))
-            .collect();
-        for (name, repo) in all.iter().zip(&repos) {
-            self.add_mirror(name, &self.ssh_url(repo), repo, &[])?;
+        let names = |prefix: &str| -> Vec<String> { (0..=FAN_OUT).map(|i| format!("{prefix}{i}")).collect() };
+        let (cold, warm) = (names("cold"), names("fan"));
+        let mut repos = Vec::new();
+        for (names, extra) in [(&cold, &["--ssh-keep-open", "0"][..]), (&warm, &[][..])] {
+            for name in names {
+                let repo = self.ssh_repos.join(format!("{name}.git"));
+                let url = if extra.is_empty() {
+                    self.ssh_url(&repo)
+                } else {
+                    self.ssh_url_as("cold", &repo)
+                };
+                self.add_mirror(name, &url, &repo, extra)?;
+                repos.push(repo);
+            }
+            self.env.out(&mut self.sync(names))?;
         }
-        self.env.out(&mut self.sync(&all))?;
         let shared: Vec<PathBuf> = (1..=FAN_OUT)
             .map(|i| self.ssh_repos.join(format!("shared{i}.git")))
             .collect();
@@ -564,10 +579,18 @@ impl Bench<'_> {
             self.env
                 .out(&mut self.push(&self.src, &self.ssh_url(repo), &[]))?;
         }
-        let (one, many) = all.split_at(1);
-        let mut row = Row::new("L4 ssh, 8 mirrors on one host / 1 mirror (both ours)", Some(1.3));
-        let mut extra = Row::new(
-            "L4 (extra) 8 `git push` at once over one shared ssh connection (ControlMaster) / ours to 1 mirror",
+        let (cold_one, cold_many) = cold.split_at(1);
+        let (warm_one, warm_many) = warm.split_at(1);
+        let mut row = Row::new(
+            "L4 ssh, 8 mirrors on one host / 1 mirror, each pass connecting (both ours, `ssh_keep_open = 0`)",
+            Some(1.3),
+        );
+        let mut kept = Row::new(
+            "L4 (extra) the same with the connection kept open from the pass before (the default)",
+            None,
+        );
+        let mut by_hand = Row::new(
+            "L4 (extra) 8 `git push` at once over one ssh connection (ControlMaster) opened for them / ours to 1 mirror, connecting",
             None,
         );
         for rep in 0..self.reps {
@@ -575,20 +598,24 @@ impl Bench<'_> {
             let r = in_turn(
                 rep,
                 &mut [
-                    &mut || self.through(self.ssh, &mut self.sync(many)),
-                    &mut || self.through(self.ssh, &mut self.sync(one)),
+                    &mut || self.through(self.ssh, &mut self.sync(cold_many)),
+                    &mut || self.through(self.ssh, &mut self.sync(cold_one)),
+                    &mut || self.through(self.ssh, &mut self.sync(warm_many)),
+                    &mut || self.through(self.ssh, &mut self.sync(warm_one)),
                     &mut || self.measure(self.ssh, false, || self.pushes_sharing_a_connection(&shared)),
                 ],
             )?;
             row.ours.add(r[0]);
             row.anchor.add(r[1]);
-            extra.ours.add(r[2]);
-            extra.anchor.add(r[1]);
+            kept.ours.add(r[2]);
+            kept.anchor.add(r[3]);
+            by_hand.ours.add(r[4]);
+            by_hand.anchor.add(r[1]);
             for repo in repos.iter().chain(&shared) {
                 self.env.same_refs(&self.src, repo)?;
             }
         }
-        Ok(vec![row, extra])
+        Ok(vec![row, kept, by_hand])
     }
 
     /// Opens an ssh master connection to the server, runs one `git push` to each of `repos` at

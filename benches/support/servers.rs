@@ -212,7 +212,7 @@ impl Sshd {
         fs::write(
             &config,
             format!(
-                "Host {alias}\n\
+                "Host {alias} {alias}-*\n\
                  \tHostName 127.0.0.1\n\
                  \tPort {port}\n\
                  \tUser {user}\n\
