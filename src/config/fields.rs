@@ -321,6 +321,37 @@ mod tests {
         }
     }
 
+    /// The README's table of settings and the Nix modules' mirror type are written by hand;
+    /// a setting added here must be added there too.
+    #[test]
+    fn every_setting_is_in_the_readme_and_the_nix_mirror_type() {
+        let read =
+            |path: &str| std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path));
+        let readme = read("README.md").expect("reading README.md");
+        for field in FIELDS {
+            assert!(
+                readme.contains(&format!("\n| `{}` |", field.key)),
+                "README.md's table of settings has no row for {}",
+                field.key
+            );
+        }
+        // The Nix package builds from a source without `nix/`, and runs this test there.
+        let Ok(nix) = read("nix/repository-options.nix") else {
+            println!(
+                "skipped: no nix/repository-options.nix beside Cargo.toml (a source without the Nix files)"
+            );
+            return;
+        };
+        for field in FIELDS {
+            assert!(
+                nix.lines()
+                    .any(|line| line.trim_start().starts_with(&format!("{} = ", field.key))),
+                "nix/repository-options.nix's mirror type has no option {}",
+                field.key
+            );
+        }
+    }
+
     #[test]
     fn the_documented_defaults_are_the_ones_used() {
         let default = |key| Field::named(key).expect("a field").default;

@@ -57,7 +57,7 @@ struct Group {
 
 /// What became of a group's master.
 #[derive(Debug, Clone)]
-pub(crate) enum Master {
+enum Master {
     /// Listening; opened by this pass (`true`) or by an earlier one.
     Up { opened_now: bool },
     /// None to use (the user's ssh config multiplexes the host itself, or ssh could not listen):
