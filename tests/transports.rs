@@ -1074,6 +1074,66 @@ fn a_connection_that_failed_to_open_is_opened_again_on_the_next_try() {
     assert!(refused.exists(), "the first connection was refused");
 }
 
+/// A host slow to let a pass's ssh master in holds up no other repository's pass that would
+/// share it: after a moment that pass connects by itself, and both end in sync.
+#[test]
+fn a_pass_does_not_wait_in_line_behind_a_connection_another_is_slow_to_open() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let (opening, opened) = (
+        env.root().join("master-opening"),
+        env.root().join("master-opened"),
+    );
+    let slow = env.root().join("slow-ssh");
+    // Only the master (`-N`, no command) is slow: a push that connects by itself is not.
+    env.write_executable(
+        &slow,
+        &format!(
+            "#!/bin/sh\n\
+             case \" $* \" in *\" -N \"*) : > {opening}; sleep 8; : > {opened};; esac\n\
+             exec {ssh} \"$@\"\n",
+            opening = support::sh_quote(&opening),
+            opened = support::sh_quote(&opened),
+            ssh = sshd.git_ssh_command(),
+        ),
+    );
+    let vars = [("GIT_SSH_COMMAND", s(&slow))];
+    let repos: Vec<(PathBuf, PathBuf)> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let src = env.init_repo(name);
+            env.install(&src, &[]);
+            let mirror = env.init_bare(&format!("{name}.git"));
+            let url = sshd.url(&mirror);
+            let args = ["mirror", "add", "--no-check", "m", &url, "--identity-file"];
+            let mut args = args.to_vec();
+            args.push(s(sshd.client_key()));
+            run_ok(&env, &src, &args, &[]);
+            (src, mirror)
+        })
+        .collect();
+    let (a, b) = (&repos[0], &repos[1]);
+    let mut first = env.std_cmd_in(&a.0);
+    first.arg("sync").envs(vars.iter().copied());
+    let mut first = first.spawn().expect("starting the first sync");
+    support::wait_for(
+        Duration::from_secs(10),
+        || opening.exists(),
+        || "the first pass never began to open its connection".to_owned(),
+    );
+    run_ok(&env, &b.0, &["sync"], &vars);
+    assert_eq!(env.refs(&b.1), env.refs(&b.0));
+    assert!(
+        !opened.exists(),
+        "the second pass was held until the first one's connection opened"
+    );
+    let status = first.wait().expect("waiting for the first sync");
+    assert!(status.success(), "the first sync failed");
+    assert_eq!(env.refs(&a.1), env.refs(&a.0));
+}
+
 /// A source repository (installed, no mirror of its own) and `count` bare repositories served
 /// by `sshd`, added to it as mirrors `m0`, `m1`, ... with the client key and `extra` flags.
 fn source_with_ssh_mirrors(

@@ -13,14 +13,14 @@
 //! push starts, each push connects by itself, as it would without it.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::fs::{File, TryLockError};
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::connection::MirrorGit;
 
@@ -33,6 +33,11 @@ const SESSIONS_PER_MASTER: usize = 8;
 
 /// How long a master of one pass alone lives should the pass be killed before it closes it.
 const PASS_MASTER_PERSIST: Duration = Duration::from_secs(60);
+
+/// How long a pass waits for another one that is opening the master it would use. A login
+/// takes a second or less; a host slower than that (or not answering) is no reason for every
+/// repository of a `sync --all` to wait its turn behind it: they connect by themselves.
+const WAIT_FOR_ANOTHER_PASS: Duration = Duration::from_secs(2);
 
 /// The ssh masters of one pass, by group of mirrors.
 #[derive(Debug, Default)]
@@ -165,8 +170,18 @@ fn ensure_master(group: &Group) -> Master {
     let Ok(lock) = File::create(group.socket.with_extension("lock")) else {
         return Master::Unused;
     };
-    if lock.lock().is_err() {
-        return Master::Unused;
+    let deadline = Instant::now() + WAIT_FOR_ANOTHER_PASS;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                if listening(&group.socket) {
+                    return Master::Up { opened_now: false };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => return Master::Unused,
+        }
     }
     if listening(&group.socket) {
         return Master::Up { opened_now: false };
