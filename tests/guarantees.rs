@@ -264,9 +264,15 @@ impl Sampler {
                 // A worker that has given up the lock and has only to exit can do nothing more;
                 // under load the kernel may take a while to schedule its exit (workers run at
                 // nice 10), so it is not counted: a worker counts while it has the lock open.
-                let workers: Vec<Proc> = processes()
+                let candidates: Vec<Proc> = processes()
                     .into_iter()
                     .filter(|p| is_worker_of(&p.args, &common) && has_open(p.pid, &lock))
+                    .collect();
+                // A git a worker starts is, until it execs, a copy of the worker: the same
+                // command line and the same open files. It is the worker's child, not a worker.
+                let workers: Vec<&Proc> = candidates
+                    .iter()
+                    .filter(|p| !candidates.iter().any(|parent| parent.pid == p.ppid))
                     .collect();
                 if workers.len() > max {
                     max = workers.len();
