@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{Repos as _, Rng, median, show, worker_running};
+use common::{BIN, Caller, Isolated, Repos as _, Rng, WorkDir, median, show, worker_running};
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
@@ -22,8 +22,6 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_git-repo-sync");
 
 /// The refspecs the anchor pushes: what a mirror mirrors by default.
 const REFSPECS: [&str; 2] = ["refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*"];
@@ -427,83 +425,21 @@ fn wait_with_usage(child: std::process::Child) -> std::io::Result<(ExitStatus, U
 // ---------------------------------------------------------------------------------------------
 // Environment: an isolated work directory and command builders.
 
+/// Commands isolated from the user (`common::Isolated`), with the caller's environment less
+/// what could leak into the measurement, and their measuring.
 struct Env {
-    root: PathBuf,
-    home: PathBuf,
-    gitconfig: PathBuf,
-    keep: bool,
+    isolated: Isolated,
+    /// Held for its removal at the end.
+    _work: WorkDir,
 }
 
 impl Env {
     fn new(keep: bool) -> Res<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let root = std::env::temp_dir().join(format!("grs-bench-{}-{nanos}", std::process::id()));
-        let home = root.join("home");
-        fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
-        // Canonical, so that paths compare equal to what git and the tool print.
-        let root = root.canonicalize().map_err(|e| e.to_string())?;
-        let home = root.join("home");
-        let gitconfig = root.join("gitconfig");
-        // gc.auto=0 / maintenance.auto=false: no background gc in the source or the mirrors
-        // (receive.autogc) lands inside a timed run.
-        fs::write(
-            &gitconfig,
-            "[user]\n\tname = Bench\n\temail = bench@example.com\n\
-             [init]\n\tdefaultBranch = main\n\
-             [gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n\
-             [advice]\n\tdetachedHead = false\n",
-        )
-        .map_err(|e| e.to_string())?;
+        let work = WorkDir::new("compare", "grs-bench", keep)?;
         Ok(Env {
-            root,
-            home,
-            gitconfig,
-            keep,
+            isolated: Isolated::new(&work.root, Caller::AllBut(&ALSO_SCRUBBED))?,
+            _work: work,
         })
-    }
-
-    fn cmd(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut c = Command::new(program);
-        for var in git_repo_sync::git::LOCAL_ENV_VARS.iter().chain(&ALSO_SCRUBBED) {
-            c.env_remove(var);
-        }
-        c.env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", &self.gitconfig)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn git(&self, dir: &Path) -> Command {
-        let mut c = self.cmd("git");
-        c.arg("-C").arg(dir);
-        c
-    }
-
-    fn ours(&self, dir: &Path) -> Command {
-        let mut c = self.cmd(BIN);
-        c.arg("-C").arg(dir);
-        c
-    }
-
-    /// Runs a command to completion, outside any timing; its stdout on success.
-    fn out(&self, c: &mut Command) -> Res<String> {
-        let o = c.output().map_err(|e| format!("{}: {e}", show(c)))?;
-        if !o.status.success() {
-            return Err(format!(
-                "{} failed ({}): {}",
-                show(c),
-                o.status,
-                String::from_utf8_lossy(&o.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     }
 
     /// Runs a command with stdout discarded and stderr to a file (so that nothing waits on a
@@ -529,23 +465,12 @@ impl Env {
     }
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        if self.keep {
-            eprintln!("compare: kept {}", self.root.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.root);
-        }
-    }
-}
+// So that the commands and checks of `Isolated` read as `env.git(..)`, `env.refs(..)`.
+impl std::ops::Deref for Env {
+    type Target = Isolated;
 
-impl common::Repos for Env {
-    fn git_cmd(&self) -> Command {
-        self.cmd("git")
-    }
-
-    fn run_out(&self, c: &mut Command) -> Res<String> {
-        self.out(c)
+    fn deref(&self) -> &Isolated {
+        &self.isolated
     }
 }
 

@@ -1,6 +1,11 @@
-//! What the whole-process benchmarks (`compare`, `latency`) share: medians, the machine line,
-//! telling whether a background worker is still running, a seeded random number generator and
-//! command lines for error messages.
+//! What the whole-process benchmarks (`compare`, `latency`) share: the work directory and the
+//! isolated environment their commands run in, medians, the machine line, telling whether a
+//! background worker is still running, a seeded random number generator and command lines for
+//! error messages.
+
+mod isolation;
+
+pub(crate) use isolation::{BIN, Caller, Isolated, WorkDir};
 
 use std::fmt::Write as _;
 use std::fs;
@@ -108,6 +113,20 @@ pub(crate) fn show(c: &Command) -> String {
         s.push_str(&a.to_string_lossy());
     }
     s
+}
+
+/// Runs a command to completion; its stdout on success.
+pub(crate) fn output(c: &mut Command) -> Result<String, String> {
+    let o = c.output().map_err(|e| format!("{}: {e}", show(c)))?;
+    if !o.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            show(c),
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 /// What both benches check about repositories, through their own isolated environment.
