@@ -14,13 +14,15 @@
 
 mod common;
 
-use common::{BIN, Caller, Isolated, Repos as _, Rng, WorkDir, median, show, worker_running};
+use common::{
+    BIN, Caller, Isolated, Repos as _, Rng, WorkDir, chmod_x, list, median, ms, show, worker_running,
+};
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The refspecs the anchor pushes: what a mirror mirrors by default.
@@ -347,14 +349,6 @@ fn print_samples(label: &str, s: &Samples) {
     );
 }
 
-fn list(v: &[f64]) -> String {
-    v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ")
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 /// Runs `ours` and `anchor` in an order that alternates with the repetition; returns their
 /// results as (ours, anchor).
 fn alternate<T>(rep: usize, ours: impl FnOnce() -> Res<T>, anchor: impl FnOnce() -> Res<T>) -> Res<(T, T)> {
@@ -585,32 +579,9 @@ impl<W: Write> Stream<W> {
     }
 }
 
-/// Feeds `git fast-import` in `repo` the stream `write` produces (which must end in `done`).
-fn fast_import<T>(
-    env: &Env,
-    repo: &Path,
-    write: impl FnOnce(BufWriter<ChildStdin>) -> std::io::Result<T>,
-) -> Res<T> {
-    let mut child = env
-        .git(repo)
-        .args(["fast-import", "--quiet", "--done"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("git fast-import: {e}"))?;
-    let stdin = child.stdin.take().ok_or("no stdin for fast-import")?;
-    let written = write(BufWriter::with_capacity(1 << 20, stdin));
-    let status = child.wait().map_err(|e| e.to_string())?;
-    let written = written.map_err(|e| format!("writing the fast-import stream: {e}"))?;
-    if !status.success() {
-        return Err(format!("git fast-import failed: {status}"));
-    }
-    Ok(written)
-}
-
 fn generate(env: &Env, src: &Path) -> Res<Shape> {
     env.out(env.cmd("git").args(["init", "-q"]).arg(src))?;
-    let (branches, tags) = fast_import(env, src, write_history)?;
+    let (branches, tags) = env.fast_import(src, |w| write_history(w))?;
     // A realistic pack: fast-import deltas only against the previous blob, so let git find
     // real deltas once (as any repository that was ever gc'ed has them).
     env.out(env.git(src).args(["repack", "-adfq", "--window=10"]))?;
@@ -731,7 +702,7 @@ fn write_history<W: Write>(w: W) -> std::io::Result<(usize, usize)> {
 /// them, in `packed-refs` as in any repository that was ever gc'ed.
 fn generate_many_refs(env: &Env, repo: &Path) -> Res<()> {
     env.out(env.cmd("git").args(["init", "-q"]).arg(repo))?;
-    fast_import(env, repo, |w| {
+    env.fast_import(repo, |w| {
         let mut rng = Rng(0x10_000);
         let mut s = Stream {
             w,
@@ -765,7 +736,7 @@ fn commit_on(env: &Env, repo: &Path, branch: &str, n: usize) -> Res<()> {
     for _ in 0..40 {
         line(&mut rng, &mut body);
     }
-    fast_import(env, repo, |mut w| {
+    env.fast_import(repo, |w| {
         writeln!(w, "commit refs/heads/{branch}")?;
         writeln!(
             w,
@@ -1481,7 +1452,7 @@ impl Many {
             let readme = format!("repository {n}\n");
             if Self::is_bare(rel) {
                 env.out(env.cmd("git").args(["init", "-q", "--bare"]).arg(&repo))?;
-                fast_import(env, &repo, |mut w| {
+                env.fast_import(&repo, |w| {
                     writeln!(w, "commit refs/heads/main")?;
                     writeln!(
                         w,
@@ -1765,11 +1736,6 @@ fn seconds_of_day(time: &str) -> Option<f64> {
     let mut parts = clock.split(':');
     let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
     Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?)
-}
-
-fn chmod_x(path: &Path) -> Res<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())
 }
 
 /// Waits until `mirror` has the source's branches and tags and no worker for `git_dir` runs;

@@ -19,12 +19,14 @@ mod common;
 mod support;
 
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Caller, Isolated, Repos as _, Rng, WorkDir, median, output, show, worker_running};
+use common::{
+    BIN, Caller, Isolated, Repos as _, Rng, WorkDir, chmod_x, list, median, ms, output, show, worker_running,
+};
 use support::proxy::Proxy;
 use support::servers::{Https, Sshd};
 
@@ -334,14 +336,6 @@ fn connections(v: &[usize]) -> String {
         }
         _ => "-".to_owned(),
     }
-}
-
-fn list(v: &[f64]) -> String {
-    v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ")
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 /// Runs each of `runs` once, the `rep % n`-th first and the others in turn after it; returns the
@@ -881,11 +875,6 @@ fn wait_for_worker(git_dir: &Path) -> Res<()> {
     Ok(())
 }
 
-fn chmod_x(path: &Path) -> Res<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())
-}
-
 fn sh_quote(path: &Path) -> String {
     format!("'{}'", path.to_string_lossy().replace('\'', r"'\''"))
 }
@@ -957,31 +946,6 @@ fn text(rng: &mut Rng, lines: usize) -> String {
     s
 }
 
-/// Feeds `git fast-import` in `repo` what `write` writes (which must end in `done`).
-fn fast_import(
-    env: &Env,
-    repo: &Path,
-    write: impl FnOnce(&mut BufWriter<ChildStdin>) -> std::io::Result<()>,
-) -> Res<()> {
-    let mut child = env
-        .git(repo)
-        .args(["fast-import", "--quiet", "--done"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("git fast-import: {e}"))?;
-    let stdin = child.stdin.take().ok_or("no stdin for fast-import")?;
-    let mut w = BufWriter::new(stdin);
-    let written = write(&mut w).and_then(|()| w.flush());
-    drop(w);
-    let status = child.wait().map_err(|e| e.to_string())?;
-    written.map_err(|e| format!("writing the fast-import stream: {e}"))?;
-    if !status.success() {
-        return Err(format!("git fast-import failed: {status}"));
-    }
-    Ok(())
-}
-
 /// One fast-import commit on `branch` (from `from`, else continuing it) writing `files`.
 fn import_commit(
     w: &mut impl Write,
@@ -1008,7 +972,7 @@ fn import_commit(
 /// topic branches and [`TAGS`] tags (every other one annotated), in one pack.
 fn generate(env: &Env, src: &Path) -> Res<()> {
     env.out(env.cmd("git").args(["init", "-q", "--bare"]).arg(src))?;
-    fast_import(env, src, |w| {
+    env.fast_import(src, |w| {
         let mut rng = Rng(0x1a7e_2026);
         let mut files: Vec<String> = (0..FILES)
             .map(|_| {
@@ -1078,7 +1042,7 @@ fn generate(env: &Env, src: &Path) -> Res<()> {
 /// A new commit on `branch` of `repo` that adds one small file; `n` makes it unique.
 fn commit_on(env: &Env, repo: &Path, branch: &str, n: usize) -> Res<()> {
     let content = text(&mut Rng(0xC0FF_EE00 + n as u64), 40);
-    fast_import(env, repo, |w| {
+    env.fast_import(repo, |w| {
         let from = format!("refs/heads/{branch}^0");
         writeln!(w, "commit refs/heads/{branch}")?;
         writeln!(

@@ -3,8 +3,9 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 
 use super::{Repos, output};
 
@@ -139,6 +140,33 @@ impl Isolated {
     /// Runs a command to completion, untimed; its stdout on success.
     pub(crate) fn out(&self, c: &mut Command) -> Result<String, String> {
         output(c)
+    }
+
+    /// Feeds `git fast-import` in `repo` what `write` writes (which must end in `done`); what
+    /// `write` returned.
+    pub(crate) fn fast_import<T>(
+        &self,
+        repo: &Path,
+        write: impl FnOnce(&mut BufWriter<ChildStdin>) -> std::io::Result<T>,
+    ) -> Result<T, String> {
+        let mut child = self
+            .git(repo)
+            .args(["fast-import", "--quiet", "--done"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("git fast-import: {e}"))?;
+        let stdin = child.stdin.take().ok_or("no stdin for fast-import")?;
+        let mut w = BufWriter::with_capacity(1 << 20, stdin);
+        let written = write(&mut w).and_then(|t| w.flush().map(|()| t));
+        // Closes fast-import's input, which it reads to the end before it exits.
+        drop(w);
+        let status = child.wait().map_err(|e| e.to_string())?;
+        let written = written.map_err(|e| format!("writing the fast-import stream: {e}"))?;
+        if !status.success() {
+            return Err(format!("git fast-import failed: {status}"));
+        }
+        Ok(written)
     }
 }
 

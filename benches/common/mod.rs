@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 pub(crate) fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
@@ -23,6 +24,16 @@ pub(crate) fn median(v: &[f64]) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// Milliseconds, as the tables give them.
+pub(crate) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Every sample, in whole milliseconds.
+pub(crate) fn list(v: &[f64]) -> String {
+    v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ")
 }
 
 /// Cores, CPU, memory, kernel, git's version (as `git --version` printed it), the load average
@@ -82,6 +93,12 @@ pub(crate) fn worker_running(git_dir: &Path) -> bool {
                 .iter()
                 .any(|a| String::from_utf8_lossy(a).contains(dir.as_ref()))
     })
+}
+
+/// Makes `path` executable (mode 755): the hooks and scripts the benches write.
+pub(crate) fn chmod_x(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())
 }
 
 /// splitmix64: small, fast, deterministic on every platform.
