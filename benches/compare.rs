@@ -14,16 +14,16 @@
 
 mod common;
 
-use common::{Repos as _, Rng, median, show, worker_running};
+use common::{
+    BIN, Caller, Isolated, Repos as _, Rng, WorkDir, chmod_x, list, median, ms, show, worker_running,
+};
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_git-repo-sync");
 
 /// The refspecs the anchor pushes: what a mirror mirrors by default.
 const REFSPECS: [&str; 2] = ["refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*"];
@@ -349,14 +349,6 @@ fn print_samples(label: &str, s: &Samples) {
     );
 }
 
-fn list(v: &[f64]) -> String {
-    v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ")
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 /// Runs `ours` and `anchor` in an order that alternates with the repetition; returns their
 /// results as (ours, anchor).
 fn alternate<T>(rep: usize, ours: impl FnOnce() -> Res<T>, anchor: impl FnOnce() -> Res<T>) -> Res<(T, T)> {
@@ -427,83 +419,21 @@ fn wait_with_usage(child: std::process::Child) -> std::io::Result<(ExitStatus, U
 // ---------------------------------------------------------------------------------------------
 // Environment: an isolated work directory and command builders.
 
+/// Commands isolated from the user (`common::Isolated`), with the caller's environment less
+/// what could leak into the measurement, and their measuring.
 struct Env {
-    root: PathBuf,
-    home: PathBuf,
-    gitconfig: PathBuf,
-    keep: bool,
+    isolated: Isolated,
+    /// Held for its removal at the end.
+    _work: WorkDir,
 }
 
 impl Env {
     fn new(keep: bool) -> Res<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let root = std::env::temp_dir().join(format!("grs-bench-{}-{nanos}", std::process::id()));
-        let home = root.join("home");
-        fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
-        // Canonical, so that paths compare equal to what git and the tool print.
-        let root = root.canonicalize().map_err(|e| e.to_string())?;
-        let home = root.join("home");
-        let gitconfig = root.join("gitconfig");
-        // gc.auto=0 / maintenance.auto=false: no background gc in the source or the mirrors
-        // (receive.autogc) lands inside a timed run.
-        fs::write(
-            &gitconfig,
-            "[user]\n\tname = Bench\n\temail = bench@example.com\n\
-             [init]\n\tdefaultBranch = main\n\
-             [gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n\
-             [advice]\n\tdetachedHead = false\n",
-        )
-        .map_err(|e| e.to_string())?;
+        let work = WorkDir::new("compare", "grs-bench", keep)?;
         Ok(Env {
-            root,
-            home,
-            gitconfig,
-            keep,
+            isolated: Isolated::new(&work.root, Caller::AllBut(&ALSO_SCRUBBED))?,
+            _work: work,
         })
-    }
-
-    fn cmd(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut c = Command::new(program);
-        for var in git_repo_sync::git::LOCAL_ENV_VARS.iter().chain(&ALSO_SCRUBBED) {
-            c.env_remove(var);
-        }
-        c.env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", &self.gitconfig)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn git(&self, dir: &Path) -> Command {
-        let mut c = self.cmd("git");
-        c.arg("-C").arg(dir);
-        c
-    }
-
-    fn ours(&self, dir: &Path) -> Command {
-        let mut c = self.cmd(BIN);
-        c.arg("-C").arg(dir);
-        c
-    }
-
-    /// Runs a command to completion, outside any timing; its stdout on success.
-    fn out(&self, c: &mut Command) -> Res<String> {
-        let o = c.output().map_err(|e| format!("{}: {e}", show(c)))?;
-        if !o.status.success() {
-            return Err(format!(
-                "{} failed ({}): {}",
-                show(c),
-                o.status,
-                String::from_utf8_lossy(&o.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     }
 
     /// Runs a command with stdout discarded and stderr to a file (so that nothing waits on a
@@ -529,23 +459,12 @@ impl Env {
     }
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        if self.keep {
-            eprintln!("compare: kept {}", self.root.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.root);
-        }
-    }
-}
+// So that the commands and checks of `Isolated` read as `env.git(..)`, `env.refs(..)`.
+impl std::ops::Deref for Env {
+    type Target = Isolated;
 
-impl common::Repos for Env {
-    fn git_cmd(&self) -> Command {
-        self.cmd("git")
-    }
-
-    fn run_out(&self, c: &mut Command) -> Res<String> {
-        self.out(c)
+    fn deref(&self) -> &Isolated {
+        &self.isolated
     }
 }
 
@@ -660,32 +579,9 @@ impl<W: Write> Stream<W> {
     }
 }
 
-/// Feeds `git fast-import` in `repo` the stream `write` produces (which must end in `done`).
-fn fast_import<T>(
-    env: &Env,
-    repo: &Path,
-    write: impl FnOnce(BufWriter<ChildStdin>) -> std::io::Result<T>,
-) -> Res<T> {
-    let mut child = env
-        .git(repo)
-        .args(["fast-import", "--quiet", "--done"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("git fast-import: {e}"))?;
-    let stdin = child.stdin.take().ok_or("no stdin for fast-import")?;
-    let written = write(BufWriter::with_capacity(1 << 20, stdin));
-    let status = child.wait().map_err(|e| e.to_string())?;
-    let written = written.map_err(|e| format!("writing the fast-import stream: {e}"))?;
-    if !status.success() {
-        return Err(format!("git fast-import failed: {status}"));
-    }
-    Ok(written)
-}
-
 fn generate(env: &Env, src: &Path) -> Res<Shape> {
     env.out(env.cmd("git").args(["init", "-q"]).arg(src))?;
-    let (branches, tags) = fast_import(env, src, write_history)?;
+    let (branches, tags) = env.fast_import(src, |w| write_history(w))?;
     // A realistic pack: fast-import deltas only against the previous blob, so let git find
     // real deltas once (as any repository that was ever gc'ed has them).
     env.out(env.git(src).args(["repack", "-adfq", "--window=10"]))?;
@@ -806,7 +702,7 @@ fn write_history<W: Write>(w: W) -> std::io::Result<(usize, usize)> {
 /// them, in `packed-refs` as in any repository that was ever gc'ed.
 fn generate_many_refs(env: &Env, repo: &Path) -> Res<()> {
     env.out(env.cmd("git").args(["init", "-q"]).arg(repo))?;
-    fast_import(env, repo, |w| {
+    env.fast_import(repo, |w| {
         let mut rng = Rng(0x10_000);
         let mut s = Stream {
             w,
@@ -840,7 +736,7 @@ fn commit_on(env: &Env, repo: &Path, branch: &str, n: usize) -> Res<()> {
     for _ in 0..40 {
         line(&mut rng, &mut body);
     }
-    fast_import(env, repo, |mut w| {
+    env.fast_import(repo, |w| {
         writeln!(w, "commit refs/heads/{branch}")?;
         writeln!(
             w,
@@ -1556,7 +1452,7 @@ impl Many {
             let readme = format!("repository {n}\n");
             if Self::is_bare(rel) {
                 env.out(env.cmd("git").args(["init", "-q", "--bare"]).arg(&repo))?;
-                fast_import(env, &repo, |mut w| {
+                env.fast_import(&repo, |w| {
                     writeln!(w, "commit refs/heads/main")?;
                     writeln!(
                         w,
@@ -1840,11 +1736,6 @@ fn seconds_of_day(time: &str) -> Option<f64> {
     let mut parts = clock.split(':');
     let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
     Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?)
-}
-
-fn chmod_x(path: &Path) -> Res<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())
 }
 
 /// Waits until `mirror` has the source's branches and tags and no worker for `git_dir` runs;

@@ -18,18 +18,17 @@
 mod common;
 mod support;
 
-use std::ffi::OsStr;
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Repos as _, Rng, median, show, worker_running};
+use common::{
+    BIN, Caller, Isolated, Repos as _, Rng, WorkDir, chmod_x, list, median, ms, output, show, worker_running,
+};
 use support::proxy::Proxy;
 use support::servers::{Https, Sshd};
-
-const BIN: &str = env!("CARGO_BIN_EXE_git-repo-sync");
 
 /// What ours pushes to a mirror of all branches and tags that forces (the default).
 const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
@@ -69,7 +68,9 @@ fn main() {
     let reps = number("GRS_BENCH_REPS").filter(|&n| n > 0).unwrap_or(7) as usize;
     let delay = Duration::from_millis(number("GRS_BENCH_DELAY_MS").unwrap_or(20));
     let keep = std::env::var_os("GRS_BENCH_KEEP").is_some_and(|v| v == "1");
-    let code = match Work::new(keep).and_then(|work| run(&work, &filters, reps, delay)) {
+    let code = match WorkDir::new("latency", "grs-latency", keep)
+        .and_then(|work| run(&work, &filters, reps, delay))
+    {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("latency: {e}");
@@ -79,26 +80,16 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run(work: &Work, filters: &[String], reps: usize, delay: Duration) -> Res<()> {
+fn run(work: &WorkDir, filters: &[String], reps: usize, delay: Duration) -> Res<()> {
     let root = &work.root;
-    let home = root.join("home");
-    fs::create_dir_all(home.join(".config")).map_err(|e| e.to_string())?;
-    let gitconfig = root.join("gitconfig");
-    // gc.auto=0 / maintenance.auto=false: no gc lands inside a timed run, here or on the servers.
-    fs::write(
-        &gitconfig,
-        "[user]\n\tname = Bench\n\temail = bench@example.com\n\
-         [init]\n\tdefaultBranch = main\n\
-         [gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n\
-         [commit]\n\tgpgSign = false\n\
-         [advice]\n\tdetachedHead = false\n",
-    )
-    .map_err(|e| e.to_string())?;
+    let mut isolated = Isolated::new(root, Caller::OnlyPath)?;
+    fs::create_dir_all(isolated.home.join(".config")).map_err(|e| e.to_string())?;
+    let (home, gitconfig) = (&isolated.home, &isolated.gitconfig);
 
     let exec_path = output(Command::new("git").arg("--exec-path"))?;
     let backend = Path::new(exec_path.trim()).join("git-http-backend");
-    let sshd = Sshd::start(&root.join("sshd"), &gitconfig, &home).map_err(|e| format!("sshd: {e}"))?;
-    let https = Https::start(&root.join("https"), &gitconfig, HTTP_USER, TOKEN, &backend)
+    let sshd = Sshd::start(&root.join("sshd"), gitconfig, home).map_err(|e| format!("sshd: {e}"))?;
+    let https = Https::start(&root.join("https"), gitconfig, HTTP_USER, TOKEN, &backend)
         .map_err(|e| format!("lighttpd: {e}"))?;
     let ssh_proxy = Proxy::start(sshd.port(), delay).map_err(|e| format!("the ssh proxy: {e}"))?;
     let web_proxy = Proxy::start(https.port(), delay).map_err(|e| format!("the https proxy: {e}"))?;
@@ -111,13 +102,9 @@ fn run(work: &Work, filters: &[String], reps: usize, delay: Duration) -> Res<()>
         server_pid: https.pid(),
     };
     let ssh_config = sshd.client_config(SSH_ALIAS, ssh_proxy.port())?;
-    let env = Env {
-        root: root.clone(),
-        home,
-        gitconfig,
-        ssh_command: format!("ssh -F {}", sh_quote(&ssh_config)),
-        ssh_config,
-    };
+    let ssh_command = format!("ssh -F {}", sh_quote(&ssh_config));
+    isolated.extra_env = vec![("GIT_SSH_COMMAND", ssh_command.into()), (TOKEN_VAR, TOKEN.into())];
+    let env = Env { isolated, ssh_config };
     env.out(
         env.cmd("git")
             .args(["config", "--global", "http.sslCAInfo"])
@@ -349,14 +336,6 @@ fn connections(v: &[usize]) -> String {
         }
         _ => "-".to_owned(),
     }
-}
-
-fn list(v: &[f64]) -> String {
-    v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ")
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 /// Runs each of `runs` once, the `rep % n`-th first and the others in turn after it; returns the
@@ -896,11 +875,6 @@ fn wait_for_worker(git_dir: &Path) -> Res<()> {
     Ok(())
 }
 
-fn chmod_x(path: &Path) -> Res<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())
-}
-
 fn sh_quote(path: &Path) -> String {
     format!("'{}'", path.to_string_lossy().replace('\'', r"'\''"))
 }
@@ -908,85 +882,16 @@ fn sh_quote(path: &Path) -> String {
 // ---------------------------------------------------------------------------------------------
 // Environment.
 
-/// The work directory, removed at the end unless kept.
-struct Work {
-    root: PathBuf,
-    keep: bool,
-}
-
-impl Work {
-    fn new(keep: bool) -> Res<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let root = std::env::temp_dir().join(format!("grs-latency-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
-        // Canonical, so that paths compare equal to what git and the tool print.
-        let root = root.canonicalize().map_err(|e| e.to_string())?;
-        Ok(Self { root, keep })
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        if self.keep {
-            eprintln!("latency: kept {}", self.root.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.root);
-        }
-    }
-}
-
+/// Commands isolated from the user (`common::Isolated`), with nothing of the caller's
+/// environment but `PATH`, the benchmark's ssh command and the https mirror's token, and their
+/// timing.
 struct Env {
-    root: PathBuf,
-    home: PathBuf,
-    gitconfig: PathBuf,
-    /// `GIT_SSH_COMMAND`: ssh with the benchmark's client config (the proxy's port, the key).
-    ssh_command: String,
-    /// Its client config.
+    isolated: Isolated,
+    /// The ssh client config of `GIT_SSH_COMMAND` (the proxy's port, the key).
     ssh_config: PathBuf,
 }
 
 impl Env {
-    fn cmd(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut c = Command::new(program);
-        // Nothing of the caller's environment but PATH, as in the integration tests: besides
-        // git's own variables, a machine may set GIT_SSL_CAINFO or CURL_CA_BUNDLE (which win over
-        // `http.sslCAInfo`), proxies, an ssh agent, askpass programs or traces.
-        c.env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            c.env("PATH", path);
-        }
-        c.env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", &self.gitconfig)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_SSH_COMMAND", &self.ssh_command)
-            .env(TOKEN_VAR, TOKEN)
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn git(&self, dir: &Path) -> Command {
-        let mut c = self.cmd("git");
-        c.arg("-C").arg(dir);
-        c
-    }
-
-    fn ours(&self, dir: &Path) -> Command {
-        let mut c = self.cmd(BIN);
-        c.arg("-C").arg(dir);
-        c
-    }
-
-    /// Runs a command to completion, untimed; its stdout on success.
-    fn out(&self, c: &mut Command) -> Res<String> {
-        output(c)
-    }
-
     /// Runs a command with its output to a file (`sync -q` reports a failing mirror on stdout),
     /// and returns how long it took.
     fn timed(&self, c: &mut Command) -> Res<Duration> {
@@ -1005,27 +910,12 @@ impl Env {
     }
 }
 
-/// Runs a command to completion; its stdout on success.
-fn output(c: &mut Command) -> Res<String> {
-    let o = c.output().map_err(|e| format!("{}: {e}", show(c)))?;
-    if !o.status.success() {
-        return Err(format!(
-            "{} failed ({}): {}",
-            show(c),
-            o.status,
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
-}
+// So that the commands and checks of `Isolated` read as `env.git(..)`, `env.refs(..)`.
+impl std::ops::Deref for Env {
+    type Target = Isolated;
 
-impl common::Repos for Env {
-    fn git_cmd(&self) -> Command {
-        self.cmd("git")
-    }
-
-    fn run_out(&self, c: &mut Command) -> Res<String> {
-        self.out(c)
+    fn deref(&self) -> &Isolated {
+        &self.isolated
     }
 }
 
@@ -1056,31 +946,6 @@ fn text(rng: &mut Rng, lines: usize) -> String {
     s
 }
 
-/// Feeds `git fast-import` in `repo` what `write` writes (which must end in `done`).
-fn fast_import(
-    env: &Env,
-    repo: &Path,
-    write: impl FnOnce(&mut BufWriter<ChildStdin>) -> std::io::Result<()>,
-) -> Res<()> {
-    let mut child = env
-        .git(repo)
-        .args(["fast-import", "--quiet", "--done"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("git fast-import: {e}"))?;
-    let stdin = child.stdin.take().ok_or("no stdin for fast-import")?;
-    let mut w = BufWriter::new(stdin);
-    let written = write(&mut w).and_then(|()| w.flush());
-    drop(w);
-    let status = child.wait().map_err(|e| e.to_string())?;
-    written.map_err(|e| format!("writing the fast-import stream: {e}"))?;
-    if !status.success() {
-        return Err(format!("git fast-import failed: {status}"));
-    }
-    Ok(())
-}
-
 /// One fast-import commit on `branch` (from `from`, else continuing it) writing `files`.
 fn import_commit(
     w: &mut impl Write,
@@ -1107,7 +972,7 @@ fn import_commit(
 /// topic branches and [`TAGS`] tags (every other one annotated), in one pack.
 fn generate(env: &Env, src: &Path) -> Res<()> {
     env.out(env.cmd("git").args(["init", "-q", "--bare"]).arg(src))?;
-    fast_import(env, src, |w| {
+    env.fast_import(src, |w| {
         let mut rng = Rng(0x1a7e_2026);
         let mut files: Vec<String> = (0..FILES)
             .map(|_| {
@@ -1177,7 +1042,7 @@ fn generate(env: &Env, src: &Path) -> Res<()> {
 /// A new commit on `branch` of `repo` that adds one small file; `n` makes it unique.
 fn commit_on(env: &Env, repo: &Path, branch: &str, n: usize) -> Res<()> {
     let content = text(&mut Rng(0xC0FF_EE00 + n as u64), 40);
-    fast_import(env, repo, |w| {
+    env.fast_import(repo, |w| {
         let from = format!("refs/heads/{branch}^0");
         writeln!(w, "commit refs/heads/{branch}")?;
         writeln!(

@@ -82,6 +82,29 @@ fn run_ok(env: &TestEnv, repo: &Path, args: &[&str], vars: &[(&str, &str)]) -> R
     run
 }
 
+/// Adds mirror `name` at `url` to `src` with `extra` flags to `mirror add`, unchecked
+/// (`--no-check`), and returns what the command printed.
+fn add_mirror(env: &TestEnv, src: &Path, name: &str, url: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["mirror", "add", "--no-check", name, url];
+    args.extend_from_slice(extra);
+    run_ok(env, src, &args, &[])
+}
+
+/// Adds mirror `name` at `sshd`'s URL of the bare repository `mirror`, with the fixture's client
+/// key (`--identity-file`) and `extra` flags.
+fn add_ssh_mirror(env: &TestEnv, src: &Path, sshd: &SshServer, name: &str, mirror: &Path, extra: &[&str]) {
+    let mut flags = vec!["--identity-file", s(sshd.client_key())];
+    flags.extend_from_slice(extra);
+    add_mirror(env, src, name, &sshd.url(mirror), &flags);
+}
+
+/// Adds mirror `name` at the http fixture's repository `repo`, as user alice, with the password
+/// in the variable `token_var` (`--token-env`).
+fn add_http_mirror(env: &TestEnv, src: &Path, http: &HttpServer, name: &str, repo: &str, token_var: &str) {
+    let url = http.url_with_user("alice", repo);
+    add_mirror(env, src, name, &url, &["--token-env", token_var]);
+}
+
 /// The usual set-up: a source repository mirrored to the local bare `local.git`, plus a bare
 /// repository `<name>.git` added as mirror `name` at the URL `url_of` gives for it, with `extra`
 /// flags to `mirror add` (and `--no-check`: the mirror is meant to fail, at sync). Returns the
@@ -96,11 +119,23 @@ fn source_with_local_mirror_and(
     let local = env.init_bare("local.git");
     let target = env.init_bare(&format!("{name}.git"));
     env.install(&src, &[("local", s(&local))]);
-    let url = url_of(&target);
-    let mut args = vec!["mirror", "add", name, url.as_str(), "--no-check"];
-    args.extend_from_slice(extra);
-    run_ok(env, &src, &args, &[]);
+    add_mirror(env, &src, name, &url_of(&target), extra);
     (src, local, target)
+}
+
+/// A source repository mirrored to the local bare `local.git`, plus mirror `guarded` at the http
+/// fixture's repository of that name, as user alice, with the password in `GUARDED_TOKEN`.
+/// Returns the source, the local mirror and that repository.
+fn source_with_local_and_guarded_http_mirror(
+    env: &TestEnv,
+    http: &HttpServer,
+) -> (PathBuf, PathBuf, PathBuf) {
+    let src = env.init_repo("src");
+    let local = env.init_bare("local.git");
+    let guarded = http.create_repo(env, "guarded");
+    env.install(&src, &[("local", s(&local))]);
+    add_http_mirror(env, &src, http, "guarded", "guarded", "GUARDED_TOKEN");
+    (src, local, guarded)
 }
 
 /// A commit made by `git commit` with `vars` added to its environment, so that the hook's
@@ -111,22 +146,6 @@ fn commit_with(env: &TestEnv, repo: &Path, message: &str, vars: &[(&str, &str)])
     cmd.args(["commit", "-q", "-m", message])
         .envs(vars.iter().copied());
     support::run_ok(&mut cmd);
-}
-
-/// Mirror `guarded` at the http fixture's repository of that name, as user alice, with the
-/// password in `GUARDED_TOKEN`.
-fn add_guarded_mirror(env: &TestEnv, src: &Path, http: &HttpServer) {
-    let url = http.url_with_user("alice", "guarded");
-    let args = [
-        "mirror",
-        "add",
-        "--no-check",
-        "guarded",
-        &url,
-        "--token-env",
-        "GUARDED_TOKEN",
-    ];
-    run_ok(env, src, &args, &[]);
 }
 
 fn last_error(status: &Value, name: &str) -> String {
@@ -180,34 +199,8 @@ fn one_commit_reaches_ssh_https_and_local_mirrors() {
     let ssh_mirror = env.init_bare("ssh-mirror.git");
     let https_mirror = https.create_repo(&env, "https-mirror");
     env.install(&src, &[("local", s(&local))]);
-    run_ok(
-        &env,
-        &src,
-        &[
-            "mirror",
-            "add",
-            "--no-check",
-            "viassh",
-            &sshd.url(&ssh_mirror),
-            "--identity-file",
-            s(sshd.client_key()),
-        ],
-        &[],
-    );
-    run_ok(
-        &env,
-        &src,
-        &[
-            "mirror",
-            "add",
-            "--no-check",
-            "viahttps",
-            &https.url_with_user("alice", "https-mirror"),
-            "--token-env",
-            "MIRROR_TOKEN",
-        ],
-        &[],
-    );
+    add_ssh_mirror(&env, &src, &sshd, "viassh", &ssh_mirror, &[]);
+    add_http_mirror(&env, &src, &https, "viahttps", "https-mirror", "MIRROR_TOKEN");
 
     let ssh_command = sshd.git_ssh_command();
     let vars = [
@@ -287,7 +280,7 @@ fn ssh_mirrors_through_a_host_alias_with_a_non_standard_port() {
             format!("ssh://{}{}", support::servers::SSH_ALIAS, ssh_alias.display()),
         ),
     ] {
-        run_ok(&env, &src, &["mirror", "add", name, &url, "--no-check"], &[]);
+        add_mirror(&env, &src, name, &url, &[]);
     }
     env.commit(&src, "second");
     let sync = run(&env, &src, &["sync"], &vars);
@@ -439,11 +432,7 @@ fn wrong_http_password_is_one_clear_authentication_failure() {
     let Some(http) = HttpServer::start(&env, &[("alice", "right-password")]) else {
         return;
     };
-    let src = env.init_repo("src");
-    let local = env.init_bare("local.git");
-    let remote = http.create_repo(&env, "guarded");
-    env.install(&src, &[("local", s(&local))]);
-    add_guarded_mirror(&env, &src, &http);
+    let (src, local, remote) = source_with_local_and_guarded_http_mirror(&env, &http);
     let (askpass, asked) = askpass_recorder(&env);
     let mut cmd = env.std_cmd_in(&src);
     cmd.arg("sync")
@@ -574,20 +563,8 @@ fn hanging_servers_time_out_within_the_configured_limit() {
         hang_http.port()
     ));
     fs::write(env.config_path(&src), config).expect("writing repo-sync.toml");
-    run_ok(
-        &env,
-        &src,
-        &[
-            "mirror",
-            "add",
-            "--no-check",
-            "hangssh",
-            &format!("ssh://git@127.0.0.1:{}/repo.git", hang_ssh.port()),
-            "--timeout",
-            "2",
-        ],
-        &[],
-    );
+    let hang_ssh_url = format!("ssh://git@127.0.0.1:{}/repo.git", hang_ssh.port());
+    add_mirror(&env, &src, "hangssh", &hang_ssh_url, &["--timeout", "2"]);
 
     let sync = run(
         &env,
@@ -652,34 +629,25 @@ fn secrets_in_urls_and_token_env_are_never_printed_or_stored() {
     let install = run_cmd(install);
     assert_eq!(install.code, Some(0), "install failed:\n{install}");
     printed.push(("install".to_owned(), install.all()));
-    for args in [
-        vec![
-            "mirror".to_owned(),
-            "add".into(),
-            "--no-check".into(),
-            "inenv".into(),
+    for (name, url, extra) in [
+        (
+            "inenv",
             http.url_with_user("bob", "in-env"),
-            "--token-env".into(),
-            "SYNC_TOKEN".into(),
-        ],
-        vec![
-            "mirror".into(),
-            "add".into(),
-            "--no-check".into(),
-            "refused".into(),
+            &["--token-env", "SYNC_TOKEN"][..],
+        ),
+        (
+            "refused",
             http.url_with_password("carol", BAD_SECRET, "refused"),
-        ],
-        vec![
-            "mirror".into(),
-            "add".into(),
-            "--no-check".into(),
-            "missing".into(),
+            &[],
+        ),
+        (
+            "missing",
             http.url_with_password("alice", URL_SECRET, "does-not-exist"),
-        ],
+            &[],
+        ),
     ] {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let added = run_ok(&env, &src, &args, &[]);
-        printed.push((args.join(" "), added.all()));
+        let added = add_mirror(&env, &src, name, &url, extra);
+        printed.push((format!("mirror add {name}"), added.all()));
     }
 
     let vars = [("SYNC_TOKEN", ENV_SECRET)];
@@ -791,11 +759,7 @@ fn with_token_env_the_credential_goes_with_the_first_request() {
     let Some(http) = HttpServer::start(&env, &[("alice", "token-1")]) else {
         return;
     };
-    let src = env.init_repo("src");
-    let local = env.init_bare("local.git");
-    let remote = http.create_repo(&env, "guarded");
-    env.install(&src, &[("local", s(&local))]);
-    add_guarded_mirror(&env, &src, &http);
+    let (src, _local, remote) = source_with_local_and_guarded_http_mirror(&env, &http);
     run_ok(&env, &src, &["sync"], &[("GUARDED_TOKEN", "token-1")]);
     env.commit(&src, "second");
     run_ok(&env, &src, &["sync"], &[("GUARDED_TOKEN", "token-1")]);
@@ -826,20 +790,7 @@ fn a_server_without_atomic_push_is_asked_once() {
     let target = env.init_bare("plain-server.git");
     env.git(&target, ["config", "receive.advertiseAtomic", "false"]);
     env.install(&src, &[]);
-    run_ok(
-        &env,
-        &src,
-        &[
-            "mirror",
-            "add",
-            "--no-check",
-            "viassh",
-            &sshd.url(&target),
-            "--identity-file",
-            s(sshd.client_key()),
-        ],
-        &[],
-    );
+    add_ssh_mirror(&env, &src, &sshd, "viassh", &target, &[]);
     let ssh = sshd.git_ssh_command();
     let vars = [("GIT_SSH_COMMAND", ssh.as_str())];
     let before = sshd.auth_connections();
@@ -884,33 +835,9 @@ fn one_connection_per_mirror_per_pass_over_ssh_and_http() {
     let over_ssh = env.init_bare("over-ssh.git");
     let over_http = http.create_repo(&env, "over-http");
     env.install(&src, &[]);
-    let ssh_url = sshd.url(&over_ssh);
-    let http_url = http.url_with_user("alice", "over-http");
-    for args in [
-        vec![
-            "mirror",
-            "add",
-            "--no-check",
-            "viassh",
-            ssh_url.as_str(),
-            "--identity-file",
-            s(sshd.client_key()),
-            // Closed with each pass: a pass of its own connects once.
-            "--ssh-keep-open",
-            "0",
-        ],
-        vec![
-            "mirror",
-            "add",
-            "--no-check",
-            "viahttp",
-            http_url.as_str(),
-            "--token-env",
-            "MIRROR_HTTP_TOKEN",
-        ],
-    ] {
-        run_ok(&env, &src, &args, &[]);
-    }
+    // Closed with each pass: a pass of its own connects once.
+    add_ssh_mirror(&env, &src, &sshd, "viassh", &over_ssh, &["--ssh-keep-open", "0"]);
+    add_http_mirror(&env, &src, &http, "viahttp", "over-http", "MIRROR_HTTP_TOKEN");
     let ssh = sshd.git_ssh_command();
     let vars = [
         ("GIT_SSH_COMMAND", ssh.as_str()),
@@ -1146,11 +1073,7 @@ fn source_with_ssh_mirrors(
     env.install(&src, &[]);
     let mirrors: Vec<_> = (0..count).map(|i| env.init_bare(&format!("m{i}.git"))).collect();
     for (i, mirror) in mirrors.iter().enumerate() {
-        let (name, url) = (format!("m{i}"), sshd.url(mirror));
-        let mut args = vec!["mirror", "add", "--no-check", &name, &url, "--identity-file"];
-        args.push(s(sshd.client_key()));
-        args.extend_from_slice(extra);
-        run_ok(env, &src, &args, &[]);
+        add_ssh_mirror(env, &src, sshd, &format!("m{i}"), mirror, extra);
     }
     (src, mirrors)
 }

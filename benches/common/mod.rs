@@ -1,11 +1,17 @@
-//! What the whole-process benchmarks (`compare`, `latency`) share: medians, the machine line,
-//! telling whether a background worker is still running, a seeded random number generator and
-//! command lines for error messages.
+//! What the whole-process benchmarks (`compare`, `latency`) share: the work directory and the
+//! isolated environment their commands run in, medians, the machine line, telling whether a
+//! background worker is still running, a seeded random number generator and command lines for
+//! error messages.
+
+mod isolation;
+
+pub(crate) use isolation::{BIN, Caller, Isolated, WorkDir};
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 pub(crate) fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
@@ -18,6 +24,16 @@ pub(crate) fn median(v: &[f64]) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// Milliseconds, as the tables give them.
+pub(crate) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Every sample, in whole milliseconds.
+pub(crate) fn list(v: &[f64]) -> String {
+    v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ")
 }
 
 /// Cores, CPU, memory, kernel, git's version (as `git --version` printed it), the load average
@@ -79,6 +95,12 @@ pub(crate) fn worker_running(git_dir: &Path) -> bool {
     })
 }
 
+/// Makes `path` executable (mode 755): the hooks and scripts the benches write.
+pub(crate) fn chmod_x(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())
+}
+
 /// splitmix64: small, fast, deterministic on every platform.
 pub(crate) struct Rng(pub(crate) u64);
 
@@ -108,6 +130,20 @@ pub(crate) fn show(c: &Command) -> String {
         s.push_str(&a.to_string_lossy());
     }
     s
+}
+
+/// Runs a command to completion; its stdout on success.
+pub(crate) fn output(c: &mut Command) -> Result<String, String> {
+    let o = c.output().map_err(|e| format!("{}: {e}", show(c)))?;
+    if !o.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            show(c),
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 /// What both benches check about repositories, through their own isolated environment.
