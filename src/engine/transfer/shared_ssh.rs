@@ -210,14 +210,23 @@ fn listening(socket: &Path) -> bool {
 
 /// A directory only this user can enter, for sockets that outlive a pass:
 /// `$XDG_RUNTIME_DIR/git-repo-sync` (private, and emptied at logout), else `grs-ssh-<uid>` in
-/// the temporary directory. None when it cannot be made, or is not ours alone.
+/// the temporary directory. None when neither can be made, or is ours alone.
 fn socket_dir() -> Option<PathBuf> {
-    let uid = crate::repo::effective_uid();
-    let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
-        Some(runtime) if runtime.is_absolute() => runtime.join("git-repo-sync"),
-        _ => std::env::temp_dir().join(format!("grs-ssh-{uid}")),
-    };
-    private_dir(&dir, uid).then_some(dir)
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    first_private_dir(runtime, &std::env::temp_dir(), crate::repo::effective_uid())
+}
+
+/// The first of `runtime/git-repo-sync` and `temp/grs-ssh-<uid>` that is, or can be made, a
+/// directory private to `uid`. A runtime directory of another user (kept by `sudo`) or one
+/// that is gone (the session ended) falls back to the temporary one.
+fn first_private_dir(runtime: Option<PathBuf>, temp: &Path, uid: u32) -> Option<PathBuf> {
+    let runtime = runtime
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("git-repo-sync"));
+    runtime
+        .into_iter()
+        .chain([temp.join(format!("grs-ssh-{uid}"))])
+        .find(|dir| private_dir(dir, uid))
 }
 
 /// Makes `dir` (mode 0700) unless it exists; true when it is a directory (not a link to one)
@@ -336,6 +345,25 @@ mod tests {
         assert!(!private_dir(&link, uid), "a link, even to a private directory");
 
         assert!(!private_dir(&fresh, uid + 1), "another user's directory");
+    }
+
+    #[test]
+    fn a_runtime_directory_that_is_gone_or_relative_falls_back_to_the_temporary_one() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let uid = crate::repo::effective_uid();
+        let (runtime, temp) = (tmp.path().join("run"), tmp.path().join("tmp"));
+        std::fs::create_dir(&temp).expect("mkdir");
+        std::fs::create_dir(&runtime).expect("mkdir");
+        let chosen = first_private_dir(Some(runtime.clone()), &temp, uid);
+        assert_eq!(chosen, Some(runtime.join("git-repo-sync")));
+        // Gone (the session ended), relative, or unset: the temporary directory.
+        let fallback = Some(temp.join(format!("grs-ssh-{uid}")));
+        let gone = tmp.path().join("gone");
+        assert_eq!(first_private_dir(Some(gone), &temp, uid), fallback);
+        assert_eq!(first_private_dir(Some("run".into()), &temp, uid), fallback);
+        assert_eq!(first_private_dir(None, &temp, uid), fallback);
+        // Another user's: neither is ours.
+        assert_eq!(first_private_dir(Some(runtime), &temp, uid + 1), None);
     }
 
     #[test]
