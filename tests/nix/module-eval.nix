@@ -350,6 +350,9 @@ let
     nixos-root-mirror-keys-checked =
       rejects (etcFile (evalNixos "x86_64-linux" { services.git-repo-sync.roots."/srv/git".mirrors.a = { url = "/x"; retries = 21; }; }))
       && rejects (etcFile (evalNixos "x86_64-linux" { services.git-repo-sync.roots."/srv/git".mirrors.a = { url = "/x"; identity_file = "key"; }; }));
+    nixos-root-ssh-keep-open-written-and-checked =
+      (etcFile (evalNixos "x86_64-linux" { services.git-repo-sync.roots."/srv/git".mirrors.a = { url = "git@host:{{name}}.git"; ssh_keep_open = 0; }; })).roots."/srv/git".mirrors.a.ssh_keep_open == 0
+      && rejects (etcFile (evalNixos "x86_64-linux" { services.git-repo-sync.roots."/srv/git".mirrors.a = { url = "git@host:{{name}}.git"; ssh_keep_open = 3601; }; }));
     nixos-roots-enable-false-warns =
       (evalNixos "x86_64-linux" {
         services.git-repo-sync.roots = serverRoots;
