@@ -215,17 +215,16 @@ fn sync_with_retries(
         }
     };
     let mut delay = std::time::Duration::from_secs(1);
-    for attempt in 0..=retries {
-        if attempt > 0 {
-            std::thread::sleep(delay.min(mirror.retry_max_delay()));
-            delay = delay.saturating_mul(2);
-        }
+    let mut attempt = 0;
+    loop {
         let (report, recoverable) = sync_mirror(source, name, mirror, &mut git, attempt, print, ask_atomic);
         if !recoverable || attempt == retries {
             return report;
         }
+        attempt += 1;
+        std::thread::sleep(delay.min(mirror.retry_max_delay()));
+        delay = delay.saturating_mul(2);
     }
-    unreachable!("the last attempt returns")
 }
 
 /// Brings one mirror up to date; never fails as a whole, the failure is in the report, with

@@ -304,7 +304,8 @@ fn ssh_command(common_dir: &Path, mirror: &Mirror) -> String {
     command
 }
 
-fn shell_quote(value: &str) -> String {
+/// Quotes a value for the shell that runs an ssh command (git runs `GIT_SSH_COMMAND` with one).
+pub(super) fn shell_quote(value: &str) -> String {
     shlex::try_quote(value).map_or_else(|_| "''".to_owned(), std::borrow::Cow::into_owned)
 }
 

@@ -22,7 +22,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::connection::MirrorGit;
+use super::connection::{MirrorGit, shell_quote};
 
 /// A master's socket path must fit a Unix socket address (108 bytes on Linux).
 const MAX_SOCKET_PATH: usize = 100;
@@ -149,7 +149,7 @@ impl Drop for SharedSsh {
                 let _ = sh(&format!(
                     "{} -o ControlPath={} -O exit {}",
                     group.command,
-                    quote(&group.socket.to_string_lossy()),
+                    shell_quote(&group.socket.to_string_lossy()),
                     group.destination
                 ))
                 .stdout(Stdio::null())
@@ -266,11 +266,6 @@ fn multiplexed_by_user(command: &str, destination: &str) -> bool {
 /// Starts the group's master, to exit `persist` after its last session; returns once it is
 /// authenticated and in the background, or with ssh's output when it could not get there.
 fn open_master(group: &Group, persist: Duration) -> Result<(), Output> {
-    let failed = |stderr: Vec<u8>| Output {
-        status: std::process::ExitStatus::from_raw(255 << 8),
-        stdout: Vec::new(),
-        stderr,
-    };
     // Into a file, not a pipe: the master keeps it open in the background, and a pipe would
     // not end until the master does.
     let Ok(mut log) = tempfile::tempfile() else {
@@ -283,7 +278,7 @@ fn open_master(group: &Group, persist: Duration) -> Result<(), Output> {
     let status = sh(&format!(
         "{} -o ControlMaster=yes -o ControlPath={} -o ControlPersist={} -f -N {}",
         group.command,
-        quote(&group.socket.to_string_lossy()),
+        shell_quote(&group.socket.to_string_lossy()),
         persist.as_secs().max(1),
         group.destination
     ))
@@ -303,7 +298,11 @@ fn open_master(group: &Group, persist: Duration) -> Result<(), Output> {
                 stderr: said,
             })
         }
-        Err(err) => Err(failed(format!("ssh: could not be started: {err}").into_bytes())),
+        Err(err) => Err(Output {
+            status: std::process::ExitStatus::from_raw(255 << 8),
+            stdout: Vec::new(),
+            stderr: format!("ssh: could not be started: {err}").into_bytes(),
+        }),
     }
 }
 
@@ -315,10 +314,6 @@ fn sh(script: &str) -> Command {
         .stdin(Stdio::null())
         .env_remove("SSH_ASKPASS");
     cmd
-}
-
-fn quote(value: &str) -> String {
-    shlex::try_quote(value).map_or_else(|_| "''".to_owned(), std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]
