@@ -363,10 +363,12 @@ pub fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
 
 /// One pass, logged; a failure is logged, never fatal, so the loop goes on.
 fn pass(repo: &Repo) {
-    let mut log = io::stderr().lock();
     let now = timestamp(std::time::SystemTime::now());
     let result = Config::for_repo(repo)
         .and_then(|config| engine::run_pass(repo, &config, &[], engine::PassKind::Background, None));
+    // Locked only now: a mirror's thread that has something to say during the pass writes to
+    // the same log, and would wait for this lock forever.
+    let mut log = io::stderr().lock();
     match result {
         Ok(reports) => {
             for report in reports.iter().filter(|r| !r.skipped) {
