@@ -89,6 +89,14 @@ pub struct MirrorState {
     /// Since when the mirror's server has refused atomic pushes: it is not asked each pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_atomic_since: Option<String>,
+    /// When a pass last read the mirror's refs (a `git push` that went through): what was last
+    /// left there is trusted for a push in one request until an hour after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refs_read_at: Option<String>,
+    /// Since when a push in one request has not worked for this mirror (its server wants the
+    /// advertisement first, or git's settings here are not followed by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_one_request_since: Option<String>,
 }
 
 impl MirrorState {
@@ -100,7 +108,24 @@ impl MirrorState {
             .and_then(|since| now.duration_since(since).ok())
             .is_none_or(|age| age >= ATOMIC_ASKED_AGAIN_AFTER)
     }
+
+    /// Whether to push in one request, on what was last left on the mirror: while the mirror's
+    /// refs were read in the last hour (so that what others changed there, refs this repository
+    /// never had included, is seen within the hour), and not while it did not work in the last
+    /// day.
+    pub fn try_one_request(&self, now: SystemTime) -> bool {
+        let age = |at: &Option<String>| {
+            at.as_deref()
+                .and_then(|at| humantime::parse_rfc3339(at).ok())
+                .and_then(|at| now.duration_since(at).ok())
+        };
+        age(&self.refs_read_at).is_some_and(|age| age < REFS_TRUSTED_FOR)
+            && age(&self.no_one_request_since).is_none_or(|age| age >= ATOMIC_ASKED_AGAIN_AFTER)
+    }
 }
+
+/// How long what a pass read of a mirror's refs is trusted for pushes in one request.
+const REFS_TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 /// How long a server that refused atomic pushes is taken at its word.
 const ATOMIC_ASKED_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
@@ -152,6 +177,12 @@ impl State {
             Some(false) | None => {}
             Some(true) => entry.no_atomic_since = None,
         }
+        if attempt.one_request_refused {
+            entry.no_one_request_since = Some(now.clone());
+        }
+        if attempt.read_refs && attempt.error.is_none() {
+            entry.refs_read_at = Some(now.clone());
+        }
         if !attempt.pushed.is_empty() {
             entry.last_push = Some(now.clone());
             entry.last_pushed = attempt.pushed.iter().take(PUSHED_KEPT).cloned().collect();
@@ -196,8 +227,44 @@ pub struct Attempt {
     pub synced_refs: Option<String>,
     /// Whether the server answered an atomic push (`Some(false)`: it refused one), when asked.
     pub atomic: Option<bool>,
+    /// Whether the transfer read the mirror's refs (`git push` does, a push in one request not).
+    pub read_refs: bool,
+    /// Whether a push in one request did not work for a reason that will not go away by itself.
+    pub one_request_refused: bool,
 }
 
 pub fn timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::{MirrorState, timestamp};
+
+    #[test]
+    fn a_push_in_one_request_trusts_refs_read_within_the_hour_and_waits_a_day_after_a_refusal() {
+        let now = SystemTime::now();
+        let ago = |secs| Some(timestamp(now - Duration::from_secs(secs)));
+        let state = |read, refused| MirrorState {
+            refs_read_at: read,
+            no_one_request_since: refused,
+            ..MirrorState::default()
+        };
+        assert!(!state(None, None).try_one_request(now), "never read");
+        assert!(state(ago(600), None).try_one_request(now));
+        assert!(
+            !state(ago(2 * 3600), None).try_one_request(now),
+            "read too long ago"
+        );
+        assert!(
+            !state(ago(600), ago(3600)).try_one_request(now),
+            "refused an hour ago"
+        );
+        assert!(
+            state(ago(600), ago(25 * 3600)).try_one_request(now),
+            "refused a day ago"
+        );
+    }
 }

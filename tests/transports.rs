@@ -821,7 +821,8 @@ fn a_server_without_atomic_push_is_asked_once() {
 
 /// A remote mirror costs one connection per pass, what `git push` itself needs: git reads the
 /// mirror's refs and sends what they lack in the same conversation. Counted by sshd's log and by
-/// lighttpd's (one `info/refs` request opens each of git's conversations over http).
+/// lighttpd's: over http a pass is one conversation of git's (`info/refs`, then the push), or,
+/// once the mirror was pushed to, the push alone (one request).
 #[test]
 fn one_connection_per_mirror_per_pass_over_ssh_and_http() {
     let env = TestEnv::new();
@@ -843,30 +844,17 @@ fn one_connection_per_mirror_per_pass_over_ssh_and_http() {
         ("GIT_SSH_COMMAND", ssh.as_str()),
         ("MIRROR_HTTP_TOKEN", "token-1"),
     ];
-    let conversations = || {
-        http.access_log()
-            .lines()
-            .filter(|line| line.contains("/info/refs?service="))
-            .count()
-    };
-    for (i, step) in ["first push", "one new commit", "nothing new"].iter().enumerate() {
+    let steps = [
+        ("first push", vec!["GET", "POST"]),
+        ("one new commit", vec!["POST"]),
+        ("nothing new", vec!["GET"]),
+    ];
+    let mut requests = RequestLog::new(&http);
+    for (i, (step, expected)) in steps.iter().enumerate() {
         if i == 1 {
-            let no_hooks = env.root().join("no-hooks");
-            std::fs::create_dir_all(&no_hooks).expect("an empty hooks dir");
-            env.change_file(&src, "new");
-            env.git(
-                &src,
-                [
-                    "-c",
-                    &format!("core.hooksPath={}", s(&no_hooks)),
-                    "commit",
-                    "-q",
-                    "-m",
-                    "new",
-                ],
-            );
+            commit_without_hooks(&env, &src, "new");
         }
-        let (ssh_before, http_before) = (sshd.auth_connections(), conversations());
+        let ssh_before = sshd.auth_connections();
         run_ok(&env, &src, &["sync"], &vars);
         assert_eq!(env.refs(&over_ssh), env.refs(&src), "{step}");
         assert_eq!(env.refs(&over_http), env.refs(&src), "{step}");
@@ -876,19 +864,185 @@ fn one_connection_per_mirror_per_pass_over_ssh_and_http() {
             "{step} over ssh\n{}",
             sshd.log()
         );
-        // lighttpd writes its access log about once a second.
-        support::wait_for(
-            std::time::Duration::from_secs(5),
-            || conversations() > http_before,
-            || format!("{step}: no request over http\n{}", http.logs()),
-        );
-        std::thread::sleep(std::time::Duration::from_millis(1500));
         assert_eq!(
-            conversations() - http_before,
-            1,
+            &requests.next(expected.len()),
+            expected,
             "{step} over http\n{}",
             http.logs()
         );
+    }
+}
+
+/// An https mirror pushed to before takes the next commits in one request: the refs it was last
+/// left with stand in for the advertisement `git push` first asks for (a round trip less). An
+/// amend on the source goes the same way and is told as the source's own forced update.
+#[test]
+fn an_https_mirror_pushed_to_before_takes_the_next_commits_in_one_request() {
+    let env = TestEnv::new();
+    let Some(http) = HttpServer::start_tls(&env, &[("alice", "token-1")]) else {
+        return;
+    };
+    http.trust_ca(&env);
+    let src = env.init_repo("src");
+    let mirror = http.create_repo(&env, "one");
+    env.install(&src, &[]);
+    add_http_mirror(&env, &src, &http, "viahttp", "one", "ONE_TOKEN");
+    let vars = [("ONE_TOKEN", "token-1")];
+    let mut requests = RequestLog::new(&http);
+    run_ok(&env, &src, &["sync"], &vars);
+    assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
+
+    commit_without_hooks(&env, &src, "second");
+    let said = run_ok(&env, &src, &["sync", "-v"], &vars).stdout;
+    assert_eq!(env.refs(&mirror), env.refs(&src));
+    assert!(said.contains("refs/heads/main"), "{said}");
+    assert_eq!(requests.next(1), ["POST"], "{}", http.logs());
+
+    let no_hooks = env.root().join("no-hooks");
+    env.git(
+        &src,
+        [
+            "-c",
+            &format!("core.hooksPath={}", s(&no_hooks)),
+            "commit",
+            "-q",
+            "--amend",
+            "-m",
+            "amended",
+        ],
+    );
+    let said = run_ok(&env, &src, &["sync", "-v"], &vars).stdout;
+    assert_eq!(env.refs(&mirror), env.refs(&src));
+    assert!(said.contains("forced update refs/heads/main"), "{said}");
+    assert!(!said.contains("overwrote"), "{said}");
+    assert_eq!(requests.next(1), ["POST"], "{}", http.logs());
+    let status = env.status_json(&src);
+    assert_eq!(
+        mirror_status(&status, "viahttp")["last_pushed"][0]["action"],
+        "forced",
+        "{status}"
+    );
+}
+
+/// A push in one request counts on the mirror being as it was last left. Where someone pushed
+/// to it meanwhile, receive-pack refuses that push whole (it checks every old value) and the
+/// mirror keeps what it had; the usual push follows in the same pass, reads the mirror, and
+/// tells the overwrite as one.
+#[test]
+fn a_mirror_changed_meanwhile_refuses_the_push_in_one_request_and_the_usual_push_follows() {
+    let env = TestEnv::new();
+    let Some(http) = HttpServer::start_tls(&env, &[("alice", "token-1")]) else {
+        return;
+    };
+    http.trust_ca(&env);
+    let src = env.init_repo("src");
+    let mirror = http.create_repo(&env, "shared");
+    env.install(&src, &[]);
+    add_http_mirror(&env, &src, &http, "viahttp", "shared", "SHARED_TOKEN");
+    let vars = [("SHARED_TOKEN", "token-1")];
+    let mut requests = RequestLog::new(&http);
+    run_ok(&env, &src, &["sync"], &vars);
+    assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
+
+    let elsewhere = env.root().join("elsewhere");
+    env.git(env.root(), ["clone", "-q", s(&mirror), s(&elsewhere)]);
+    env.commit(&elsewhere, "made on the mirror");
+    env.git(&elsewhere, ["push", "-q", "origin", "main"]);
+    commit_without_hooks(&env, &src, "second");
+    let said = run_ok(&env, &src, &["sync", "-v"], &vars).stdout;
+    assert_eq!(env.refs(&mirror), env.refs(&src));
+    assert!(said.contains("overwrote diverged refs/heads/main"), "{said}");
+    assert_eq!(requests.next(3), ["POST", "GET", "POST"], "{}", http.logs());
+}
+
+/// Where git's settings ask for something the push in one request does not do (here an extra
+/// header on every request), the push is git's own, every pass. Why is said once, in the
+/// background worker's log: a note written during a pass reaches the log (the worker does not
+/// hold it for the whole pass).
+#[test]
+fn git_http_settings_it_does_not_follow_leave_the_push_to_git() {
+    let env = TestEnv::new();
+    let Some(http) = HttpServer::start_tls(&env, &[("alice", "token-1")]) else {
+        return;
+    };
+    http.trust_ca(&env);
+    env.git(
+        env.root(),
+        ["config", "--global", "http.extraHeader", "X-Mirror: yes"],
+    );
+    let src = env.init_repo("src");
+    let mirror = http.create_repo(&env, "plain");
+    env.install(&src, &[]);
+    add_http_mirror(&env, &src, &http, "viahttp", "plain", "PLAIN_TOKEN");
+    let vars = [("PLAIN_TOKEN", "token-1")];
+    let mut requests = RequestLog::new(&http);
+    run_ok(&env, &src, &["sync"], &vars);
+    assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
+
+    commit_with(&env, &src, "second", &vars);
+    env.wait_for_mirrors(&src, &[&mirror]);
+    assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
+    let log = env.common_dir(&src).join("repo-sync.log");
+    let log = fs::read_to_string(&log).unwrap_or_else(|e| panic!("reading {}: {e}", log.display()));
+    assert!(log.contains("http.extraheader is set"), "{log}");
+
+    commit_without_hooks(&env, &src, "third");
+    let run = run_ok(&env, &src, &["sync"], &vars);
+    assert_eq!(env.refs(&mirror), env.refs(&src));
+    assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
+    assert!(!run.stderr.contains("in one request"), "said again:\n{run}");
+}
+
+/// A commit made without our hooks: only an explicit `sync` moves it.
+fn commit_without_hooks(env: &TestEnv, repo: &Path, message: &str) {
+    let no_hooks = env.root().join("no-hooks");
+    std::fs::create_dir_all(&no_hooks).expect("an empty hooks dir");
+    env.change_file(repo, message);
+    env.git(
+        repo,
+        [
+            "-c",
+            &format!("core.hooksPath={}", s(&no_hooks)),
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ],
+    );
+}
+
+/// The methods of the requests lighttpd logged for git (`GET` of `info/refs`, `POST` of a push).
+fn git_requests(http: &HttpServer) -> Vec<String> {
+    http.access_log()
+        .lines()
+        .filter(|line| line.contains(" /git/"))
+        .filter_map(|line| line.split('"').nth(1)?.split(' ').next().map(str::to_owned))
+        .collect()
+}
+
+/// The requests lighttpd logs for git, read a pass at a time.
+struct RequestLog<'a> {
+    http: &'a HttpServer,
+    seen: usize,
+}
+
+impl<'a> RequestLog<'a> {
+    fn new(http: &'a HttpServer) -> Self {
+        Self { http, seen: 0 }
+    }
+
+    /// The requests logged since the last call, once at least `want` of them are there and
+    /// lighttpd has had time to write any more (it writes its access log about once a second).
+    fn next(&mut self, want: usize) -> Vec<String> {
+        support::wait_for(
+            std::time::Duration::from_secs(10),
+            || git_requests(self.http).len() >= self.seen + want,
+            || format!("fewer than {want} requests logged\n{}", self.http.logs()),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let new = git_requests(self.http).split_off(self.seen);
+        self.seen += new.len();
+        new
     }
 }
 

@@ -28,6 +28,8 @@ impl Report {
                 pushed: Vec::new(),
                 synced_refs: None,
                 atomic: None,
+                read_refs: false,
+                one_request_refused: false,
             },
         }
     }

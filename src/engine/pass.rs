@@ -16,6 +16,7 @@ use super::transfer;
 use super::transfer::connection::{MirrorGit, Permanent};
 use super::transfer::direct::{self, SharedPacks};
 use super::transfer::git_push::{self, Atomic};
+use super::transfer::one_request::{Answer, OneRequest};
 use super::transfer::shared_ssh::SharedSsh;
 use crate::config::{Config, Mirror};
 use crate::repo::Repo;
@@ -97,10 +98,11 @@ pub fn run_pass(
             .zip(gits.iter_mut().map(Option::take))
             .map(|((&(name, mirror), print), git)| {
                 let source = &source;
-                let ask_atomic = state
-                    .mirrors
-                    .get(name)
-                    .is_none_or(|seen| seen.ask_atomic(SystemTime::now()));
+                let seen = state.mirrors.get(name);
+                let asks = Asks {
+                    atomic: seen.is_none_or(|seen| seen.ask_atomic(SystemTime::now())),
+                    one_request: seen.is_some_and(|seen| seen.try_one_request(SystemTime::now())),
+                };
                 scope.spawn(move || {
                     let Some(git) = git else {
                         let mut report = Report::new(name);
@@ -115,7 +117,7 @@ pub fn run_pass(
                     };
                     let line = progress.map(|progress| progress.mirror(name));
                     let report = crate::ui::with_progress(line.clone(), || {
-                        sync_with_retries(source, name, mirror, git, &print, retries, ask_atomic)
+                        sync_with_retries(source, name, mirror, git, &print, retries, asks)
                     });
                     if let Some(line) = line {
                         line.finish_and_clear();
@@ -161,6 +163,15 @@ pub fn run_pass(
     Ok(reports)
 }
 
+/// What the state says to ask of a mirror's server this pass.
+#[derive(Debug, Clone, Copy)]
+struct Asks {
+    /// An atomic push: not while the server refused one lately.
+    atomic: bool,
+    /// A push in one request: while what was last left there is trusted.
+    one_request: bool,
+}
+
 /// What every mirror's thread of a pass reads from: the repository and its refs, and the packs
 /// built once for the mirrors that take the same objects.
 #[derive(Clone, Copy)]
@@ -203,7 +214,7 @@ fn sync_with_retries(
     git: Result<MirrorGit<'_>>,
     print: &str,
     retries: u32,
-    ask_atomic: bool,
+    asks: Asks,
 ) -> Report {
     let mut git = match git {
         Ok(git) => git,
@@ -217,7 +228,7 @@ fn sync_with_retries(
     let mut delay = std::time::Duration::from_secs(1);
     let mut attempt = 0;
     loop {
-        let (report, recoverable) = sync_mirror(source, name, mirror, &mut git, attempt, print, ask_atomic);
+        let (report, recoverable) = sync_mirror(source, name, mirror, &mut git, attempt, print, asks);
         if !recoverable || attempt == retries {
             return report;
         }
@@ -236,7 +247,7 @@ fn sync_mirror(
     git: &mut MirrorGit<'_>,
     attempt: u32,
     print: &str,
-    ask_atomic: bool,
+    asks: Asks,
 ) -> (Report, bool) {
     let Source {
         repo,
@@ -293,12 +304,15 @@ fn sync_mirror(
         },
         None => None,
     };
-    let atomic = Atomic::ask(ask_atomic && mirror.force);
+    let atomic = Atomic::ask(asks.atomic && mirror.force);
+    let one_request = OneRequest::ask(asks.one_request);
     let results = match &direct_dir {
         Some(mirror_dir) => direct::push(common_dir, mirror_dir, &changes, &remote, packs),
-        None => git_push::push_patterns(git, mirror, local, known.as_ref(), &atomic),
+        None => git_push::push_patterns(git, mirror, local, known.as_ref(), &atomic, &one_request),
     };
     report.attempt.atomic = atomic.answer();
+    report.attempt.read_refs = direct_dir.is_none() && one_request.answer() != Some(Answer::Pushed);
+    report.attempt.one_request_refused = one_request.answer() == Some(Answer::Refused);
     // Every git of the transfer has ended: nothing of it is left for the next pass to judge.
     drop(inside);
     let results = match results {

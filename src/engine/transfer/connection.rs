@@ -99,6 +99,22 @@ impl<'a> MirrorGit<'a> {
         self.shared_ssh = socket.map(Path::to_path_buf);
     }
 
+    /// The value of the mirror's `token_env` variable.
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Whether commit `old` is an ancestor of `new` here (`false` when either is not a commit).
+    pub(crate) fn is_ancestor(&self, old: &str, new: &str) -> bool {
+        let Ok(repo) = git2::Repository::open_bare(self.common_dir) else {
+            return false;
+        };
+        match (git2::Oid::from_str(old), git2::Oid::from_str(new)) {
+            (Ok(old), Ok(new)) => old == new || repo.graph_descendant_of(new, old).unwrap_or(false),
+            _ => false,
+        }
+    }
+
     /// The mirror this reaches.
     pub(crate) fn mirror(&self) -> &Mirror {
         self.mirror

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result};
 
 use super::connection::{MirrorGit, reason_lines};
+use super::one_request::{self, Answer, OneRequest, Tried};
 use crate::config::Mirror;
-use crate::engine::plan::{RefResult, Refs};
+use crate::engine::plan::{RefResult, Refs, plan};
 
 /// Whether to push atomically, and what the server answered when asked.
 pub(crate) struct Atomic {
@@ -46,7 +47,35 @@ pub(crate) fn push_patterns(
     local: &Refs,
     known: Option<&Refs>,
     atomic: &Atomic,
+    one: &OneRequest,
 ) -> Result<BTreeMap<String, RefResult>> {
+    // Forced and atomic, as the push in one request is.
+    if one.asked()
+        && atomic.ask
+        && let Some(known) = known
+    {
+        let changes = plan(mirror, local, known);
+        if !changes.is_empty() {
+            let tried = match one_request::Setup::new(git) {
+                Ok(setup) => one_request::push(git, &setup, &changes, known),
+                Err(why) => Tried::Declined { refused: true, why },
+            };
+            match tried {
+                Tried::Pushed(results) => {
+                    one.set(Answer::Pushed);
+                    return Ok(results);
+                }
+                Tried::Declined { refused: true, why } => {
+                    eprintln!(
+                        "git-repo-sync: {}: no push in one request for a day ({why}); pushing as git does",
+                        mirror.url.redacted()
+                    );
+                    one.set(Answer::Refused);
+                }
+                Tried::Declined { refused: false, .. } => one.set(Answer::NotTaken),
+            }
+        }
+    }
     let plus = if mirror.force { "+" } else { "" };
     let mut options = Vec::new();
     if mirror.prune {

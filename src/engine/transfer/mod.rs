@@ -5,6 +5,7 @@
 pub(crate) mod connection;
 pub(crate) mod direct;
 pub(crate) mod git_push;
+pub(crate) mod one_request;
 pub(crate) mod shared_ssh;
 
 use anyhow::{Context as _, Result};

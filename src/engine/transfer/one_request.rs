@@ -1,0 +1,579 @@
+//! A push to an http(s) mirror in one request instead of two. `git push` over http first GETs
+//! the mirror's refs (the advertisement), then POSTs the commands and the pack: two round trips
+//! on top of the connection's. What this repository last left on the mirror is known, so the GET
+//! is skipped: `git send-pack --stateless-rpc` (what git's own http helper runs) is given those
+//! refs as the advertisement, and the request it writes goes out in one POST. receive-pack
+//! checks every ref's old value as it updates it, atomically, so a mirror changed meanwhile
+//! refuses the whole push and keeps what it had; the caller then pushes the usual way, which
+//! reads the mirror's refs.
+//!
+//! Taken only where the request is what git would send: a token for the credential, no proxy,
+//! no http setting of git's that this does not apply, and a small request (a large one is worth
+//! the extra round trip, and git's own http code streams it).
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+use std::process::{Child, Stdio};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use base64::Engine as _;
+
+use super::connection::MirrorGit;
+use crate::engine::plan::{Change, RefResult, Refs};
+
+/// The largest request sent this way: git's own `http.postBuffer` default, under which git sends
+/// a request in one piece too.
+const LARGEST_REQUEST: usize = 1024 * 1024;
+
+/// Environment variables that change what git's http code does and that this path does not
+/// follow: where one is set, the push goes the usual way.
+const ENV_LEFT_TO_GIT: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "GIT_SSL_NO_VERIFY",
+    "GIT_SSL_CERT",
+    "GIT_SSL_KEY",
+    "GIT_SSL_CAPATH",
+    "GIT_SSL_CERT_PASSWORD_PROTECTED",
+    "GIT_SSL_VERSION",
+    "GIT_SSL_CIPHER_LIST",
+    "GIT_HTTP_USER_AGENT",
+    "GIT_HTTP_PROXY_AUTHMETHOD",
+    "GIT_CURL_VERBOSE",
+    "GIT_TRACE_CURL",
+    "GIT_PROXY_SSL_CERT",
+    "GIT_PROXY_SSL_KEY",
+    "GIT_PROXY_SSL_CAINFO",
+];
+
+/// `http.*` settings (without a URL of their own) this path applies or that do not change a
+/// push; any other one leaves the push to git.
+const HTTP_KEYS_FOLLOWED: &[&str] = &[
+    "http.sslcainfo",
+    "http.sslverify",
+    "http.proactiveauth",
+    "http.lowspeedlimit",
+    "http.lowspeedtime",
+    "http.postbuffer",
+    "http.version",
+    "http.followredirects",
+    "http.maxrequests",
+    "http.minsessions",
+];
+
+/// Where git's TLS (curl with OpenSSL or GnuTLS) finds the system's certificate authorities on
+/// the usual systems, when nothing names a file.
+const SYSTEM_CA_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Whether to try a push in one request, and what came of it.
+pub(crate) struct OneRequest {
+    ask: bool,
+    answer: std::cell::Cell<Option<Answer>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Pushed,
+    NotTaken,
+    /// It does not work for this mirror, for a reason that stays.
+    Refused,
+}
+
+impl OneRequest {
+    pub(crate) fn ask(ask: bool) -> Self {
+        Self {
+            ask,
+            answer: std::cell::Cell::new(None),
+        }
+    }
+
+    pub(crate) fn asked(&self) -> bool {
+        self.ask
+    }
+
+    pub(crate) fn answer(&self) -> Option<Answer> {
+        self.answer.get()
+    }
+
+    pub(crate) fn set(&self, answer: Answer) {
+        self.answer.set(Some(answer));
+    }
+}
+
+/// What came of a push in one request.
+#[derive(Debug)]
+pub(crate) enum Tried {
+    /// The mirror took every change: the result per ref.
+    Pushed(BTreeMap<String, RefResult>),
+    /// Not taken: the push goes the usual way. `refused` when the server or this machine's
+    /// set-up does not allow it (not asked again for a while); otherwise the mirror was not as
+    /// last left (and kept what it had), or the request was too large, or not sent.
+    Declined { refused: bool, why: String },
+}
+
+/// The TLS and credential this path would send the request with, when git's config and
+/// environment leave nothing to git that this does not do.
+pub(crate) struct Setup {
+    /// `https://host[:port]/path/git-receive-pack`.
+    endpoint: String,
+    authorization: String,
+    agent: ureq::Agent,
+}
+
+impl Setup {
+    /// `None` (with why) when the push is better left to git: no token, a proxy, an `http.*`
+    /// setting not followed here, a URL rewritten by `url.*.insteadOf`, no CA file to trust.
+    pub(crate) fn new(git: &MirrorGit<'_>) -> Result<Self, String> {
+        let token = git.token().ok_or("the mirror has no token_env")?;
+        if let Some(var) = ENV_LEFT_TO_GIT.iter().find(|var| std::env::var_os(var).is_some()) {
+            return Err(format!("{var} is set"));
+        }
+        let settings = http_settings(git).map_err(|err| format!("{err:#}"))?;
+        let url = git.url();
+        for (key, value) in &settings {
+            let rewrites =
+                key.starts_with("url.") && (key.ends_with(".insteadof") || key.ends_with(".pushinsteadof"));
+            if rewrites && url.starts_with(value.as_str()) {
+                return Err(format!("{key} rewrites the URL"));
+            }
+            if key.starts_with("http.") && !HTTP_KEYS_FOLLOWED.contains(&key.as_str()) {
+                return Err(format!("{key} is set"));
+            }
+        }
+        let last = |name: &str| {
+            settings
+                .iter()
+                .rev()
+                .find(|(key, _)| key == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if last("http.sslverify").is_some_and(|value| !is_true(value)) {
+            return Err("http.sslVerify is off".into());
+        }
+        let timeout = Some(git.mirror().timeout());
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .max_redirects(0)
+            .user_agent(concat!("git/2 (git-repo-sync ", env!("CARGO_PKG_VERSION"), ")"))
+            .timeout_connect(timeout)
+            .timeout_send_request(timeout)
+            .timeout_send_body(timeout)
+            .timeout_recv_response(timeout)
+            .timeout_recv_body(timeout);
+        if url.starts_with("https://") {
+            let ca = std::env::var_os("GIT_SSL_CAINFO")
+                .filter(|value| !value.is_empty())
+                .map(std::path::PathBuf::from)
+                .or_else(|| last("http.sslcainfo").map(expand_home))
+                .or_else(|| {
+                    SYSTEM_CA_FILES
+                        .iter()
+                        .map(std::path::PathBuf::from)
+                        .find(|file| file.is_file())
+                })
+                .ok_or("no CA file")?;
+            let pem = std::fs::read(&ca).map_err(|err| format!("reading {}: {err}", ca.display()))?;
+            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(format!("no certificate in {}", ca.display()));
+            }
+            config = config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
+                    .build(),
+            );
+        } else if !url.starts_with("http://") {
+            return Err("not an http(s) URL".into());
+        }
+        let user = git.mirror().url.user().unwrap_or("git");
+        let credential = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
+        Ok(Self {
+            endpoint: format!("{}/git-receive-pack", url.trim_end_matches('/')),
+            authorization: format!("Basic {credential}"),
+            agent: config.build().new_agent(),
+        })
+    }
+}
+
+/// Pushes `changes` in one POST, telling `git send-pack` that the mirror has `known`. Every
+/// change is forced where it is not a fast-forward (the caller asks only for a forcing mirror)
+/// and the push is atomic.
+pub(crate) fn push(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &Refs) -> Tried {
+    match push_or_fail(git, setup, changes, known) {
+        Ok(tried) => tried,
+        Err(err) => Tried::Declined {
+            refused: false,
+            why: format!("{err:#}"),
+        },
+    }
+}
+
+fn push_or_fail(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &Refs) -> Result<Tried> {
+    let mut cmd = git.command();
+    cmd.args([
+        "send-pack",
+        "--stateless-rpc",
+        "--helper-status",
+        "--thin",
+        "--atomic",
+        "--progress",
+    ])
+    .arg(git.url())
+    .arg("--stdin")
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = KillOnDrop(
+        cmd.spawn()
+            .context("starting git send-pack (is git installed?)")?,
+    );
+    let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
+        (child.0.stdin.take(), child.0.stdout.take(), child.0.stderr.take())
+    else {
+        bail!("git send-pack started without its pipes");
+    };
+    let said = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all);
+        all
+    });
+    // What to push, then what the mirror has, as git's http helper hands them over.
+    let mut input = Vec::new();
+    for change in changes {
+        let spec = match change {
+            Change::Create { refname, new } | Change::Update { refname, new, .. } => {
+                format!("+{new}:{refname}\n")
+            }
+            Change::Delete { refname, .. } => format!(":{refname}\n"),
+        };
+        pkt_line(&mut input, spec.as_bytes());
+    }
+    input.extend_from_slice(b"0000");
+    advertisement(&mut input, known, changes);
+    stdin
+        .write_all(&input)
+        .context("handing git send-pack what to push")?;
+    let Some(request) = read_request(&mut stdout)? else {
+        return Ok(Tried::Declined {
+            refused: false,
+            why: "the request is larger than one piece".into(),
+        });
+    };
+    let response = match setup
+        .agent
+        .post(&setup.endpoint)
+        .header("Authorization", &setup.authorization)
+        .header("Content-Type", "application/x-git-receive-pack-request")
+        .header("Accept", "application/x-git-receive-pack-result")
+        .send(&request[..])
+    {
+        Ok(response) => response,
+        Err(err) => {
+            // A certificate this path does not trust where git might: left to git for a while.
+            let refused = matches!(
+                err,
+                ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_)
+            );
+            return Ok(Tried::Declined {
+                refused,
+                why: git.mirror().url.redact(&err.to_string()),
+            });
+        }
+    };
+    let status = response.status().as_u16();
+    let result_type = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|value| value.as_bytes() == b"application/x-git-receive-pack-result");
+    if status != 200 || !result_type {
+        // A server that wants the GET first (a redirect, an unknown endpoint) keeps refusing;
+        // one that is busy or asks for other credentials is git's to report.
+        let refused = !matches!(status, 401 | 403 | 429 | 500..=599);
+        return Ok(Tried::Declined {
+            refused,
+            why: format!("the server answered HTTP {status}"),
+        });
+    }
+    let body = response
+        .into_body()
+        .with_config()
+        .limit(16 * 1024 * 1024)
+        .read_to_vec()
+        .context("reading the mirror's answer")?;
+    stdin
+        .write_all(&body)
+        .context("handing git send-pack the mirror's answer")?;
+    drop(stdin);
+    let mut status_lines = Vec::new();
+    stdout
+        .read_to_end(&mut status_lines)
+        .context("reading git send-pack's report")?;
+    let exit = child.0.wait().context("waiting for git send-pack")?;
+    let said = said.join().unwrap_or_default();
+    let reported = helper_status(&String::from_utf8_lossy(&status_lines));
+    let mut results = BTreeMap::new();
+    for change in changes {
+        let refname = change.refname();
+        match reported.get(refname) {
+            Some(Ok(())) => {
+                results.insert(refname.to_owned(), result_of(git, change));
+            }
+            Some(Err(why)) => {
+                return Ok(Tried::Declined {
+                    refused: false,
+                    why: format!("{refname}: {why}"),
+                });
+            }
+            None => {
+                let said = super::connection::reason_lines(&said).join(" ");
+                return Ok(Tried::Declined {
+                    refused: false,
+                    why: format!("no report for {refname} (git send-pack {exit}: {said})"),
+                });
+            }
+        }
+    }
+    Ok(Tried::Pushed(results))
+}
+
+/// Writes one pkt-line: four hex digits of length (its own included), then the data.
+fn pkt_line(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(format!("{:04x}", data.len() + 4).as_bytes());
+    out.extend_from_slice(data);
+}
+
+/// The advertisement receive-pack would send if the mirror has `known`: the refs with the
+/// capabilities of any git server since 2.4 on the first line.
+fn advertisement(out: &mut Vec<u8>, known: &Refs, changes: &[Change]) {
+    let format = match known
+        .values()
+        .next()
+        .or_else(|| changes.iter().find_map(new_of))
+        .map(String::len)
+    {
+        Some(64) => "sha256",
+        _ => "sha1",
+    };
+    let capabilities =
+        format!("report-status delete-refs side-band-64k atomic ofs-delta object-format={format}");
+    let mut first = true;
+    let zero = "0".repeat(if format == "sha256" { 64 } else { 40 });
+    let refs: Vec<(&str, &str)> = if known.is_empty() {
+        vec![(zero.as_str(), "capabilities^{}")]
+    } else {
+        known
+            .iter()
+            .map(|(name, oid)| (oid.as_str(), name.as_str()))
+            .collect()
+    };
+    for (oid, name) in refs {
+        let mut line = format!("{oid} {name}");
+        if first {
+            line.push('\0');
+            line.push_str(&capabilities);
+            first = false;
+        }
+        line.push('\n');
+        pkt_line(out, line.as_bytes());
+    }
+    out.extend_from_slice(b"0000");
+}
+
+fn new_of(change: &Change) -> Option<&String> {
+    match change {
+        Change::Create { new, .. } | Change::Update { new, .. } => Some(new),
+        Change::Delete { .. } => None,
+    }
+}
+
+/// Reads send-pack's request: pkt-lines whose payloads are the request, up to a flush. `None`
+/// when it is larger than [`LARGEST_REQUEST`].
+fn read_request(stdout: &mut impl std::io::Read) -> Result<Option<Vec<u8>>> {
+    let mut request = Vec::new();
+    loop {
+        let mut header = [0_u8; 4];
+        stdout
+            .read_exact(&mut header)
+            .context("git send-pack ended before its request did")?;
+        let length = std::str::from_utf8(&header)
+            .ok()
+            .and_then(|hex| usize::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| anyhow!("git send-pack wrote something that is not a pkt-line"))?;
+        if length == 0 {
+            return Ok(Some(request));
+        }
+        let payload = length
+            .checked_sub(4)
+            .ok_or_else(|| anyhow!("git send-pack wrote a bad pkt-line"))?;
+        if request.len() + payload > LARGEST_REQUEST {
+            return Ok(None);
+        }
+        let start = request.len();
+        request.resize(start + payload, 0);
+        stdout
+            .read_exact(&mut request[start..])
+            .context("git send-pack ended within its request")?;
+    }
+}
+
+/// Reads `--helper-status`: `ok <ref>` or `error <ref> <why>` per ref (after the flush that ends
+/// the exchange).
+fn helper_status(text: &str) -> BTreeMap<String, Result<(), String>> {
+    let mut reported = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim_start_matches("0000");
+        if let Some(rest) = line.strip_prefix("ok ") {
+            let refname = rest.split(' ').next().unwrap_or(rest);
+            reported.insert(refname.to_owned(), Ok(()));
+        } else if let Some(rest) = line.strip_prefix("error ") {
+            let (refname, why) = rest.split_once(' ').unwrap_or((rest, "rejected"));
+            reported.insert(refname.to_owned(), Err(why.trim_matches('"').to_owned()));
+        }
+    }
+    reported
+}
+
+/// What a change that the mirror took was: a forced update where the old value is not an
+/// ancestor of the new one (as git push tells them).
+fn result_of(git: &MirrorGit<'_>, change: &Change) -> RefResult {
+    match change {
+        Change::Create { .. } => RefResult::Created,
+        Change::Delete { .. } => RefResult::Done,
+        Change::Update { old, new, .. } => {
+            if git.is_ancestor(old, new) {
+                RefResult::Done
+            } else {
+                RefResult::Forced {
+                    old: Some(old.clone()),
+                }
+            }
+        }
+    }
+}
+
+fn is_true(value: &str) -> bool {
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "true" | "yes" | "on" | "1" | ""
+    )
+}
+
+fn expand_home(value: &str) -> std::path::PathBuf {
+    match (value.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::Path::new(&home).join(rest),
+        _ => std::path::PathBuf::from(value),
+    }
+}
+
+/// The `http.*` and `url.*` settings git would apply, as (lower-case key, value), in order.
+fn http_settings(git: &MirrorGit<'_>) -> Result<Vec<(String, String)>> {
+    let mut cmd = git.command();
+    cmd.args(["config", "-z", "--get-regexp", r"^(http|url)\."]);
+    let output = cmd.output().context("reading git's http settings")?;
+    // 1: no such setting.
+    if !output.status.success() && output.status.code() != Some(1) {
+        bail!(
+            "git config failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(output
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let entry = String::from_utf8_lossy(entry);
+            let (key, value) = entry.split_once('\n').unwrap_or((&entry, ""));
+            (key.to_ascii_lowercase(), value.to_owned())
+        })
+        .collect())
+}
+
+/// Stops send-pack (and the pack-objects it started) when the push ends early.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_advertisement_lists_the_known_refs_with_capabilities_on_the_first() {
+        let known: Refs = [
+            ("refs/heads/a".to_owned(), "1".repeat(40)),
+            ("refs/heads/b".to_owned(), "2".repeat(40)),
+        ]
+        .into();
+        let mut out = Vec::new();
+        advertisement(&mut out, &known, &[]);
+        let text = String::from_utf8(out).expect("ascii");
+        let first = format!("{} refs/heads/a\0report-status", "1".repeat(40));
+        assert!(text[4..].starts_with(&first), "{text:?}");
+        assert!(
+            text.contains(&format!("{} refs/heads/b\n", "2".repeat(40))),
+            "{text:?}"
+        );
+        assert!(text.ends_with("0000"));
+    }
+
+    #[test]
+    fn an_empty_mirror_is_advertised_as_git_does() {
+        let mut out = Vec::new();
+        advertisement(&mut out, &Refs::new(), &[]);
+        let text = String::from_utf8(out).expect("ascii");
+        assert!(
+            text.contains(&format!("{} capabilities^{{}}\0", "0".repeat(40))),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn helper_status_tells_taken_refs_from_refused_ones() {
+        let reported = helper_status(
+            "0000ok refs/heads/main\nerror refs/heads/x \"failed to update ref\"\nerror refs/tags/t no match\n",
+        );
+        assert_eq!(reported["refs/heads/main"], Ok(()));
+        assert_eq!(reported["refs/heads/x"], Err("failed to update ref".to_owned()));
+        assert_eq!(reported.len(), 3);
+    }
+
+    #[test]
+    fn a_request_larger_than_one_piece_is_not_read_whole() {
+        let mut input = Vec::new();
+        let chunk = vec![b'x'; 65_000];
+        for _ in 0..20 {
+            pkt_line(&mut input, &chunk);
+        }
+        input.extend_from_slice(b"0000");
+        assert!(read_request(&mut &input[..]).expect("pkt-lines").is_none());
+        let mut small = Vec::new();
+        pkt_line(&mut small, b"abc");
+        small.extend_from_slice(b"0000");
+        assert_eq!(
+            read_request(&mut &small[..]).expect("pkt-lines"),
+            Some(b"abc".to_vec())
+        );
+    }
+}
