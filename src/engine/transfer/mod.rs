@@ -1,6 +1,7 @@
 //! Moving refs and objects into a mirror. A plain bare mirror on this machine is filled directly
-//! ([`direct`]); every other mirror gets one `git push` ([`git_push`]). Both take the plan's
-//! types and return a result per ref; neither knows the other, the state or the pass.
+//! ([`direct`]); every other mirror gets one `git push` ([`git_push`]), or, over http(s) once the
+//! mirror took a push, one request ([`one_request`]) with `git push` behind it. They take the
+//! plan's types and return a result per ref; none knows the state or the pass.
 
 pub(crate) mod connection;
 pub(crate) mod direct;
