@@ -165,6 +165,6 @@ pub fn forget_hint(path: &Path) -> String {
         "if it moved, run `git-repo-sync install` where it is now; to forget it: git config \
          --global --fixed-value --unset-all {} {}",
         crate::registry::KEY,
-        shlex::try_quote(&path.to_string_lossy()).unwrap_or_default()
+        crate::shell::quote_path(path)
     )
 }

@@ -14,6 +14,7 @@ pub mod process;
 pub mod registry;
 pub mod repo;
 pub mod schedule;
+pub mod shell;
 pub mod state;
 pub mod triggers;
 pub mod ui;

@@ -107,9 +107,7 @@ fn systemd_quote(value: &str) -> String {
 /// A shell word for a crontab line: quoted for `sh`, with `%` escaped (cron turns a bare `%`
 /// into a newline).
 fn cron_quote(value: &str) -> String {
-    shlex::try_quote(value)
-        .map_or_else(|_| "''".to_owned(), std::borrow::Cow::into_owned)
-        .replace('%', "\\%")
+    crate::shell::quote(value).replace('%', "\\%")
 }
 
 fn render(template: &str, escape: fn(&str) -> String, data: &impl Serialize) -> Result<String> {

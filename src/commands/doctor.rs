@@ -104,7 +104,7 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
             ),
             format!(
                 "run git-repo-sync as the owner: sudo -u {owner} git-repo-sync doctor {}",
-                shlex::try_quote(&repo.display_path().to_string_lossy()).unwrap_or_default()
+                crate::shell::quote_path(repo.display_path())
             ),
         )),
         Err(err) => checks.push(Check::problem(

@@ -253,7 +253,7 @@ pub(crate) fn lock_hint(dir: &Path) -> String {
     } else {
         format!("process {} works there now", join(&others))
     };
-    let quoted: Vec<String> = locks.iter().map(|lock| shell_quote(lock)).collect();
+    let quoted: Vec<String> = locks.iter().map(|lock| crate::shell::quote_path(lock)).collect();
     format!(
         "; {} in the way, which git-repo-sync cannot tell is its own ({who}); once no git runs \
          in {}, remove {}: rm -- {}",
@@ -266,10 +266,6 @@ pub(crate) fn lock_hint(dir: &Path) -> String {
         if locks.len() == 1 { "it" } else { "them" },
         quoted.join(" ")
     )
-}
-
-fn shell_quote(path: &Path) -> String {
-    format!("'{}'", path.to_string_lossy().replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

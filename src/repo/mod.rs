@@ -398,10 +398,7 @@ where
     A: AsRef<OsStr>,
 {
     args.into_iter()
-        .map(|arg| {
-            let arg = arg.as_ref().to_string_lossy().into_owned();
-            shlex::try_quote(&arg).map_or(arg.clone(), std::borrow::Cow::into_owned)
-        })
+        .map(|arg| crate::shell::quote(&arg.as_ref().to_string_lossy()))
         .collect::<Vec<_>>()
         .join(" ")
 }

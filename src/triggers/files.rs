@@ -450,10 +450,7 @@ mod tests {
     fn the_binary_path_is_quoted_in_the_hook() {
         let text = render(HookKind::PostCommit, Path::new("/tmp/$(touch pwned)/x")).expect("renders");
         assert!(
-            text.contains(&format!(
-                "bin={}\n",
-                super::super::shell_quote("/tmp/$(touch pwned)/x")
-            )),
+            text.contains(&format!("bin={}\n", crate::shell::quote("/tmp/$(touch pwned)/x"))),
             "{text}"
         );
         assert!(!text.contains("bin=/tmp/$("), "{text}");

@@ -133,7 +133,7 @@ pub fn health(repo: &Repo, git_runs_config_hooks: bool) -> Result<Health> {
 /// `git-repo-sync install <path>`, runnable from anywhere.
 fn fix_command(repo: &Repo) -> String {
     let path = repo.display_path().to_string_lossy();
-    format!("{REINSTALL} {}", shlex::try_quote(&path).unwrap_or_default())
+    format!("{REINSTALL} {}", crate::shell::quote(&path))
 }
 
 fn missing_binary(kind: HookKind, script: &str, fix: &str) -> Option<Problem> {

@@ -16,7 +16,6 @@ pub mod config_hooks;
 pub mod files;
 mod health;
 
-use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -91,18 +90,13 @@ impl Mechanism {
     }
 }
 
-/// Quotes a value for a POSIX shell. Handlebars calls this for every `{{value}}`, so nothing
-/// reaches a generated script unquoted.
-fn shell_quote(value: &str) -> String {
-    // `binary_str` refuses NUL before rendering, the one thing shlex cannot quote.
-    shlex::try_quote(value).map_or_else(|_| "''".to_owned(), Cow::into_owned)
-}
-
 /// The template engine for hooks: strict, every value shell-quoted, the partials loaded.
 fn engine() -> Result<Handlebars<'static>> {
     let mut engine = Handlebars::new();
     engine.set_strict_mode(true);
-    engine.register_escape_fn(shell_quote);
+    // Every `{{value}}` is shell-quoted, so nothing reaches a generated script unquoted (NUL,
+    // the one thing that cannot be, is refused before rendering).
+    engine.register_escape_fn(crate::shell::quote);
     for (name, text) in [
         (
             "find-binary",
@@ -298,7 +292,7 @@ mod tests {
             "it's \"q\"; touch pwned",
             "~/*\n!",
         ] {
-            let script = format!("v={}; printf %s \"$v\"", shell_quote(hostile));
+            let script = format!("v={}; printf %s \"$v\"", crate::shell::quote(hostile));
             let out = std::process::Command::new("sh")
                 .args(["-c", &script])
                 .current_dir(dir.path())

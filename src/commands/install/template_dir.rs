@@ -61,7 +61,7 @@ pub(crate) fn install(
             println!(
                 "  for every later `git init` and `git clone` to get the hooks, point git at it:\n    \
                  git config --global init.templateDir {}",
-                shell_quote(&dir)
+                crate::shell::quote_path(&dir)
             );
         }
         println!(
@@ -102,9 +102,4 @@ fn print_steps(dir: &Path, steps: &[files::Step], dry_run: bool) {
     for step in changes {
         println!("  {prefix}{step}");
     }
-}
-
-fn shell_quote(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    shlex::try_quote(&text).map_or_else(|_| format!("{text:?}"), std::borrow::Cow::into_owned)
 }

@@ -104,15 +104,9 @@ impl<'a> MirrorGit<'a> {
         self.token.as_deref()
     }
 
-    /// Whether commit `old` is an ancestor of `new` here (`false` when either is not a commit).
-    pub(crate) fn is_ancestor(&self, old: &str, new: &str) -> bool {
-        let Ok(repo) = git2::Repository::open_bare(self.common_dir) else {
-            return false;
-        };
-        match (git2::Oid::from_str(old), git2::Oid::from_str(new)) {
-            (Ok(old), Ok(new)) => old == new || repo.graph_descendant_of(new, old).unwrap_or(false),
-            _ => false,
-        }
+    /// The git dir of the repository pushed from.
+    pub(crate) fn common_dir(&self) -> &Path {
+        self.common_dir
     }
 
     /// The mirror this reaches.
@@ -134,7 +128,7 @@ impl<'a> MirrorGit<'a> {
             Some(user) => format!("{user}@{host}"),
             None => host.to_owned(),
         };
-        destination.push_str(&shell_quote(&target));
+        destination.push_str(&crate::shell::quote(&target));
         Some((command, destination))
     }
 
@@ -156,7 +150,7 @@ impl<'a> MirrorGit<'a> {
                         "GIT_SSH_COMMAND",
                         format!(
                             "{ssh} -o ControlMaster=no -o ControlPath={}",
-                            shell_quote(&socket.to_string_lossy())
+                            crate::shell::quote(&socket.to_string_lossy())
                         ),
                     );
                 }
@@ -302,7 +296,7 @@ fn ssh_command(common_dir: &Path, mirror: &Mirror) -> String {
             std::env::var("GIT_SSH")
                 .ok()
                 .filter(|value| !value.is_empty())
-                .map(|program| shell_quote(&program))
+                .map(|program| crate::shell::quote(&program))
         })
         .unwrap_or_else(|| "ssh".to_owned());
     let secs = mirror.timeout().as_secs();
@@ -315,14 +309,9 @@ fn ssh_command(common_dir: &Path, mirror: &Mirror) -> String {
     }
     if let Some(file) = &mirror.identity_file {
         command.push_str(" -o IdentitiesOnly=yes -i ");
-        command.push_str(&shell_quote(&file.to_string_lossy()));
+        command.push_str(&crate::shell::quote(&file.to_string_lossy()));
     }
     command
-}
-
-/// Quotes a value for the shell that runs an ssh command (git runs `GIT_SSH_COMMAND` with one).
-pub(super) fn shell_quote(value: &str) -> String {
-    shlex::try_quote(value).map_or_else(|_| "''".to_owned(), std::borrow::Cow::into_owned)
 }
 
 /// Reads a pipe to its end, noting the time of every chunk as a sign of life.

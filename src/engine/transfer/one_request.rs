@@ -325,12 +325,13 @@ fn push_or_fail(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &
     let exit = child.0.wait().context("waiting for git send-pack")?;
     let said = said.join().unwrap_or_default();
     let reported = helper_status(&String::from_utf8_lossy(&status_lines));
+    let repo = git2::Repository::open_bare(git.common_dir()).ok();
     let mut results = BTreeMap::new();
     for change in changes {
         let refname = change.refname();
         match reported.get(refname) {
             Some(Ok(())) => {
-                results.insert(refname.to_owned(), result_of(git, change));
+                results.insert(refname.to_owned(), result_of(repo.as_ref(), change));
             }
             Some(Err(why)) => {
                 return Ok(Tried::Declined {
@@ -448,13 +449,17 @@ fn helper_status(text: &str) -> BTreeMap<String, Result<(), String>> {
 }
 
 /// What a change that the mirror took was: a forced update where the old value is not an
-/// ancestor of the new one (as git push tells them).
-fn result_of(git: &MirrorGit<'_>, change: &Change) -> RefResult {
+/// ancestor of the new one here (as git push tells them; so is one that is not a commit).
+fn result_of(repo: Option<&git2::Repository>, change: &Change) -> RefResult {
     match change {
         Change::Create { .. } => RefResult::Created,
         Change::Delete { .. } => RefResult::Done,
         Change::Update { old, new, .. } => {
-            if git.is_ancestor(old, new) {
+            let fast_forward = match (repo, git2::Oid::from_str(old), git2::Oid::from_str(new)) {
+                (Some(repo), Ok(old), Ok(new)) => repo.graph_descendant_of(new, old).unwrap_or(false),
+                _ => false,
+            };
+            if fast_forward {
                 RefResult::Done
             } else {
                 RefResult::Forced {

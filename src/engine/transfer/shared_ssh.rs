@@ -22,7 +22,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::connection::{MirrorGit, shell_quote};
+use super::connection::MirrorGit;
 
 /// A master's socket path must fit a Unix socket address (108 bytes on Linux).
 const MAX_SOCKET_PATH: usize = 100;
@@ -149,7 +149,7 @@ impl Drop for SharedSsh {
                 let _ = sh(&format!(
                     "{} -o ControlPath={} -O exit {}",
                     group.command,
-                    shell_quote(&group.socket.to_string_lossy()),
+                    crate::shell::quote(&group.socket.to_string_lossy()),
                     group.destination
                 ))
                 .stdout(Stdio::null())
@@ -278,7 +278,7 @@ fn open_master(group: &Group, persist: Duration) -> Result<(), Output> {
     let status = sh(&format!(
         "{} -o ControlMaster=yes -o ControlPath={} -o ControlPersist={} -f -N {}",
         group.command,
-        shell_quote(&group.socket.to_string_lossy()),
+        crate::shell::quote(&group.socket.to_string_lossy()),
         persist.as_secs().max(1),
         group.destination
     ))
