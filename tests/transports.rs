@@ -879,18 +879,11 @@ fn one_connection_per_mirror_per_pass_over_ssh_and_http() {
 #[test]
 fn an_https_mirror_pushed_to_before_takes_the_next_commits_in_one_request() {
     let env = TestEnv::new();
-    let Some(http) = HttpServer::start_tls(&env, &[("alice", "token-1")]) else {
+    let Some(http) = HttpServer::start_tls(&env, &[("alice", HTTPS_TOKEN.1)]) else {
         return;
     };
-    http.trust_ca(&env);
-    let src = env.init_repo("src");
-    let mirror = http.create_repo(&env, "one");
-    env.install(&src, &[]);
-    add_http_mirror(&env, &src, &http, "viahttp", "one", "ONE_TOKEN");
-    let vars = [("ONE_TOKEN", "token-1")];
-    let mut requests = RequestLog::new(&http);
-    run_ok(&env, &src, &["sync"], &vars);
-    assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
+    let (src, mirror, mut requests) = https_mirror_synced_once(&env, &http, "one");
+    let vars = [HTTPS_TOKEN];
 
     commit_without_hooks(&env, &src, "second");
     let said = run_ok(&env, &src, &["sync", "-v"], &vars).stdout;
@@ -931,18 +924,11 @@ fn an_https_mirror_pushed_to_before_takes_the_next_commits_in_one_request() {
 #[test]
 fn a_mirror_changed_meanwhile_refuses_the_push_in_one_request_and_the_usual_push_follows() {
     let env = TestEnv::new();
-    let Some(http) = HttpServer::start_tls(&env, &[("alice", "token-1")]) else {
+    let Some(http) = HttpServer::start_tls(&env, &[("alice", HTTPS_TOKEN.1)]) else {
         return;
     };
-    http.trust_ca(&env);
-    let src = env.init_repo("src");
-    let mirror = http.create_repo(&env, "shared");
-    env.install(&src, &[]);
-    add_http_mirror(&env, &src, &http, "viahttp", "shared", "SHARED_TOKEN");
-    let vars = [("SHARED_TOKEN", "token-1")];
-    let mut requests = RequestLog::new(&http);
-    run_ok(&env, &src, &["sync"], &vars);
-    assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
+    let (src, mirror, mut requests) = https_mirror_synced_once(&env, &http, "shared");
+    let vars = [HTTPS_TOKEN];
 
     let elsewhere = env.root().join("elsewhere");
     env.git(env.root(), ["clone", "-q", s(&mirror), s(&elsewhere)]);
@@ -962,22 +948,15 @@ fn a_mirror_changed_meanwhile_refuses_the_push_in_one_request_and_the_usual_push
 #[test]
 fn git_http_settings_it_does_not_follow_leave_the_push_to_git() {
     let env = TestEnv::new();
-    let Some(http) = HttpServer::start_tls(&env, &[("alice", "token-1")]) else {
+    let Some(http) = HttpServer::start_tls(&env, &[("alice", HTTPS_TOKEN.1)]) else {
         return;
     };
-    http.trust_ca(&env);
     env.git(
         env.root(),
         ["config", "--global", "http.extraHeader", "X-Mirror: yes"],
     );
-    let src = env.init_repo("src");
-    let mirror = http.create_repo(&env, "plain");
-    env.install(&src, &[]);
-    add_http_mirror(&env, &src, &http, "viahttp", "plain", "PLAIN_TOKEN");
-    let vars = [("PLAIN_TOKEN", "token-1")];
-    let mut requests = RequestLog::new(&http);
-    run_ok(&env, &src, &["sync"], &vars);
-    assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
+    let (src, mirror, mut requests) = https_mirror_synced_once(&env, &http, "plain");
+    let vars = [HTTPS_TOKEN];
 
     commit_with(&env, &src, "second", &vars);
     env.wait_for_mirrors(&src, &[&mirror]);
@@ -991,6 +970,28 @@ fn git_http_settings_it_does_not_follow_leave_the_push_to_git() {
     assert_eq!(env.refs(&mirror), env.refs(&src));
     assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
     assert!(!run.stderr.contains("in one request"), "said again:\n{run}");
+}
+
+/// The variable holding the https mirrors' password, and its value.
+const HTTPS_TOKEN: (&str, &str) = ("HTTPS_TOKEN", "token-1");
+
+/// A source repository with mirror `viahttp` at the TLS server's repository `repo` (user alice,
+/// password in [`HTTPS_TOKEN`], the server's CA trusted), after one sync: git's own push, a `GET`
+/// and a `POST`. Returns the source, the served repository and the request log after that sync.
+fn https_mirror_synced_once<'a>(
+    env: &TestEnv,
+    http: &'a HttpServer,
+    repo: &str,
+) -> (PathBuf, PathBuf, RequestLog<'a>) {
+    http.trust_ca(env);
+    let src = env.init_repo("src");
+    let mirror = http.create_repo(env, repo);
+    env.install(&src, &[]);
+    add_http_mirror(env, &src, http, "viahttp", repo, HTTPS_TOKEN.0);
+    let mut requests = RequestLog::new(http);
+    run_ok(env, &src, &["sync"], &[HTTPS_TOKEN]);
+    assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
+    (src, mirror, requests)
 }
 
 /// A commit made without our hooks: only an explicit `sync` moves it.
