@@ -941,6 +941,30 @@ fn a_mirror_changed_meanwhile_refuses_the_push_in_one_request_and_the_usual_push
     assert_eq!(requests.next(3), ["POST", "GET", "POST"], "{}", http.logs());
 }
 
+/// A token refused after the mirror took pushes (revoked, expired) is one failed login per pass,
+/// as with `git push` alone: the refusal of the push in one request is the pass's answer, said
+/// as git would say it, and not tried again by `git push` or by the worker.
+#[test]
+fn a_token_refused_after_earlier_pushes_is_one_failed_login_per_pass() {
+    let env = TestEnv::new();
+    let Some(http) = HttpServer::start_tls(&env, &[("alice", HTTPS_TOKEN.1)]) else {
+        return;
+    };
+    let (src, mirror, mut requests) = https_mirror_synced_once(&env, &http, "revoked");
+    let before = env.refs(&mirror);
+    commit_without_hooks(&env, &src, "second");
+    let sync = run(&env, &src, &["sync"], &[(HTTPS_TOKEN.0, "revoked-token")]);
+    assert_eq!(sync.code, Some(3), "{sync}");
+    assert!(
+        sync.line_for("viahttp").contains("authentication failed"),
+        "{sync}"
+    );
+    assert!(!sync.all().contains("revoked-token"), "{sync}");
+    assert_eq!(requests.next(1), ["POST"], "{}", http.logs());
+    assert_eq!(http.rejected_logins(), 1, "{}", http.logs());
+    assert_eq!(env.refs(&mirror), before);
+}
+
 /// Where git's settings ask for something the push in one request does not do (here an extra
 /// header on every request), the push is git's own, every pass. Why is said once, in the
 /// background worker's log: a note written during a pass reaches the log (the worker does not

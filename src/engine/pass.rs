@@ -311,7 +311,8 @@ fn sync_mirror(
         None => git_push::push_patterns(git, mirror, local, known.as_ref(), &atomic, &one_request),
     };
     report.attempt.atomic = atomic.answer();
-    report.attempt.read_refs = direct_dir.is_none() && one_request.answer() != Some(Answer::Pushed);
+    report.attempt.read_refs =
+        direct_dir.is_none() && !matches!(one_request.answer(), Some(Answer::Pushed | Answer::Failed));
     report.attempt.one_request_refused = one_request.answer() == Some(Answer::Refused);
     // Every git of the transfer has ended: nothing of it is left for the next pass to judge.
     drop(inside);

@@ -65,6 +65,10 @@ pub(crate) fn push_patterns(
                     one.set(Answer::Pushed);
                     return Ok(results);
                 }
+                Tried::Failed(err) => {
+                    one.set(Answer::Failed);
+                    return Err(err);
+                }
                 Tried::Declined { refused: true, why } => {
                     eprintln!(
                         "git-repo-sync: {}: no push in one request for a day ({why}); pushing as git does",

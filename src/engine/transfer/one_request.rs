@@ -82,6 +82,8 @@ pub(crate) struct OneRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Answer {
     Pushed,
+    /// The server refused the credential; nothing else was tried.
+    Failed,
     NotTaken,
     /// It does not work for this mirror, for a reason that stays.
     Refused,
@@ -113,6 +115,9 @@ impl OneRequest {
 pub(crate) enum Tried {
     /// The mirror took every change: the result per ref.
     Pushed(BTreeMap<String, RefResult>),
+    /// The server refused the credential: `git push` would only be refused again (a second
+    /// failed login, which a server may count against the account).
+    Failed(anyhow::Error),
     /// Not taken: the push goes the usual way. `refused` when the server or this machine's
     /// set-up does not allow it (not asked again for a while); otherwise the mirror was not as
     /// last left (and kept what it had), or the request was too large, or not sent.
@@ -295,6 +300,15 @@ fn push_or_fail(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &
         }
     };
     let status = response.status().as_u16();
+    if status == 401 {
+        // In git's own words, so that it is explained (and not retried) as git push's would be.
+        let said = std::process::Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(128 << 8),
+            stdout: Vec::new(),
+            stderr: format!("fatal: Authentication failed for '{}'\n", git.url()).into_bytes(),
+        };
+        return Ok(Tried::Failed(git.failure(&said, "git push failed")));
+    }
     let result_type = response
         .headers()
         .get("content-type")
