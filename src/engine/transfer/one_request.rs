@@ -134,8 +134,8 @@ pub(crate) struct Setup {
 }
 
 impl Setup {
-    /// `None` (with why) when the push is better left to git: no token, a proxy, an `http.*`
-    /// setting not followed here, a URL rewritten by `url.*.insteadOf`, no CA file to trust.
+    /// Why not, when the push is better left to git: no token, a proxy, an `http.*` setting not
+    /// followed here, a URL rewritten by `url.*.insteadOf`, no CA file to trust.
     pub(crate) fn new(git: &MirrorGit<'_>) -> Result<Self, String> {
         let token = git.token().ok_or("the mirror has no token_env")?;
         if let Some(var) = ENV_LEFT_TO_GIT.iter().find(|var| std::env::var_os(var).is_some()) {
@@ -143,6 +143,9 @@ impl Setup {
         }
         let settings = http_settings(git).map_err(|err| format!("{err:#}"))?;
         let url = git.url();
+        let scheme = url
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
         for (key, value) in &settings {
             let rewrites =
                 key.starts_with("url.") && (key.ends_with(".insteadof") || key.ends_with(".pushinsteadof"));
@@ -174,7 +177,7 @@ impl Setup {
             .timeout_send_body(timeout)
             .timeout_recv_response(timeout)
             .timeout_recv_body(timeout);
-        if url.starts_with("https://") {
+        if scheme.as_deref() == Some("https") {
             let ca = std::env::var_os("GIT_SSL_CAINFO")
                 .filter(|value| !value.is_empty())
                 .map(std::path::PathBuf::from)
@@ -201,7 +204,7 @@ impl Setup {
                     .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
                     .build(),
             );
-        } else if !url.starts_with("http://") {
+        } else if scheme.as_deref() != Some("http") {
             return Err("not an http(s) URL".into());
         }
         let user = git.mirror().url.user().unwrap_or("git");
