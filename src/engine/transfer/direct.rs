@@ -160,7 +160,7 @@ pub(crate) fn push(
         .iter()
         .map(|change| {
             let result = match change {
-                Change::Update { old, new, .. } if !descends(&source, new, old) => RefResult::Forced {
+                Change::Update { old, new, .. } if !super::descends(&source, new, old) => RefResult::Forced {
                     old: Some(old.clone()),
                 },
                 _ => RefResult::Done,
@@ -172,14 +172,6 @@ pub(crate) fn push(
 
 fn exists(repo: &git2::Repository, oid: &str) -> bool {
     git2::Oid::from_str(oid).is_ok_and(|oid| repo.odb().is_ok_and(|odb| odb.exists(oid)))
-}
-
-/// Whether `new` descends from `old` (a fast-forward); an `old` we do not have is not.
-fn descends(repo: &git2::Repository, new: &str, old: &str) -> bool {
-    let (Ok(new), Ok(old)) = (git2::Oid::from_str(new), git2::Oid::from_str(old)) else {
-        return false;
-    };
-    new == old || repo.graph_descendant_of(new, old).unwrap_or(false)
 }
 
 /// Where a pass stages its packs: `<git common dir>/repo-sync-pack*`.

@@ -15,26 +15,9 @@ use super::one_request::{self, Answer, OneRequest, Tried};
 use crate::config::Mirror;
 use crate::engine::plan::{RefResult, Refs, plan};
 
-/// Whether to push atomically, and what the server answered when asked.
-pub(crate) struct Atomic {
-    /// A forcing mirror whose server did not refuse an atomic push lately.
-    ask: bool,
-    answer: std::cell::Cell<Option<bool>>,
-}
-
-impl Atomic {
-    pub(crate) fn ask(ask: bool) -> Self {
-        Self {
-            ask,
-            answer: std::cell::Cell::new(None),
-        }
-    }
-
-    /// Whether the server took an atomic push, if it was asked this pass.
-    pub(crate) fn answer(&self) -> Option<bool> {
-        self.answer.get()
-    }
-}
+/// Whether to push atomically (a forcing mirror whose server did not refuse an atomic push
+/// lately), and whether the server took it.
+pub(crate) type Atomic = super::Asked<bool>;
 
 /// One `git push` of the mirror's own patterns as refspecs (forced where the mirror forces),
 /// `--prune` where it prunes: git reads the mirror's refs, works out what to send and sends it in
@@ -51,7 +34,7 @@ pub(crate) fn push_patterns(
 ) -> Result<BTreeMap<String, RefResult>> {
     // Forced and atomic, as the push in one request is.
     if one.asked()
-        && atomic.ask
+        && atomic.asked()
         && let Some(known) = known
     {
         let changes = plan(mirror, local, known);
@@ -109,12 +92,12 @@ fn push_atomic_if_asked(
     refspecs: &[String],
     atomic: &Atomic,
 ) -> Result<BTreeMap<String, RefResult>> {
-    if atomic.ask {
+    if atomic.asked() {
         let output = push_once(git, options, refspecs, true)?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         let refused = !output.status.success()
             && (stderr.contains("does not support --atomic") || stderr.contains("atomic push"));
-        atomic.answer.set(Some(!refused));
+        atomic.set(!refused);
         if !refused {
             return results_of(git, &output);
         }

@@ -15,6 +15,44 @@ use self::connection::MirrorGit;
 use crate::config::Mirror;
 use crate::engine::plan::Refs;
 
+/// Something a transfer may ask of a mirror's server this pass (an atomic push, a push in one
+/// request), decided from the state, and what came of it, for the state.
+pub(crate) struct Asked<T: Copy> {
+    ask: bool,
+    answer: std::cell::Cell<Option<T>>,
+}
+
+impl<T: Copy> Asked<T> {
+    pub(crate) fn ask(ask: bool) -> Self {
+        Self {
+            ask,
+            answer: std::cell::Cell::new(None),
+        }
+    }
+
+    pub(crate) fn asked(&self) -> bool {
+        self.ask
+    }
+
+    /// What came of it, if it was asked this pass.
+    pub(crate) fn answer(&self) -> Option<T> {
+        self.answer.get()
+    }
+
+    pub(crate) fn set(&self, answer: T) {
+        self.answer.set(Some(answer));
+    }
+}
+
+/// Whether `new` descends from `old` in `repo` (a fast-forward); an `old` it does not have, or
+/// one that is not a commit, is not.
+pub(crate) fn descends(repo: &git2::Repository, new: &str, old: &str) -> bool {
+    let (Ok(new), Ok(old)) = (git2::Oid::from_str(new), git2::Oid::from_str(old)) else {
+        return false;
+    };
+    new == old || repo.graph_descendant_of(new, old).unwrap_or(false)
+}
+
 /// The mirror's refs, as `git ls-remote --refs` lists them (peeled tags and HEAD left out).
 pub fn remote_refs(git: &MirrorGit<'_>, mirror: &Mirror) -> Result<Refs> {
     if let Some(refs) = local_mirror_refs(mirror) {

@@ -74,10 +74,7 @@ const SYSTEM_CA_FILES: &[&str] = &[
 ];
 
 /// Whether to try a push in one request, and what came of it.
-pub(crate) struct OneRequest {
-    ask: bool,
-    answer: std::cell::Cell<Option<Answer>>,
-}
+pub(crate) type OneRequest = super::Asked<Answer>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Answer {
@@ -87,27 +84,6 @@ pub(crate) enum Answer {
     NotTaken,
     /// It does not work for this mirror, for a reason that stays.
     Refused,
-}
-
-impl OneRequest {
-    pub(crate) fn ask(ask: bool) -> Self {
-        Self {
-            ask,
-            answer: std::cell::Cell::new(None),
-        }
-    }
-
-    pub(crate) fn asked(&self) -> bool {
-        self.ask
-    }
-
-    pub(crate) fn answer(&self) -> Option<Answer> {
-        self.answer.get()
-    }
-
-    pub(crate) fn set(&self, answer: Answer) {
-        self.answer.set(Some(answer));
-    }
 }
 
 /// What came of a push in one request.
@@ -472,11 +448,7 @@ fn result_of(repo: Option<&git2::Repository>, change: &Change) -> RefResult {
         Change::Create { .. } => RefResult::Created,
         Change::Delete { .. } => RefResult::Done,
         Change::Update { old, new, .. } => {
-            let fast_forward = match (repo, git2::Oid::from_str(old), git2::Oid::from_str(new)) {
-                (Some(repo), Ok(old), Ok(new)) => repo.graph_descendant_of(new, old).unwrap_or(false),
-                _ => false,
-            };
-            if fast_forward {
+            if repo.is_some_and(|repo| super::descends(repo, new, old)) {
                 RefResult::Done
             } else {
                 RefResult::Forced {
