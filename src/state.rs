@@ -102,11 +102,7 @@ pub struct MirrorState {
 impl MirrorState {
     /// Whether to ask the server for an atomic push: not while it refused one in the last day.
     pub fn ask_atomic(&self, now: SystemTime) -> bool {
-        self.no_atomic_since
-            .as_deref()
-            .and_then(|since| humantime::parse_rfc3339(since).ok())
-            .and_then(|since| now.duration_since(since).ok())
-            .is_none_or(|age| age >= ATOMIC_ASKED_AGAIN_AFTER)
+        age(self.no_atomic_since.as_deref(), now).is_none_or(|age| age >= REFUSAL_BELIEVED_FOR)
     }
 
     /// Whether to push in one request, on what was last left on the mirror: while the mirror's
@@ -114,21 +110,22 @@ impl MirrorState {
     /// never had included, is seen within the hour), and not while it did not work in the last
     /// day.
     pub fn try_one_request(&self, now: SystemTime) -> bool {
-        let age = |at: &Option<String>| {
-            at.as_deref()
-                .and_then(|at| humantime::parse_rfc3339(at).ok())
-                .and_then(|at| now.duration_since(at).ok())
-        };
-        age(&self.refs_read_at).is_some_and(|age| age < REFS_TRUSTED_FOR)
-            && age(&self.no_one_request_since).is_none_or(|age| age >= ATOMIC_ASKED_AGAIN_AFTER)
+        age(self.refs_read_at.as_deref(), now).is_some_and(|age| age < REFS_TRUSTED_FOR)
+            && age(self.no_one_request_since.as_deref(), now).is_none_or(|age| age >= REFUSAL_BELIEVED_FOR)
     }
+}
+
+/// How long before `now` the state's timestamp `at` was (`None`: none, unreadable, or later).
+fn age(at: Option<&str>, now: SystemTime) -> Option<std::time::Duration> {
+    let at = humantime::parse_rfc3339(at?).ok()?;
+    now.duration_since(at).ok()
 }
 
 /// How long what a pass read of a mirror's refs is trusted for pushes in one request.
 const REFS_TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
-/// How long a server that refused atomic pushes is taken at its word.
-const ATOMIC_ASKED_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+/// How long a server's refusal (of atomic pushes, of a push in one request) is taken at its word.
+const REFUSAL_BELIEVED_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 impl State {
     /// Reads the state file; a missing or unreadable one is an empty state (it is ours, and a
