@@ -891,19 +891,7 @@ fn an_https_mirror_pushed_to_before_takes_the_next_commits_in_one_request() {
     assert!(said.contains("refs/heads/main"), "{said}");
     assert_eq!(requests.next(1), ["POST"], "{}", http.logs());
 
-    let no_hooks = env.root().join("no-hooks");
-    env.git(
-        &src,
-        [
-            "-c",
-            &format!("core.hooksPath={}", s(&no_hooks)),
-            "commit",
-            "-q",
-            "--amend",
-            "-m",
-            "amended",
-        ],
-    );
+    git_without_hooks(&env, &src, &["commit", "-q", "--amend", "-m", "amended"]);
     let said = run_ok(&env, &src, &["sync", "-v"], &vars).stdout;
     assert_eq!(env.refs(&mirror), env.refs(&src));
     assert!(said.contains("forced update refs/heads/main"), "{said}");
@@ -1020,20 +1008,18 @@ fn https_mirror_synced_once<'a>(
 
 /// A commit made without our hooks: only an explicit `sync` moves it.
 fn commit_without_hooks(env: &TestEnv, repo: &Path, message: &str) {
+    env.change_file(repo, message);
+    git_without_hooks(env, repo, &["commit", "-q", "-m", message]);
+}
+
+/// `git args` in `repo` with an empty hooks directory: no hook of ours fires.
+fn git_without_hooks(env: &TestEnv, repo: &Path, args: &[&str]) {
     let no_hooks = env.root().join("no-hooks");
     std::fs::create_dir_all(&no_hooks).expect("an empty hooks dir");
-    env.change_file(repo, message);
-    env.git(
-        repo,
-        [
-            "-c",
-            &format!("core.hooksPath={}", s(&no_hooks)),
-            "commit",
-            "-q",
-            "-m",
-            message,
-        ],
-    );
+    let hooks_path = format!("core.hooksPath={}", s(&no_hooks));
+    let mut all = vec!["-c", hooks_path.as_str()];
+    all.extend_from_slice(args);
+    env.git(repo, all);
 }
 
 /// The methods of the requests lighttpd logged for git (`GET` of `info/refs`, `POST` of a push).
