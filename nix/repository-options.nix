@@ -49,6 +49,7 @@ let
       retries = optional (types.ints.between 0 20) "How often a background sync tries the mirror again after a failure that may pass.";
       retry_max_delay = optional (types.ints.between 1 3600) "The longest wait between two tries, in seconds.";
       ssh_keep_open = optional (types.ints.between 0 3600) "ssh only: seconds the connection stays open after a sync, for the next one to the same host; 0 closes it with the sync.";
+      shallow = optional types.bool "Push a shallow clone as it is (the mirror must accept shallow pushes); without it a shallow clone is refused.";
       create = optional types.bool "Local mirrors only: create the mirror, empty, when it is missing but the directory its URL names before any template is there.";
       on_failure = optional types.str "A command run by `sh -c` when the mirror starts failing.";
     };
@@ -66,7 +67,7 @@ let
         ${description} A string is the mirror's URL; an attribute set also
         takes the other keys of a mirror in `repo-sync.toml` (`refs`,
         `prune`, `force`, `identity_file`, `token_env`, `timeout`,
-        `trust_new_host_key`, `retries`, `retry_max_delay`, `ssh_keep_open`, `create`,
+        `trust_new_host_key`, `retries`, `retry_max_delay`, `ssh_keep_open`, `shallow`, `create`,
         `on_failure`),
         each left to git-repo-sync's default when null.
       '';

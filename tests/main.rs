@@ -36,6 +36,7 @@ mod mirror_work_tree;
 mod missing_binary;
 mod progress;
 mod rejections;
+mod repository_kinds;
 mod schedule;
 mod server_post_receive;
 mod status;

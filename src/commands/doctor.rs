@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::reach::Reach;
 use crate::cli::DoctorArgs;
 use crate::config::Config;
-use crate::repo::Repo;
 use crate::repo::quoted;
+use crate::repo::{ObjectFormat, Repo};
 use crate::state::{State, SyncResult};
 use crate::{ExitStatus, git, triggers, worker};
 
@@ -181,8 +181,18 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
     };
     checks.push(pending_check(repo));
     if let Some(config) = &config {
+        if repo.is_shallow() && config.mirrors.values().any(|mirror| !mirror.shallow) {
+            checks.push(Check::problem(
+                "history",
+                crate::engine::SHALLOW_REFUSED,
+                "git fetch --unshallow",
+            ));
+        }
         for (name, mirror) in &config.mirrors {
             checks.push(reach_check(repo, name, mirror));
+            if let Some(problem) = format_problem(repo, name, mirror) {
+                checks.push(problem);
+            }
             let last = state.as_ref().and_then(|state| state.mirrors.get(name));
             if let Some(seen) = last.filter(|seen| seen.last_result == Some(SyncResult::Failed)) {
                 checks.push(Check::problem(
@@ -203,6 +213,19 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
         }
     }
     checks
+}
+
+/// A mirror on this machine whose objects are named in another format than ours, which git
+/// cannot push to (a remote one shows through its last sync, as only a push tells).
+fn format_problem(repo: &Repo, name: &str, mirror: &crate::config::Mirror) -> Option<Check> {
+    let dir = crate::engine::local_git_dir(mirror)?;
+    let (ours, theirs) = (repo.object_format().ok()?, ObjectFormat::of(&dir).ok()?);
+    (ours != theirs).then(|| {
+        let err = crate::repo::format_mismatch(ours, theirs, mirror.url.local_path());
+        let text = format!("{err:#}");
+        let (problem, fix) = text.split_once(": ").unwrap_or((&text, "create the mirror anew"));
+        Check::problem("object format", format!("{name}: {problem}"), fix)
+    })
 }
 
 fn pending_check(repo: &Repo) -> Check {

@@ -55,7 +55,7 @@ pub(crate) fn prepare_local_mirror(repo: &Repo, url: &MirrorUrl, dry_run: bool) 
         return Ok(None);
     };
     if path.exists() {
-        if git2::Repository::open_bare(path).is_err() && git2::Repository::open(path).is_err() {
+        if Repo::open(path).is_err() {
             bail!(
                 "mirror path {} exists and is not a git repository; point the mirror at a bare repository \
                  or at a path that does not exist yet",

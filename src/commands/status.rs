@@ -43,6 +43,9 @@ struct MirrorStatus {
     last_pushed_count: usize,
     /// Refs whose value here differs from what the mirror last took in full (`None`: never did).
     pending: Option<Vec<String>>,
+    /// This repository is a shallow clone and the mirror is set to take it as it is: it holds
+    /// only the history this clone has.
+    shallow: bool,
 }
 
 pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
@@ -71,12 +74,14 @@ fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -> Result<St
             )),
         ),
     };
+    let shallow_source = repo.is_shallow();
     let mirrors = config
         .mirrors
         .iter()
         .map(|(name, mirror)| {
             let seen = state.mirrors.get(name).cloned().unwrap_or_default();
             Ok(MirrorStatus {
+                shallow: shallow_source && mirror.shallow,
                 pending: engine::pending(repo, name, mirror)?,
                 name: name.clone(),
                 url: mirror.url.redacted(),
@@ -221,6 +226,12 @@ fn print_table(report: &StatusReport, repo: &Repo) {
             _ => detail,
         };
         anstream::println!("{:width$}  {}  {detail}", mirror.name, mirror.url);
+        if mirror.shallow {
+            anstream::println!(
+                "{:width$}  shallow: holds only the history of this shallow clone (its `shallow` setting)",
+                ""
+            );
+        }
         if let Some(pending) = mirror.pending.as_ref().filter(|p| !p.is_empty()) {
             let shown: Vec<&str> = pending.iter().take(5).map(String::as_str).collect();
             let more = if pending.len() > shown.len() { ", ..." } else { "" };

@@ -257,6 +257,17 @@ pub static FIELDS: &[Field] = &[
         set: |m, v| m.ssh_keep_open = Some(integer(&v)),
     },
     Field {
+        key: "shallow",
+        default: "false",
+        kind: Kind::Bool,
+        flag: Flag::Enable,
+        help: "Push a shallow clone as it is: the mirror gets only the history this clone has, and \
+               must accept shallow pushes (`receive.shallowUpdate`). Without it a shallow clone is \
+               refused, since its mirror could not be cloned.",
+        get: |m| m.shallow.then_some(toml::Value::Boolean(true)),
+        set: |m, v| m.shallow = v.as_bool().unwrap_or(false),
+    },
+    Field {
         key: "create",
         default: "false",
         kind: Kind::Bool,
@@ -310,6 +321,7 @@ mod tests {
             ("retries", toml::Value::Integer(0)),
             ("retry_max_delay", toml::Value::Integer(5)),
             ("ssh_keep_open", toml::Value::Integer(0)),
+            ("shallow", toml::Value::Boolean(true)),
             ("create", toml::Value::Boolean(true)),
             ("on_failure", toml::Value::String("notify-send x".into())),
         ];

@@ -46,6 +46,7 @@ pub struct Mirror {
     pub retries: Option<u32>,
     pub retry_max_delay: Option<u64>,
     pub ssh_keep_open: Option<u64>,
+    pub shallow: bool,
     pub create: bool,
     pub on_failure: Option<String>,
     /// With `create`, the directory that must already be there: the fixed part of a templated
@@ -149,6 +150,7 @@ impl Mirror {
             retries: None,
             retry_max_delay: None,
             ssh_keep_open: None,
+            shallow: false,
             create: false,
             on_failure: None,
             create_below: None,

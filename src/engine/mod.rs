@@ -17,8 +17,10 @@ pub(crate) mod transfer;
 
 pub use known::{forget, known_refs, pending};
 pub use outcome::Report;
+pub(crate) use pass::SHALLOW_REFUSED;
 pub use pass::{PassKind, run_pass};
 pub use plan::{Change, RefResult, Refs, fingerprint, local_refs, plan};
 pub use transfer::connection::{MirrorGit, Permanent, reason_lines};
 pub use transfer::git_push::parse_porcelain;
+pub(crate) use transfer::local_git_dir;
 pub use transfer::remote_refs;

@@ -19,7 +19,7 @@ use super::transfer::git_push::{self, Atomic};
 use super::transfer::one_request::{Answer, OneRequest};
 use super::transfer::shared_ssh::SharedSsh;
 use crate::config::{Config, Mirror};
-use crate::repo::Repo;
+use crate::repo::{ObjectFormat, Repo};
 use crate::state::State;
 
 /// How a pass runs: in the foreground for `sync`, in the background worker, or in the
@@ -86,6 +86,8 @@ pub fn run_pass(
     );
     let source = Source {
         repo,
+        format: repo.object_format()?,
+        shallow: repo.is_shallow(),
         ssh: &ssh,
         common_dir: &repo.common_dir,
         local: &local,
@@ -163,6 +165,11 @@ pub fn run_pass(
     Ok(reports)
 }
 
+/// Why a shallow clone is pushed to no mirror that does not ask for one.
+pub(crate) const SHALLOW_REFUSED: &str = "this repository is a shallow clone: a mirror of it would lack \
+     the history before the cut and could not be cloned, so nothing was pushed; run `git fetch \
+     --unshallow` here, or set `shallow = true` on a mirror meant to hold only this clone's history";
+
 /// What the state says to ask of a mirror's server this pass.
 #[derive(Debug, Clone, Copy)]
 struct Asks {
@@ -177,6 +184,10 @@ struct Asks {
 #[derive(Clone, Copy)]
 struct Source<'a> {
     repo: &'a Repo,
+    format: ObjectFormat,
+    /// A shallow clone: pushed only to mirrors set to take one, and never directly (a mirror
+    /// needs git's record of where the history was cut).
+    shallow: bool,
     ssh: &'a SharedSsh,
     common_dir: &'a Path,
     local: &'a Refs,
@@ -251,6 +262,8 @@ fn sync_mirror(
 ) -> (Report, bool) {
     let Source {
         repo,
+        format,
+        shallow,
         ssh,
         common_dir,
         local,
@@ -262,6 +275,9 @@ fn sync_mirror(
         let recoverable = err.downcast_ref::<Permanent>().is_none();
         (report, recoverable)
     };
+    if shallow && !mirror.shallow {
+        return fail(report, &anyhow::Error::new(Permanent(SHALLOW_REFUSED.to_owned())));
+    }
     match ssh.socket_for(name, attempt) {
         Ok(socket) => git.share(socket),
         Err(said) => return fail(report, &git.failure(&said, "connecting")),
@@ -273,6 +289,16 @@ fn sync_mirror(
     // A mirror on this machine may hold what a killed pass of ours left there; it goes first,
     // even when there is nothing to move, so that nothing of ours stays behind.
     let local_dir = transfer::local_git_dir(mirror);
+    if let Some(dir) = &local_dir {
+        match ObjectFormat::of(dir) {
+            Ok(theirs) if theirs != format => {
+                let err = crate::repo::format_mismatch(format, theirs, mirror.url.local_path());
+                return fail(report, &anyhow::Error::new(Permanent(format!("{err:#}"))));
+            }
+            Ok(_) => {}
+            Err(err) => return fail(report, &err),
+        }
+    }
     if local_dir.is_some() {
         for note in leftovers::repair(common_dir, name) {
             eprintln!("git-repo-sync: mirror '{name}': {note}");
@@ -282,7 +308,7 @@ fn sync_mirror(
     let known = known_refs_in(common_dir, name);
     // A plain mirror on this machine is filled directly, from a plan made against its refs
     // (read in process); any other gets one `git push`, which reads the refs itself.
-    let direct_dir = direct::eligible(mirror);
+    let direct_dir = if shallow { None } else { direct::eligible(mirror) };
     let (remote, changes) = if direct_dir.is_some() {
         let remote = match transfer::remote_refs(git, mirror) {
             Ok(remote) => remote,

@@ -41,15 +41,32 @@ impl Change {
     }
 }
 
-/// The local refs of the repository (symbolic refs left out: a mirror gets what they point at).
+/// The local refs of the repository (symbolic refs left out: a mirror gets what they point at),
+/// read in process where libgit2 opens the repository, else by git.
 pub fn local_refs(repo: &Repo) -> Result<Refs> {
-    let git = git2::Repository::open_bare(&repo.common_dir)
-        .with_context(|| format!("opening {}", crate::repo::quoted(&repo.common_dir)))?;
+    let Ok(git) = git2::Repository::open_bare(&repo.common_dir) else {
+        return local_refs_by_git(repo);
+    };
     let mut refs = Refs::new();
     for reference in git.references().context("listing refs")? {
         let reference = reference.context("reading a ref")?;
         if let (Ok(name), Some(target)) = (reference.name(), reference.target()) {
             refs.insert(name.to_owned(), target.to_string());
+        }
+    }
+    Ok(refs)
+}
+
+/// [`local_refs`] as `git for-each-ref` lists them: for reftable refs and SHA-256 objects.
+fn local_refs_by_git(repo: &Repo) -> Result<Refs> {
+    let listing = repo
+        .git_stdout(&["for-each-ref", "--format=%(objectname)%00%(refname)%00%(symref)"])?
+        .unwrap_or_default();
+    let mut refs = Refs::new();
+    for line in String::from_utf8_lossy(&listing).lines() {
+        let mut fields = line.split('\0');
+        if let (Some(oid), Some(name), Some("")) = (fields.next(), fields.next(), fields.next()) {
+            refs.insert(name.to_owned(), oid.to_owned());
         }
     }
     Ok(refs)

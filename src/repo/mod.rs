@@ -9,8 +9,10 @@ use anyhow::{Context as _, Result, bail};
 use crate::git;
 
 mod files;
+mod format;
 mod tree;
 pub use files::Kept;
+pub use format::{ObjectFormat, mismatch as format_mismatch};
 pub use tree::find_below;
 
 /// A repository as git-repo-sync sees it.
@@ -25,23 +27,23 @@ pub struct Repo {
 
 impl Repo {
     /// The repository around the current directory, honouring `GIT_DIR` like git itself (hooks
-    /// run with it set).
+    /// run with it set). Found in process where libgit2 opens it, else by git itself.
     pub fn discover() -> Result<Self> {
-        let repo = git2::Repository::open_from_env().map_err(|err| {
-            let here = std::env::current_dir().unwrap_or_default();
-            if err.code() == git2::ErrorCode::Owner {
-                return anyhow::anyhow!(
-                    "{}; run git-repo-sync as the repository's owner (sudo -u OWNER git-repo-sync ...)",
-                    err.message()
-                );
-            }
-            anyhow::anyhow!(
-                "{} is not inside a git repository ({}); run this in a repository or pass its path",
-                quoted(here),
+        match git2::Repository::open_from_env() {
+            Ok(repo) => Self::from_git2(&repo),
+            Err(err) if err.code() == git2::ErrorCode::Owner => Err(anyhow::anyhow!(
+                "{}; run git-repo-sync as the repository's owner (sudo -u OWNER git-repo-sync ...)",
                 err.message()
-            )
-        })?;
-        Self::from_git2(&repo)
+            )),
+            Err(_) => Self::ask_git(None).map_err(|said| {
+                let here = std::env::current_dir().unwrap_or_default();
+                anyhow::anyhow!(
+                    "{} is not inside a repository git opens (git says: {said}); run this in a \
+                     repository or pass its path",
+                    quoted(here)
+                )
+            }),
+        }
     }
 
     /// The repository at exactly `path` (a work tree's top, a `.git` dir or a bare repository).
@@ -50,22 +52,81 @@ impl Repo {
             path,
             git2::RepositoryOpenFlags::NO_SEARCH,
             std::iter::empty::<&std::ffi::OsStr>(),
-        )
-        .map_err(|err| {
-            // git (and libgit2) refuse a repository of another user unless it is a
-            // safe.directory; what to do then is to run as that user, as for install.
-            if err.code() == git2::ErrorCode::Owner
-                && let Ok(Some(owner)) = ForeignOwner::of(path)
-            {
-                return owner.refusal(path, &shell_command(std::env::args_os().skip(1)));
-            }
+        );
+        let err = match repo {
+            Ok(repo) => return Self::from_git2(&repo),
+            Err(err) => err,
+        };
+        // git (and libgit2) refuse a repository of another user unless it is a safe.directory;
+        // what to do then is to run as that user, as for install.
+        if err.code() == git2::ErrorCode::Owner
+            && let Ok(Some(owner)) = ForeignOwner::of(path)
+        {
+            return Err(owner.refusal(path, &shell_command(std::env::args_os().skip(1))));
+        }
+        Self::ask_git(Some(path)).map_err(|said| {
             anyhow::anyhow!(
-                "{} is not a git repository ({}); pass the top of a work tree or a bare repository",
-                quoted(path),
-                err.message()
+                "{} is not a repository git opens (git says: {said}); pass the top of a work \
+                     tree or a bare repository",
+                quoted(path)
             )
-        })?;
-        Self::from_git2(&repo)
+        })
+    }
+
+    /// The repository as git itself finds it: around the current directory as git would (`None`),
+    /// or at exactly `path`. For what libgit2 cannot open (reftable refs, SHA-256 objects, an
+    /// extension newer than it); the error is what git said.
+    fn ask_git(path: Option<&Path>) -> std::result::Result<Self, String> {
+        let mut cmd = std::process::Command::new("git");
+        cmd.env("LC_ALL", "C").stdin(std::process::Stdio::null());
+        if let Some(path) = path {
+            // Exactly there: not a repository above it, nor the one a hook's GIT_DIR names.
+            for var in git::LOCAL_ENV_VARS {
+                cmd.env_remove(var);
+            }
+            if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+                cmd.env("GIT_CEILING_DIRECTORIES", parent);
+            }
+            cmd.current_dir(path);
+        }
+        // The last answer fails outside a work tree; the ones before it are printed all the same.
+        cmd.args([
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-common-dir",
+            "--is-bare-repository",
+            "--is-inside-work-tree",
+            "--show-toplevel",
+        ]);
+        let output = cmd
+            .output()
+            .map_err(|err| format!("running git failed: {err} (is git installed?)"))?;
+        let lines: Vec<&[u8]> = output.stdout.split(|&b| b == b'\n').collect();
+        let (Some(common), Some(bare), Some(inside)) = (lines.first(), lines.get(1), lines.get(2)) else {
+            let said = String::from_utf8_lossy(&output.stderr);
+            let said = said.lines().next().unwrap_or("nothing").trim();
+            return Err(said.strip_prefix("fatal: ").unwrap_or(said).to_owned());
+        };
+        let common_dir = absolute(&path_of(common)).map_err(|err| format!("{err:#}"))?;
+        let work_tree = match (*bare == b"true", *inside == b"true", lines.get(3)) {
+            (true, _, _) => None,
+            (false, true, Some(top)) if !top.is_empty() => Some(path_of(top)),
+            // Inside the git dir of a work tree, which git does not name from there: where
+            // libgit2 would take it, beside a `.git`.
+            _ => common_dir
+                .file_name()
+                .filter(|name| *name == ".git")
+                .and_then(|_| common_dir.parent())
+                .map(Path::to_path_buf),
+        };
+        let work_tree = work_tree
+            .map(|top| absolute(&top))
+            .transpose()
+            .map_err(|err| format!("{err:#}"))?;
+        Ok(Self {
+            common_dir,
+            work_tree,
+        })
     }
 
     /// `paths` opened one by one, or the repository around the current directory when empty.
@@ -122,34 +183,39 @@ impl Repo {
     /// The branch the repository's HEAD names (`main` for `refs/heads/main`), unborn or not;
     /// `None` when HEAD is detached or unreadable.
     pub fn head_branch(&self) -> Option<String> {
-        let repo = git2::Repository::open_bare(&self.common_dir).ok()?;
-        let head = repo.find_reference("HEAD").ok()?;
-        head.symbolic_target()
-            .ok()
-            .flatten()?
-            .strip_prefix("refs/heads/")
-            .map(str::to_owned)
+        let target = match git2::Repository::open_bare(&self.common_dir) {
+            Ok(repo) => repo
+                .find_reference("HEAD")
+                .ok()?
+                .symbolic_target()
+                .ok()
+                .flatten()?
+                .to_owned(),
+            Err(_) => {
+                let said = self.git_output(None, &["symbolic-ref", "-q", "HEAD"]).ok()??;
+                String::from_utf8(said).ok()?.trim_end().to_owned()
+            }
+        };
+        target.strip_prefix("refs/heads/").map(str::to_owned)
+    }
+
+    /// Whether this is a shallow clone (`git clone --depth N`): git records where the history
+    /// was cut in `shallow`.
+    pub fn is_shallow(&self) -> bool {
+        self.common_dir.join("shallow").is_file()
+    }
+
+    /// How this repository names its objects.
+    pub fn object_format(&self) -> Result<ObjectFormat> {
+        ObjectFormat::of(&self.common_dir)
     }
 
     /// Creates an empty bare repository at `path` (and its missing parents) for this
-    /// repository's mirror, its HEAD naming this repository's branch, as `git clone --bare`
-    /// would, so that `git log` in the mirror shows what arrived rather than an unborn default
-    /// branch. In process, and without the user's git template: a template directory with our
-    /// hooks in it (`install --template-dir`) must not make the mirror a source of its own.
+    /// repository's mirror: with this repository's object format, made by the user's git so that
+    /// its defaults apply, its HEAD naming this repository's branch as `git clone --bare` would
+    /// (so that `git log` in the mirror shows what arrived rather than an unborn default branch).
     pub fn init_bare_mirror(&self, path: &Path) -> Result<()> {
-        let mut options = git2::RepositoryInitOptions::new();
-        options
-            .bare(true)
-            .mkpath(true)
-            .no_reinit(true)
-            .external_template(false);
-        let branch = self.head_branch().map(|branch| format!("refs/heads/{branch}"));
-        if let Some(head) = &branch {
-            options.initial_head(head);
-        }
-        git2::Repository::init_opts(path, &options)
-            .map(drop)
-            .map_err(|err| anyhow::anyhow!("creating the bare mirror {}: {}", quoted(path), err.message()))
+        format::init_bare(path, self.object_format()?, self.head_branch().as_deref())
     }
 
     /// The path of a file of ours in the common git dir.
@@ -301,6 +367,23 @@ impl Repo {
             ),
         }
     }
+}
+
+/// The git config as git would read it for the repository whose common git dir is `git_dir`
+/// (system, global, then the repository's own file), without opening the repository: libgit2
+/// reads a config file of any repository, where it opens only some repositories.
+pub fn config_of(git_dir: &Path) -> Result<git2::Config> {
+    if let Ok(config) = git2::Repository::open_bare(git_dir).and_then(|repo| repo.config()) {
+        return Ok(config);
+    }
+    let mut config = git2::Config::open_default().context("reading the git config")?;
+    let path = git_dir.join("config");
+    if path.is_file() {
+        config
+            .add_file(&path, git2::ConfigLevel::Local, false)
+            .with_context(|| format!("reading {}", quoted(&path)))?;
+    }
+    Ok(config)
 }
 
 /// `path` for a message: as it is when that is plain text, else quoted with its escapes

@@ -26,6 +26,9 @@ const TOKEN_HELPER: &str = "!f() { test \"$1\" = get || exit 0; \
                             echo \"username=$GIT_REPO_SYNC_USERNAME\"; \
                             echo \"password=$GIT_REPO_SYNC_TOKEN\"; }; f";
 
+/// What git says when the mirror names its objects in the other format (SHA-1 against SHA-256).
+const HASH_MISMATCH: &str = "does not support this repository's hash algorithm";
+
 /// What git and ssh print when credentials are missing or refused.
 const AUTH_MARKERS: &[&str] = &[
     "Permission denied (",
@@ -237,7 +240,8 @@ impl<'a> MirrorGit<'a> {
     pub fn failure(&self, output: &Output, doing: &str) -> anyhow::Error {
         let message = format!("{doing}: {}", self.explain(output));
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let permanent = stderr.contains("Host key verification failed")
+        let permanent = stderr.contains(HASH_MISMATCH)
+            || stderr.contains("Host key verification failed")
             || stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
             || AUTH_MARKERS.iter().any(|marker| stderr.contains(marker));
         if permanent {
@@ -251,6 +255,14 @@ impl<'a> MirrorGit<'a> {
     pub fn explain(&self, output: &Output) -> String {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let detail = git_error(&stderr, output);
+        if stderr.contains(HASH_MISMATCH)
+            && let Ok(ours) = crate::repo::ObjectFormat::of(self.common_dir())
+        {
+            return format!(
+                "{} ({detail})",
+                crate::repo::format_mismatch(ours, ours.other(), None)
+            );
+        }
         if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
             let host = self.mirror.url.host().unwrap_or("the mirror's host");
             return format!(
@@ -286,9 +298,9 @@ fn ssh_command(common_dir: &Path, mirror: &Mirror) -> String {
         .ok()
         .filter(|value| !value.trim().is_empty())
         .or_else(|| {
-            git2::Repository::open_bare(common_dir)
-                .and_then(|repo| repo.config())
-                .and_then(|config| config.get_string("core.sshCommand"))
+            crate::repo::config_of(common_dir)
+                .ok()?
+                .get_string("core.sshCommand")
                 .ok()
                 .filter(|value| !value.trim().is_empty())
         })

@@ -118,8 +118,7 @@ pub(crate) fn push(
     remote: &Refs,
     packs: &SharedPacks,
 ) -> Result<BTreeMap<String, RefResult>> {
-    let source = git2::Repository::open_bare(common_dir)
-        .with_context(|| format!("opening {}", crate::repo::quoted(common_dir)))?;
+    let source = super::SourceObjects::open(common_dir);
     let mut wants: Vec<&str> = changes
         .iter()
         .filter_map(|change| match change {
@@ -131,11 +130,8 @@ pub(crate) fn push(
     wants.dedup();
     if !wants.is_empty() {
         // What the mirror has and we have too is left out of the pack.
-        let mut haves: Vec<&str> = remote
-            .values()
-            .map(String::as_str)
-            .filter(|oid| exists(&source, oid))
-            .collect();
+        let theirs: Vec<&str> = remote.values().map(String::as_str).collect();
+        let mut haves = source.present(&theirs)?;
         haves.sort_unstable();
         haves.dedup();
         let slot = packs.get(common_dir, mirror_dir, &wants, &haves)?;
@@ -160,7 +156,7 @@ pub(crate) fn push(
         .iter()
         .map(|change| {
             let result = match change {
-                Change::Update { old, new, .. } if !super::descends(&source, new, old) => RefResult::Forced {
+                Change::Update { old, new, .. } if !source.descends(new, old) => RefResult::Forced {
                     old: Some(old.clone()),
                 },
                 _ => RefResult::Done,
@@ -168,10 +164,6 @@ pub(crate) fn push(
             (change.refname().to_owned(), result)
         })
         .collect())
-}
-
-fn exists(repo: &git2::Repository, oid: &str) -> bool {
-    git2::Oid::from_str(oid).is_ok_and(|oid| repo.odb().is_ok_and(|odb| odb.exists(oid)))
 }
 
 /// Where a pass stages its packs: `<git common dir>/repo-sync-pack*`.
@@ -393,31 +385,6 @@ fn receive(mirror_dir: &Path, staged: &Staged) -> Result<()> {
     Ok(())
 }
 
-/// Runs `cmd` with `input` on its stdin (written from a thread, as the command may fill its
-/// stderr pipe before it has read everything), failing with its stderr.
-fn run_fed(mut cmd: std::process::Command, input: String, what: &str) -> Result<()> {
-    cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().with_context(|| format!("starting {what}"))?;
-    let mut stdin = child
-        .stdin
-        .take()
-        .with_context(|| format!("{what} without stdin"))?;
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let output = child
-        .wait_with_output()
-        .with_context(|| format!("running {what}"))?;
-    let written = writer
-        .join()
-        .map_err(|_| anyhow::anyhow!("feeding {what} panicked"))?;
-    if !output.status.success() {
-        bail!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    written.with_context(|| format!("feeding {what}"))
-}
-
 /// Gives a mirror that has no ref at all its refs as one `packed-refs` file, the way `git clone`
 /// does, instead of one loose file per ref: a first sync of hundreds of refs into several new
 /// mirrors spent most of its time there. Done under git's own `packed-refs.lock`, and only while
@@ -492,8 +459,8 @@ fn update_refs(mirror_dir: &Path, changes: &[Change]) -> Result<()> {
     }
     commands.push_str("prepare\ncommit\n");
     let mut cmd = git::in_git_dir(mirror_dir);
-    cmd.args(["update-ref", "--stdin"]).stdout(Stdio::null());
-    run_fed(cmd, commands, "git update-ref").context(
+    cmd.args(["update-ref", "--stdin"]);
+    super::run_fed(cmd, commands.into_bytes(), "git update-ref").map(drop).context(
         "moving the mirror's refs; nothing was changed (did the mirror change while it was being updated?)",
     )
 }

@@ -9,6 +9,8 @@ pub(crate) mod git_push;
 pub(crate) mod one_request;
 pub(crate) mod shared_ssh;
 
+use std::path::Path;
+
 use anyhow::{Context as _, Result};
 
 use self::connection::MirrorGit;
@@ -44,13 +46,96 @@ impl<T: Copy> Asked<T> {
     }
 }
 
-/// Whether `new` descends from `old` in `repo` (a fast-forward); an `old` it does not have, or
-/// one that is not a commit, is not.
-pub(crate) fn descends(repo: &git2::Repository, new: &str, old: &str) -> bool {
-    let (Ok(new), Ok(old)) = (git2::Oid::from_str(new), git2::Oid::from_str(old)) else {
-        return false;
-    };
-    new == old || repo.graph_descendant_of(new, old).unwrap_or(false)
+/// The source repository's objects, asked in process where libgit2 opens the repository, and of
+/// git itself where it cannot (reftable refs, SHA-256 objects).
+pub(crate) struct SourceObjects<'a> {
+    common_dir: &'a Path,
+    in_process: Option<git2::Repository>,
+}
+
+impl<'a> SourceObjects<'a> {
+    pub(crate) fn open(common_dir: &'a Path) -> Self {
+        Self {
+            common_dir,
+            in_process: git2::Repository::open_bare(common_dir).ok(),
+        }
+    }
+
+    /// Those of `oids` the repository has, in their order.
+    pub(crate) fn present<'o>(&self, oids: &[&'o str]) -> Result<Vec<&'o str>> {
+        if let Some(repo) = &self.in_process {
+            let odb = repo.odb().context("opening the object database")?;
+            return Ok(oids
+                .iter()
+                .copied()
+                .filter(|oid| git2::Oid::from_str(oid).is_ok_and(|oid| odb.exists(oid)))
+                .collect());
+        }
+        if oids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut input = oids.join("\n");
+        input.push('\n');
+        let mut cmd = crate::git::in_git_dir(self.common_dir);
+        cmd.args(["cat-file", "--batch-check=%(objectname)"]);
+        let listed = run_fed(cmd, input.into_bytes(), "git cat-file")?;
+        let found: std::collections::HashSet<&str> = std::str::from_utf8(&listed)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| !line.ends_with(" missing"))
+            .collect();
+        Ok(oids.iter().copied().filter(|oid| found.contains(oid)).collect())
+    }
+
+    /// Whether `new` descends from `old` (a fast-forward); an `old` we do not have, or one that
+    /// is not a commit, does not.
+    pub(crate) fn descends(&self, new: &str, old: &str) -> bool {
+        if new == old {
+            return true;
+        }
+        match &self.in_process {
+            Some(repo) => match (git2::Oid::from_str(new), git2::Oid::from_str(old)) {
+                (Ok(new), Ok(old)) => repo.graph_descendant_of(new, old).unwrap_or(false),
+                _ => false,
+            },
+            None => crate::git::in_git_dir(self.common_dir)
+                .args(["merge-base", "--is-ancestor", "--", old, new])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success()),
+        }
+    }
+}
+
+/// Runs `cmd` with `input` on its stdin (written from a thread, as the command may fill its
+/// output pipes before it has read everything) and returns its stdout, failing with its stderr.
+pub(crate) fn run_fed(mut cmd: std::process::Command, input: Vec<u8>, what: &str) -> Result<Vec<u8>> {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().with_context(|| format!("starting {what}"))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .with_context(|| format!("{what} without stdin"))?;
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child
+        .wait_with_output()
+        .with_context(|| format!("running {what}"))?;
+    let written = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("feeding {what} panicked"))?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    written.with_context(|| format!("feeding {what}"))?;
+    Ok(output.stdout)
 }
 
 /// The mirror's refs, as `git ls-remote --refs` lists them (peeled tags and HEAD left out).
@@ -99,9 +184,17 @@ fn local_mirror_refs(mirror: &Mirror) -> Option<Refs> {
 }
 
 /// The git dir of a mirror on this machine that git-repo-sync writes into, directly or through
-/// `git push` (its path without a trailing `/`, as processes working there name it).
+/// `git push` (its path without a trailing `/`, as processes working there name it). A
+/// repository libgit2 cannot open is recognised by its layout, as git recognises one.
 pub(crate) fn local_git_dir(mirror: &Mirror) -> Option<std::path::PathBuf> {
-    Some(open_local_mirror(mirror)?.path().components().collect())
+    if let Some(repo) = open_local_mirror(mirror) {
+        return Some(repo.path().components().collect());
+    }
+    let path = mirror.url.local_path()?;
+    [path.to_path_buf(), path.join(".git")]
+        .into_iter()
+        .find(|dir| dir.join("HEAD").is_file() && dir.join("objects").is_dir())
+        .map(|dir| dir.components().collect())
 }
 
 /// A mirror on this machine, opened at exactly its path, if libgit2 can.

@@ -318,13 +318,13 @@ fn push_or_fail(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &
     let exit = child.0.wait().context("waiting for git send-pack")?;
     let said = said.join().unwrap_or_default();
     let reported = helper_status(&String::from_utf8_lossy(&status_lines));
-    let repo = git2::Repository::open_bare(git.common_dir()).ok();
+    let source = super::SourceObjects::open(git.common_dir());
     let mut results = BTreeMap::new();
     for change in changes {
         let refname = change.refname();
         match reported.get(refname) {
             Some(Ok(())) => {
-                results.insert(refname.to_owned(), result_of(repo.as_ref(), change));
+                results.insert(refname.to_owned(), result_of(&source, change));
             }
             Some(Err(why)) => {
                 return Ok(Tried::Declined {
@@ -443,12 +443,12 @@ fn helper_status(text: &str) -> BTreeMap<String, Result<(), String>> {
 
 /// What a change that the mirror took was: a forced update where the old value is not an
 /// ancestor of the new one here (as git push tells them; so is one that is not a commit).
-fn result_of(repo: Option<&git2::Repository>, change: &Change) -> RefResult {
+fn result_of(source: &super::SourceObjects<'_>, change: &Change) -> RefResult {
     match change {
         Change::Create { .. } => RefResult::Created,
         Change::Delete { .. } => RefResult::Done,
         Change::Update { old, new, .. } => {
-            if repo.is_some_and(|repo| super::descends(repo, new, old)) {
+            if source.descends(new, old) {
                 RefResult::Done
             } else {
                 RefResult::Forced {
