@@ -355,12 +355,20 @@ fn random_kills_of_the_worker_and_its_git_leave_mirrors_that_one_sync_makes_whol
             }
         }
         std::thread::sleep(Duration::from_millis(rng.below(250)));
-        for worker in workers_of(&common) {
-            kill_worker_and_its_git(worker);
+        let killed = workers_of(&common);
+        for worker in &killed {
+            kill_worker_and_its_git(*worker);
             kills += 1;
             // A marker left means the kill landed inside a transfer into a mirror.
             inside +=
                 fs::read_dir(common.join("repo-sync-inflight")).map_or(0, |dir| u32::from(dir.count() > 0));
+        }
+        if !killed.is_empty() {
+            // Objects go in before the refs that name them: whatever a kill interrupted, every
+            // ref a mirror has can be cloned, before any repair.
+            for mirror in [&direct, &hooked] {
+                env.git(mirror, ["fsck", "--connectivity-only", "--no-dangling", "--no-progress"]);
+            }
         }
     }
     println!(

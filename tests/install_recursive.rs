@@ -172,3 +172,43 @@ fn many_repositories_are_registered_at_once_and_git_reads_every_path_back() {
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
     assert_eq!(json.as_array().map(Vec::len), Some(names.len()), "{json:#}");
 }
+
+#[test]
+fn a_directory_git_does_not_open_is_skipped_with_gits_reason_and_nothing_is_written_in_it() {
+    let env = TestEnv::new();
+    let root = env.root().join("src");
+    let good = env.init_repo("src/good");
+    let garbled = env.init_repo("src/garbled");
+    fs::write(garbled.join(".git/HEAD"), "garbage\n").expect("garbling HEAD");
+    let before = support::Snapshot::of(&garbled);
+    let template = format!("nas={}/{{{{name}}}}.git", s(&env.root().join("mirrors")));
+
+    let out = env
+        .cmd()
+        .args(["install", "--recursive", s(&root), "--mirror", &template])
+        .output()
+        .expect("install --recursive");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("installed into 1 repositories, 0 already current, 1 skipped"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("skipped {}: ", s(&garbled)))
+            && said.contains("git says: not a git repository"),
+        "skipped with git's own reason: {said}"
+    );
+    before.assert_unchanged(
+        &support::Snapshot::of(&garbled),
+        "the repository git does not open",
+    );
+    assert!(
+        !env.root().join("mirrors/garbled.git").exists(),
+        "no mirror made for it"
+    );
+    assert!(
+        good.join(".git/repo-sync.toml").is_file(),
+        "the good one is installed"
+    );
+}

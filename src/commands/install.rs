@@ -48,6 +48,8 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
     let mut plans = Vec::with_capacity(repos.len());
     let mut asked = false;
     for repo in repos {
+        repo.confirm_git_opens()
+            .with_context(|| format!("installing into {}", quoted(repo.display_path())))?;
         repo.ensure_owned_by_current_user()?;
         let config_path = repo.config_path();
         let config = Config::load(&config_path)?;
@@ -173,6 +175,7 @@ fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus>
     let outcomes = crate::fleet::parallel_map(&found, |(root, path)| {
         (|| -> Result<(Plan, Vec<String>)> {
             let repo = Repo::open(path)?;
+            repo.confirm_git_opens()?;
             repo.ensure_owned_by_current_user()?;
             let config = Config::load(&repo.config_path())?;
             let requested = templates

@@ -38,7 +38,7 @@ impl Repo {
             Err(_) => Self::ask_git(None).map_err(|said| {
                 let here = std::env::current_dir().unwrap_or_default();
                 anyhow::anyhow!(
-                    "{} is not inside a repository git opens (git says: {said}); run this in a \
+                    "{} is not inside a git repository ({said}); run this in a \
                      repository or pass its path",
                     quoted(here)
                 )
@@ -66,8 +66,8 @@ impl Repo {
         }
         Self::ask_git(Some(path)).map_err(|said| {
             anyhow::anyhow!(
-                "{} is not a repository git opens (git says: {said}); pass the top of a work \
-                     tree or a bare repository",
+                "{} is not a git repository ({said}); pass the top of a work tree \
+                     or a bare repository",
                 quoted(path)
             )
         })
@@ -80,6 +80,12 @@ impl Repo {
         let mut cmd = std::process::Command::new("git");
         cmd.env("LC_ALL", "C").stdin(std::process::Stdio::null());
         if let Some(path) = path {
+            if !path.is_dir() {
+                return Err(match path.exists() {
+                    true => "it is not a directory".to_owned(),
+                    false => "there is nothing there".to_owned(),
+                });
+            }
             // Exactly there: not a repository above it, nor the one a hook's GIT_DIR names.
             for var in git::LOCAL_ENV_VARS {
                 cmd.env_remove(var);
@@ -105,7 +111,10 @@ impl Repo {
         let (Some(common), Some(bare), Some(inside)) = (lines.first(), lines.get(1), lines.get(2)) else {
             let said = String::from_utf8_lossy(&output.stderr);
             let said = said.lines().next().unwrap_or("nothing").trim();
-            return Err(said.strip_prefix("fatal: ").unwrap_or(said).to_owned());
+            return Err(format!(
+                "git says: {}",
+                said.strip_prefix("fatal: ").unwrap_or(said)
+            ));
         };
         let common_dir = absolute(&path_of(common)).map_err(|err| format!("{err:#}"))?;
         let work_tree = match (*bare == b"true", *inside == b"true", lines.get(3)) {
@@ -127,6 +136,25 @@ impl Repo {
             common_dir,
             work_tree,
         })
+    }
+
+    /// Fails with git's own words where git does not open the repository although libgit2 did
+    /// (a HEAD that is not a ref or an object id, say): hooks there would never run, and git
+    /// would refuse every command of ours there anyway.
+    pub fn confirm_git_opens(&self) -> Result<()> {
+        let output = git::in_git_dir(&self.common_dir)
+            .args(["rev-parse", "--git-dir"])
+            .output()
+            .context("running git rev-parse (is git installed?)")?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let said = String::from_utf8_lossy(&output.stderr);
+        let said = said.lines().next().unwrap_or("nothing").trim();
+        bail!(
+            "git does not open it as a repository (git says: {}); mend it or move it out of the way",
+            said.strip_prefix("fatal: ").unwrap_or(said)
+        )
     }
 
     /// `paths` opened one by one, or the repository around the current directory when empty.
