@@ -367,7 +367,10 @@ fn random_kills_of_the_worker_and_its_git_leave_mirrors_that_one_sync_makes_whol
             // Objects go in before the refs that name them: whatever a kill interrupted, every
             // ref a mirror has can be cloned, before any repair.
             for mirror in [&direct, &hooked] {
-                env.git(mirror, ["fsck", "--connectivity-only", "--no-dangling", "--no-progress"]);
+                env.git(
+                    mirror,
+                    ["fsck", "--connectivity-only", "--no-dangling", "--no-progress"],
+                );
             }
         }
     }

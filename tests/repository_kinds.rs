@@ -72,6 +72,17 @@ fn serves_every_kind(env: &TestEnv) {
         let hooks_before = Snapshot::of(&env.hooks_dir(&repo));
         let config_before = env.git(&repo, ["config", "--list", "--local"]);
         let mirror = env.root().join(format!("mirrors/work-{refs}-{objects}.git"));
+        if refs == "reftable" {
+            // A reftable mirror of its own; install makes the others, with git's default refs.
+            fs::create_dir_all(&mirror).expect("creating the mirror dir");
+            env.git(
+                &mirror,
+                ["init", "--bare"]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(init_args(refs, objects)),
+            );
+        }
         env.install(&repo, &[("backup", s(&mirror))]);
         env.commit(&repo, "second");
         env.wait_until_refs_equal(&repo, &mirror, WAIT);

@@ -60,16 +60,25 @@ pub fn local_refs(repo: &Repo) -> Result<Refs> {
 /// [`local_refs`] as `git for-each-ref` lists them: for reftable refs and SHA-256 objects.
 fn local_refs_by_git(repo: &Repo) -> Result<Refs> {
     let listing = repo
-        .git_stdout(&["for-each-ref", "--format=%(objectname)%00%(refname)%00%(symref)"])?
+        .git_stdout(&["for-each-ref", REF_LISTING])?
         .unwrap_or_default();
+    Ok(read_ref_listing(&listing))
+}
+
+/// The `git for-each-ref` format [`read_ref_listing`] reads: the object, the name and, for a
+/// symbolic ref, what it points at, NUL-separated (a ref name holds neither NUL nor newline).
+pub(crate) const REF_LISTING: &str = "--format=%(objectname)%00%(refname)%00%(symref)";
+
+/// The refs of a [`REF_LISTING`], symbolic refs left out as [`local_refs`] leaves them out.
+pub(crate) fn read_ref_listing(listing: &[u8]) -> Refs {
     let mut refs = Refs::new();
-    for line in String::from_utf8_lossy(&listing).lines() {
+    for line in String::from_utf8_lossy(listing).lines() {
         let mut fields = line.split('\0');
         if let (Some(oid), Some(name), Some("")) = (fields.next(), fields.next(), fields.next()) {
             refs.insert(name.to_owned(), oid.to_owned());
         }
     }
-    Ok(refs)
+    refs
 }
 
 /// The refs among `refs` that `mirror` mirrors.
@@ -142,6 +151,21 @@ pub enum RefResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ref_listing_gives_each_direct_ref_and_leaves_symbolic_ones_out() {
+        let oid = "a".repeat(64);
+        let listing = format!(
+            "{oid}\0refs/heads/main\0\n{oid}\0refs/remotes/origin/HEAD\0refs/remotes/origin/main\n\
+             {oid}\0refs/tags/v1\0\n"
+        );
+        let refs = read_ref_listing(listing.as_bytes());
+        assert_eq!(
+            refs.keys().collect::<Vec<_>>(),
+            ["refs/heads/main", "refs/tags/v1"]
+        );
+        assert_eq!(refs["refs/tags/v1"], oid);
+    }
 
     fn refs(pairs: &[(&str, &str)]) -> Refs {
         pairs

@@ -43,22 +43,20 @@ const UNPACK_LIMIT: u32 = 100;
 
 /// The git dir of `mirror` when it can take a direct transfer: on this machine, bare, forcing
 /// (so no per-ref fast-forward policy to apply), not shallow, no hooks and no `receive.*`,
-/// `transfer.*` or `core.hooksPath` settings of its own.
+/// `transfer.*` or `core.hooksPath` settings of its own. Read from its files, not by opening it,
+/// so that reftable and SHA-256 mirrors qualify as well.
 pub(crate) fn eligible(mirror: &Mirror) -> Option<PathBuf> {
     if !mirror.force {
         return None;
     }
     let path = mirror.url.local_path()?;
-    let repo = git2::Repository::open_ext(
-        path,
-        git2::RepositoryOpenFlags::NO_SEARCH | git2::RepositoryOpenFlags::BARE,
-        std::iter::empty::<&std::ffi::OsStr>(),
-    )
-    .ok()?;
-    if !repo.is_bare() || repo.is_shallow() {
+    if !path.join("HEAD").is_file() || !path.join("objects").is_dir() || path.join("shallow").exists() {
         return None;
     }
-    let config = repo.config().ok()?;
+    let config = crate::repo::config_of(path).ok()?;
+    if !config.get_bool("core.bare").ok()? {
+        return None;
+    }
     let mut entries = config.entries(None).ok()?;
     while let Some(entry) = entries.next() {
         let name = entry.ok()?.name().ok()?.to_ascii_lowercase();
@@ -66,11 +64,11 @@ pub(crate) fn eligible(mirror: &Mirror) -> Option<PathBuf> {
             return None;
         }
     }
-    let hooks = repo.path().join("hooks");
+    let hooks = path.join("hooks");
     if RECEIVE_HOOKS.iter().any(|hook| hooks.join(hook).exists()) {
         return None;
     }
-    Some(repo.path().to_path_buf())
+    Some(path.components().collect())
 }
 
 /// One pack's place among the [`SharedPacks`]: empty until its first mirror has built it.
@@ -397,6 +395,10 @@ fn create_packed_refs(mirror_dir: &Path, changes: &[Change]) -> Result<bool> {
             return Ok(false);
         };
         refs.push((refname, new));
+    }
+    if mirror_dir.join("reftable").is_dir() {
+        // Refs in a reftable, which only git writes.
+        return Ok(false);
     }
     let lock_path = mirror_dir.join("packed-refs.lock");
     let Ok(mut lock) = std::fs::OpenOptions::new()

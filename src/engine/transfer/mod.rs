@@ -165,13 +165,12 @@ pub fn remote_refs(git: &MirrorGit<'_>, mirror: &Mirror) -> Result<Refs> {
 /// suffixes), refs hidden by the mirror's config, a repository libgit2 cannot open (a newer ref
 /// format, another owner); git then reads them, and reports any error in its own words.
 fn local_mirror_refs(mirror: &Mirror) -> Option<Refs> {
-    let repo = open_local_mirror(mirror)?;
+    let Some(repo) = open_local_mirror(mirror) else {
+        return local_mirror_refs_by_git(mirror);
+    };
     let config = repo.config().ok()?;
-    for key in ["transfer.hiderefs", "uploadpack.hiderefs", "receive.hiderefs"] {
-        let mut entries = config.entries(Some(key)).ok()?;
-        if entries.next().is_some() {
-            return None;
-        }
+    if hides_refs(&config) {
+        return None;
     }
     let mut refs = Refs::new();
     for reference in repo.references().ok()? {
@@ -181,6 +180,38 @@ fn local_mirror_refs(mirror: &Mirror) -> Option<Refs> {
         }
     }
     Some(refs)
+}
+
+/// Whether the mirror's config hides refs from a push, which only git applies faithfully.
+fn hides_refs(config: &git2::Config) -> bool {
+    ["transfer.hiderefs", "uploadpack.hiderefs", "receive.hiderefs"]
+        .iter()
+        .any(|key| {
+            config
+                .entries(Some(key))
+                .is_ok_and(|mut entries| entries.next().is_some())
+        })
+}
+
+/// [`local_mirror_refs`] for a plain bare mirror libgit2 cannot open (reftable refs, SHA-256
+/// objects): one `git for-each-ref` there still costs less than `ls-remote` and its upload-pack.
+fn local_mirror_refs_by_git(mirror: &Mirror) -> Option<Refs> {
+    let dir = mirror.url.local_path()?;
+    if !dir.join("HEAD").is_file() || !dir.join("objects").is_dir() {
+        return None;
+    }
+    let config = crate::repo::config_of(dir).ok()?;
+    if !config.get_bool("core.bare").ok()? || hides_refs(&config) {
+        return None;
+    }
+    let output = crate::git::in_git_dir(dir)
+        .args(["for-each-ref", crate::engine::plan::REF_LISTING])
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| crate::engine::plan::read_ref_listing(&output.stdout))
 }
 
 /// The git dir of a mirror on this machine that git-repo-sync writes into, directly or through
