@@ -4,7 +4,8 @@
 //! inherits `release`). Extra arguments select figures by prefix (`cargo bench --bench compare --
 //! P2 P3`). Environment: `GRS_BENCH_REPS` (default 9; P3, P4 and P6, which are
 //! short, run three times as many; P10 and P11, over 1,000 repositories, a third as many),
-//! `GRS_BENCH_KEEP=1` keeps the work directory.
+//! `GRS_BENCH_KEEP=1` keeps the work directory, `GRS_BENCH_OBJECT_FORMAT=sha256` makes every
+//! repository of the run (the same generated history) a SHA-256 one.
 //!
 //! Everything runs in a fresh directory under the system temp dir, with git isolated from the
 //! user's configuration (own `HOME`, `GIT_CONFIG_NOSYSTEM=1`, `GIT_CONFIG_GLOBAL`). The source

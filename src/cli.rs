@@ -91,6 +91,31 @@ pub enum Command {
         after_help = "Examples:\n  git-repo-sync schedule start\n  git-repo-sync schedule status"
     )]
     Schedule(ScheduleCommand),
+    /// Copy this work tree to a directory on a host over ssh (or on this machine), by content.
+    #[command(
+        after_help = "Copies the files git sees (tracked, and untracked ones no .gitignore, \
+                      info/exclude or global excludes ignore), byte for byte, with the exec bit, \
+                      symlinks and deletions; the target's own ignored files are never touched. \
+                      A file changed on the target since the last up or down stops the run \
+                      before anything is written (--force overwrites it). The target needs only \
+                      sshd, sh and git; its state is kept in DIR/.git-repo-sync.\n\n\
+                      Exit status: 0 copied, 1 anything else (the reason is printed).\n\n\
+                      Examples:\n  git-repo-sync up gpu-box:src/project\n  \
+                      git-repo-sync up --save ssh://me@build.example:2222/home/me/project\n  \
+                      git-repo-sync up          # the saved target\n  \
+                      git-repo-sync up /mnt/scratch/project --dry-run"
+    )]
+    Up(CopyArgs),
+    /// Copy a directory on a host (or on this machine) back into this work tree, by content.
+    #[command(
+        after_help = "The mirror image of `up`: what changed there since the last up or down \
+                      comes here; a file changed here since then stops the run before anything \
+                      is written (--force overwrites it). A first down into a work tree that \
+                      has files only creates the missing ones. Files ignored here are never \
+                      deleted or overwritten.\n\nExamples:\n  git-repo-sync down gpu-box:src/project\n  \
+                      git-repo-sync down          # the saved target"
+    )]
+    Down(CopyArgs),
     /// Print a shell completion script to stdout.
     #[command(after_help = "Examples:\n  git-repo-sync completions bash > \
                             ~/.local/share/bash-completion/completions/git-repo-sync\n  \
@@ -106,6 +131,38 @@ pub enum Command {
     /// The background worker started by the hooks (not for direct use).
     #[command(hide = true)]
     Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Where: `HOST:DIR` (HOST as ssh takes it: an alias, `user@host`), `ssh://user@host:port/DIR`,
+    /// or a local path. DIR relative to the remote home. Default: the saved target.
+    #[arg(value_name = "[HOST:]DIR")]
+    pub target: Option<String>,
+
+    /// The local directory (default: the top of the work tree around the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub local_dir: Option<PathBuf>,
+
+    /// Show what would be copied and change nothing on either side.
+    #[arg(short = 'n', long, visible_alias = "dry")]
+    pub dry_run: bool,
+
+    /// Overwrite what changed on the other side since the last up or down, and say what.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Seconds without any sign of life from the host before giving up.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Remember TARGET as this work tree's default (`git config repo-sync.target`).
+    #[arg(long)]
+    pub save: bool,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ pub mod triggers;
 pub mod ui;
 pub mod url;
 pub mod worker;
+mod worktree;
 
 use anyhow::Result;
 
@@ -90,6 +91,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Mirror(command) => commands::mirror::run(&command, verbosity),
         Command::Config(command) => commands::config::run(&command),
         Command::Schedule(command) => commands::schedule::run(&command, verbosity),
+        Command::Up(args) => commands::copy::run(&args, worktree::Direction::Up, verbosity),
+        Command::Down(args) => commands::copy::run(&args, worktree::Direction::Down, verbosity),
         Command::Completions(args) => commands::docs::completions(args.shell),
         Command::Man => commands::docs::man(),
         Command::Hook(args) => Ok(commands::hook::run(&args)),

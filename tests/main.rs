@@ -42,6 +42,7 @@ mod server_post_receive;
 mod status;
 mod sync_all;
 mod transports;
+mod up_down;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

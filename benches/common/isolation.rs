@@ -90,12 +90,18 @@ impl Isolated {
              [advice]\n\tdetachedHead = false\n",
         )
         .map_err(|e| e.to_string())?;
+        // `GRS_BENCH_OBJECT_FORMAT=sha256`: every repository of the run, sources and mirrors, the
+        // same generated history named with SHA-256.
+        let extra_env = match std::env::var("GRS_BENCH_OBJECT_FORMAT") {
+            Ok(format) if !format.is_empty() => vec![("GIT_DEFAULT_HASH", OsString::from(format))],
+            _ => Vec::new(),
+        };
         Ok(Self {
             root: root.to_path_buf(),
             home,
             gitconfig,
             caller,
-            extra_env: Vec::new(),
+            extra_env,
         })
     }
 

@@ -2,6 +2,7 @@
 //! `repo`, `config`, `hooks`, `push`, `worker` and prints.
 
 pub(crate) mod config;
+pub(crate) mod copy;
 pub(crate) mod docs;
 pub(crate) mod doctor;
 pub(crate) mod hook;

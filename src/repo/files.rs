@@ -29,11 +29,13 @@ pub enum Kept {
     KnownRefs,
     /// The markers of passes writing into a mirror on this machine, for crash repair.
     Inflight,
+    /// `up` and `down`: a private git dir per target, with the snapshot both sides share.
+    WorkTreeCopies,
 }
 
 impl Kept {
     /// Everything we keep, for `uninstall --purge`.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Config,
         Self::ConfigLock,
         Self::State,
@@ -45,6 +47,7 @@ impl Kept {
         Self::TriggerRecord,
         Self::KnownRefs,
         Self::Inflight,
+        Self::WorkTreeCopies,
     ];
 
     /// Its name in the common git dir.
@@ -61,6 +64,7 @@ impl Kept {
             Self::TriggerRecord => "repo-sync.trigger",
             Self::KnownRefs => "repo-sync-refs",
             Self::Inflight => "repo-sync-inflight",
+            Self::WorkTreeCopies => "repo-sync-worktree",
         }
     }
 
