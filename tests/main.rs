@@ -41,6 +41,7 @@ mod server_post_receive;
 mod status;
 mod sync_all;
 mod transports;
+mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

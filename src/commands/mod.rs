@@ -12,6 +12,7 @@ pub(crate) mod schedule;
 pub(crate) mod status;
 pub(crate) mod sync;
 pub(crate) mod uninstall;
+pub(crate) mod verify;
 pub(crate) mod worker;
 
 use anyhow::{Context as _, Result, bail};

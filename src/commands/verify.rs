@@ -1,0 +1,471 @@
+//! `verify`: a restore drill. Per mirror: its branches and tags are the ones we last pushed
+//! there; on a mirror on this machine, the objects they need are all there and every LFS object
+//! they point at is present; with `--full`, a fresh clone of it passes `git fsck`.
+
+mod lfs;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use serde::Serialize;
+
+use crate::cli::VerifyArgs;
+use crate::config::{Config, Mirror};
+use crate::engine::plan::{Refs, selected};
+use crate::engine::transfer::{self, shared_ssh::SharedSsh};
+use crate::engine::{self, MirrorGit};
+use crate::repo::{Repo, quoted};
+use crate::{ExitStatus, Verbosity, git, ui, worker};
+
+/// How many problems a mirror's line names; `-v` and `--json` give them all.
+const SHOWN_PROBLEMS: usize = 3;
+
+/// Above this many distinct tips, `git fsck` checks every ref of the mirror (a superset of
+/// ours) instead of being given ours: a command line that long may not start at all.
+const MAX_FSCK_TIPS: usize = 10_000;
+
+/// What the drill found for one mirror.
+#[derive(Debug, Serialize)]
+struct MirrorReport {
+    name: String,
+    /// Credentials redacted.
+    url: String,
+    /// Whether a restore from it gives back what we pushed there.
+    ok: bool,
+    /// How many refs we last pushed there, each of which is there as pushed unless a problem
+    /// says otherwise.
+    refs: usize,
+    /// Whether `git fsck` checked its objects in place (a mirror on this machine).
+    objects_checked: bool,
+    /// How many LFS objects were checked, when the repository has any.
+    lfs_objects: Option<usize>,
+    /// Whether it was cloned afresh and the clone checked (`--full`).
+    cloned: bool,
+    problems: Vec<String>,
+}
+
+/// One mirror on its way through the drill.
+struct Drill<'a> {
+    name: &'a str,
+    mirror: &'a Mirror,
+    git: Result<MirrorGit<'a>>,
+    /// What we last pushed there; `None` when we never did.
+    pushed: Option<Refs>,
+    /// Whether its refs could be listed: without that there is nothing to check objects for.
+    listed: bool,
+    report: MirrorReport,
+}
+
+pub(crate) fn run(args: &VerifyArgs, verbosity: Verbosity) -> Result<ExitStatus> {
+    let repo = Repo::discover()?;
+    let config = Config::for_repo(&repo)?;
+    if config.mirrors.is_empty() {
+        bail!(
+            "no mirrors configured in {} (nor in the user or system config); add one with \
+             `git-repo-sync mirror add NAME URL`",
+            quoted(repo.config_path())
+        );
+    }
+    let mirrors = config.select(&args.mirrors)?;
+    let reports = drill(&repo, &mirrors, args.full)?;
+    if args.json {
+        anstream::println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        for report in &reports {
+            if report.ok && verbosity == Verbosity::Quiet {
+                continue;
+            }
+            let line = describe(report, verbosity == Verbosity::Verbose);
+            anstream::println!(
+                "{}",
+                if report.ok {
+                    ui::success(&line)
+                } else {
+                    ui::failure(&line)
+                }
+            );
+        }
+    }
+    Ok(if reports.iter().all(|report| report.ok) {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Error
+    })
+}
+
+/// `ok backup: 12 refs as pushed, objects whole`, or `FAILED backup: ` and its problems.
+fn describe(report: &MirrorReport, all_problems: bool) -> String {
+    let name = &report.name;
+    if !report.ok {
+        let shown = if all_problems {
+            report.problems.len()
+        } else {
+            SHOWN_PROBLEMS
+        };
+        let mut line = format!(
+            "FAILED {name}: {}",
+            report
+                .problems
+                .iter()
+                .take(shown)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        if report.problems.len() > shown {
+            line.push_str(&format!(
+                "; and {} more (-v names them all)",
+                report.problems.len() - shown
+            ));
+        }
+        return line;
+    }
+    let mut line = format!("ok {name}: {} refs as pushed", report.refs);
+    if report.objects_checked {
+        line.push_str(", objects whole");
+    }
+    if let Some(count) = report.lfs_objects {
+        line.push_str(&format!(", {count} LFS objects present"));
+    }
+    if report.cloned {
+        line.push_str(", a fresh clone passes git fsck");
+    }
+    if !report.objects_checked && !report.cloned {
+        line.push_str(" (objects not checked on a mirror elsewhere: --full clones it)");
+    }
+    line
+}
+
+/// Runs the drill over `mirrors`, each in its own thread: the refs first, under the sync lock
+/// (no pass moves them between what we read here and there), then the objects, without it (a
+/// pass only adds objects, and a long `--full` must not hold back the hooks' syncs).
+fn drill(repo: &Repo, mirrors: &[(&str, &Mirror)], full: bool) -> Result<Vec<MirrorReport>> {
+    let drills: Vec<Drill<'_>> = mirrors
+        .iter()
+        .map(|&(name, mirror)| Drill {
+            name,
+            mirror,
+            git: MirrorGit::new(&repo.common_dir, mirror),
+            pushed: None,
+            listed: false,
+            report: MirrorReport {
+                name: name.to_owned(),
+                url: mirror.url.redacted(),
+                ok: false,
+                refs: 0,
+                objects_checked: false,
+                lfs_objects: None,
+                cloned: false,
+                problems: Vec::new(),
+            },
+        })
+        .collect();
+    // The ssh connections a sync would share and keep, so that a drill right after a sync (or
+    // before the next) costs no new login.
+    let ssh = SharedSsh::open(
+        drills
+            .iter()
+            .filter_map(|drill| Some((drill.name, drill.git.as_ref().ok()?))),
+    );
+    let drills = worker::foreground(repo, false, || {
+        Ok(in_parallel(drills, |drill| check_refs(repo, &ssh, drill)))
+    })?;
+    let drills = in_parallel(drills, |drill| check_objects(repo, drill, full));
+    drop(ssh);
+    Ok(drills
+        .into_iter()
+        .map(|mut drill| {
+            drill.report.ok = drill.report.problems.is_empty();
+            drill.report
+        })
+        .collect())
+}
+
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| scope.spawn(move || work(item)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a mirror's verify thread panicked"))
+            .collect()
+    })
+}
+
+/// Compares the mirror's refs, listed once as a sync lists them, with what we last pushed there.
+fn check_refs<'a>(repo: &Repo, ssh: &SharedSsh, mut drill: Drill<'a>) -> Drill<'a> {
+    let mirror = drill.mirror;
+    let problems = &mut drill.report.problems;
+    let Some(pushed) = engine::known_refs(repo, drill.name) else {
+        problems.push("nothing pushed yet; run git-repo-sync sync".to_owned());
+        return drill;
+    };
+    drill.report.refs = pushed.len();
+    let git = match &mut drill.git {
+        Ok(git) => git,
+        Err(err) => {
+            problems.push(mirror.url.redact(&format!("{err:#}")));
+            return drill;
+        }
+    };
+    match ssh.socket_for(drill.name, 0) {
+        Ok(socket) => git.share(socket),
+        Err(said) => {
+            let err = git.failure(&said, "connecting");
+            problems.push(mirror.url.redact(&format!("{err:#}")));
+            return drill;
+        }
+    }
+    let theirs = match engine::remote_refs(git, mirror) {
+        Ok(refs) => refs,
+        Err(err) => {
+            problems.push(mirror.url.redact(&format!("{err:#}")));
+            return drill;
+        }
+    };
+    drill.listed = true;
+    problems.extend(ref_problems(mirror, &pushed, &theirs));
+    drill.pushed = Some(pushed);
+    drill
+}
+
+/// Where the mirror's refs (`theirs`) differ from what we pushed there: a ref moved or gone,
+/// and, for a mirror that takes our deletions (`prune`), one of its refs we never pushed.
+fn ref_problems(mirror: &Mirror, pushed: &Refs, theirs: &Refs) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (refname, ours) in pushed {
+        match theirs.get(refname) {
+            Some(found) if found == ours => {}
+            Some(found) => problems.push(format!(
+                "{refname} is {} on the mirror, we pushed {}",
+                short(found),
+                short(ours)
+            )),
+            None => problems.push(format!(
+                "{refname} is missing on the mirror, we pushed {}",
+                short(ours)
+            )),
+        }
+    }
+    if mirror.prune {
+        for (refname, found) in selected(mirror, theirs) {
+            if !pushed.contains_key(refname) {
+                problems.push(format!(
+                    "{refname} is {} on the mirror, we never pushed it",
+                    short(found)
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn short(oid: &str) -> &str {
+    &oid[..oid.len().min(7)]
+}
+
+/// Checks the objects: in place for a mirror on this machine (git fsck from our refs, the LFS
+/// objects they point at), and in a fresh clone with `full`.
+fn check_objects<'a>(repo: &Repo, mut drill: Drill<'a>, full: bool) -> Drill<'a> {
+    let Some(pushed) = drill.pushed.as_ref().filter(|_| drill.listed) else {
+        return drill;
+    };
+    let mut tips: Vec<&str> = pushed.values().map(String::as_str).collect();
+    tips.sort_unstable();
+    tips.dedup();
+    let report = &mut drill.report;
+    if let Some(dir) = local_git_dir(drill.mirror) {
+        report.objects_checked = true;
+        let fsck_tips = if tips.len() > MAX_FSCK_TIPS {
+            &[][..]
+        } else {
+            &tips
+        };
+        let whole = match fsck(&dir, fsck_tips, true) {
+            Ok(problems) => {
+                let whole = problems.is_empty();
+                report.problems.extend(problems);
+                whole
+            }
+            Err(err) => {
+                report.problems.push(format!("{err:#}"));
+                false
+            }
+        };
+        if lfs::in_use(&repo.common_dir, &dir) {
+            match lfs::pointers(&dir, &tips) {
+                Ok(pointers) => {
+                    report.lfs_objects = Some(pointers.len());
+                    report.problems.extend(lfs::check(&dir, &pointers, full));
+                }
+                // Objects fsck found missing make the listing fail too; fsck said it better.
+                Err(_) if !whole => {}
+                Err(err) => report.problems.push(format!("{err:#}")),
+            }
+        }
+    }
+    if full && let Ok(git) = &drill.git {
+        report.cloned = true;
+        match clone_and_fsck(git) {
+            Ok(problems) => report
+                .problems
+                .extend(problems.into_iter().map(|p| format!("in a fresh clone: {p}"))),
+            Err(err) => report.problems.push(drill.mirror.url.redact(&format!("{err:#}"))),
+        }
+    }
+    drill
+}
+
+/// The git dir of a mirror on this machine: as the engine opens it, else (a repository libgit2
+/// cannot open) its `.git` or the path itself, for git to open or to say why it cannot.
+fn local_git_dir(mirror: &Mirror) -> Option<PathBuf> {
+    transfer::local_git_dir(mirror).or_else(|| {
+        let path = mirror.url.local_path()?;
+        let dot_git = path.join(".git");
+        Some(if dot_git.exists() {
+            dot_git
+        } else {
+            path.to_path_buf()
+        })
+    })
+}
+
+/// What `git fsck` finds wrong in `git_dir` from `tips` (every ref when empty), one problem a
+/// line; only the reachable objects' presence with `connectivity_only`.
+fn fsck(git_dir: &Path, tips: &[&str], connectivity_only: bool) -> Result<Vec<String>> {
+    let mut cmd = git::in_git_dir(git_dir);
+    cmd.args(["fsck", "--no-dangling", "--no-progress"]);
+    if connectivity_only {
+        cmd.arg("--connectivity-only");
+    }
+    cmd.args(tips);
+    let output = cmd
+        .output()
+        .with_context(|| format!("running git fsck in {}", quoted(git_dir)))?;
+    if output.status.success() {
+        return Ok(Vec::new());
+    }
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut problems = fsck_problems(&text);
+    if problems.is_empty() {
+        problems.push(format!(
+            "git fsck in {} failed ({})",
+            quoted(git_dir),
+            output.status
+        ));
+    }
+    Ok(problems)
+}
+
+/// git fsck's findings as problems: `missing blob <oid>` and `error: <oid>: object missing`
+/// become `missing object <oid>`; a broken link is left out (the missing object it leads to is
+/// named on a line of its own); anything else is kept as git said it.
+fn fsck_problems(output: &str) -> Vec<String> {
+    let mut problems: Vec<String> = Vec::new();
+    for line in output.lines() {
+        let problem = if line.trim().is_empty()
+            || line.starts_with(char::is_whitespace)
+            || line.starts_with("broken link")
+            || line.starts_with("warning")
+            || line.starts_with("Checking")
+        {
+            continue;
+        } else if let Some((kind, oid)) = line
+            .strip_prefix("missing ")
+            .and_then(|rest| rest.split_once(' '))
+        {
+            format!("missing object {oid} ({kind})")
+        } else if let Some(oid) = line
+            .strip_prefix("error: ")
+            .and_then(|rest| rest.strip_suffix(": object missing"))
+        {
+            format!("missing object {oid}")
+        } else {
+            let said = line.strip_prefix("error: ").unwrap_or(line);
+            format!("git fsck: {said}")
+        };
+        if !problems.contains(&problem) {
+            problems.push(problem);
+        }
+    }
+    problems
+}
+
+/// Clones the mirror afresh, as a restore would (every object sent and checked by git, not
+/// linked from a local mirror), into a temporary directory, and runs a full `git fsck` there.
+fn clone_and_fsck(git: &MirrorGit<'_>) -> Result<Vec<String>> {
+    let dir = tempfile::Builder::new()
+        .prefix("git-repo-sync-verify-")
+        .tempdir()
+        .context("making a temporary directory to clone into (TMPDIR)")?;
+    let target = dir.path().join("mirror.git");
+    let mut cmd = git.command();
+    // No template: hooks (ours among them) have no business in a throw-away clone.
+    cmd.args(["clone", "--mirror", "--no-local", "--quiet", "--template=", "--"])
+        .arg(git.url())
+        .arg(&target);
+    let output = git.run(cmd).context("cloning the mirror afresh")?;
+    if !output.status.success() {
+        return Err(git.failure(&output, "cloning the mirror afresh failed"));
+    }
+    fsck(&target, &[], false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fscks_findings_become_one_problem_each() {
+        let output = "broken link from    tree 31a9501f4ca1420775e91a3b08ad6745dff699ff\n              \
+                      to    blob ab4a98190cf776b43cb0fe57cef231fb93fd07e6\n\
+                      missing blob ab4a98190cf776b43cb0fe57cef231fb93fd07e6\n\n\
+                      error: b976d0817512b764ff0fcc6abd2d96a552c09dad: object missing\n\
+                      error: sha1 mismatch for ./objects/12/34 (expected 1234)\n\
+                      missing blob ab4a98190cf776b43cb0fe57cef231fb93fd07e6\n";
+        assert_eq!(
+            fsck_problems(output),
+            [
+                "missing object ab4a98190cf776b43cb0fe57cef231fb93fd07e6 (blob)",
+                "missing object b976d0817512b764ff0fcc6abd2d96a552c09dad",
+                "git fsck: sha1 mismatch for ./objects/12/34 (expected 1234)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_moved_ref_a_missing_one_and_with_prune_a_stranger_are_named() {
+        let mirror = Mirror::new(crate::url::MirrorUrl::parse("/m").expect("a valid URL"));
+        let refs = |pairs: &[(&str, &str)]| -> Refs {
+            pairs
+                .iter()
+                .map(|(name, oid)| ((*name).to_owned(), (*oid).to_owned()))
+                .collect()
+        };
+        let pushed = refs(&[
+            ("refs/heads/main", "def5678aaaa"),
+            ("refs/heads/gone", "1111111aaaa"),
+            ("refs/tags/v1", "2222222aaaa"),
+        ]);
+        let theirs = refs(&[
+            ("refs/heads/main", "abc1234bbbb"),
+            ("refs/heads/extra", "3333333aaaa"),
+            ("refs/tags/v1", "2222222aaaa"),
+        ]);
+        assert_eq!(
+            ref_problems(&mirror, &pushed, &theirs),
+            [
+                "refs/heads/gone is missing on the mirror, we pushed 1111111",
+                "refs/heads/main is abc1234 on the mirror, we pushed def5678",
+                "refs/heads/extra is 3333333 on the mirror, we never pushed it",
+            ]
+        );
+    }
+}
