@@ -7,6 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::servers::{HttpServer, SshOptions, SshServer};
 use crate::support::{TestEnv, file_url, s};
 
 /// What one `verify` run printed.
@@ -318,4 +319,96 @@ fn json_is_an_array_with_an_object_per_mirror() {
         report[0]["problems"][0], "nothing pushed yet; run git-repo-sync sync",
         "{run}"
     );
+}
+
+/// Over ssh and https the refs are read with the credentials a sync uses (an identity file, a
+/// token in an environment variable), through the ssh connection the sync kept open; `--full`
+/// clones with them too. The token is never printed.
+#[test]
+fn remote_mirrors_are_checked_with_the_credentials_and_connection_sync_uses() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let Some(http) = HttpServer::start(&env, &[("alice", "verify-token-1")]) else {
+        return;
+    };
+    let repo = env.init_repo("project");
+    env.commit(&repo, "second");
+    let over_ssh = env.init_bare("over-ssh.git");
+    let over_http = http.create_repo(&env, "over-http");
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "--no-check", "viassh", &sshd.url(&over_ssh)])
+        .args(["--identity-file", s(sshd.client_key()), "--ssh-keep-open", "600"])
+        .assert()
+        .success();
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "--no-check", "viahttp"])
+        .arg(http.url_with_user("alice", "over-http"))
+        .args(["--token-env", "VERIFY_TOKEN"])
+        .assert()
+        .success();
+    let ssh = sshd.git_ssh_command();
+    let vars = [
+        ("GIT_SSH_COMMAND", ssh.as_str()),
+        ("VERIFY_TOKEN", "verify-token-1"),
+    ];
+    let with_vars = |args: &[&str]| {
+        let out = env
+            .cmd_in(&repo)
+            .args(args)
+            .envs(vars)
+            .output()
+            .expect("running git-repo-sync");
+        Verify {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let sync = with_vars(&["sync"]);
+    assert_eq!(sync.code, Some(0), "{sync}\n{}", http.logs());
+    let connections = sshd.auth_connections();
+
+    let run = with_vars(&["verify"]);
+    assert_eq!(run.code, Some(0), "{run}\n{}", http.logs());
+    for name in ["viassh", "viahttp"] {
+        assert!(
+            run.stdout.contains(&format!(
+                "ok {name}: 1 refs as pushed (objects not checked on a mirror elsewhere: --full \
+                 clones it)"
+            )),
+            "{run}"
+        );
+    }
+    let run = with_vars(&["verify", "--full"]);
+    assert_eq!(run.code, Some(0), "{run}\n{}", http.logs());
+    for name in ["viassh", "viahttp"] {
+        assert!(
+            run.stdout.contains(&format!(
+                "ok {name}: 1 refs as pushed, a fresh clone passes git fsck"
+            )),
+            "{run}"
+        );
+    }
+    assert_eq!(
+        sshd.auth_connections(),
+        connections,
+        "verify logged in again instead of using the kept connection\n{}",
+        sshd.log()
+    );
+
+    let older = env.git(&repo, ["rev-parse", "HEAD~1"]).trim().to_owned();
+    env.git(&over_http, ["update-ref", "refs/heads/main", &older]);
+    let run = with_vars(&["verify"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stdout.contains(&format!(
+            "FAILED viahttp: refs/heads/main is {} on the mirror",
+            &older[..7]
+        )),
+        "{run}"
+    );
+    assert!(run.stdout.contains("ok viassh: "), "{run}");
+    assert!(!format!("{run}").contains("verify-token-1"), "{run}");
 }
