@@ -34,6 +34,7 @@ mod mirror_check;
 mod mirror_options;
 mod mirror_work_tree;
 mod missing_binary;
+mod no_home;
 mod progress;
 mod rejections;
 mod schedule;
