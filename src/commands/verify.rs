@@ -49,10 +49,8 @@ struct Drill<'a> {
     name: &'a str,
     mirror: &'a Mirror,
     git: Result<MirrorGit<'a>>,
-    /// What we last pushed there; `None` when we never did.
-    pushed: Option<Refs>,
-    /// Whether its refs could be listed: without that there is nothing to check objects for.
-    listed: bool,
+    /// The objects its refs must reach, once they were listed; none to check before that.
+    tips: Option<Vec<String>>,
     report: MirrorReport,
 }
 
@@ -146,8 +144,7 @@ fn drill(repo: &Repo, mirrors: &[(&str, &Mirror)], full: bool) -> Result<Vec<Mir
             name,
             mirror,
             git: MirrorGit::new(&repo.common_dir, mirror),
-            pushed: None,
-            listed: false,
+            tips: None,
             report: MirrorReport {
                 name: name.to_owned(),
                 url: mirror.url.redacted(),
@@ -168,7 +165,11 @@ fn drill(repo: &Repo, mirrors: &[(&str, &Mirror)], full: bool) -> Result<Vec<Mir
             .filter_map(|drill| Some((drill.name, drill.git.as_ref().ok()?))),
     );
     let drills = worker::foreground(repo, false, || {
-        Ok(in_parallel(drills, |drill| check_refs(repo, &ssh, drill)))
+        // Unreadable here (a repository libgit2 cannot open): only what was pushed counts.
+        let ours_now = engine::local_refs(repo).unwrap_or_default();
+        Ok(in_parallel(drills, |drill| {
+            check_refs(repo, &ssh, &ours_now, drill)
+        }))
     })?;
     let drills = in_parallel(drills, |drill| check_objects(repo, drill, full));
     drop(ssh);
@@ -196,7 +197,7 @@ fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) ->
 }
 
 /// Compares the mirror's refs, listed once as a sync lists them, with what we last pushed there.
-fn check_refs<'a>(repo: &Repo, ssh: &SharedSsh, mut drill: Drill<'a>) -> Drill<'a> {
+fn check_refs<'a>(repo: &Repo, ssh: &SharedSsh, ours_now: &Refs, mut drill: Drill<'a>) -> Drill<'a> {
     let mirror = drill.mirror;
     let problems = &mut drill.report.problems;
     let Some(pushed) = engine::known_refs(repo, drill.name) else {
@@ -226,33 +227,44 @@ fn check_refs<'a>(repo: &Repo, ssh: &SharedSsh, mut drill: Drill<'a>) -> Drill<'
             return drill;
         }
     };
-    drill.listed = true;
-    problems.extend(ref_problems(mirror, &pushed, &theirs));
-    drill.pushed = Some(pushed);
+    let (found, tips) = compare(mirror, &pushed, &theirs, ours_now);
+    problems.extend(found);
+    drill.tips = Some(tips);
     drill
 }
 
-/// Where the mirror's refs (`theirs`) differ from what we pushed there: a ref moved or gone,
-/// and, for a mirror that takes our deletions (`prune`), one of its refs we never pushed.
-fn ref_problems(mirror: &Mirror, pushed: &Refs, theirs: &Refs) -> Vec<String> {
+/// Where the mirror's refs (`theirs`) differ from what we last pushed there in full: a ref moved
+/// or gone, and, for a mirror that takes our deletions (`prune`), one of its refs we never
+/// pushed. A ref at our value now is ours (pushed by a pass that failed on another ref, which
+/// records nothing as taken in full). Also the objects the refs must reach: the values found
+/// where they are ours, else what we pushed.
+fn compare(mirror: &Mirror, pushed: &Refs, theirs: &Refs, ours_now: &Refs) -> (Vec<String>, Vec<String>) {
+    let ours_now_is = |refname: &String, found: &String| ours_now.get(refname) == Some(found);
     let mut problems = Vec::new();
+    let mut tips = Vec::new();
     for (refname, ours) in pushed {
         match theirs.get(refname) {
-            Some(found) if found == ours => {}
-            Some(found) => problems.push(format!(
-                "{refname} is {} on the mirror, we pushed {}",
-                short(found),
-                short(ours)
-            )),
-            None => problems.push(format!(
-                "{refname} is missing on the mirror, we pushed {}",
-                short(ours)
-            )),
+            Some(found) if found == ours || ours_now_is(refname, found) => tips.push(found.clone()),
+            Some(found) => {
+                problems.push(format!(
+                    "{refname} is {} on the mirror, we pushed {}",
+                    short(found),
+                    short(ours)
+                ));
+                tips.push(ours.clone());
+            }
+            None => {
+                problems.push(format!(
+                    "{refname} is missing on the mirror, we pushed {}",
+                    short(ours)
+                ));
+                tips.push(ours.clone());
+            }
         }
     }
     if mirror.prune {
         for (refname, found) in selected(mirror, theirs) {
-            if !pushed.contains_key(refname) {
+            if !pushed.contains_key(refname) && !ours_now_is(refname, found) {
                 problems.push(format!(
                     "{refname} is {} on the mirror, we never pushed it",
                     short(found)
@@ -260,7 +272,9 @@ fn ref_problems(mirror: &Mirror, pushed: &Refs, theirs: &Refs) -> Vec<String> {
             }
         }
     }
-    problems
+    tips.sort_unstable();
+    tips.dedup();
+    (problems, tips)
 }
 
 fn short(oid: &str) -> &str {
@@ -270,12 +284,10 @@ fn short(oid: &str) -> &str {
 /// Checks the objects: in place for a mirror on this machine (git fsck from our refs, the LFS
 /// objects they point at), and in a fresh clone with `full`.
 fn check_objects<'a>(repo: &Repo, mut drill: Drill<'a>, full: bool) -> Drill<'a> {
-    let Some(pushed) = drill.pushed.as_ref().filter(|_| drill.listed) else {
+    let Some(tips) = &drill.tips else {
         return drill;
     };
-    let mut tips: Vec<&str> = pushed.values().map(String::as_str).collect();
-    tips.sort_unstable();
-    tips.dedup();
+    let tips: Vec<&str> = tips.iter().map(String::as_str).collect();
     let report = &mut drill.report;
     if let Some(dir) = local_git_dir(drill.mirror) {
         report.objects_checked = true;
@@ -299,7 +311,9 @@ fn check_objects<'a>(repo: &Repo, mut drill: Drill<'a>, full: bool) -> Drill<'a>
             match lfs::pointers(&dir, &tips) {
                 Ok(pointers) => {
                     report.lfs_objects = Some(pointers.len());
-                    report.problems.extend(lfs::check(&dir, &pointers, full));
+                    report
+                        .problems
+                        .extend(lfs::check(&dir, &repo.common_dir, &pointers, full));
                 }
                 // Objects fsck found missing make the listing fail too; fsck said it better.
                 Err(_) if !whole => {}
@@ -441,7 +455,7 @@ mod tests {
     }
 
     #[test]
-    fn a_moved_ref_a_missing_one_and_with_prune_a_stranger_are_named() {
+    fn a_moved_ref_a_missing_one_and_with_prune_a_stranger_are_named_and_our_own_newer_ones_are_not() {
         let mirror = Mirror::new(crate::url::MirrorUrl::parse("/m").expect("a valid URL"));
         let refs = |pairs: &[(&str, &str)]| -> Refs {
             pairs
@@ -453,14 +467,24 @@ mod tests {
             ("refs/heads/main", "def5678aaaa"),
             ("refs/heads/gone", "1111111aaaa"),
             ("refs/tags/v1", "2222222aaaa"),
+            ("refs/heads/later", "4444444aaaa"),
         ]);
         let theirs = refs(&[
             ("refs/heads/main", "abc1234bbbb"),
             ("refs/heads/extra", "3333333aaaa"),
             ("refs/tags/v1", "2222222aaaa"),
+            ("refs/heads/later", "5555555aaaa"),
+            ("refs/heads/new", "6666666aaaa"),
         ]);
+        // A pass that failed on another ref still moved these two.
+        let ours_now = refs(&[
+            ("refs/heads/later", "5555555aaaa"),
+            ("refs/heads/new", "6666666aaaa"),
+        ]);
+        let (problems, tips) = compare(&mirror, &pushed, &theirs, &ours_now);
+        assert_eq!(tips, ["1111111aaaa", "2222222aaaa", "5555555aaaa", "def5678aaaa"]);
         assert_eq!(
-            ref_problems(&mirror, &pushed, &theirs),
+            problems,
             [
                 "refs/heads/gone is missing on the mirror, we pushed 1111111",
                 "refs/heads/main is abc1234 on the mirror, we pushed def5678",

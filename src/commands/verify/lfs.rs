@@ -212,22 +212,29 @@ fn object_path(git_dir: &Path, oid: &str) -> PathBuf {
         .join(oid)
 }
 
-/// What is wrong with the LFS objects `pointers` name in the git dir `git_dir`: missing, of
-/// another size, or (with `hash`, which reads them all) of other content.
-pub(super) fn check(git_dir: &Path, pointers: &[Pointer], hash: bool) -> Vec<String> {
+/// What is wrong with the LFS objects `pointers` name in the mirror's git dir `git_dir`:
+/// missing (and whether the repository at `common_dir` lacks it too, as git-lfs leaves objects
+/// of old commits unfetched), of another size, or (with `hash`, which reads them all) of other
+/// content.
+pub(super) fn check(git_dir: &Path, common_dir: &Path, pointers: &[Pointer], hash: bool) -> Vec<String> {
     pointers
         .iter()
-        .filter_map(|pointer| problem(git_dir, pointer, hash))
+        .filter_map(|pointer| problem(git_dir, common_dir, pointer, hash))
         .collect()
 }
 
-fn problem(git_dir: &Path, pointer: &Pointer, hash: bool) -> Option<String> {
+fn problem(git_dir: &Path, common_dir: &Path, pointer: &Pointer, hash: bool) -> Option<String> {
     let oid = &pointer.oid;
     let path = object_path(git_dir, oid);
     let found = match std::fs::metadata(&path) {
         Ok(meta) => meta.len(),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Some(format!("LFS object {oid} missing"));
+            let here_too = if object_path(common_dir, oid).exists() {
+                ""
+            } else {
+                " (and from this repository too)"
+            };
+            return Some(format!("LFS object {oid} missing{here_too}"));
         }
         Err(err) => return Some(format!("LFS object {oid}: reading {}: {err}", quoted(&path))),
     };
