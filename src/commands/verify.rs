@@ -51,6 +51,8 @@ struct Drill<'a> {
     git: Result<MirrorGit<'a>>,
     /// The objects its refs must reach, once they were listed; none to check before that.
     tips: Option<Vec<String>>,
+    /// Its progress line, where someone watches.
+    line: Option<indicatif::ProgressBar>,
     report: MirrorReport,
 }
 
@@ -65,7 +67,8 @@ pub(crate) fn run(args: &VerifyArgs, verbosity: Verbosity) -> Result<ExitStatus>
         );
     }
     let mirrors = config.select(&args.mirrors)?;
-    let reports = drill(&repo, &mirrors, args.full)?;
+    let progress = ui::Progress::on_terminal(verbosity == Verbosity::Quiet);
+    let reports = drill(&repo, &mirrors, args.full, progress.as_ref())?;
     if args.json {
         anstream::println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
@@ -137,7 +140,12 @@ fn describe(report: &MirrorReport, all_problems: bool) -> String {
 /// Runs the drill over `mirrors`, each in its own thread: the refs first, under the sync lock
 /// (no pass moves them between what we read here and there), then the objects, without it (a
 /// pass only adds objects, and a long `--full` must not hold back the hooks' syncs).
-fn drill(repo: &Repo, mirrors: &[(&str, &Mirror)], full: bool) -> Result<Vec<MirrorReport>> {
+fn drill(
+    repo: &Repo,
+    mirrors: &[(&str, &Mirror)],
+    full: bool,
+    progress: Option<&ui::Progress>,
+) -> Result<Vec<MirrorReport>> {
     let drills: Vec<Drill<'_>> = mirrors
         .iter()
         .map(|&(name, mirror)| Drill {
@@ -145,6 +153,7 @@ fn drill(repo: &Repo, mirrors: &[(&str, &Mirror)], full: bool) -> Result<Vec<Mir
             mirror,
             git: MirrorGit::new(&repo.common_dir, mirror),
             tips: None,
+            line: progress.map(|progress| progress.mirror(name)),
             report: MirrorReport {
                 name: name.to_owned(),
                 url: mirror.url.redacted(),
@@ -168,14 +177,19 @@ fn drill(repo: &Repo, mirrors: &[(&str, &Mirror)], full: bool) -> Result<Vec<Mir
         // Unreadable here (a repository libgit2 cannot open): only what was pushed counts.
         let ours_now = engine::local_refs(repo).unwrap_or_default();
         Ok(in_parallel(drills, |drill| {
-            check_refs(repo, &ssh, &ours_now, drill)
+            ui::with_progress(drill.line.clone(), || check_refs(repo, &ssh, &ours_now, drill))
         }))
     })?;
-    let drills = in_parallel(drills, |drill| check_objects(repo, drill, full));
+    let drills = in_parallel(drills, |drill| {
+        ui::with_progress(drill.line.clone(), || check_objects(repo, drill, full))
+    });
     drop(ssh);
     Ok(drills
         .into_iter()
         .map(|mut drill| {
+            if let Some(line) = &drill.line {
+                line.finish_and_clear();
+            }
             drill.report.ok = drill.report.problems.is_empty();
             drill.report
         })
@@ -291,6 +305,7 @@ fn check_objects<'a>(repo: &Repo, mut drill: Drill<'a>, full: bool) -> Drill<'a>
     let report = &mut drill.report;
     if let Some(dir) = local_git_dir(drill.mirror) {
         report.objects_checked = true;
+        ui::progress_note("git fsck from our refs");
         let fsck_tips = if tips.len() > MAX_FSCK_TIPS {
             &[][..]
         } else {
@@ -308,6 +323,7 @@ fn check_objects<'a>(repo: &Repo, mut drill: Drill<'a>, full: bool) -> Drill<'a>
             }
         };
         if lfs::in_use(&repo.common_dir, &dir) {
+            ui::progress_note("looking for the LFS objects our refs point at");
             match lfs::pointers(&dir, &tips) {
                 Ok(pointers) => {
                     report.lfs_objects = Some(pointers.len());
@@ -420,15 +436,25 @@ fn clone_and_fsck(git: &MirrorGit<'_>) -> Result<Vec<String>> {
         .tempdir()
         .context("making a temporary directory to clone into (TMPDIR)")?;
     let target = dir.path().join("mirror.git");
+    ui::progress_note("cloning it afresh");
     let mut cmd = git.command();
-    // No template: hooks (ours among them) have no business in a throw-away clone.
-    cmd.args(["clone", "--mirror", "--no-local", "--quiet", "--template=", "--"])
-        .arg(git.url())
-        .arg(&target);
+    // No template: hooks (ours among them) have no business in a throw-away clone. Progress
+    // for the mirror's line, as a push gives it.
+    cmd.args([
+        "clone",
+        "--mirror",
+        "--no-local",
+        "--progress",
+        "--template=",
+        "--",
+    ])
+    .arg(git.url())
+    .arg(&target);
     let output = git.run(cmd).context("cloning the mirror afresh")?;
     if !output.status.success() {
         return Err(git.failure(&output, "cloning the mirror afresh failed"));
     }
+    ui::progress_note("git fsck of the clone");
     fsck(&target, &[], false)
 }
 
