@@ -218,7 +218,11 @@ fn a_local_mirror_missing_an_lfs_object_fails_naming_it() {
 
     let run = verify(&env, &repo, &["--full"]);
     assert_eq!(run.code, Some(0), "{run}");
-    assert!(run.stdout.contains("1 LFS objects present"), "{run}");
+    assert!(
+        run.stdout
+            .contains("ok backup: 1 ref as pushed, objects whole, 1 LFS object present"),
+        "{run}"
+    );
 
     // Same size, other content: only the hash of `--full` tells.
     fs::write(&theirs, b"A LARGE FILE, IN SPIRIT\n").expect("corrupting the LFS object");
@@ -381,7 +385,7 @@ fn remote_mirrors_are_checked_with_the_credentials_and_connection_sync_uses() {
     for name in ["viassh", "viahttp"] {
         assert!(
             run.stdout.contains(&format!(
-                "ok {name}: 1 refs as pushed (objects not checked on a mirror elsewhere: --full \
+                "ok {name}: 1 ref as pushed (objects not checked on a mirror elsewhere: --full \
                  clones it)"
             )),
             "{run}"
@@ -392,7 +396,7 @@ fn remote_mirrors_are_checked_with_the_credentials_and_connection_sync_uses() {
     for name in ["viassh", "viahttp"] {
         assert!(
             run.stdout.contains(&format!(
-                "ok {name}: 1 refs as pushed, a fresh clone passes git fsck"
+                "ok {name}: 1 ref as pushed, a fresh clone passes git fsck"
             )),
             "{run}"
         );

@@ -121,12 +121,12 @@ fn describe(report: &MirrorReport, all_problems: bool) -> String {
         }
         return line;
     }
-    let mut line = format!("ok {name}: {} refs as pushed", report.refs);
+    let mut line = format!("ok {name}: {} as pushed", counted(report.refs, "ref"));
     if report.objects_checked {
         line.push_str(", objects whole");
     }
     if let Some(count) = report.lfs_objects {
-        line.push_str(&format!(", {count} LFS objects present"));
+        line.push_str(&format!(", {} present", counted(count, "LFS object")));
     }
     if report.cloned {
         line.push_str(", a fresh clone passes git fsck");
@@ -135,6 +135,12 @@ fn describe(report: &MirrorReport, all_problems: bool) -> String {
         line.push_str(" (objects not checked on a mirror elsewhere: --full clones it)");
     }
     line
+}
+
+/// `1 ref`, `12 refs`.
+fn counted(count: usize, what: &str) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {what}{plural}")
 }
 
 /// Runs the drill over `mirrors`, each in its own thread: the refs first, under the sync lock
@@ -461,6 +467,39 @@ fn clone_and_fsck(git: &MirrorGit<'_>) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_mirrors_line_names_three_problems_and_how_many_more_there_are() {
+        let report = MirrorReport {
+            name: "backup".to_owned(),
+            url: "/m".to_owned(),
+            ok: false,
+            refs: 5,
+            objects_checked: true,
+            lfs_objects: None,
+            cloned: false,
+            problems: (1..=5).map(|n| format!("problem {n}")).collect(),
+        };
+        assert_eq!(
+            describe(&report, false),
+            "FAILED backup: problem 1; problem 2; problem 3; and 2 more (-v names them all)"
+        );
+        assert_eq!(
+            describe(&report, true),
+            "FAILED backup: problem 1; problem 2; problem 3; problem 4; problem 5"
+        );
+        let healthy = MirrorReport {
+            ok: true,
+            refs: 1,
+            lfs_objects: Some(2),
+            problems: Vec::new(),
+            ..report
+        };
+        assert_eq!(
+            describe(&healthy, false),
+            "ok backup: 1 ref as pushed, objects whole, 2 LFS objects present"
+        );
+    }
 
     #[test]
     fn fscks_findings_become_one_problem_each() {
