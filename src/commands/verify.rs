@@ -24,6 +24,9 @@ const SHOWN_PROBLEMS: usize = 3;
 /// ours) instead of being given ours: a command line that long may not start at all.
 const MAX_FSCK_TIPS: usize = 10_000;
 
+/// At most this many of git fsck's findings are kept per check.
+const MAX_FSCK_PROBLEMS: usize = 50;
+
 /// What the drill found for one mirror.
 #[derive(Debug, Serialize)]
 struct MirrorReport {
@@ -298,7 +301,7 @@ fn compare(mirror: &Mirror, pushed: &Refs, theirs: &Refs, ours_now: &Refs) -> (V
 }
 
 fn short(oid: &str) -> &str {
-    &oid[..oid.len().min(7)]
+    oid.get(..7).unwrap_or(oid)
 }
 
 /// Checks the objects: in place for a mirror on this machine (git fsck from our refs, the LFS
@@ -405,6 +408,7 @@ fn fsck(git_dir: &Path, tips: &[&str], connectivity_only: bool) -> Result<Vec<St
 /// named on a line of its own); anything else is kept as git said it.
 fn fsck_problems(output: &str) -> Vec<String> {
     let mut problems: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for line in output.lines() {
         let problem = if line.trim().is_empty()
             || line.starts_with(char::is_whitespace)
@@ -427,9 +431,15 @@ fn fsck_problems(output: &str) -> Vec<String> {
             let said = line.strip_prefix("error: ").unwrap_or(line);
             format!("git fsck: {said}")
         };
-        if !problems.contains(&problem) {
+        if seen.insert(problem.clone()) {
             problems.push(problem);
         }
+    }
+    // A lost pack is thousands of missing objects: the first ones tell what happened.
+    if problems.len() > MAX_FSCK_PROBLEMS {
+        let more = problems.len() - MAX_FSCK_PROBLEMS;
+        problems.truncate(MAX_FSCK_PROBLEMS);
+        problems.push(format!("and {more} more problems git fsck found"));
     }
     problems
 }
@@ -517,6 +527,10 @@ mod tests {
                 "git fsck: sha1 mismatch for ./objects/12/34 (expected 1234)",
             ]
         );
+        let lost: String = (0..60).map(|n| format!("missing blob {n:040}\n")).collect();
+        let problems = fsck_problems(&lost);
+        assert_eq!(problems.len(), MAX_FSCK_PROBLEMS + 1);
+        assert_eq!(problems[MAX_FSCK_PROBLEMS], "and 10 more problems git fsck found");
     }
 
     #[test]
