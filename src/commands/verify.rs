@@ -570,5 +570,10 @@ mod tests {
                 "refs/heads/extra is 3333333 on the mirror, we never pushed it",
             ]
         );
+        // Without prune, a ref of the mirror's own is none of our business.
+        let mut keeps = mirror;
+        keeps.prune = false;
+        let (problems, _) = compare(&keeps, &pushed, &theirs, &ours_now);
+        assert_eq!(problems.len(), 2, "{problems:?}");
     }
 }
