@@ -72,6 +72,21 @@ pub enum Command {
                             git-repo-sync doctor /srv/git/*.git --json"
     )]
     Doctor(DoctorArgs),
+    /// A restore drill: check that each mirror holds what we last pushed there, whole.
+    #[command(
+        after_help = "Checks, per mirror: its branches and tags are the ones last pushed there \
+                            (one ref listing, with the credentials a sync uses); on a mirror on \
+                            this machine, `git fsck --connectivity-only` over those refs' objects \
+                            and every LFS object they point at present, of the size its pointer \
+                            says. --full also clones each mirror into a temporary directory \
+                            (TMPDIR) and runs `git fsck` there, and hashes each LFS object. The \
+                            schedule never runs it: a drill reads every object.\n\nExit status: \
+                            0 every mirror can be restored, 1 one cannot (or anything else \
+                            needs you).\n\nExamples:\n  git-repo-sync verify\n  \
+                            git-repo-sync verify --mirror backup --full\n  \
+                            git-repo-sync verify --json"
+    )]
+    Verify(VerifyArgs),
     /// Add, remove or list mirrors.
     #[command(
         subcommand,
@@ -270,6 +285,22 @@ pub struct DoctorArgs {
     /// Print JSON instead of lines.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only these mirrors (repeatable; default: all).
+    #[arg(long = "mirror", value_name = "NAME")]
+    pub mirrors: Vec<String>,
+
+    /// Print JSON instead of lines: an array with an object per mirror.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also clone each mirror afresh and run `git fsck` on the clone, and hash every LFS object:
+    /// what a restore would do, at what it costs.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -88,6 +88,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Sync(args) => commands::sync::run(&args, verbosity),
         Command::Status(args) => commands::status::run(&args),
         Command::Doctor(args) => commands::doctor::run(&args),
+        Command::Verify(args) => commands::verify::run(&args, verbosity),
         Command::Mirror(command) => commands::mirror::run(&command, verbosity),
         Command::Config(command) => commands::config::run(&command),
         Command::Schedule(command) => commands::schedule::run(&command, verbosity),

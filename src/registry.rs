@@ -14,6 +14,14 @@ use crate::git;
 /// The global git config key that lists the registered repositories.
 pub const KEY: &str = "repo-sync.repo";
 
+/// Whether git has a global config to read and write: without HOME (a GUI, a service) and
+/// without `GIT_CONFIG_GLOBAL`, every `git config --global` fails with "$HOME not set".
+pub fn global_config_known() -> bool {
+    ["GIT_CONFIG_GLOBAL", "HOME"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|value| !value.is_empty()))
+}
+
 /// The registered repositories, in the order they were registered, each once.
 pub fn list() -> Result<Vec<PathBuf>> {
     let output = git::command()

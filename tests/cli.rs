@@ -219,6 +219,7 @@ fn every_subcommand_has_a_summary_and_an_example_in_its_help() {
         &["sync"],
         &["status"],
         &["doctor"],
+        &["verify"],
         &["mirror"],
         &["mirror", "add"],
         &["mirror", "remove"],
@@ -310,7 +311,7 @@ fn the_man_page_renders_with_man_l() {
     for section in ["NAME", "SYNOPSIS", "SUBCOMMANDS"] {
         assert!(text.contains(section), "no {section}:\n{text}");
     }
-    for command in ["install", "doctor", "schedule"] {
+    for command in ["install", "doctor", "verify", "schedule"] {
         assert!(text.contains(command), "{command} missing:\n{text}");
     }
 }

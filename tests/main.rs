@@ -34,6 +34,7 @@ mod mirror_check;
 mod mirror_options;
 mod mirror_work_tree;
 mod missing_binary;
+mod no_home;
 mod progress;
 mod rejections;
 mod repository_kinds;
@@ -43,6 +44,7 @@ mod status;
 mod sync_all;
 mod transports;
 mod up_down;
+mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -211,6 +211,14 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
                 ));
             }
         }
+        if !config.mirrors.is_empty() {
+            // Reading every object is a drill of its own, not a health check.
+            checks.push(Check::ok(
+                "restore",
+                "not drilled here: run `git-repo-sync verify` to check that each mirror can be \
+                 restored",
+            ));
+        }
     }
     checks
 }

@@ -35,20 +35,24 @@ fn trigger(args: &HookArgs) -> anyhow::Result<()> {
     }
     // A repository made from a template directory with our hooks in it was never installed
     // into: it joins the registry on its first trigger, so that `sync --all` and
-    // `status --all` cover it.
-    if !repo.trigger_record_path().exists()
-        && let Err(err) = crate::registry::register(repo.display_path())
-    {
-        eprintln!(
-            "git-repo-sync: could not register {}: {err:#}",
-            crate::repo::quoted(repo.display_path())
-        );
+    // `status --all` cover it. Without a global git config (no HOME: a GUI, a service) that
+    // waits, quietly, for a trigger, `status` or `sync` that has one; the record says so.
+    let record = triggers::record::read(&repo);
+    let mut deferred = false;
+    if record.is_none_or(|record| record.unregistered) {
+        if !crate::registry::global_config_known() {
+            deferred = true;
+        } else if let Err(err) = crate::registry::register(repo.display_path()) {
+            eprintln!(
+                "git-repo-sync: could not register {}: {err:#}",
+                crate::repo::quoted(repo.display_path())
+            );
+        }
     }
     worker::trigger(&repo)?;
     // For `status`: that a trigger still fires, and which. A record that cannot be written
     // costs only that line of `status`, never the sync.
-    let now = crate::state::timestamp(std::time::SystemTime::now());
-    let _ = std::fs::write(repo.trigger_record_path(), format!("{} {now}\n", kind.name()));
+    let _ = triggers::record::write(&repo, kind, deferred);
     // A mirror that began failing is told once, where someone is watching.
     if std::io::stderr().is_terminal() {
         for line in notify::take_notices(&repo) {

@@ -13,6 +13,7 @@ pub(crate) mod schedule;
 pub(crate) mod status;
 pub(crate) mod sync;
 pub(crate) mod uninstall;
+pub(crate) mod verify;
 pub(crate) mod worker;
 
 use anyhow::{Context as _, Result, bail};
@@ -20,6 +21,18 @@ use anyhow::{Context as _, Result, bail};
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::url::MirrorUrl;
+
+/// Registers a repository whose trigger could not (it ran without HOME), now that a user with a
+/// global git config is here. A failure is told and left for the next time; it never stops the
+/// command.
+pub(crate) fn register_deferred(repo: &Repo) {
+    if let Err(err) = crate::triggers::record::register_deferred(repo) {
+        eprintln!(
+            "git-repo-sync: could not register {} for `sync --all`: {err:#}",
+            quoted(repo.display_path())
+        );
+    }
+}
 
 /// Turns a URL typed on the command line into the one stored: a relative local path becomes
 /// absolute against the current directory (hooks run elsewhere) and must exist, and the result

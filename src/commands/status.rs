@@ -54,6 +54,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
         return run_all(args, git_runs_config_hooks);
     }
     let repo = Repo::discover()?;
+    super::register_deferred(&repo);
     let report = build(&repo, &Config::for_repo(&repo)?, git_runs_config_hooks)?;
     if args.json {
         anstream::println!("{}", serde_json::to_string_pretty(&report)?);

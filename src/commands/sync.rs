@@ -15,6 +15,7 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
         return run_all(verbosity);
     }
     let repo = Repo::discover()?;
+    super::register_deferred(&repo);
     let config = Config::for_repo(&repo)?;
     if config.mirrors.is_empty() {
         anyhow::bail!(

@@ -265,11 +265,5 @@ fn identify(path: &Path, dir: &Path) -> Option<&'static str> {
 
 /// `(hook, timestamp)` of the last trigger, from the record the hook writes.
 fn last_fired(repo: &Repo) -> (Option<String>, Option<String>) {
-    let Ok(text) = fs::read_to_string(repo.trigger_record_path()) else {
-        return (None, None);
-    };
-    match text.trim().split_once(' ') {
-        Some((hook, at)) => (Some(hook.to_owned()), Some(at.to_owned())),
-        None => (None, None),
-    }
+    super::record::read(repo).map_or((None, None), |record| (Some(record.hook), Some(record.at)))
 }

@@ -15,6 +15,7 @@
 pub mod config_hooks;
 pub mod files;
 mod health;
+pub mod record;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
