@@ -1,5 +1,6 @@
 //! The command line, as clap derive types. Doc comments are the help text.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -33,6 +34,41 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The command line with the earlier git-repo-sync's flags moved after its verb: it took
+/// `--local-dir DIR`, `--dry` and `--verbose` before `up`/`down` (`git repo-sync -d up host:dir`),
+/// where ours are the verb's own. Any other command line is left as it is.
+pub fn earlier_tools_order(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let (mut front, mut moved) = (Vec::new(), Vec::new());
+    let mut i = 1;
+    while i < args.len() {
+        let arg = args[i].to_string_lossy();
+        let takes_value = matches!(arg.as_ref(), "-C" | "--color" | "-l" | "--local-dir");
+        let legacy = matches!(arg.as_ref(), "-l" | "--local-dir" | "-d" | "--dry" | "--dry-run" | "-n")
+            || arg.starts_with("--local-dir=");
+        let span = if takes_value { 2 } else { 1 };
+        let words = &args[i..(i + span).min(args.len())];
+        if !arg.starts_with('-') {
+            if arg != "up" && arg != "down" {
+                return args;
+            }
+            let mut reordered = vec![args[0].clone()];
+            reordered.extend(front);
+            reordered.push(args[i].clone());
+            reordered.extend(moved);
+            reordered.extend_from_slice(&args[i + 1..]);
+            return reordered;
+        }
+        if legacy {
+            moved.extend_from_slice(words);
+        } else {
+            front.extend_from_slice(words);
+        }
+        i += span;
+    }
+    args
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,11 +192,11 @@ pub struct CopyArgs {
     pub target: Option<String>,
 
     /// The local directory (default: the top of the work tree around the current directory).
-    #[arg(long, value_name = "DIR")]
+    #[arg(short = 'l', long, value_name = "DIR")]
     pub local_dir: Option<PathBuf>,
 
     /// Show what would be copied and change nothing on either side.
-    #[arg(short = 'n', long, visible_alias = "dry")]
+    #[arg(short = 'n', long, visible_alias = "dry", short_alias = 'd')]
     pub dry_run: bool,
 
     /// Overwrite what changed on the other side since the last up or down, and say what.
@@ -456,4 +492,28 @@ pub struct WorkerArgs {
     /// The descriptor of the sync lock the trigger took and handed over.
     #[arg(long, value_name = "FD")]
     pub lock_fd: Option<i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(line: &str) -> Vec<String> {
+        earlier_tools_order(line.split(' ').map(OsString::from))
+            .into_iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_earlier_tools_flags_before_its_verb_are_taken_after_it() {
+        assert_eq!(
+            order("grs -v --dry --local-dir /w up host:dir"),
+            ["grs", "-v", "up", "--dry", "--local-dir", "/w", "host:dir"]
+        );
+        assert_eq!(order("grs -C /x -d down h:d"), ["grs", "-C", "/x", "down", "-d", "h:d"]);
+        assert_eq!(order("grs -C up up h:d"), ["grs", "-C", "up", "up", "h:d"], "-C's value is no verb");
+        let other = "grs --dry-run install --mirror a=/b";
+        assert_eq!(order(other), other.split(' ').collect::<Vec<_>>(), "other verbs as they are");
+    }
 }

@@ -5,7 +5,7 @@ use clap::Parser as _;
 use git_repo_sync::{ExitStatus, cli::Cli};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(git_repo_sync::cli::earlier_tools_order(std::env::args_os()));
     match git_repo_sync::run(cli) {
         Ok(status) => status.into(),
         Err(err) => {
