@@ -46,8 +46,10 @@ pub fn earlier_tools_order(args: impl IntoIterator<Item = OsString>) -> Vec<OsSt
     while i < args.len() {
         let arg = args[i].to_string_lossy();
         let takes_value = matches!(arg.as_ref(), "-C" | "--color" | "-l" | "--local-dir");
-        let legacy = matches!(arg.as_ref(), "-l" | "--local-dir" | "-d" | "--dry" | "--dry-run" | "-n")
-            || arg.starts_with("--local-dir=");
+        let legacy = matches!(
+            arg.as_ref(),
+            "-l" | "--local-dir" | "-d" | "--dry" | "--dry-run" | "-n"
+        ) || arg.starts_with("--local-dir=");
         let span = if takes_value { 2 } else { 1 };
         let words = &args[i..(i + span).min(args.len())];
         if !arg.starts_with('-') {
@@ -511,9 +513,20 @@ mod tests {
             order("grs -v --dry --local-dir /w up host:dir"),
             ["grs", "-v", "up", "--dry", "--local-dir", "/w", "host:dir"]
         );
-        assert_eq!(order("grs -C /x -d down h:d"), ["grs", "-C", "/x", "down", "-d", "h:d"]);
-        assert_eq!(order("grs -C up up h:d"), ["grs", "-C", "up", "up", "h:d"], "-C's value is no verb");
+        assert_eq!(
+            order("grs -C /x -d down h:d"),
+            ["grs", "-C", "/x", "down", "-d", "h:d"]
+        );
+        assert_eq!(
+            order("grs -C up up h:d"),
+            ["grs", "-C", "up", "up", "h:d"],
+            "-C's value is no verb"
+        );
         let other = "grs --dry-run install --mirror a=/b";
-        assert_eq!(order(other), other.split(' ').collect::<Vec<_>>(), "other verbs as they are");
+        assert_eq!(
+            order(other),
+            other.split(' ').collect::<Vec<_>>(),
+            "other verbs as they are"
+        );
     }
 }

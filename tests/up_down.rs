@@ -408,3 +408,83 @@ fn a_frozen_remote_ends_non_zero_within_the_timeout() {
     assert!(elapsed < Duration::from_secs(7), "took {elapsed:?}");
     let _ = held.join();
 }
+
+/// A work tree of `n` files of a few hundred bytes in 20 directories.
+fn many_files(dir: &Path, n: usize, tag: &str) {
+    for i in 0..n {
+        write(
+            &dir.join(format!("d{}/f{i}.txt", i % 20)),
+            format!("{tag} {i} {}\n", "x".repeat(300)).as_bytes(),
+        );
+    }
+}
+
+/// `up` until it is not refused for another run in progress (a killed run's ssh may still be
+/// finishing), for at most 20 s.
+fn up_when_free(w: &World) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = w.run("up", &[]);
+        if out.status.success() {
+            return;
+        }
+        let said = output_of(&out);
+        assert!(
+            said.contains("another up or down is running") && Instant::now() < deadline,
+            "{said}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn two_ups_at_once_never_interleave_and_the_trees_end_equal() {
+    let Some(w) = World::new() else {
+        return;
+    };
+    many_files(&w.work, 2000, "one");
+    let start = |w: &World| {
+        let mut cmd = w.env.std_cmd_in(&w.work);
+        cmd.env("GIT_SSH_COMMAND", w.sshd.git_ssh_command())
+            .args(["up", &w.target()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().expect("starting up")
+    };
+    let (first, second) = (start(&w), start(&w));
+    for child in [first, second] {
+        let out = child.wait_with_output().expect("waiting for up");
+        let said = output_of(&out);
+        assert!(
+            out.status.success() || said.contains("another up or down is running"),
+            "either done or refused cleanly: {said}"
+        );
+    }
+    up_when_free(&w);
+    assert_eq!(tree(&w.remote, &[".git-repo-sync"]), tree(&w.work, &[".git"]));
+}
+
+#[test]
+fn an_up_killed_at_any_point_is_completed_by_the_next() {
+    let Some(w) = World::new() else {
+        return;
+    };
+    for (round, delay_ms) in [30_u64, 80, 150, 300, 600].into_iter().enumerate() {
+        many_files(&w.work, 1500, &format!("round {round}"));
+        let mut cmd = w.env.std_cmd_in(&w.work);
+        cmd.env("GIT_SSH_COMMAND", w.sshd.git_ssh_command())
+            .args(["up", &w.target()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().expect("starting up");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        up_when_free(&w);
+        assert_eq!(
+            tree(&w.remote, &[".git-repo-sync"]),
+            tree(&w.work, &[".git"]),
+            "after a kill at {delay_ms} ms"
+        );
+    }
+}

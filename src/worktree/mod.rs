@@ -164,7 +164,10 @@ pub(crate) fn run(request: &Request<'_>) -> Result<Outcome> {
     let last = local.last()?;
     match request.direction {
         Direction::Up => {
-            let new = local.side(request).run("snapshot", &[], &[])?.line()?;
+            let new = local
+                .side(request)
+                .run("snapshot", &[], &[])?
+                .line(request.target)?;
             local.describe(last.as_deref(), &new, &mut outcome)?;
             if request.dry_run {
                 return Ok(outcome);
@@ -536,8 +539,8 @@ impl Side<'_> {
 }
 
 impl Reply {
-    fn line(&self) -> Result<String> {
-        self.ok_or_error()?;
+    fn line(&self, target: &Target) -> Result<String> {
+        self.outcome_on(target, "here")?;
         Ok(String::from_utf8_lossy(&self.stdout).trim().to_owned())
     }
 
@@ -623,10 +626,20 @@ fn ssh(host: &str, words: &[String], timeout: Duration) -> Command {
     }
     let mut cmd = Command::new("sh");
     crate::git::scrub_env(&mut cmd);
-    cmd.arg("-c")
-        .arg(format!("{base} \"$@\""))
-        .arg("ssh")
-        .args(["-o", "BatchMode=yes"])
+    cmd.arg("-c").arg(format!("{base} \"$@\"")).arg("ssh");
+    // The connection stays open a minute for the next run (the next `up` of an edit loop, the
+    // second step of a `down`), as the mirrors' ssh connections do.
+    if let Some(dir) = crate::engine::transfer::shared_ssh::socket_dir() {
+        let socket = dir.join(format!(
+            "up-{}",
+            crate::engine::transfer::shared_ssh::endpoint_id(&base, host)
+        ));
+        cmd.args(["-o", "ControlMaster=auto"])
+            .arg("-o")
+            .arg(format!("ControlPath={}", socket.display()))
+            .args(["-o", "ControlPersist=60"]);
+    }
+    cmd.args(["-o", "BatchMode=yes"])
         .args(["-o", &format!("ConnectTimeout={secs}")])
         .args(["-o", &format!("ServerAliveInterval={}", secs.div_ceil(3))])
         .args(["-o", "ServerAliveCountMax=3"])

@@ -25,8 +25,10 @@ fail() { echo "error $*"; exit 1; }
 g() { git -c core.autocrlf=false -c core.safecrlf=false -c core.symlinks=true -c core.fileMode=true \
   -c core.quotePath=true -c advice.addEmbeddedRepo=false -c gc.auto=0 "$@"; }
 
+# Makes DIR and our git dir, and takes the lock for this run.
 prepare() {
-  mkdir -p "$dir" || fail "cannot create $dir"
+  mkdir -p "$dir" "$private" || fail "cannot create $private"
+  lock
   if [ ! -f "$private/HEAD" ]; then
     (unset GIT_WORK_TREE && git init -q --object-format="$format") >/dev/null || fail "cannot create $private"
   fi
@@ -38,7 +40,8 @@ prepare() {
 lock() {
   if ! mkdir "$private/lock" 2>/dev/null; then
     holder=$(cat "$private/lock/pid" 2>/dev/null)
-    if [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null; then
+    # No pid yet: the holder is between its mkdir and its echo.
+    if [ -z "$holder" ] || kill -0 "$holder" 2>/dev/null; then
       echo "busy $holder"; exit 4
     fi
     # Left by a run that was killed: ours to take over.
@@ -73,7 +76,6 @@ snapshot() {
 offer() {
   base=$1
   prepare
-  lock
   new=$(snapshot) || exit 1
   echo "new $new"
   g update-ref refs/repo-sync/offered "$new"
@@ -87,7 +89,6 @@ offer() {
 apply() {
   new=$1 mode=$2 kept=${3:-}
   prepare
-  lock
   # A snapshot stored already (by the caller, or by a run killed after it) needs no pack.
   if ! g cat-file -e "$new^{commit}" 2>/dev/null; then
     g index-pack --stdin --fix-thin >/dev/null 2>"$private/index-pack.err" || {
@@ -144,7 +145,6 @@ apply() {
 
 snapshot_only() {
   prepare
-  lock
   new=$(snapshot) || exit 1
   g update-ref refs/repo-sync/offered "$new"
   echo "$new"
@@ -153,7 +153,6 @@ snapshot_only() {
 confirm() {
   new=$1
   prepare
-  lock
   g update-ref refs/repo-sync/last "$new" || fail "recording the state"
   if [ "$(GIT_INDEX_FILE=$private/snapshot-index g write-tree)" = "$(g rev-parse "$new^{tree}")" ]; then
     cp "$private/snapshot-index" "$private/index"

@@ -211,7 +211,7 @@ fn listening(socket: &Path) -> bool {
 /// A directory only this user can enter, for sockets that outlive a pass:
 /// `$XDG_RUNTIME_DIR/git-repo-sync` (private, and emptied at logout), else `grs-ssh-<uid>` in
 /// the temporary directory. None when neither can be made, or is ours alone.
-fn socket_dir() -> Option<PathBuf> {
+pub(crate) fn socket_dir() -> Option<PathBuf> {
     let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
     first_private_dir(runtime, &std::env::temp_dir(), crate::repo::effective_uid())
 }
@@ -242,7 +242,7 @@ fn private_dir(dir: &Path, uid: u32) -> bool {
 }
 
 /// A short, stable name for an ssh command and destination.
-fn endpoint_id(command: &str, destination: &str) -> String {
+pub(crate) fn endpoint_id(command: &str, destination: &str) -> String {
     let key = format!("{command}\0{destination}");
     git2::Oid::hash_object(git2::ObjectType::Blob, key.as_bytes())
         .map(|oid| oid.to_string()[..16].to_owned())
