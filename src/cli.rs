@@ -156,6 +156,7 @@ pub enum Command {
                       Examples:\n  git-repo-sync up gpu-box:src/project\n  \
                       git-repo-sync up --save ssh://me@build.example:2222/home/me/project\n  \
                       git-repo-sync up          # the saved target\n  \
+                      git-repo-sync up --watch  # and again on every change\n  \
                       git-repo-sync up /mnt/scratch/project --dry-run"
     )]
     Up(CopyArgs),
@@ -216,6 +217,11 @@ pub struct CopyArgs {
     /// Remember TARGET as this work tree's default (`git config repo-sync.target`).
     #[arg(long)]
     pub save: bool,
+
+    /// `up` only: copy now, then again whenever a file changes (ignored directories are not
+    /// watched), until interrupted.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

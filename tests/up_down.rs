@@ -488,3 +488,46 @@ fn an_up_killed_at_any_point_is_completed_by_the_next() {
         );
     }
 }
+
+#[test]
+fn up_watch_copies_each_change_and_a_build_in_an_ignored_directory_starts_no_run() {
+    let env = TestEnv::new();
+    let work = env.init_repo("work");
+    write(&work.join(".gitignore"), b"target/\n");
+    write(&work.join("target/old.o"), b"old\n");
+    let remote = env.root().join("there");
+    let log = env.root().join("watch.out");
+    let mut cmd = env.std_cmd_in(&work);
+    cmd.args(["up", "--watch", s(&remote)])
+        .stdout(fs::File::create(&log).expect("the log"))
+        .stderr(std::process::Stdio::null());
+    let mut watcher = cmd.spawn().expect("starting up --watch");
+    let runs = || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("up: copied")
+            .count()
+    };
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        crate::support::wait_for(crate::support::WAIT, done, || {
+            format!(
+                "{what}; output:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+    };
+    wait("the first run", &|| runs() == 1);
+
+    write(&work.join("src/new.rs"), b"fn main() {}\n");
+    wait("the new file there", &|| remote.join("src/new.rs").is_file());
+    wait("its run reported", &|| runs() == 2);
+    for i in 0..50 {
+        write(&work.join(format!("target/obj{i}.o")), b"built\n");
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(runs(), 2, "no run for the ignored directory");
+    assert!(!remote.join("target").exists());
+
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+}

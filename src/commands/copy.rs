@@ -39,6 +39,18 @@ pub(crate) fn run(args: &CopyArgs, direction: Direction, verbosity: Verbosity) -
         dry_run: args.dry_run,
         timeout: Duration::from_secs(args.timeout),
     };
+    if args.watch {
+        if direction != Direction::Up {
+            anyhow::bail!("--watch is for `up`: it copies this work tree again whenever it changes");
+        }
+        worktree::watch(&local_dir, || match worktree::run(&request) {
+            Ok(outcome) => {
+                let _ = report(&outcome, args.json, verbosity);
+            }
+            Err(err) => eprintln!("git-repo-sync: up {}: {err:#}", target.display()),
+        })?;
+        return Ok(ExitStatus::Success);
+    }
     match worktree::run(&request) {
         Ok(outcome) => {
             report(&outcome, args.json, verbosity)?;

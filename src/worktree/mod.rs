@@ -19,6 +19,9 @@ use serde::Serialize;
 
 use crate::repo::{ObjectFormat, Repo, quoted};
 
+mod watch;
+pub(crate) use watch::watch;
+
 /// One side's half of the protocol, run by `sh -c` here or on the host.
 const SIDE_SCRIPT: &str = include_str!("side.sh");
 
