@@ -531,3 +531,21 @@ fn up_watch_copies_each_change_and_a_build_in_an_ignored_directory_starts_no_run
     let _ = watcher.kill();
     let _ = watcher.wait();
 }
+
+#[test]
+fn a_down_never_deletes_a_file_ignored_here_that_was_deleted_there() {
+    let Some(w) = World::new() else {
+        return;
+    };
+    write(&w.work.join("notes/todo.txt"), b"todo\n");
+    w.ok("up", &[]);
+    // Ignored here from now on; the host deletes its copy.
+    write(&w.work.join(".git/info/exclude"), b"notes/\n");
+    write(&w.work.join("notes/todo.txt"), b"my own now\n");
+    fs::remove_dir_all(w.remote.join("notes")).expect("deleting there");
+    w.ok("down", &[]);
+    assert_eq!(
+        fs::read(w.work.join("notes/todo.txt")).expect("kept"),
+        b"my own now\n"
+    );
+}

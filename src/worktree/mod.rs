@@ -178,7 +178,7 @@ pub(crate) fn run(request: &Request<'_>) -> Result<Outcome> {
             let mode = if request.force { "force" } else { "safe" };
             let kept = match &last {
                 Some(last) if !outcome.deleted.is_empty() => {
-                    local.without_now_ignored(last, &new, &mut outcome)?
+                    local.without_now_ignored(last, &new, &mut outcome, false)?
                 }
                 Some(_) => None,
                 None => None,
@@ -229,8 +229,17 @@ pub(crate) fn run(request: &Request<'_>) -> Result<Outcome> {
             if request.dry_run {
                 return Ok(outcome);
             }
+            // Files deleted there that this side ignores stay here, no longer ours.
+            let kept = match &last {
+                Some(last) if !outcome.deleted.is_empty() => {
+                    local.without_now_ignored(last, &new, &mut outcome, true)?
+                }
+                _ => None,
+            };
+            let mut args = vec![new.as_str(), mode];
+            args.extend(kept.as_deref());
             // The pack is stored already.
-            let reply = local.side(request).run("apply", &[&new, mode], &[])?;
+            let reply = local.side(request).run("apply", &args, &[])?;
             reply.outcome_on(request.target, "here")?;
             outcome.replaced = reply.listed("replaced");
             request
@@ -391,7 +400,13 @@ impl Local {
     /// The files of the `last` snapshot that the new one lacks although they are still here:
     /// ignored now (a `.gitignore` of this run names them). The other side must keep them as
     /// they are, so it gets `last`'s tree without them, written here; `None` when there is none.
-    fn without_now_ignored(&self, last: &str, new: &str, outcome: &mut Outcome) -> Result<Option<String>> {
+    fn without_now_ignored(
+        &self,
+        last: &str,
+        new: &str,
+        outcome: &mut Outcome,
+        only_ignored_here: bool,
+    ) -> Result<Option<String>> {
         let mut listing = self.git();
         listing.args([
             "diff-tree",
@@ -413,6 +428,11 @@ impl Local {
                 std::fs::symlink_metadata(self.dir.join(std::ffi::OsStr::from_bytes(path))).is_ok()
             })
             .collect();
+        let kept = if only_ignored_here && !kept.is_empty() {
+            self.ignored_here(&kept)?
+        } else {
+            kept
+        };
         if kept.is_empty() {
             return Ok(None);
         }
@@ -452,6 +472,32 @@ impl Local {
         };
         outcome.deleted.retain(|path| !kept.contains(path));
         Ok(Some(tree))
+    }
+
+    /// Those of `paths` that git ignores here (by the rules alone, tracked or not).
+    fn ignored_here<'p>(&self, paths: &[&'p [u8]]) -> Result<Vec<&'p [u8]>> {
+        let mut cmd = crate::git::command();
+        cmd.current_dir(&self.dir)
+            .args(["check-ignore", "-z", "--stdin", "--no-index"]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().context("running git check-ignore")?;
+        let mut stdin = child.stdin.take().context("git check-ignore without stdin")?;
+        let input: Vec<u8> = paths
+            .iter()
+            .flat_map(|path| path.iter().copied().chain([0]))
+            .collect();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        // Exit 1: none of them is ignored.
+        let output = child.wait_with_output().context("running git check-ignore")?;
+        let _ = writer.join();
+        let ignored: std::collections::HashSet<&[u8]> = output.stdout.split(|&b| b == 0).collect();
+        Ok(paths
+            .iter()
+            .copied()
+            .filter(|path| ignored.contains(path))
+            .collect())
     }
 
     /// What `new` changes against `last`, into `outcome`.
