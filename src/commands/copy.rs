@@ -51,7 +51,17 @@ pub(crate) fn run(args: &CopyArgs, direction: Direction, verbosity: Verbosity) -
         })?;
         return Ok(ExitStatus::Success);
     }
-    match worktree::run(&request) {
+    let progress = crate::ui::Progress::on_terminal(verbosity == Verbosity::Quiet || args.json);
+    let line = progress.as_ref().map(|progress| {
+        let line = progress.mirror(direction_name(direction));
+        line.set_message("starting");
+        line
+    });
+    let result = crate::ui::with_progress(line.clone(), || worktree::run(&request));
+    if let Some(line) = line {
+        line.finish_and_clear();
+    }
+    match result {
         Ok(outcome) => {
             report(&outcome, args.json, verbosity)?;
             Ok(ExitStatus::Success)

@@ -188,6 +188,12 @@ pub(crate) fn run(request: &Request<'_>) -> Result<Outcome> {
                 let extra = kept.as_deref().filter(|_| base == last);
                 let pack = local.pack(&new, base.as_deref(), extra)?;
                 outcome.bytes = pack.len() as u64;
+                crate::ui::progress_note(&format!(
+                    "sending {} new and {} changed file(s), {} bytes",
+                    outcome.added.len(),
+                    outcome.changed.len(),
+                    pack.len()
+                ));
                 let mut args = vec![new.as_str(), mode];
                 args.extend(extra);
                 let reply = request.remote().run("apply", &args, &pack)?;
@@ -209,6 +215,7 @@ pub(crate) fn run(request: &Request<'_>) -> Result<Outcome> {
             outcome.snapshot = Some(new);
         }
         Direction::Down => {
+            crate::ui::progress_note("taking a snapshot of the files there, and receiving what is new");
             let offered = request
                 .remote()
                 .run("offer", &[last.as_deref().unwrap_or("none")], &[])?;
@@ -238,6 +245,12 @@ pub(crate) fn run(request: &Request<'_>) -> Result<Outcome> {
             };
             let mut args = vec![new.as_str(), mode];
             args.extend(kept.as_deref());
+            crate::ui::progress_note(&format!(
+                "writing {} new and {} changed file(s), deleting {}",
+                outcome.added.len(),
+                outcome.changed.len(),
+                outcome.deleted.len()
+            ));
             // The pack is stored already.
             let reply = local.side(request).run("apply", &args, &[])?;
             reply.outcome_on(request.target, "here")?;
