@@ -155,7 +155,15 @@ impl MirrorUrl {
     pub fn redact(&self, text: &str) -> String {
         let mut clean = text.replace(&self.text, &self.redacted());
         for secret in secrets(&self.text) {
-            clean = clean.replace(secret, "***");
+            if secret.len() < TOKEN_LIKE && !is_password(&self.text, secret) {
+                // A short user name (`u`, `git`) is no token: replaced where it stands as a
+                // URL's user, not in every word that holds its letters.
+                clean = clean
+                    .replace(&format!("{secret}@"), "***@")
+                    .replace(&format!("{secret}:"), "***:");
+            } else {
+                clean = clean.replace(secret, "***");
+            }
         }
         clean
     }
@@ -241,6 +249,19 @@ fn is_http(scheme: &str) -> bool {
 }
 
 /// The secret parts of a URL: the user part of an http(s) URL, the password of any other.
+/// A user name at least this long may be a token passed as the user (GitHub's are 40), and is
+/// replaced wherever it appears; a shorter one only where it stands as a URL's user.
+const TOKEN_LIKE: usize = 8;
+
+/// Whether `secret` is the password part of `url`'s credentials, which is replaced wherever it
+/// appears, however short.
+fn is_password(url: &str, secret: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| Some(&rest[..userinfo_end(rest)?]))
+        .and_then(|userinfo| userinfo.split_once(':'))
+        .is_some_and(|(_, password)| password == secret)
+}
+
 fn secrets(url: &str) -> Vec<&str> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Vec::new();
@@ -361,5 +382,21 @@ mod tests {
         let clean = raw.redact(&message);
         assert!(!clean.contains("s3cret"), "{clean}");
         assert!(clean.contains("https://***@example.com/x.git"), "{clean}");
+    }
+
+    #[test]
+    fn a_short_user_name_is_hidden_as_the_urls_user_only_and_a_token_everywhere() {
+        let short = url("https://u@forge.example/r.git");
+        assert_eq!(
+            short.redact("pushing to https://u@forge.example/r.git: user u@forge refused, run sync"),
+            "pushing to https://***@forge.example/r.git: user ***@forge refused, run sync"
+        );
+        let token = url("https://ghp_0123456789abcdef@forge.example/r.git");
+        assert_eq!(token.redact("bad token ghp_0123456789abcdef"), "bad token ***");
+        let password = url("https://me:pw@forge.example/r.git");
+        assert!(
+            !password.redact("the pw was pwned").contains("pw"),
+            "a password, however short"
+        );
     }
 }
