@@ -3,7 +3,6 @@
 //! transfers (`transfer/`) know these types and nothing else of the engine.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash as _, Hasher as _};
 
 use anyhow::{Context as _, Result};
 
@@ -90,16 +89,27 @@ pub fn selected<'a>(
         .filter(move |(name, _)| mirror.refs.iter().any(|pattern| ref_matches(pattern, name)))
 }
 
-/// A fingerprint of what `mirror` would take from `refs`.
+/// A fingerprint of what `mirror` would take from `refs`. It is kept in the state file, so it is
+/// a hash whose algorithm no compiler release changes (SHA-256), over fields each ended by a NUL
+/// (no ref name, pattern or URL holds one), so that no two inputs run together.
 pub fn fingerprint(mirror: &Mirror, refs: &Refs) -> String {
-    let mut hasher = std::hash::DefaultHasher::new();
-    mirror.url.hash(&mut hasher);
-    mirror.refs.hash(&mut hasher);
-    for (name, oid) in selected(mirror, refs) {
-        name.hash(&mut hasher);
-        oid.hash(&mut hasher);
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update(bytes);
+        hasher.update([0]);
+    };
+    field(mirror.url.as_str().as_bytes());
+    for pattern in &mirror.refs {
+        field(pattern.as_bytes());
     }
-    format!("{:016x}", hasher.finish())
+    field(b"");
+    for (name, oid) in selected(mirror, refs) {
+        field(name.as_bytes());
+        field(oid.as_bytes());
+    }
+    let digest = hasher.finalize();
+    digest[..8].iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// What to push so that the mirror's selected refs equal the local ones.
@@ -151,6 +161,34 @@ pub enum RefResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_persisted_fingerprint_is_the_same_in_every_build() {
+        let mirror = Mirror::new(crate::url::MirrorUrl::parse("/srv/m.git").expect("a URL"));
+        let mut refs = Refs::new();
+        refs.insert("refs/heads/main".into(), "a".repeat(40));
+        let print = fingerprint(&mirror, &refs);
+        assert_eq!(
+            print, PINNED,
+            "changing it re-pushes every mirror once after an upgrade"
+        );
+        refs.insert("refs/heads/main".into(), "b".repeat(40));
+        assert_ne!(fingerprint(&mirror, &refs), print);
+        refs.insert("refs/remotes/x".into(), "c".repeat(40));
+        assert_eq!(
+            fingerprint(&mirror, &refs),
+            fingerprint(&mirror, &{
+                let mut only = Refs::new();
+                only.insert("refs/heads/main".into(), "b".repeat(40));
+                only
+            }),
+            "refs the mirror does not take do not count"
+        );
+    }
+
+    /// The first 8 bytes of SHA-256 over `/srv/m.git`, the two default patterns, an empty field,
+    /// `refs/heads/main` and 40 `a`s, each ended by a NUL (`hashlib.sha256` gives the same).
+    const PINNED: &str = "40b1307b3d516ba4";
 
     #[test]
     fn a_ref_listing_gives_each_direct_ref_and_leaves_symbolic_ones_out() {
