@@ -300,3 +300,41 @@ fn a_partial_clone_is_mirrored_whole() {
     env.git(&mirror, ["fsck", "--no-progress", "--strict"]);
     assert_eq!(env.refs(&mirror), env.refs(&repo));
 }
+
+#[test]
+fn an_ssh_mirror_of_the_other_object_format_fails_loudly_naming_both() {
+    use crate::support::servers::{SshOptions, SshServer};
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let (repo, mirror) = source_and_mismatched_mirror(&env, "sha256", "sha1");
+    env.cmd_in(&repo)
+        .env("GIT_SSH_COMMAND", sshd.git_ssh_command())
+        .args([
+            "mirror",
+            "add",
+            "far",
+            &sshd.url(&mirror),
+            "--identity-file",
+            s(sshd.client_key()),
+        ])
+        .assert()
+        .success();
+    let out = env
+        .std_cmd_in(&repo)
+        .env("GIT_SSH_COMMAND", sshd.git_ssh_command())
+        .arg("sync")
+        .output()
+        .expect("running sync");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("SHA-1 objects") && said.contains("SHA-256 objects"),
+        "git's own words name neither format; ours name both: {said}"
+    );
+    assert!(
+        env.try_refs(&mirror).is_some_and(|refs| refs.is_empty()),
+        "nothing arrived"
+    );
+}
