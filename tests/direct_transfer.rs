@@ -147,3 +147,94 @@ fn a_mirror_with_a_receive_hook_still_gets_a_real_push() {
     fsck(&env, &plain);
     fsck(&env, &hooked);
 }
+
+/// A source whose history is mostly in a pack, with a few loose commits on top.
+fn packed_source(env: &TestEnv) -> std::path::PathBuf {
+    let repo = source_with_many_objects(env);
+    env.git(&repo, ["repack", "-adq"]);
+    for n in 0..3 {
+        env.commit(&repo, &format!("loose {n}"));
+    }
+    repo
+}
+
+#[test]
+fn a_first_sync_carries_the_sources_packs_over_as_copies_and_packs_only_what_no_pack_holds() {
+    let env = TestEnv::new();
+    let repo = packed_source(&env);
+    let source_packs = packs_in(&env.common_dir(&repo));
+    assert_eq!(source_packs.len(), 1, "{source_packs:?}");
+    let mirrors = [env.init_bare("a.git"), env.init_bare("b.git")];
+    for (name, mirror) in ["a", "b"].iter().zip(&mirrors) {
+        env.cmd_in(&repo)
+            .args(["mirror", "add", name, s(mirror)])
+            .assert()
+            .success();
+    }
+    env.cmd_in(&repo).arg("sync").assert().success();
+    let ino = |dir: &Path| {
+        let pack = dir
+            .join("objects/pack")
+            .join(source_packs[0].replace(".idx", ".pack"));
+        fs::metadata(&pack)
+            .map(|m| m.ino())
+            .expect("the source's pack is there")
+    };
+    for mirror in &mirrors {
+        assert!(
+            packs_in(mirror).contains(&source_packs[0]),
+            "{:?}",
+            packs_in(mirror)
+        );
+        assert_ne!(
+            ino(mirror),
+            ino(&env.common_dir(&repo)),
+            "a copy, never a link to the source's"
+        );
+        assert_eq!(env.refs(mirror), env.refs(&repo));
+        fsck(&env, mirror);
+    }
+}
+
+#[test]
+fn a_first_sync_killed_at_any_point_leaves_the_mirror_empty_or_whole_and_the_next_completes_it() {
+    let env = TestEnv::new();
+    let repo = packed_source(&env);
+    for (round, delay_ms) in [0_u64, 2, 5, 10, 20, 40].into_iter().enumerate() {
+        let mirror = env.init_bare(&format!("m{round}.git"));
+        let name = format!("m{round}");
+        env.cmd_in(&repo)
+            .args(["mirror", "add", &name, s(&mirror)])
+            .assert()
+            .success();
+        let mut sync = env.std_cmd_in(&repo);
+        sync.args(["sync", "--mirror", &name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = sync.spawn().expect("starting sync");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever the kill interrupted, every ref there is whole.
+        let out = env
+            .git_cmd(&mirror)
+            .args(["fsck", "--connectivity-only", "--no-dangling"])
+            .output()
+            .expect("running git fsck");
+        assert!(
+            out.status.success(),
+            "after a kill at {delay_ms} ms: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        env.cmd_in(&repo)
+            .args(["sync", "--mirror", &name])
+            .assert()
+            .success();
+        assert_eq!(
+            env.refs(&mirror),
+            env.refs(&repo),
+            "after a kill at {delay_ms} ms"
+        );
+        fsck(&env, &mirror);
+    }
+}

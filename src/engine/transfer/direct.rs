@@ -90,10 +90,14 @@ struct Staged {
 }
 
 impl SharedPacks {
-    /// The pack of `wants` without `haves`, built (and indexed if large) by the first mirror
-    /// that asks; the others wait for it.
-    fn get(&self, common_dir: &Path, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -> Result<Slot> {
+    /// The pack of `wants` without `haves` (and, with `unpacked`, without what the source's
+    /// packs hold), built (and indexed if large) by the first mirror that asks; the others wait
+    /// for it.
+    fn get(&self, source: Source<'_>, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -> Result<Slot> {
         let mut key: Vec<String> = wants.iter().map(|w| format!("+{w}")).collect();
+        if source.unpacked {
+            key.push("unpacked".to_owned());
+        }
         key.extend(haves.iter().map(|h| format!("-{h}")));
         key.sort_unstable();
         let slot = {
@@ -103,7 +107,7 @@ impl SharedPacks {
                 .map_err(|_| anyhow::anyhow!("another mirror's pack build panicked"))?;
             Arc::clone(built.entry(key.join(" ")).or_default())
         };
-        slot.get_or_init(|| stage(common_dir, mirror_dir, wants, haves).map_err(|err| format!("{err:#}")));
+        slot.get_or_init(|| stage(source, mirror_dir, wants, haves).map_err(|err| format!("{err:#}")));
         Ok(slot)
     }
 }
@@ -132,7 +136,19 @@ pub(crate) fn push(
         let mut haves = source.present(&theirs)?;
         haves.sort_unstable();
         haves.dedup();
-        let slot = packs.get(common_dir, mirror_dir, &wants, &haves)?;
+        // Into an empty mirror, the source's packs go over as they are, as `git clone --local`
+        // copies them, and only what no pack holds is packed anew.
+        let unpacked = remote.is_empty()
+            && packs_carry_over(common_dir)
+            && match carry_packs(common_dir, mirror_dir) {
+                Ok(()) => true,
+                Err(err) => {
+                    // A pack the source's gc removed meanwhile, a full disk: the usual way then.
+                    crate::ui::progress_note(&format!("carrying the packs over failed ({err:#})"));
+                    false
+                }
+            };
+        let slot = packs.get(Source { common_dir, unpacked }, mirror_dir, &wants, &haves)?;
         match slot.get() {
             Some(Ok(staged)) => receive(mirror_dir, staged)?,
             Some(Err(err)) => bail!("{err}"),
@@ -164,6 +180,76 @@ pub(crate) fn push(
         .collect())
 }
 
+/// The source of a staged pack: the repository, and whether only what none of its packs holds
+/// is wanted (its packs were carried over whole).
+#[derive(Debug, Clone, Copy)]
+struct Source<'a> {
+    common_dir: &'a Path,
+    unpacked: bool,
+}
+
+/// Whether the source's packs hold, with its loose objects, everything its refs reach: not
+/// where objects are borrowed (alternates), missing on purpose (a partial clone's promisor
+/// packs) or cut off (a shallow clone).
+fn packs_carry_over(common_dir: &Path) -> bool {
+    let pack_dir = common_dir.join("objects/pack");
+    !common_dir.join("objects/info/alternates").exists()
+        && !common_dir.join("shallow").exists()
+        && std::fs::read_dir(&pack_dir).is_ok_and(|entries| {
+            let names: Vec<std::ffi::OsString> = entries.flatten().map(|entry| entry.file_name()).collect();
+            names.iter().any(|name| name.to_string_lossy().ends_with(".pack"))
+                && !names
+                    .iter()
+                    .any(|name| name.to_string_lossy().ends_with(".promisor"))
+        })
+}
+
+/// Copies every pack of the source into the mirror, each file under a temporary name renamed
+/// into place, the index last (git takes a pack as present once its index is there). Copies,
+/// never links: a backup must not share its blocks with the source (`std::fs::copy` clones
+/// them where the file system can, and the clone is a copy on write).
+fn carry_packs(common_dir: &Path, mirror_dir: &Path) -> Result<()> {
+    let from_dir = common_dir.join("objects/pack");
+    let to_dir = mirror_dir.join("objects/pack");
+    std::fs::create_dir_all(&to_dir).with_context(|| format!("creating {}", crate::repo::quoted(&to_dir)))?;
+    let mut packs: Vec<String> = std::fs::read_dir(&from_dir)
+        .with_context(|| format!("reading {}", crate::repo::quoted(&from_dir)))?
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            Some(name.strip_prefix("pack-")?.strip_suffix(".pack")?.to_owned())
+        })
+        .collect();
+    packs.sort_unstable();
+    let mut copied: u64 = 0;
+    for hash in packs {
+        for ext in ["pack", "rev", "bitmap", "mtimes", "idx"] {
+            let name = format!("pack-{hash}.{ext}");
+            let (from, to) = (from_dir.join(&name), to_dir.join(&name));
+            if to.exists() || (ext != "pack" && ext != "idx" && !from.exists()) {
+                continue;
+            }
+            let temp = to_dir.join(format!("{TEMP_PACK_PREFIX}{name}"));
+            let placed = std::fs::copy(&from, &temp)
+                .with_context(|| format!("copying {}", crate::repo::quoted(&from)))
+                .and_then(|bytes| {
+                    copied += bytes;
+                    std::fs::rename(&temp, &to)
+                        .with_context(|| format!("moving {} into place", crate::repo::quoted(&to)))
+                });
+            if placed.is_err() {
+                let _ = std::fs::remove_file(&temp);
+            }
+            placed?;
+        }
+        crate::ui::progress_note(&format!(
+            "carrying the packs over: {:.1} MiB",
+            copied as f64 / f64::from(1 << 20)
+        ));
+    }
+    Ok(())
+}
+
 /// Where a pass stages its packs: `<git common dir>/repo-sync-pack*`.
 const STAGING_PREFIX: &str = "repo-sync-pack";
 
@@ -184,7 +270,8 @@ pub(crate) fn remove_stale_staging(common_dir: &Path) {
 /// it is large enough to be kept as a pack. It is indexed in the context of the first mirror that
 /// needs it: git checks every object it indexes against the repository's own copy, which in the
 /// source would mean reading every object twice, and in a mirror touches only what it has.
-fn stage(common_dir: &Path, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -> Result<Staged> {
+fn stage(source: Source<'_>, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -> Result<Staged> {
+    let common_dir = source.common_dir;
     // Beside the repository, so that linking it into a mirror on the same file system works.
     let dir = tempfile::Builder::new()
         .prefix(STAGING_PREFIX)
@@ -207,6 +294,7 @@ fn stage(common_dir: &Path, mirror_dir: &Path, wants: &[&str], haves: &[&str]) -
     let progress = crate::ui::current_progress();
     let mut packer = git::in_git_dir(common_dir)
         .args(["pack-objects", "--revs", "--stdout", "--delta-base-offset"])
+        .args(source.unpacked.then_some("--unpacked"))
         .arg(if progress.is_some() { "--progress" } else { "-q" })
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
