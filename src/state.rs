@@ -97,6 +97,15 @@ pub struct MirrorState {
     /// advertisement first, or git's settings here are not followed by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_one_request_since: Option<String>,
+    /// How many of this repository's LFS objects the mirror holds (one on this machine), or how
+    /// many git-lfs checked there for the refs the last push sent (any other), as the last
+    /// successful pass found; `None` for a repository without LFS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lfs_objects: Option<usize>,
+    /// Whether [`Self::lfs_objects`] counts what the mirror holds (true) or what the last push
+    /// checked (false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lfs_counted_held: bool,
 }
 
 impl MirrorState {
@@ -191,6 +200,18 @@ impl State {
             entry.last_error = None;
             entry.failing_since = None;
             entry.synced_refs.clone_from(&attempt.synced_refs);
+            match attempt.lfs_objects {
+                Some(LfsCount::Held(n)) => {
+                    entry.lfs_objects = Some(n);
+                    entry.lfs_counted_held = true;
+                }
+                // Nothing new to send says nothing of what is there: the last count stands.
+                Some(LfsCount::Checked(0)) | None => {}
+                Some(LfsCount::Checked(n)) => {
+                    entry.lfs_objects = Some(n);
+                    entry.lfs_counted_held = false;
+                }
+            }
         } else {
             if entry.last_result != Some(SyncResult::Failed) || entry.failing_since.is_none() {
                 entry.failing_since = Some(now);
@@ -228,6 +249,19 @@ pub struct Attempt {
     pub read_refs: bool,
     /// Whether a push in one request did not work for a reason that will not go away by itself.
     pub one_request_refused: bool,
+    /// The LFS objects carried: how many of ours a mirror on this machine holds (`Held`), or how
+    /// many git-lfs checked on any other for the refs sent; `None` without LFS.
+    pub lfs_objects: Option<LfsCount>,
+}
+
+/// What a pass learned of a mirror's LFS objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LfsCount {
+    /// Of ours, the mirror holds this many (counted in a mirror on this machine).
+    Held(usize),
+    /// git-lfs checked this many for the commits sent this pass, each now on the mirror's LFS
+    /// server (it cannot list what the server holds).
+    Checked(usize),
 }
 
 pub fn timestamp(at: SystemTime) -> String {

@@ -46,6 +46,13 @@ struct MirrorStatus {
     /// This repository is a shallow clone and the mirror is set to take it as it is: it holds
     /// only the history this clone has.
     shallow: bool,
+    /// This repository's LFS objects on the mirror, as the last successful pass found: how many
+    /// it holds (`lfs_count` "held", a mirror on this machine), or how many git-lfs checked there
+    /// for the refs last sent ("checked", any other). Absent without LFS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lfs_objects: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lfs_count: Option<&'static str>,
 }
 
 pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
@@ -99,6 +106,10 @@ fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -> Result<St
                 last_push: seen.last_push,
                 last_pushed: seen.last_pushed,
                 last_pushed_count: seen.last_pushed_count,
+                lfs_count: seen
+                    .lfs_objects
+                    .map(|_| if seen.lfs_counted_held { "held" } else { "checked" }),
+                lfs_objects: seen.lfs_objects,
             })
         })
         .collect::<Result<_>>()?;
@@ -242,6 +253,16 @@ fn print_table(report: &StatusReport, repo: &Repo) {
                 pending.len(),
                 shown.join(", ")
             );
+        }
+        match (mirror.lfs_objects, mirror.lfs_count) {
+            (Some(count), Some("held")) => {
+                anstream::println!("{:width$}  LFS: holds {count} of this repository's objects", "");
+            }
+            (Some(count), _) => anstream::println!(
+                "{:width$}  LFS: every object of the refs it took is there (the last push checked {count})",
+                ""
+            ),
+            (None, _) => {}
         }
         if let Some(last_push) = &mirror.last_push {
             anstream::println!(

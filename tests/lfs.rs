@@ -1,0 +1,215 @@
+//! Git LFS: a repository's large files reach every mirror before the refs that point at them, so
+//! a restore from a mirror checks out the files, not pointers. Mirrors on this machine get copies
+//! of the object files; others get them through git-lfs, from the LFS endpoint it finds for the
+//! mirror. A mirror that cannot take them fails loudly and keeps its refs; a repository without
+//! LFS never starts git-lfs.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::lfs::{
+    assert_clone_checks_out, assert_has, assert_holds, commit_lfs_file, init_lfs_repo, install_filters,
+    require_git_lfs,
+};
+use crate::support::servers::free_port;
+use crate::support::{TestEnv, WAIT, file_url, mirror_status, s, sh_quote};
+
+#[test]
+fn lfs_objects_reach_path_and_file_url_mirrors_after_a_commit() {
+    let Some(_) = require_git_lfs("lfs_objects_reach_path_and_file_url_mirrors_after_a_commit") else {
+        return;
+    };
+    let env = TestEnv::new();
+    let repo = init_lfs_repo(&env, "project");
+    let by_path = env.init_bare("mirrors/by-path.git");
+    let by_url = env.init_bare("mirrors/by-url.git");
+    env.install(&repo, &[("path", s(&by_path)), ("url", &file_url(&by_url))]);
+
+    let first = commit_lfs_file(&env, &repo, "first.bin");
+    env.wait_for_mirrors(&repo, &[&by_path, &by_url]);
+    // The objects went first: once a mirror has the refs, it has what they point at.
+    for mirror in [&by_path, &by_url] {
+        assert_holds(mirror, &[("first.bin", &first)]);
+    }
+
+    let second = commit_lfs_file(&env, &repo, "second.bin");
+    env.wait_for_mirrors(&repo, &[&by_path, &by_url]);
+    for mirror in [&by_path, &by_url] {
+        assert_holds(mirror, &[("first.bin", &first), ("second.bin", &second)]);
+    }
+    assert_clone_checks_out(
+        &env,
+        &file_url(&by_path),
+        "restore-path",
+        &["first.bin", "second.bin"],
+    );
+    assert_clone_checks_out(
+        &env,
+        &file_url(&by_url),
+        "restore-url",
+        &["first.bin", "second.bin"],
+    );
+
+    let status = env.status_json(&repo);
+    for name in ["path", "url"] {
+        let mirror = mirror_status(&status, name);
+        assert_eq!(mirror["last_result"], "ok", "{mirror}");
+        assert_eq!(mirror["lfs_objects"], 2, "{mirror}");
+    }
+    let text = env.cmd_in(&repo).arg("status").output().expect("running status");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("LFS: holds 2 of this repository's objects"),
+        "{text}"
+    );
+}
+
+#[test]
+fn lfs_objects_pushed_into_a_bare_server_repository_reach_its_mirrors() {
+    let Some(_) = require_git_lfs("lfs_objects_pushed_into_a_bare_server_repository_reach_its_mirrors")
+    else {
+        return;
+    };
+    let env = TestEnv::new();
+    let server = env.init_bare("srv/project.git");
+    let by_path = env.root().join("mirrors/by-path.git");
+    let by_url = env.init_bare("mirrors/by-url.git");
+    fs::create_dir_all(by_path.parent().expect("a parent")).expect("creating the mirrors dir");
+    env.git(env.root(), ["init", "-q", "--bare", s(&by_path)]);
+    env.install(&server, &[("path", s(&by_path)), ("url", &file_url(&by_url))]);
+
+    // A user's push: git-lfs's pre-push hook puts the objects into the server first (hard links
+    // where it can: that is git-lfs's doing, not ours).
+    let work = init_lfs_repo(&env, "work");
+    let oid = commit_lfs_file(&env, &work, "data.bin");
+    env.git(&work, ["push", "-q", &file_url(&server), "main"]);
+    assert_has(&server, &[("data.bin", &oid)]);
+
+    env.wait_for_mirrors(&server, &[&by_path, &by_url]);
+    for mirror in [&by_path, &by_url] {
+        assert_holds(mirror, &[("data.bin", &oid)]);
+    }
+    assert_clone_checks_out(&env, &file_url(&by_url), "restore", &["data.bin"]);
+}
+
+/// A server repository whose users pushed LFS objects into it, on a machine without git-lfs, and
+/// a mirror elsewhere: the objects cannot reach it, so it fails with the fix, exit 3, and `status`
+/// says so; the mirror on this machine still gets its copies.
+#[test]
+fn without_git_lfs_a_remote_mirror_of_an_lfs_repository_fails_with_the_fix() {
+    let Some(git_lfs) =
+        require_git_lfs("without_git_lfs_a_remote_mirror_of_an_lfs_repository_fails_with_the_fix")
+    else {
+        return;
+    };
+    let mut env = TestEnv::new();
+    let repo = init_lfs_repo(&env, "project");
+    let oid = commit_lfs_file(&env, &repo, "data.bin");
+    let local = env.init_bare("mirrors/local.git");
+    // Nothing listens there: the failure must come before any contact.
+    let remote = format!("https://127.0.0.1:{}/git/project.git", free_port());
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "local"])
+        .arg(s(&local))
+        .assert()
+        .success();
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "--no-check", "remote", &remote])
+        .assert()
+        .success();
+
+    // A PATH with git but no git-lfs (git also looks in its exec path, which has none).
+    let bin = env.root().join("bin-without-lfs");
+    fs::create_dir_all(&bin).expect("creating a bin dir");
+    for tool in ["git", "sh", "env", "cat"] {
+        let found = std::env::split_paths(env.path_var())
+            .map(|dir| dir.join(tool))
+            .find(|path| path.is_file())
+            .unwrap_or_else(|| panic!("no {tool} on PATH"));
+        std::os::unix::fs::symlink(&found, bin.join(tool)).expect("linking a tool");
+    }
+    assert!(!bin.join("git-lfs").exists() && git_lfs.is_file());
+    env.set_path_var(bin.into_os_string());
+
+    let out = env.cmd_in(&repo).arg("sync").output().expect("running sync");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("install git-lfs"),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_holds(&local, &[("data.bin", &oid)]);
+    assert_eq!(env.refs(&local), env.refs(&repo));
+
+    let status = env.status_json(&repo);
+    let failed = mirror_status(&status, "remote");
+    assert_eq!(failed["last_result"], "failed", "{failed}");
+    let error = failed["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("git-lfs is not installed here") && error.contains("refs were not moved"),
+        "{error}"
+    );
+    let text = env.cmd_in(&repo).arg("status").output().expect("running status");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("install git-lfs"), "{text}");
+}
+
+/// git-lfs on PATH that notes every run (its arguments, one line) in `log`, then does its job.
+fn spy_on_git_lfs(env: &mut TestEnv, git_lfs: &Path, log: &Path) {
+    let bin = env.root().join("spy-bin");
+    fs::create_dir_all(&bin).expect("creating the spy's dir");
+    env.write_executable(
+        &bin.join("git-lfs"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
+            sh_quote(log),
+            sh_quote(git_lfs)
+        ),
+    );
+    let path = crate::support::tools::path_with(&[&bin], env.path_var());
+    env.set_path_var(path);
+}
+
+#[test]
+fn a_repository_without_lfs_starts_no_git_lfs() {
+    let Some(git_lfs) = require_git_lfs("a_repository_without_lfs_starts_no_git_lfs") else {
+        return;
+    };
+    let mut env = TestEnv::new();
+    let log = env.root().join("git-lfs-runs.log");
+    spy_on_git_lfs(&mut env, &git_lfs, &log);
+    let repo = env.init_repo("plain");
+    let local = env.init_bare("mirrors/local.git");
+    let remote = format!("https://127.0.0.1:{}/git/plain.git", free_port());
+    env.install(&repo, &[("local", s(&local))]);
+
+    // The hook's worker, then a foreground sync that also tries a mirror elsewhere.
+    env.commit(&repo, "no large files");
+    env.wait_until_refs_equal(&repo, &local, WAIT);
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "--no-check", "remote", &remote])
+        .assert()
+        .success();
+    env.commit(&repo, "still none");
+    let out = env.cmd_in(&repo).arg("sync").output().expect("running sync");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the remote mirror has no server: {out:?}"
+    );
+    assert!(
+        !log.exists(),
+        "git-lfs ran for a repository without LFS:\n{}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    // The spy sees what runs: the same repository once it has LFS objects starts git-lfs for
+    // the remote mirror.
+    install_filters(&env);
+    env.git(&repo, ["lfs", "track", "*.bin"]);
+    commit_lfs_file(&env, &repo, "data.bin");
+    let _ = env.cmd_in(&repo).arg("sync").output().expect("running sync");
+    let runs = fs::read_to_string(&log).unwrap_or_default();
+    assert!(runs.lines().any(|line| line.starts_with("pre-push")), "{runs}");
+}
