@@ -97,15 +97,13 @@ pub struct MirrorState {
     /// advertisement first, or git's settings here are not followed by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_one_request_since: Option<String>,
-    /// How many of this repository's LFS objects the mirror holds (one on this machine), or how
-    /// many git-lfs checked there for the refs the last push sent (any other), as the last
-    /// successful pass found; `None` for a repository without LFS.
+    /// How many of this repository's LFS objects a mirror on this machine holds, as the last
+    /// successful pass counted; `None` for any other mirror and without LFS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lfs_objects: Option<usize>,
-    /// Whether [`Self::lfs_objects`] counts what the mirror holds (true) or what the last push
-    /// checked (false).
+    /// Whether the last successful pass had git-lfs carry the LFS objects (a mirror elsewhere).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub lfs_counted_held: bool,
+    pub lfs_through_git_lfs: bool,
 }
 
 impl MirrorState {
@@ -200,18 +198,11 @@ impl State {
             entry.last_error = None;
             entry.failing_since = None;
             entry.synced_refs.clone_from(&attempt.synced_refs);
-            match attempt.lfs_objects {
-                Some(LfsCount::Held(n)) => {
-                    entry.lfs_objects = Some(n);
-                    entry.lfs_counted_held = true;
-                }
-                // Nothing new to send says nothing of what is there: the last count stands.
-                Some(LfsCount::Checked(0)) | None => {}
-                Some(LfsCount::Checked(n)) => {
-                    entry.lfs_objects = Some(n);
-                    entry.lfs_counted_held = false;
-                }
-            }
+            entry.lfs_objects = match attempt.lfs_objects {
+                Some(LfsCarried::Held(n)) => Some(n),
+                _ => None,
+            };
+            entry.lfs_through_git_lfs = attempt.lfs_objects == Some(LfsCarried::ThroughGitLfs);
         } else {
             if entry.last_result != Some(SyncResult::Failed) || entry.failing_since.is_none() {
                 entry.failing_since = Some(now);
@@ -249,19 +240,18 @@ pub struct Attempt {
     pub read_refs: bool,
     /// Whether a push in one request did not work for a reason that will not go away by itself.
     pub one_request_refused: bool,
-    /// The LFS objects carried: how many of ours a mirror on this machine holds (`Held`), or how
-    /// many git-lfs checked on any other for the refs sent; `None` without LFS.
-    pub lfs_objects: Option<LfsCount>,
+    /// How the LFS objects were carried; `None` without LFS.
+    pub lfs_objects: Option<LfsCarried>,
 }
 
-/// What a pass learned of a mirror's LFS objects.
+/// How a pass carried a repository's LFS objects to a mirror.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LfsCount {
-    /// Of ours, the mirror holds this many (counted in a mirror on this machine).
+pub enum LfsCarried {
+    /// Copied into a mirror on this machine, which then holds this many of ours.
     Held(usize),
-    /// git-lfs checked this many for the commits sent this pass, each now on the mirror's LFS
-    /// server (it cannot list what the server holds).
-    Checked(usize),
+    /// Handed to git-lfs for a mirror elsewhere, which has those of every ref it took (git-lfs
+    /// tells no count, nor can it list what the server holds).
+    ThroughGitLfs,
 }
 
 pub fn timestamp(at: SystemTime) -> String {

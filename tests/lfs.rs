@@ -8,10 +8,10 @@ use std::fs;
 use std::path::Path;
 
 use crate::support::lfs::{
-    assert_clone_checks_out, assert_has, assert_holds, commit_lfs_file, init_lfs_repo, install_filters,
-    require_git_lfs,
+    LfsServer, assert_clone_checks_out, assert_has, assert_holds, commit_lfs_file, init_lfs_repo,
+    install_filters, require_git_lfs,
 };
-use crate::support::servers::free_port;
+use crate::support::servers::{HttpServer, free_port};
 use crate::support::{TestEnv, WAIT, file_url, mirror_status, s, sh_quote};
 
 #[test]
@@ -90,6 +90,144 @@ fn lfs_objects_pushed_into_a_bare_server_repository_reach_its_mirrors() {
         assert_holds(mirror, &[("data.bin", &oid)]);
     }
     assert_clone_checks_out(&env, &file_url(&by_url), "restore", &["data.bin"]);
+}
+
+const USER: &str = "mirror-bot";
+const TOKEN: &str = "lfs-s3cret-token";
+
+/// `mirror add NAME URL --token-env FORGE_TOKEN` in `repo`, the token in the command's environment.
+fn add_https_mirror(env: &TestEnv, repo: &Path, name: &str, url: &str) {
+    env.cmd_in(repo)
+        .args(["mirror", "add", name, url, "--token-env", "FORGE_TOKEN"])
+        .env("FORGE_TOKEN", TOKEN)
+        .assert()
+        .success();
+}
+
+/// An https mirror whose forge serves LFS (giftless behind the same lighttpd, which lets no
+/// request through without the mirror's login):
+/// the objects reach its LFS server with the mirror's credentials, after a commit here and after
+/// a push into a bare server repository, and a clone of it checks out the real content.
+#[test]
+fn lfs_objects_reach_an_https_mirror_with_an_lfs_server() {
+    let Some(_) = require_git_lfs("lfs_objects_reach_an_https_mirror_with_an_lfs_server") else {
+        return;
+    };
+    let env = TestEnv::new();
+    let Some(lfs_server) = LfsServer::start(&env) else {
+        return;
+    };
+    let Some(http) = HttpServer::start_tls_with_lfs(&env, &[(USER, TOKEN)], lfs_server.port()) else {
+        return;
+    };
+    http.trust_ca(&env);
+    let logs = || format!("{}\n--- giftless ---\n{}", http.logs(), lfs_server.log());
+
+    // A commit here, synced in the foreground.
+    let served = http.create_repo(&env, "project");
+    let repo = init_lfs_repo(&env, "project");
+    add_https_mirror(&env, &repo, "forge", &http.url_with_user(USER, "project"));
+    let oid = commit_lfs_file(&env, &repo, "data.bin");
+    let out = env
+        .cmd_in(&repo)
+        .arg("sync")
+        .env("FORGE_TOKEN", TOKEN)
+        .output()
+        .expect("running sync");
+    assert!(out.status.success(), "{out:?}\n{}", logs());
+    assert!(lfs_server.holds("data.bin", &oid), "{}", logs());
+    assert_eq!(env.refs(&served), env.refs(&repo));
+    assert!(
+        !format!("{out:?}").contains(TOKEN),
+        "the token was printed: {out:?}"
+    );
+    let status = env.status_json(&repo);
+    assert_eq!(
+        mirror_status(&status, "forge")["lfs_through_git_lfs"],
+        true,
+        "{status}"
+    );
+
+    // A push into a bare server repository, carried by its post-receive hook's worker.
+    let server = env.init_bare("srv/shared.git");
+    let served_shared = http.create_repo(&env, "shared");
+    add_https_mirror(&env, &server, "forge", &http.url_with_user(USER, "shared"));
+    env.install(&server, &[]);
+    let work = init_lfs_repo(&env, "work");
+    let pushed = commit_lfs_file(&env, &work, "pushed.bin");
+    let mut push = env.git_cmd(&work);
+    push.args(["push", "-q", &file_url(&server), "main"])
+        .env("FORGE_TOKEN", TOKEN);
+    crate::support::run_ok(&mut push);
+    env.wait_until_refs_equal(&server, &served_shared, WAIT);
+    assert!(lfs_server.holds("pushed.bin", &pushed), "{}", logs());
+
+    // A restore: a clone of each served repository, logged in as a user would be.
+    let credentials = env.root().join("credentials");
+    fs::write(
+        &credentials,
+        format!("https://{USER}:{TOKEN}@127.0.0.1:{}\n", http.port()),
+    )
+    .expect("writing the credentials");
+    env.git(
+        env.root(),
+        [
+            "config",
+            "--global",
+            "credential.helper",
+            &format!("store --file={}", s(&credentials)),
+        ],
+    );
+    let url = |name: &str| format!("https://127.0.0.1:{}/git/{name}.git", http.port());
+    assert_clone_checks_out(&env, &url("project"), "restore-project", &["data.bin"]);
+    assert_clone_checks_out(&env, &url("shared"), "restore-shared", &["pushed.bin"]);
+}
+
+/// An https mirror whose server has no LFS: the mirror fails (exit 3) with the fix, `status`
+/// shows it, and its refs stay where they were.
+#[test]
+fn an_https_mirror_without_an_lfs_server_fails_and_keeps_its_refs() {
+    let Some(_) = require_git_lfs("an_https_mirror_without_an_lfs_server_fails_and_keeps_its_refs") else {
+        return;
+    };
+    let env = TestEnv::new();
+    let Some(http) = HttpServer::start_tls(&env, &[(USER, TOKEN)]) else {
+        return;
+    };
+    http.trust_ca(&env);
+    let served = http.create_repo(&env, "project");
+    let repo = init_lfs_repo(&env, "project");
+    add_https_mirror(&env, &repo, "forge", &http.url_with_user(USER, "project"));
+    commit_lfs_file(&env, &repo, "data.bin");
+
+    let out = env
+        .cmd_in(&repo)
+        .arg("sync")
+        .env("FORGE_TOKEN", TOKEN)
+        .output()
+        .expect("running sync");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(3), "{said}\n{}", http.logs());
+    assert!(said.contains("takes no Git LFS objects"), "{said}");
+    assert_eq!(
+        env.refs(&served),
+        "",
+        "the mirror's refs moved without their LFS objects"
+    );
+
+    let status = env.status_json(&repo);
+    let forge = mirror_status(&status, "forge");
+    assert_eq!(forge["last_result"], "failed", "{forge}");
+    assert!(
+        forge["last_error"]
+            .as_str()
+            .is_some_and(|error| error.contains("enable Git LFS on its server")),
+        "{forge}"
+    );
 }
 
 /// A server repository whose users pushed LFS objects into it, on a machine without git-lfs, and

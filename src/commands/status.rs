@@ -46,13 +46,14 @@ struct MirrorStatus {
     /// This repository is a shallow clone and the mirror is set to take it as it is: it holds
     /// only the history this clone has.
     shallow: bool,
-    /// This repository's LFS objects on the mirror, as the last successful pass found: how many
-    /// it holds (`lfs_count` "held", a mirror on this machine), or how many git-lfs checked there
-    /// for the refs last sent ("checked", any other). Absent without LFS.
+    /// How many of this repository's LFS objects a mirror on this machine holds, as the last
+    /// successful pass counted. Absent for other mirrors and without LFS.
     #[serde(skip_serializing_if = "Option::is_none")]
     lfs_objects: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lfs_count: Option<&'static str>,
+    /// Whether the last successful pass had git-lfs carry the LFS objects to a mirror elsewhere
+    /// (which has those of every ref it took; git-lfs tells no count).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    lfs_through_git_lfs: bool,
 }
 
 pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
@@ -106,10 +107,8 @@ fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -> Result<St
                 last_push: seen.last_push,
                 last_pushed: seen.last_pushed,
                 last_pushed_count: seen.last_pushed_count,
-                lfs_count: seen
-                    .lfs_objects
-                    .map(|_| if seen.lfs_counted_held { "held" } else { "checked" }),
                 lfs_objects: seen.lfs_objects,
+                lfs_through_git_lfs: seen.lfs_through_git_lfs,
             })
         })
         .collect::<Result<_>>()?;
@@ -254,15 +253,13 @@ fn print_table(report: &StatusReport, repo: &Repo) {
                 shown.join(", ")
             );
         }
-        match (mirror.lfs_objects, mirror.lfs_count) {
-            (Some(count), Some("held")) => {
-                anstream::println!("{:width$}  LFS: holds {count} of this repository's objects", "");
-            }
-            (Some(count), _) => anstream::println!(
-                "{:width$}  LFS: every object of the refs it took is there (the last push checked {count})",
+        if let Some(count) = mirror.lfs_objects {
+            anstream::println!("{:width$}  LFS: holds {count} of this repository's objects", "");
+        } else if mirror.lfs_through_git_lfs {
+            anstream::println!(
+                "{:width$}  LFS: git-lfs put the objects of every ref it took on its LFS server",
                 ""
-            ),
-            (None, _) => {}
+            );
         }
         if let Some(last_push) = &mirror.last_push {
             anstream::println!(

@@ -21,7 +21,7 @@ use super::transfer::one_request::{Answer, OneRequest};
 use super::transfer::shared_ssh::SharedSsh;
 use crate::config::{Config, Mirror};
 use crate::repo::{ObjectFormat, Repo};
-use crate::state::{LfsCount, State};
+use crate::state::{LfsCarried, State};
 
 /// How a pass runs: in the foreground for `sync`, in the background worker, or in the
 /// schedule's `sync --all`. The last two skip mirrors whose refs here did not change since they
@@ -328,12 +328,13 @@ fn sync_mirror(
     // LFS content before the refs that point at it: a failure here leaves the refs unmoved.
     if let Some(lfs) = lfs {
         let carried = match local_lfs_dir(mirror, local_dir.as_deref()) {
-            Some(dir) => dir.and_then(|dir| lfs.copy_to(&dir)).map(LfsCount::Held),
+            Some(dir) => dir.and_then(|dir| lfs.copy_to(&dir)).map(LfsCarried::Held),
             None => {
                 let selected: Refs = selected(mirror, local)
                     .map(|(name, oid)| (name.clone(), oid.clone()))
                     .collect();
-                lfs.push(git, &selected, known.as_ref()).map(LfsCount::Checked)
+                lfs.push(git, &selected, known.as_ref())
+                    .map(|()| LfsCarried::ThroughGitLfs)
             }
         };
         match carried {

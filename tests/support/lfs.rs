@@ -118,3 +118,94 @@ pub fn assert_clone_checks_out(env: &TestEnv, url: &str, dir: &str, files: &[&st
         );
     }
 }
+
+/// The identity giftless gives every request: allowed everything, since the web server in front
+/// of it has checked the user's password already (giftless's own `allow_anon:read_write` allows
+/// no upload of one object in 0.6.2: it looks the object up where it stored "any object").
+const BEHIND_PROXY: &str = "\
+from giftless.auth.identity import DefaultIdentity
+
+
+class ProxyChecked(DefaultIdentity):
+    def is_authorized(self, organization, repo, permission, oid=None):
+        return True
+
+
+def identity(_request):
+    return ProxyChecked(name=\"checked-by-the-proxy\")
+";
+
+/// giftless, a Git LFS server (PyPI), served by waitress on a loopback port and storing objects
+/// in its own dir, for lighttpd to pass the LFS requests to (see
+/// `HttpServer::start_tls_with_lfs`). A guard: dropping it stops the server.
+#[derive(Debug)]
+pub struct LfsServer {
+    child: std::process::Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl LfsServer {
+    /// `None` (after printing why) when giftless is missing outside CI.
+    pub fn start(env: &TestEnv) -> Option<Self> {
+        let waitress = super::tools::require_tool("the LFS server fixture", super::tools::Tool::Giftless)?;
+        let dir = env.root().join("giftless");
+        fs::create_dir_all(dir.join("store")).expect("creating the LFS server's dir");
+        fs::write(dir.join("behind_proxy.py"), BEHIND_PROXY).expect("writing the identity module");
+        let config = dir.join("giftless.yaml");
+        fs::write(
+            &config,
+            format!(
+                "AUTH_PROVIDERS:\n  - behind_proxy:identity\n\
+                 PRE_AUTHORIZED_ACTION_PROVIDER: null\n\
+                 LEGACY_ENDPOINTS: false\n\
+                 TRANSFER_ADAPTERS:\n  basic:\n    factory: giftless.transfer.basic_streaming:factory\n\
+                 \x20   options:\n      storage_class: giftless.storage.local_storage:LocalStorage\n\
+                 \x20     storage_options:\n        path: {}\n",
+                s(&dir.join("store"))
+            ),
+        )
+        .expect("writing the LFS server's config");
+        let (child, port) = super::loopback::start_listening(
+            |port| {
+                let mut cmd = std::process::Command::new("env");
+                cmd.arg(format!("GIFTLESS_CONFIG_FILE={}", s(&config)))
+                    .arg(format!("PYTHONPATH={}", s(&dir)))
+                    .arg(&waitress)
+                    .arg(format!("--listen=127.0.0.1:{port}"))
+                    // The URLs it hands out are https, as the proxy in front of it says.
+                    .args([
+                        "--trusted-proxy=127.0.0.1",
+                        "--trusted-proxy-headers=x-forwarded-proto",
+                        "giftless.wsgi_entrypoint:app",
+                    ]);
+                Ok(cmd)
+            },
+            &dir.join("giftless.log"),
+        )
+        .unwrap_or_else(|e| panic!("the LFS server fixture could not start: {e}"));
+        Some(Self { child, port, dir })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the server stored an object of that oid, of that content.
+    pub fn holds(&self, name: &str, oid: &str) -> bool {
+        super::files_named(&self.dir.join("store"), oid)
+            .iter()
+            .any(|path| fs::read(path).is_ok_and(|content| content == content_of(name)))
+    }
+
+    /// What the server printed, for failure messages.
+    pub fn log(&self) -> String {
+        super::loopback::read_lossy(&self.dir.join("giftless.log"))
+    }
+}
+
+impl Drop for LfsServer {
+    fn drop(&mut self) {
+        super::loopback::stop(&mut self.child);
+    }
+}
