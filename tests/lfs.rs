@@ -11,7 +11,7 @@ use crate::support::lfs::{
     LfsServer, assert_clone_checks_out, assert_has, assert_holds, commit_lfs_file, init_lfs_repo,
     install_filters, require_git_lfs,
 };
-use crate::support::servers::{HttpServer, free_port};
+use crate::support::servers::{HttpServer, SshOptions, SshServer, free_port};
 use crate::support::{TestEnv, WAIT, file_url, mirror_status, s, sh_quote};
 
 #[test]
@@ -350,4 +350,99 @@ fn a_repository_without_lfs_starts_no_git_lfs() {
     let _ = env.cmd_in(&repo).arg("sync").output().expect("running sync");
     let runs = fs::read_to_string(&log).unwrap_or_default();
     assert!(runs.lines().any(|line| line.starts_with("pre-push")), "{runs}");
+}
+
+/// An ssh mirror on a forge that serves LFS as forges do over ssh: `git-lfs-authenticate` on the
+/// server (here a small script, as gitolite or GitLab install one) hands git-lfs the https
+/// endpoint of the forge's LFS server (giftless behind lighttpd) and a login for it. The objects
+/// reach it through that endpoint, and a clone over ssh checks out the real content.
+#[test]
+fn lfs_objects_reach_an_ssh_mirror_through_the_endpoint_git_lfs_authenticate_gives() {
+    let Some(_) =
+        require_git_lfs("lfs_objects_reach_an_ssh_mirror_through_the_endpoint_git_lfs_authenticate_gives")
+    else {
+        return;
+    };
+    let env = TestEnv::new();
+    let Some(lfs_server) = LfsServer::start(&env) else {
+        return;
+    };
+    let Some(http) = HttpServer::start_tls_with_lfs(&env, &[(USER, TOKEN)], lfs_server.port()) else {
+        return;
+    };
+    http.trust_ca(&env);
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let logs = || {
+        format!(
+            "{}\n--- giftless ---\n{}\n--- sshd ---\n{}",
+            http.logs(),
+            lfs_server.log(),
+            sshd.log()
+        )
+    };
+
+    // The forge's side of ssh: its commands on PATH, git-lfs-authenticate among them.
+    let forge_bin = env.root().join("forge-bin");
+    fs::create_dir_all(&forge_bin).expect("creating the forge's bin dir");
+    env.write_executable(
+        &forge_bin.join("git-lfs-authenticate"),
+        &format!(
+            "#!/bin/sh\n\
+             # git-lfs-authenticate <path> <upload|download>: where the repository's LFS server is.\n\
+             name=$(basename \"$1\")\n\
+             login=$(printf '%s' '{USER}:{TOKEN}' | base64)\n\
+             printf '{{\"href\": \"https://127.0.0.1:{port}/git/%s/info/lfs\", \"header\": {{\"Authorization\": \"Basic %s\"}}, \"expires_in\": 3600}}\\n' \"$name\" \"$login\"\n",
+            port = http.port()
+        ),
+    );
+    let session = forge_bin.join("session");
+    env.write_executable(
+        &session,
+        &format!(
+            "#!/bin/sh\nPATH={}:$PATH\nexport PATH\nexec sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
+            sh_quote(&forge_bin)
+        ),
+    );
+    let key = fs::read_to_string(sshd.client_public_key()).expect("reading the client key");
+    sshd.set_authorized_keys(&format!("command={:?} {}", s(&session), key.trim()));
+
+    let mirror = env.init_bare("forge/project.git");
+    let repo = init_lfs_repo(&env, "project");
+    let ssh_command = sshd.git_ssh_command();
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "--no-check", "forge", &sshd.url(&mirror)])
+        .args(["--identity-file", s(sshd.client_key())])
+        .assert()
+        .success();
+    let oid = commit_lfs_file(&env, &repo, "data.bin");
+    let out = env
+        .cmd_in(&repo)
+        .arg("sync")
+        .env("GIT_SSH_COMMAND", &ssh_command)
+        .output()
+        .expect("running sync");
+    assert!(out.status.success(), "{out:?}\n{}", logs());
+    assert!(lfs_server.holds("data.bin", &oid), "{}", logs());
+    assert_eq!(env.refs(&mirror), env.refs(&repo));
+
+    let clone = env.root().join("restore");
+    let mut cmd = env.git_cmd(env.root());
+    cmd.args(["clone", "-q", &sshd.url(&mirror), s(&clone)]).env(
+        "GIT_SSH_COMMAND",
+        format!("{ssh_command} -i {}", sh_quote(sshd.client_key())),
+    );
+    crate::support::run_ok(&mut cmd);
+    let mut pull = env.git_cmd(&clone);
+    pull.args(["lfs", "pull"]).env(
+        "GIT_SSH_COMMAND",
+        format!("{ssh_command} -i {}", sh_quote(sshd.client_key())),
+    );
+    crate::support::run_ok(&mut pull);
+    assert!(
+        fs::read(clone.join("data.bin"))
+            .is_ok_and(|content| content == crate::support::lfs::content_of("data.bin")),
+        "the clone over ssh checked out a pointer"
+    );
 }

@@ -119,9 +119,10 @@ pub fn assert_clone_checks_out(env: &TestEnv, url: &str, dir: &str, files: &[&st
     }
 }
 
-/// The identity giftless gives every request: allowed everything, since the web server in front
-/// of it has checked the user's password already (giftless's own `allow_anon:read_write` allows
-/// no upload of one object in 0.6.2: it looks the object up where it stored "any object").
+/// The identity giftless gives every request that reaches its batch API: allowed everything, since
+/// the web server in front of it has checked the user's password already. giftless's own
+/// `allow_anon:read_write` does not do for uploads in 0.6.2 (tried: it checks one object where it
+/// stored "any object", and has no id for the object URLs' tokens).
 const BEHIND_PROXY: &str = "\
 from giftless.auth.identity import DefaultIdentity
 
@@ -132,12 +133,13 @@ class ProxyChecked(DefaultIdentity):
 
 
 def identity(_request):
-    return ProxyChecked(name=\"checked-by-the-proxy\")
+    return ProxyChecked(id=\"mirror\", name=\"checked-by-the-proxy\")
 ";
 
 /// giftless, a Git LFS server (PyPI), served by waitress on a loopback port and storing objects
 /// in its own dir, for lighttpd to pass the LFS requests to (see
-/// `HttpServer::start_tls_with_lfs`). A guard: dropping it stops the server.
+/// `HttpServer::start_tls_with_lfs`). The object URLs it hands out carry a JWT it signs and then
+/// checks, as a forge's do. A guard: dropping it stops the server.
 #[derive(Debug)]
 pub struct LfsServer {
     child: std::process::Child,
@@ -157,12 +159,14 @@ impl LfsServer {
             &config,
             format!(
                 "AUTH_PROVIDERS:\n  - behind_proxy:identity\n\
-                 PRE_AUTHORIZED_ACTION_PROVIDER: null\n\
+                 PRE_AUTHORIZED_ACTION_PROVIDER:\n  factory: giftless.auth.jwt:factory\n\
+                 \x20 options:\n    algorithm: HS256\n    private_key: {key}\n\
                  LEGACY_ENDPOINTS: false\n\
                  TRANSFER_ADAPTERS:\n  basic:\n    factory: giftless.transfer.basic_streaming:factory\n\
                  \x20   options:\n      storage_class: giftless.storage.local_storage:LocalStorage\n\
                  \x20     storage_options:\n        path: {}\n",
-                s(&dir.join("store"))
+                s(&dir.join("store")),
+                key = "test-only-key-that-signs-object-urls-0123456789",
             ),
         )
         .expect("writing the LFS server's config");

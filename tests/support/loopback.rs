@@ -399,7 +399,8 @@ pub(crate) struct HttpOptions<'a> {
     /// Log every request to `access.log`.
     pub(crate) access_log: bool,
     /// The loopback port of a Git LFS server that takes each repository's LFS requests
-    /// (`/git/<name>.git/info/lfs/...`, behind the same basic auth), as a forge serves them.
+    /// (`/git/<name>.git/info/lfs/...`, behind the same basic auth but for the object URLs it
+    /// hands out with a token of their own), as a forge serves them.
     pub(crate) lfs_port: Option<u16>,
 }
 
@@ -477,6 +478,16 @@ impl Lighttpd {
             ),
             None => ("", String::new()),
         };
+        // The LFS server's object URLs carry their own token (a forge's pre-signed URLs), which
+        // the LFS server checks: basic auth would refuse their `Bearer` header.
+        let (storage_open, storage_close) = if options.lfs_port.is_some() {
+            (
+                "$HTTP[\"url\"] !~ \"^/git/[^/]+\\.git/info/lfs/objects/storage/\" {\n",
+                "}\n",
+            )
+        } else {
+            ("", "")
+        };
         let error_log = dir.join("error.log");
         let config = dir.join("lighttpd.conf");
         let (child, port) = start_listening(
@@ -500,8 +511,8 @@ impl Lighttpd {
                          }}\n\
                          auth.backend = \"plain\"\n\
                          auth.backend.plain.userfile = \"{users}\"\n\
-                         auth.require = ( \"/git/\" => ( \"method\" => \"basic\", \"realm\" => \"git\", \
-                         \"require\" => \"valid-user\" ) )\n",
+                         {storage_open}auth.require = ( \"/git/\" => ( \"method\" => \"basic\", \"realm\" => \"git\", \
+                         \"require\" => \"valid-user\" ) )\n{storage_close}",
                         docroot = docroot.display(),
                         error_log = error_log.display(),
                         backend = backend.display(),
