@@ -383,6 +383,33 @@ fn lfs_objects_reach_an_ssh_mirror_through_the_endpoint_git_lfs_authenticate_giv
         )
     };
 
+    let mirror = env.init_bare("forge/project.git");
+    let repo = init_lfs_repo(&env, "project");
+    let ssh_command = sshd.git_ssh_command();
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "--no-check", "forge", &sshd.url(&mirror)])
+        .args(["--identity-file", s(sshd.client_key())])
+        // Each sync logs in afresh, so that the server's new authorized_keys applies.
+        .args(["--ssh-keep-open", "0"])
+        .assert()
+        .success();
+    let oid = commit_lfs_file(&env, &repo, "data.bin");
+    let sync = || {
+        env.cmd_in(&repo)
+            .arg("sync")
+            .env("GIT_SSH_COMMAND", &ssh_command)
+            .output()
+            .expect("running sync")
+    };
+
+    // A server with no LFS (no git-lfs-transfer, no git-lfs-authenticate): a failure with the
+    // fix, and the refs stay.
+    let out = sync();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(said.contains("takes no Git LFS objects"), "{said}");
+    assert_eq!(env.refs(&mirror), "", "the refs moved without their LFS objects");
+
     // The forge's side of ssh: its commands on PATH, git-lfs-authenticate among them.
     let forge_bin = env.root().join("forge-bin");
     fs::create_dir_all(&forge_bin).expect("creating the forge's bin dir");
@@ -408,21 +435,7 @@ fn lfs_objects_reach_an_ssh_mirror_through_the_endpoint_git_lfs_authenticate_giv
     let key = fs::read_to_string(sshd.client_public_key()).expect("reading the client key");
     sshd.set_authorized_keys(&format!("command={:?} {}", s(&session), key.trim()));
 
-    let mirror = env.init_bare("forge/project.git");
-    let repo = init_lfs_repo(&env, "project");
-    let ssh_command = sshd.git_ssh_command();
-    env.cmd_in(&repo)
-        .args(["mirror", "add", "--no-check", "forge", &sshd.url(&mirror)])
-        .args(["--identity-file", s(sshd.client_key())])
-        .assert()
-        .success();
-    let oid = commit_lfs_file(&env, &repo, "data.bin");
-    let out = env
-        .cmd_in(&repo)
-        .arg("sync")
-        .env("GIT_SSH_COMMAND", &ssh_command)
-        .output()
-        .expect("running sync");
+    let out = sync();
     assert!(out.status.success(), "{out:?}\n{}", logs());
     assert!(lfs_server.holds("data.bin", &oid), "{}", logs());
     assert_eq!(env.refs(&mirror), env.refs(&repo));

@@ -146,9 +146,11 @@ pub(crate) enum LfsFailure {
     NoGitLfs,
     /// The mirror's server has no LFS endpoint where git-lfs looked for one.
     NoServer { said: String },
-    /// Objects the new commits point at are not in this repository either.
+    /// Objects the new commits point at are missing (or corrupt) in this repository too.
     MissingHere { said: String },
-    /// Anything else git-lfs said (a refused login, a full disk there).
+    /// The LFS server wants a login git-lfs was not given, or refused it.
+    Login { said: String },
+    /// Anything else git-lfs said (a server down, a full disk there).
     Other { said: String },
 }
 
@@ -161,8 +163,18 @@ impl LfsFailure {
         } else if stderr.contains("Unable to find source for object")
             || stderr.contains("missing objects")
             || stderr.contains("(missing)")
+            || stderr.contains("(corrupt)")
         {
             Self::MissingHere { said }
+        } else if stderr.contains("could not read Username")
+            || stderr.contains("could not read Password")
+            || stderr.contains("Authentication required")
+            || stderr.contains("Authorization error")
+            || stderr.contains("401 Unauthorized")
+            || stderr.contains("403 Forbidden")
+            || stderr.contains("Permission denied (")
+        {
+            Self::Login { said }
         } else if stderr.contains("Repository or object not found")
             || stderr.contains("404 Not Found")
             || stderr.contains("405 Method Not Allowed")
@@ -204,8 +216,15 @@ impl fmt::Display for LfsFailure {
             ),
             Self::MissingHere { said } => write!(
                 f,
-                "LFS objects the new commits point at are missing here too ({said}), so the \
-                 mirror's refs were not moved; fetch them with `git lfs fetch --all`, then sync again"
+                "LFS objects the new commits point at are missing or corrupt here ({said}), so \
+                 the mirror's refs were not moved; fetch them with `git lfs fetch --all`, then sync \
+                 again"
+            ),
+            Self::Login { said } => write!(
+                f,
+                "the mirror's LFS server refused the login ({said}), so its refs were not moved; \
+                 check the mirror's credentials (its `token_env` for https, its key for ssh), then \
+                 sync again"
             ),
             Self::Other { said } => write!(f, "carrying LFS objects failed, refs not moved: {said}"),
         }
@@ -333,9 +352,23 @@ mod tests {
             ),
             LfsFailure::NoServer { .. }
         ));
+        // git-lfs 3.3 over ssh to a server without git-lfs-transfer or git-lfs-authenticate.
         assert!(matches!(
-            read("Unable to find source for object 8c76... (try running `git lfs fetch --all`)\n"),
-            LfsFailure::MissingHere { .. }
+            read("batch request: bash: line 1: git-lfs-authenticate: command not found: exit status 127\n"),
+            LfsFailure::NoServer { .. }
+        ));
+        // git-lfs 3.3, an object deleted from this repository's lfs/objects.
+        let missing = read(
+            "Git LFS upload failed:\n  (missing) x.bin (8d4581ced0786e5872608134ae1079798bb9d14b19d5d9eb8c09d4b63e6080d8)\n\
+             hint: Your push was rejected due to missing or corrupt local objects.\n\
+             hint: You can disable this check with: `git config lfs.allowincompletepush true`\n",
+        );
+        assert!(matches!(missing, LfsFailure::MissingHere { .. }));
+        assert!(missing.to_string().contains("git lfs fetch --all"), "{missing}");
+        // git-lfs 3.3 against the ssh test's forge before its object URLs carried a token.
+        assert!(matches!(
+            read("fatal: could not read Username for 'https://127.0.0.1:40783': terminal prompts disabled\n"),
+            LfsFailure::Login { .. }
         ));
         let other = read("");
         assert_eq!(
