@@ -459,3 +459,47 @@ fn lfs_objects_reach_an_ssh_mirror_through_the_endpoint_git_lfs_authenticate_giv
         "the clone over ssh checked out a pointer"
     );
 }
+
+/// The objects go before the refs: a mirror whose pre-receive hook refuses any pushed commit
+/// whose LFS pointers it has no object for still takes every push (its hook also makes it a
+/// mirror that `git push` fills, not the direct transfer).
+#[test]
+fn a_mirror_has_the_lfs_objects_before_it_is_asked_to_take_the_refs() {
+    let Some(_) = require_git_lfs("a_mirror_has_the_lfs_objects_before_it_is_asked_to_take_the_refs") else {
+        return;
+    };
+    let env = TestEnv::new();
+    let repo = init_lfs_repo(&env, "project");
+    let mirror = env.init_bare("mirrors/strict.git");
+    env.write_executable(
+        &mirror.join("hooks/pre-receive"),
+        "#!/bin/sh\n\
+         # Refuse a commit whose LFS pointers name an object this repository lacks.\n\
+         while read old new ref; do\n\
+         \tfor oid in $(git grep -h '^oid sha256:' \"$new\" -- '*.bin' | sed 's/^oid sha256://'); do\n\
+         \t\tobject=lfs/objects/$(echo $oid | cut -c1-2)/$(echo $oid | cut -c3-4)/$oid\n\
+         \t\ttest -f \"$object\" || { echo \"no LFS object $oid for $ref\" >&2; exit 1; }\n\
+         \tdone\n\
+         done\n",
+    );
+    env.install(&repo, &[("strict", s(&mirror))]);
+    let first = commit_lfs_file(&env, &repo, "first.bin");
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+    let second = commit_lfs_file(&env, &repo, "second.bin");
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+    assert_holds(&mirror, &[("first.bin", &first), ("second.bin", &second)]);
+
+    // The hook does refuse what lacks its object: a plain `git push --no-verify` (no git-lfs
+    // pre-push) of a new LFS commit into a fresh copy of the mirror is turned away.
+    let bare = env.init_bare("mirrors/without-objects.git");
+    fs::copy(mirror.join("hooks/pre-receive"), bare.join("hooks/pre-receive")).expect("copying the hook");
+    let out = env
+        .git_cmd(&repo)
+        .args(["push", "--no-verify", s(&bare), "main"])
+        .output()
+        .expect("running git push");
+    assert!(
+        !out.status.success(),
+        "the hook let a commit without its LFS objects in: {out:?}"
+    );
+}
