@@ -44,6 +44,7 @@ impl Lfs {
     pub(crate) fn copy_to(&self, mirror_git_dir: &Path) -> Result<usize> {
         let theirs = mirror_git_dir.join("lfs").join("objects");
         let tmp = mirror_git_dir.join("lfs").join("tmp");
+        remove_stale_copies(&tmp);
         let mut held = 0;
         for (oid, source) in objects_in(&self.objects)? {
             let target = object_path(&theirs, &oid);
@@ -281,6 +282,28 @@ fn is_hex_pair(name: &std::ffi::OsStr) -> bool {
         .is_some_and(|name| name.len() == 2 && name.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// How our copies in progress are named in a mirror's `lfs/tmp`.
+const COPY_PREFIX: &str = "repo-sync-lfs-";
+
+/// Removes the copies in progress that a killed pass of ours left in a mirror's `lfs/tmp` (an
+/// hour old: another repository's pass may be copying into the same mirror now).
+fn remove_stale_copies(tmp: &Path) {
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(COPY_PREFIX)
+            && entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|at| at.elapsed().is_ok_and(|age| age.as_secs() > 3600));
+        if stale {
+            // At worst a file stays for the next pass: it takes space, never a name git-lfs reads.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Copies `source` to `target` through a temporary file in `tmp`, renamed into place once whole
 /// and on disk. A plain read/write loop: `fs::copy` and `io::copy` may use `copy_file_range`,
 /// which shares blocks with the source on filesystems that can (btrfs, XFS).
@@ -289,7 +312,9 @@ fn copy_object(source: &Path, target: &Path, tmp: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", quoted(dir)))?;
     fs::create_dir_all(tmp).with_context(|| format!("creating {}", quoted(tmp)))?;
     let mut from = File::open(source).with_context(|| format!("opening {}", quoted(source)))?;
-    let mut to = tempfile::NamedTempFile::new_in(tmp)
+    let mut to = tempfile::Builder::new()
+        .prefix(COPY_PREFIX)
+        .tempfile_in(tmp)
         .with_context(|| format!("creating a file in {}", quoted(tmp)))?;
     let mut buffer = vec![0_u8; 256 * 1024];
     loop {
@@ -398,7 +423,23 @@ mod tests {
             fs::metadata(&copied).expect("copy"),
         );
         assert!(a.ino() != b.ino() && b.nlink() == 1, "a copy, not a link");
+        // What a killed pass left: an old copy in progress goes, a fresh one (another pass's) stays.
+        let tmp = mirror.join("lfs/tmp");
+        let (old, fresh) = (
+            tmp.join(format!("{COPY_PREFIX}old")),
+            tmp.join(format!("{COPY_PREFIX}new")),
+        );
+        for path in [&old, &fresh] {
+            fs::write(path, b"part").expect("writing a partial copy");
+        }
+        let hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+        File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|file| file.set_modified(hours_ago))
+            .expect("ageing a partial copy");
         assert_eq!(lfs.copy_to(&mirror).expect("copying again"), 1);
+        assert!(!old.exists() && fresh.exists());
         assert!(Lfs::of(&mirror.join("nowhere")).is_none());
     }
 }
