@@ -135,7 +135,7 @@ fn lfs_objects_reach_an_https_mirror_with_an_lfs_server() {
         .output()
         .expect("running sync");
     assert!(out.status.success(), "{out:?}\n{}", logs());
-    assert!(lfs_server.holds("data.bin", &oid), "{}", logs());
+    assert!(lfs_server.holds("project", "data.bin", &oid), "{}", logs());
     assert_eq!(env.refs(&served), env.refs(&repo));
     assert!(
         !format!("{out:?}").contains(TOKEN),
@@ -160,7 +160,7 @@ fn lfs_objects_reach_an_https_mirror_with_an_lfs_server() {
         .env("FORGE_TOKEN", TOKEN);
     crate::support::run_ok(&mut push);
     env.wait_until_refs_equal(&server, &served_shared, WAIT);
-    assert!(lfs_server.holds("pushed.bin", &pushed), "{}", logs());
+    assert!(lfs_server.holds("shared", "pushed.bin", &pushed), "{}", logs());
 
     // A restore: a clone of each served repository, logged in as a user would be.
     let credentials = env.root().join("credentials");
@@ -355,7 +355,9 @@ fn a_repository_without_lfs_starts_no_git_lfs() {
 /// An ssh mirror on a forge that serves LFS as forges do over ssh: `git-lfs-authenticate` on the
 /// server (here a small script, as gitolite or GitLab install one) hands git-lfs the https
 /// endpoint of the forge's LFS server (giftless behind lighttpd) and a login for it. The objects
-/// reach it through that endpoint, and a clone over ssh checks out the real content.
+/// reach it through that endpoint, and a clone over ssh checks out the real content. Before the
+/// server offers LFS, the mirror fails with the fix, and a mirror whose `lfs_url` names an LFS
+/// server gets them there.
 #[test]
 fn lfs_objects_reach_an_ssh_mirror_through_the_endpoint_git_lfs_authenticate_gives() {
     let Some(_) =
@@ -402,13 +404,48 @@ fn lfs_objects_reach_an_ssh_mirror_through_the_endpoint_git_lfs_authenticate_giv
             .expect("running sync")
     };
 
+    // Another mirror on the same server, with `lfs_url` naming the forge's https LFS server,
+    // logged in to by the user's own credential helper.
+    let elsewhere = env.init_bare("forge/elsewhere.git");
+    let lfs_url = format!("https://127.0.0.1:{}/git/elsewhere.git/info/lfs", http.port());
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "--no-check", "elsewhere", &sshd.url(&elsewhere)])
+        .args(["--identity-file", s(sshd.client_key()), "--ssh-keep-open", "0"])
+        .args(["--lfs-url", &lfs_url])
+        .assert()
+        .success();
+    let credentials = env.root().join("credentials");
+    fs::write(
+        &credentials,
+        format!("https://{USER}:{TOKEN}@127.0.0.1:{}\n", http.port()),
+    )
+    .expect("writing the credentials");
+    env.git(
+        env.root(),
+        [
+            "config",
+            "--global",
+            "credential.helper",
+            &format!("store --file={}", s(&credentials)),
+        ],
+    );
+
     // A server with no LFS (no git-lfs-transfer, no git-lfs-authenticate): a failure with the
-    // fix, and the refs stay.
+    // fix, and the refs stay; the mirror with `lfs_url` gets the objects there, then its refs.
     let out = sync();
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
-    assert!(said.contains("takes no Git LFS objects"), "{said}");
+    assert!(
+        said.contains("forge: failed: the mirror takes no Git LFS objects"),
+        "{said}"
+    );
     assert_eq!(env.refs(&mirror), "", "the refs moved without their LFS objects");
+    assert!(
+        lfs_server.holds("elsewhere", "data.bin", &oid),
+        "{said}\n{}",
+        logs()
+    );
+    assert_eq!(env.refs(&elsewhere), env.refs(&repo), "{said}");
 
     // The forge's side of ssh: its commands on PATH, git-lfs-authenticate among them.
     let forge_bin = env.root().join("forge-bin");
@@ -437,7 +474,7 @@ fn lfs_objects_reach_an_ssh_mirror_through_the_endpoint_git_lfs_authenticate_giv
 
     let out = sync();
     assert!(out.status.success(), "{out:?}\n{}", logs());
-    assert!(lfs_server.holds("data.bin", &oid), "{}", logs());
+    assert!(lfs_server.holds("project", "data.bin", &oid), "{}", logs());
     assert_eq!(env.refs(&mirror), env.refs(&repo));
 
     let clone = env.root().join("restore");

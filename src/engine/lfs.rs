@@ -85,6 +85,9 @@ impl Lfs {
         // Locks guard people's edits, not a replica of what was already pushed; unset, git-lfs
         // asks the server about them on every push and warns when it has no locking API.
         cmd.args(["-c", "lfs.locksverify=false"]);
+        if let Some(url) = &git.mirror().lfs_url {
+            cmd.arg("-c").arg(format!("lfs.url={url}"));
+        }
         cmd.args(["lfs", "pre-push", "--"])
             .arg(git.url())
             .arg(git.url())

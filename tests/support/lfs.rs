@@ -195,11 +195,11 @@ impl LfsServer {
         self.port
     }
 
-    /// Whether the server stored an object of that oid, of that content.
-    pub fn holds(&self, name: &str, oid: &str) -> bool {
-        super::files_named(&self.dir.join("store"), oid)
-            .iter()
-            .any(|path| fs::read(path).is_ok_and(|content| content == content_of(name)))
+    /// Whether the server stored, for the repository served as `/git/<repo>.git`, the object of
+    /// that oid with `<name>`'s content.
+    pub fn holds(&self, repo: &str, name: &str, oid: &str) -> bool {
+        let path = self.dir.join("store/git").join(repo).join(oid);
+        fs::read(path).is_ok_and(|content| content == content_of(name))
     }
 
     /// What the server printed, for failure messages.
