@@ -17,6 +17,7 @@
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{Read as _, Seek as _, Write as _};
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -68,8 +69,7 @@ impl Lfs {
 
     /// Hands the LFS objects of the commits that `local` adds over `known` (what the mirror last
     /// took from us; all refs count as new without it) to git-lfs for the mirror behind `git`.
-    /// No ref changed, no git-lfs started. (How many objects it checked is not told: its
-    /// progress line is printed or not depending on timing.)
+    /// No ref changed, no git-lfs started.
     pub(crate) fn push(&self, git: &MirrorGit<'_>, local: &Refs, known: Option<&Refs>) -> Result<()> {
         let lines = pre_push_lines(local, known);
         if lines.is_empty() {
@@ -88,6 +88,9 @@ impl Lfs {
         if let Some(url) = &git.mirror().lfs_url {
             cmd.arg("-c").arg(format!("lfs.url={url}"));
         }
+        // Its progress meter (off without a terminal; forced, it goes to stdout) is the sign of
+        // life the mirror's inactivity timeout watches while a large file uploads.
+        cmd.env("GIT_LFS_FORCE_PROGRESS", "1");
         cmd.args(["lfs", "pre-push", "--"])
             .arg(git.url())
             .arg(git.url())
@@ -122,9 +125,8 @@ pub(crate) fn git_dir_at(path: &Path) -> Result<PathBuf> {
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    Ok(PathBuf::from(
-        String::from_utf8_lossy(&output.stdout).trim_end_matches('\n'),
-    ))
+    let dir = output.stdout.strip_suffix(b"\n").unwrap_or(&output.stdout);
+    Ok(PathBuf::from(std::ffi::OsStr::from_bytes(dir)))
 }
 
 /// git's pre-push lines (`<local ref> <local oid> <remote ref> <remote oid>`) for every ref
