@@ -540,3 +540,43 @@ fn a_mirror_has_the_lfs_objects_before_it_is_asked_to_take_the_refs() {
         "the hook let a commit without its LFS objects in: {out:?}"
     );
 }
+
+/// A mirror on this machine is found where git finds it for the push (`x` for `x.git`), and one
+/// that is not there fails as any missing mirror does, not over its LFS objects.
+#[test]
+fn a_local_mirror_gets_its_lfs_objects_where_git_finds_it() {
+    let Some(_) = require_git_lfs("a_local_mirror_gets_its_lfs_objects_where_git_finds_it") else {
+        return;
+    };
+    let env = TestEnv::new();
+    let repo = init_lfs_repo(&env, "project");
+    let mirror = env.init_bare("mirrors/suffixed.git");
+    let missing = env.root().join("unmounted/disk.git");
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "--no-check", "missing"])
+        .arg(&missing)
+        .assert()
+        .success();
+    // `mirror add` made it; then its disk went away.
+    fs::remove_dir_all(env.root().join("unmounted")).expect("removing the missing mirror's disk");
+    // Written by hand (`mirror add` would make a repository at exactly that path).
+    let config = env.config_path(&repo);
+    let mut text = fs::read_to_string(&config).expect("reading the config");
+    text.push_str(&format!(
+        "\n[mirrors.suffixed]\nurl = {:?}\n",
+        s(&env.root().join("mirrors/suffixed"))
+    ));
+    fs::write(&config, text).expect("writing the config");
+    let oid = commit_lfs_file(&env, &repo, "data.bin");
+    let out = env.cmd_in(&repo).arg("sync").output().expect("running sync");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_holds(&mirror, &[("data.bin", &oid)]);
+    assert_eq!(env.refs(&mirror), env.refs(&repo));
+    let missing_line = said
+        .lines()
+        .find(|line| line.starts_with("missing:"))
+        .unwrap_or_else(|| panic!("no line for the missing mirror:\n{said}"));
+    assert!(!missing_line.contains("LFS"), "{missing_line}");
+    assert!(!missing.exists());
+}

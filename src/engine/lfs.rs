@@ -104,9 +104,15 @@ impl Lfs {
     }
 }
 
-/// The git dir of the repository at `path` on this machine, as git finds it (for one libgit2
-/// cannot open: a newer ref format, a `.git` suffix git adds).
-pub(crate) fn git_dir_at(path: &Path) -> Result<PathBuf> {
+/// The git dir of the repository at `path` on this machine, as git finds it for a push there
+/// (for one libgit2 cannot open: a newer ref format, the `.git` suffix git adds). `None` when
+/// nothing is there: the transfer reports that in its own words, as for any mirror.
+pub(crate) fn git_dir_at(path: &Path) -> Result<Option<PathBuf>> {
+    let mut with_suffix = path.as_os_str().to_owned();
+    with_suffix.push(".git");
+    let Some(path) = [path, Path::new(&with_suffix)].into_iter().find(|p| p.is_dir()) else {
+        return Ok(None);
+    };
     let mut cmd = crate::git::command();
     // Not a repository around the mirror's path: a plain directory inside one is no mirror.
     if let Some(parent) = path.parent() {
@@ -126,7 +132,7 @@ pub(crate) fn git_dir_at(path: &Path) -> Result<PathBuf> {
         );
     }
     let dir = output.stdout.strip_suffix(b"\n").unwrap_or(&output.stdout);
-    Ok(PathBuf::from(std::ffi::OsStr::from_bytes(dir)))
+    Ok(Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir))))
 }
 
 /// git's pre-push lines (`<local ref> <local oid> <remote ref> <remote oid>`) for every ref

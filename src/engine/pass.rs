@@ -222,11 +222,12 @@ fn create_if_asked(repo: &Repo, mirror: &Mirror) -> Result<()> {
 }
 
 /// The git dir whose `lfs/objects` a mirror on this machine keeps its LFS objects in: the one
-/// libgit2 opened, else the one git finds there. `None` for a mirror elsewhere.
-fn local_lfs_dir(mirror: &Mirror, opened: Option<&Path>) -> Option<Result<std::path::PathBuf>> {
+/// libgit2 opened, else the one git finds there (`Ok(None)`: nothing there, which the transfer
+/// reports). `None` for a mirror elsewhere.
+fn local_lfs_dir(mirror: &Mirror, opened: Option<&Path>) -> Option<Result<Option<std::path::PathBuf>>> {
     let path = mirror.url.local_path()?;
     Some(match opened {
-        Some(dir) => Ok(dir.to_path_buf()),
+        Some(dir) => Ok(Some(dir.to_path_buf())),
         None => super::lfs::git_dir_at(path),
     })
 }
@@ -328,17 +329,19 @@ fn sync_mirror(
     // LFS content before the refs that point at it: a failure here leaves the refs unmoved.
     if let Some(lfs) = lfs {
         let carried = match local_lfs_dir(mirror, local_dir.as_deref()) {
-            Some(dir) => dir.and_then(|dir| lfs.copy_to(&dir)).map(LfsCarried::Held),
+            Some(Ok(Some(dir))) => lfs.copy_to(&dir).map(|held| Some(LfsCarried::Held(held))),
+            Some(Ok(None)) => Ok(None),
+            Some(Err(err)) => Err(err),
             None => {
                 let selected: Refs = selected(mirror, local)
                     .map(|(name, oid)| (name.clone(), oid.clone()))
                     .collect();
                 lfs.push(git, &selected, known.as_ref())
-                    .map(|()| LfsCarried::ThroughGitLfs)
+                    .map(|()| Some(LfsCarried::ThroughGitLfs))
             }
         };
         match carried {
-            Ok(count) => report.attempt.lfs_objects = Some(count),
+            Ok(carried) => report.attempt.lfs_objects = carried,
             Err(err) => return fail(report, &err),
         }
     }
