@@ -121,7 +121,13 @@ impl Mirror {
                 return Err(("lfs_url", "must be an https://, http:// or ssh:// URL".into()));
             }
             // It is given to git-lfs on its command line, which any user of the machine can read.
-            if crate::url::redacted(lfs_url) != *lfs_url {
+            let authority = lfs_url
+                .split_once("://")
+                .map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
+            let password = authority
+                .rsplit_once('@')
+                .is_some_and(|(userinfo, _)| userinfo.contains(':'));
+            if password {
                 return Err((
                     "lfs_url",
                     "must not hold credentials: `token_env` (https) or your credential helper logs \
@@ -591,6 +597,7 @@ mod tests {
             mirror.check_options()
         };
         assert_eq!(mirror("git@host:x.git", "https://lfs.example/x"), Ok(()));
+        assert_eq!(mirror("git@host:x.git", "ssh://git@host:2222/x.git"), Ok(()));
         for (url, lfs_url) in [
             ("/srv/x.git", "https://lfs.example/x"),
             ("git@host:x.git", "file:///srv/lfs"),
