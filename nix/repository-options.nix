@@ -50,6 +50,7 @@ let
       retry_max_delay = optional (types.ints.between 1 3600) "The longest wait between two tries, in seconds.";
       ssh_keep_open = optional (types.ints.between 0 3600) "ssh only: seconds the connection stays open after a sync, for the next one to the same host; 0 closes it with the sync.";
       shallow = optional types.bool "Push a shallow clone as it is (the mirror must accept shallow pushes); without it a shallow clone is refused.";
+      lfs_url = optional types.str "ssh and http(s) only: the Git LFS server for this mirror's large files, where it is not the one git-lfs finds for the mirror's URL; no credentials in it.";
       create = optional types.bool "Local mirrors only: create the mirror, empty, when it is missing but the directory its URL names before any template is there.";
       on_failure = optional types.str "A command run by `sh -c` when the mirror starts failing.";
     };
@@ -67,8 +68,8 @@ let
         ${description} A string is the mirror's URL; an attribute set also
         takes the other keys of a mirror in `repo-sync.toml` (`refs`,
         `prune`, `force`, `identity_file`, `token_env`, `timeout`,
-        `trust_new_host_key`, `retries`, `retry_max_delay`, `ssh_keep_open`, `shallow`, `create`,
-        `on_failure`),
+        `trust_new_host_key`, `retries`, `retry_max_delay`, `ssh_keep_open`, `shallow`, `lfs_url`,
+        `create`, `on_failure`),
         each left to git-repo-sync's default when null.
       '';
     };

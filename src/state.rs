@@ -97,6 +97,13 @@ pub struct MirrorState {
     /// advertisement first, or git's settings here are not followed by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_one_request_since: Option<String>,
+    /// How many of this repository's LFS objects a mirror on this machine holds, as the last
+    /// successful pass counted; `None` for any other mirror and without LFS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lfs_objects: Option<usize>,
+    /// Whether the last successful pass had git-lfs carry the LFS objects (a mirror elsewhere).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lfs_through_git_lfs: bool,
 }
 
 impl MirrorState {
@@ -191,6 +198,11 @@ impl State {
             entry.last_error = None;
             entry.failing_since = None;
             entry.synced_refs.clone_from(&attempt.synced_refs);
+            entry.lfs_objects = match attempt.lfs_objects {
+                Some(LfsCarried::Held(n)) => Some(n),
+                _ => None,
+            };
+            entry.lfs_through_git_lfs = attempt.lfs_objects == Some(LfsCarried::ThroughGitLfs);
         } else {
             if entry.last_result != Some(SyncResult::Failed) || entry.failing_since.is_none() {
                 entry.failing_since = Some(now);
@@ -228,6 +240,18 @@ pub struct Attempt {
     pub read_refs: bool,
     /// Whether a push in one request did not work for a reason that will not go away by itself.
     pub one_request_refused: bool,
+    /// How the LFS objects were carried; `None` without LFS.
+    pub lfs_objects: Option<LfsCarried>,
+}
+
+/// How a pass carried a repository's LFS objects to a mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LfsCarried {
+    /// Copied into a mirror on this machine, which then holds this many of ours.
+    Held(usize),
+    /// Handed to git-lfs for a mirror elsewhere, which has those of every ref it took (git-lfs
+    /// tells no count, nor can it list what the server holds).
+    ThroughGitLfs,
 }
 
 pub fn timestamp(at: SystemTime) -> String {

@@ -29,6 +29,7 @@ mod hook_managers;
 mod hostile_input;
 mod install_recursive;
 mod install_wizard;
+mod lfs;
 mod many_refs;
 mod mirror_check;
 mod mirror_options;

@@ -69,6 +69,7 @@ impl Https {
             tls: true,
             gitconfig: Some(gitconfig),
             access_log: false,
+            lfs_port: None,
         };
         let server = Lighttpd::start(dir, backend, &options)?;
         let ca = server.ca().ok_or("lighttpd started without TLS")?.to_path_buf();

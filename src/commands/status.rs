@@ -46,6 +46,14 @@ struct MirrorStatus {
     /// This repository is a shallow clone and the mirror is set to take it as it is: it holds
     /// only the history this clone has.
     shallow: bool,
+    /// How many of this repository's LFS objects a mirror on this machine holds, as the last
+    /// successful pass counted. Absent for other mirrors and without LFS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lfs_objects: Option<usize>,
+    /// Whether the last successful pass had git-lfs carry the LFS objects to a mirror elsewhere
+    /// (which has those of every ref it took; git-lfs tells no count).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    lfs_through_git_lfs: bool,
 }
 
 pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
@@ -99,6 +107,8 @@ fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -> Result<St
                 last_push: seen.last_push,
                 last_pushed: seen.last_pushed,
                 last_pushed_count: seen.last_pushed_count,
+                lfs_objects: seen.lfs_objects,
+                lfs_through_git_lfs: seen.lfs_through_git_lfs,
             })
         })
         .collect::<Result<_>>()?;
@@ -241,6 +251,14 @@ fn print_table(report: &StatusReport, repo: &Repo) {
                 "",
                 pending.len(),
                 shown.join(", ")
+            );
+        }
+        if let Some(count) = mirror.lfs_objects {
+            anstream::println!("{:width$}  LFS: holds {count} of this repository's objects", "");
+        } else if mirror.lfs_through_git_lfs {
+            anstream::println!(
+                "{:width$}  LFS: git-lfs put the objects of every ref it took on its LFS server",
+                ""
             );
         }
         if let Some(last_push) = &mirror.last_push {

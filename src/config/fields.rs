@@ -268,6 +268,18 @@ pub static FIELDS: &[Field] = &[
         set: |m, v| m.shallow = v.as_bool().unwrap_or(false),
     },
     Field {
+        key: "lfs_url",
+        default: "(none)",
+        kind: Kind::Text,
+        flag: Flag::Value("URL"),
+        help: "Git LFS, ssh and http(s): the LFS server that takes this mirror's large files, where \
+               it is not the one git-lfs finds for the mirror's URL (`<url>/info/lfs`, or what the \
+               server's `git-lfs-authenticate` says). No credentials in it: `token_env` or your \
+               credential helper logs in.",
+        get: |m| m.lfs_url.as_deref().and_then(string),
+        set: |m, v| m.lfs_url = Some(text(v)),
+    },
+    Field {
         key: "create",
         default: "false",
         kind: Kind::Bool,
@@ -322,6 +334,7 @@ mod tests {
             ("retry_max_delay", toml::Value::Integer(5)),
             ("ssh_keep_open", toml::Value::Integer(0)),
             ("shallow", toml::Value::Boolean(true)),
+            ("lfs_url", toml::Value::String("https://lfs.example.org/x".into())),
             ("create", toml::Value::Boolean(true)),
             ("on_failure", toml::Value::String("notify-send x".into())),
         ];

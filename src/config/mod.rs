@@ -47,6 +47,7 @@ pub struct Mirror {
     pub retry_max_delay: Option<u64>,
     pub ssh_keep_open: Option<u64>,
     pub shallow: bool,
+    pub lfs_url: Option<String>,
     pub create: bool,
     pub on_failure: Option<String>,
     /// With `create`, the directory that must already be there: the fixed part of a templated
@@ -104,6 +105,37 @@ impl Mirror {
                 ));
             }
         }
+        if let Some(lfs_url) = &self.lfs_url {
+            if transport == Transport::Local {
+                return Err((
+                    "lfs_url",
+                    "applies to mirrors elsewhere (a mirror on this machine gets copies of the \
+                     object files)"
+                        .into(),
+                ));
+            }
+            if !["https://", "http://", "ssh://"]
+                .iter()
+                .any(|scheme| lfs_url.starts_with(scheme))
+            {
+                return Err(("lfs_url", "must be an https://, http:// or ssh:// URL".into()));
+            }
+            // It is given to git-lfs on its command line, which any user of the machine can read.
+            let authority = lfs_url
+                .split_once("://")
+                .map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
+            let password = authority
+                .rsplit_once('@')
+                .is_some_and(|(userinfo, _)| userinfo.contains(':'));
+            if password {
+                return Err((
+                    "lfs_url",
+                    "must not hold credentials: `token_env` (https) or your credential helper logs \
+                     in"
+                    .into(),
+                ));
+            }
+        }
         if self.create && transport != Transport::Local {
             return Err(("create", "applies to mirrors on this machine only".into()));
         }
@@ -151,6 +183,7 @@ impl Mirror {
             retry_max_delay: None,
             ssh_keep_open: None,
             shallow: false,
+            lfs_url: None,
             create: false,
             on_failure: None,
             create_below: None,
@@ -554,6 +587,25 @@ mod tests {
         assert!(why.contains("session"), "{why}");
         mirror.token_env = Some("GITLAB_TOKEN".into());
         assert_eq!(mirror.check_options(), Ok(()));
+    }
+
+    #[test]
+    fn an_lfs_url_is_for_mirrors_elsewhere_and_holds_no_credentials() {
+        let mirror = |url: &str, lfs_url: &str| {
+            let mut mirror = Mirror::new(crate::url::MirrorUrl::parse(url).expect("a valid URL"));
+            mirror.lfs_url = Some(lfs_url.into());
+            mirror.check_options()
+        };
+        assert_eq!(mirror("git@host:x.git", "https://lfs.example/x"), Ok(()));
+        assert_eq!(mirror("git@host:x.git", "ssh://git@host:2222/x.git"), Ok(()));
+        for (url, lfs_url) in [
+            ("/srv/x.git", "https://lfs.example/x"),
+            ("git@host:x.git", "file:///srv/lfs"),
+            ("git@host:x.git", "https://me:secret@lfs.example/x"),
+        ] {
+            let (field, _) = mirror(url, lfs_url).expect_err(lfs_url);
+            assert_eq!(field, "lfs_url");
+        }
     }
 
     #[test]

@@ -5,11 +5,13 @@
 //! - [`pass`](run_pass): the mirrors in parallel, retries, recording the outcome.
 //! - `transfer/`: `git_push` (one `git push --porcelain` per mirror) and `direct` (a plain local
 //!   mirror filled without `git push`), which know only the plan's types.
+//! - `lfs`: LFS objects carried to a mirror before the refs that point at them.
 //! - `known`: the refs each mirror last took; `outcome`: what the per-ref results mean;
 //!   `leftovers`: what a killed pass left in a mirror on this machine, judged and cleared.
 
 mod known;
 pub(crate) mod leftovers;
+pub(crate) mod lfs;
 mod outcome;
 mod pass;
 pub mod plan;

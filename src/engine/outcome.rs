@@ -30,6 +30,7 @@ impl Report {
                 atomic: None,
                 read_refs: false,
                 one_request_refused: false,
+                lfs_objects: None,
             },
         }
     }

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 
 use super::known::{known_refs, known_refs_in, save_known_refs};
 use super::leftovers;
+use super::lfs::{Lfs, LfsFailure};
 use super::outcome::{self, Report};
 use super::plan::{Refs, fingerprint, local_refs, plan, selected};
 use super::transfer;
@@ -20,7 +21,7 @@ use super::transfer::one_request::{Answer, OneRequest};
 use super::transfer::shared_ssh::SharedSsh;
 use crate::config::{Config, Mirror};
 use crate::repo::{ObjectFormat, Repo};
-use crate::state::State;
+use crate::state::{LfsCarried, State};
 
 /// How a pass runs: in the foreground for `sync`, in the background worker, or in the
 /// schedule's `sync --all`. The last two skip mirrors whose refs here did not change since they
@@ -59,6 +60,8 @@ pub fn run_pass(
         State::default()
     });
     let packs = SharedPacks::default();
+    // One stat: a repository without LFS objects starts no git-lfs.
+    let lfs = Lfs::of(&repo.common_dir);
     // The mirrors this pass will contact: those with changes, and all of them in the foreground.
     let fingerprints: Vec<String> = mirrors
         .iter()
@@ -92,6 +95,7 @@ pub fn run_pass(
         common_dir: &repo.common_dir,
         local: &local,
         packs: &packs,
+        lfs: lfs.as_ref(),
     };
     let reports: Vec<Report> = std::thread::scope(|scope| {
         let handles: Vec<_> = mirrors
@@ -192,6 +196,7 @@ struct Source<'a> {
     common_dir: &'a Path,
     local: &'a Refs,
     packs: &'a SharedPacks,
+    lfs: Option<&'a Lfs>,
 }
 
 /// A local mirror with `create` that is not there yet is made, empty, where its parent directory
@@ -214,6 +219,17 @@ fn create_if_asked(repo: &Repo, mirror: &Mirror) -> Result<()> {
     }
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", crate::repo::quoted(parent)))?;
     repo.init_bare_mirror(path)
+}
+
+/// The git dir whose `lfs/objects` a mirror on this machine keeps its LFS objects in: the one
+/// libgit2 opened, else the one git finds there (`Ok(None)`: nothing there, which the transfer
+/// reports). `None` for a mirror elsewhere.
+fn local_lfs_dir(mirror: &Mirror, opened: Option<&Path>) -> Option<Result<Option<std::path::PathBuf>>> {
+    let path = mirror.url.local_path()?;
+    Some(match opened {
+        Some(dir) => Ok(Some(dir.to_path_buf())),
+        None => super::lfs::git_dir_at(path),
+    })
 }
 
 /// Tries a mirror, and again after a recoverable failure, waiting 1 s, 2 s, 4 s ... up to the
@@ -268,11 +284,15 @@ fn sync_mirror(
         common_dir,
         local,
         packs,
+        lfs,
     } = *source;
     let mut report = Report::new(name);
     let fail = |mut report: Report, err: &anyhow::Error| {
         report.attempt.error = Some(mirror.url.redact(&format!("{err:#}")));
-        let recoverable = err.downcast_ref::<Permanent>().is_none();
+        let recoverable = err.downcast_ref::<Permanent>().is_none()
+            && !err
+                .downcast_ref::<LfsFailure>()
+                .is_some_and(LfsFailure::permanent);
         (report, recoverable)
     };
     if shallow && !mirror.shallow {
@@ -306,6 +326,25 @@ fn sync_mirror(
     }
     // What this mirror last took from us, to tell our own rewrites from a diverged mirror.
     let known = known_refs_in(common_dir, name);
+    // LFS content before the refs that point at it: a failure here leaves the refs unmoved.
+    if let Some(lfs) = lfs {
+        let carried = match local_lfs_dir(mirror, local_dir.as_deref()) {
+            Some(Ok(Some(dir))) => lfs.copy_to(&dir).map(|held| Some(LfsCarried::Held(held))),
+            Some(Ok(None)) => Ok(None),
+            Some(Err(err)) => Err(err),
+            None => {
+                let selected: Refs = selected(mirror, local)
+                    .map(|(name, oid)| (name.clone(), oid.clone()))
+                    .collect();
+                lfs.push(git, &selected, known.as_ref())
+                    .map(|()| Some(LfsCarried::ThroughGitLfs))
+            }
+        };
+        match carried {
+            Ok(carried) => report.attempt.lfs_objects = carried,
+            Err(err) => return fail(report, &err),
+        }
+    }
     // A plain mirror on this machine is filled directly, from a plan made against its refs
     // (read in process); any other gets one `git push`, which reads the refs itself.
     let direct_dir = if shallow { None } else { direct::eligible(mirror) };

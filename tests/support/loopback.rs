@@ -118,7 +118,7 @@ pub(crate) fn key_without_comment(line: &str) -> String {
 /// Starts the server whose command `make(port)` returns (after writing its config for that
 /// port), output to `log`, and waits until it accepts connections, on a fresh port for each of a
 /// few tries. `Err` with what the server said when no try worked.
-fn start_listening(mut make: impl FnMut(u16) -> Res<Command>, log: &Path) -> Res<(Child, u16)> {
+pub(crate) fn start_listening(mut make: impl FnMut(u16) -> Res<Command>, log: &Path) -> Res<(Child, u16)> {
     let mut errors = Vec::new();
     for _ in 0..START_ATTEMPTS {
         let port = free_port()?;
@@ -150,7 +150,7 @@ fn start_listening(mut make: impl FnMut(u16) -> Res<Command>, log: &Path) -> Res
     Err(errors.join("\n---\n"))
 }
 
-fn stop(child: &mut Child) {
+pub(crate) fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -398,6 +398,10 @@ pub(crate) struct HttpOptions<'a> {
     pub(crate) gitconfig: Option<&'a Path>,
     /// Log every request to `access.log`.
     pub(crate) access_log: bool,
+    /// The loopback port of a Git LFS server that takes each repository's LFS requests
+    /// (`/git/<name>.git/info/lfs/...`, behind the same basic auth but for the object URLs it
+    /// hands out with a token of their own), as a forge serves them.
+    pub(crate) lfs_port: Option<u16>,
 }
 
 /// `git http-backend` as a CGI behind `lighttpd -D -f <config>` on a free loopback port, under
@@ -461,6 +465,29 @@ impl Lighttpd {
             .gitconfig
             .map(|path| format!(", \"GIT_CONFIG_GLOBAL\" => \"{}\"", path.display()))
             .unwrap_or_default();
+        // The LFS server sees plain HTTP; X-Forwarded-Proto (which mod_proxy sends) tells it the
+        // scheme of the URLs it hands out.
+        let (proxy_module, lfs_lines) = match options.lfs_port {
+            Some(port) => (
+                ", \"mod_proxy\"",
+                format!(
+                    "$HTTP[\"url\"] =~ \"^/git/[^/]+\\.git/info/lfs/\" {{\n\
+                     \tproxy.server = ( \"\" => ( ( \"host\" => \"127.0.0.1\", \"port\" => {port} ) ) )\n\
+                     }}\nelse "
+                ),
+            ),
+            None => ("", String::new()),
+        };
+        // The LFS server's object URLs carry their own token (a forge's pre-signed URLs), which
+        // the LFS server checks: basic auth would refuse their `Bearer` header.
+        let (storage_open, storage_close) = if options.lfs_port.is_some() {
+            (
+                "$HTTP[\"url\"] !~ \"^/git/[^/]+\\.git/info/lfs/objects/storage/\" {\n",
+                "}\n",
+            )
+        } else {
+            ("", "")
+        };
         let error_log = dir.join("error.log");
         let config = dir.join("lighttpd.conf");
         let (child, port) = start_listening(
@@ -468,7 +495,7 @@ impl Lighttpd {
                 write(
                     &config,
                     format!(
-                        "server.modules = (\"mod_access\", \"mod_alias\", \"mod_auth\", \"mod_authn_file\", \
+                        "server.modules = (\"mod_access\", \"mod_alias\", \"mod_auth\", \"mod_authn_file\"{proxy_module}, \
                          \"mod_cgi\", \"mod_setenv\")\n\
                          server.document-root = \"{docroot}\"\n\
                          server.bind = \"127.0.0.1\"\n\
@@ -476,16 +503,16 @@ impl Lighttpd {
                          server.errorlog = \"{error_log}\"\n\
                          {access_log}\
                          {tls_lines}\
-                         alias.url = ( \"/git/\" => \"{backend}/\" )\n\
-                         $HTTP[\"url\"] =~ \"^/git/\" {{\n\
+                         {lfs_lines}$HTTP[\"url\"] =~ \"^/git/\" {{\n\
+                         \talias.url = ( \"/git/\" => \"{backend}/\" )\n\
                          \tcgi.assign = ( \"\" => \"\" )\n\
                          \tsetenv.set-environment = ( \"GIT_PROJECT_ROOT\" => \"{repos}\", \
                          \"GIT_HTTP_EXPORT_ALL\" => \"1\", \"GIT_CONFIG_NOSYSTEM\" => \"1\"{gitconfig} )\n\
                          }}\n\
                          auth.backend = \"plain\"\n\
                          auth.backend.plain.userfile = \"{users}\"\n\
-                         auth.require = ( \"/git/\" => ( \"method\" => \"basic\", \"realm\" => \"git\", \
-                         \"require\" => \"valid-user\" ) )\n",
+                         {storage_open}auth.require = ( \"/git/\" => ( \"method\" => \"basic\", \"realm\" => \"git\", \
+                         \"require\" => \"valid-user\" ) )\n{storage_close}",
                         docroot = docroot.display(),
                         error_log = error_log.display(),
                         backend = backend.display(),

@@ -6,6 +6,7 @@
 #![allow(unreachable_pub)]
 
 pub mod gitolite;
+pub mod lfs;
 pub mod loopback;
 pub mod managers;
 pub mod servers;

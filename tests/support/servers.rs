@@ -260,15 +260,21 @@ impl HttpServer {
     /// Plain HTTP. `users` are `(user, password)` pairs. `None` (after printing why) when
     /// lighttpd is missing outside CI.
     pub fn start(env: &TestEnv, users: &[(&str, &str)]) -> Option<Self> {
-        Self::start_with(env, users, false)
+        Self::start_with(env, users, false, None)
     }
 
     /// HTTPS, with a server certificate for 127.0.0.1 signed by a generated CA ([`Self::trust_ca`]).
     pub fn start_tls(env: &TestEnv, users: &[(&str, &str)]) -> Option<Self> {
-        Self::start_with(env, users, true)
+        Self::start_with(env, users, true, None)
     }
 
-    fn start_with(env: &TestEnv, users: &[(&str, &str)], tls: bool) -> Option<Self> {
+    /// [`Self::start_tls`], with the LFS requests of every repository passed to the Git LFS
+    /// server on loopback port `lfs_port` (see `support::lfs::LfsServer`).
+    pub fn start_tls_with_lfs(env: &TestEnv, users: &[(&str, &str)], lfs_port: u16) -> Option<Self> {
+        Self::start_with(env, users, true, Some(lfs_port))
+    }
+
+    fn start_with(env: &TestEnv, users: &[(&str, &str)], tls: bool, lfs_port: Option<u16>) -> Option<Self> {
         let needs: &[&str] = if tls {
             &["lighttpd", "openssl"]
         } else {
@@ -284,6 +290,7 @@ impl HttpServer {
             tls,
             gitconfig: None,
             access_log: true,
+            lfs_port,
         };
         let dir = fresh_dir(env, "lighttpd");
         let server = Lighttpd::start(&dir, &git_program(env, "git-http-backend"), &options)

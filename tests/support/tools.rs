@@ -1,6 +1,6 @@
 //! The programs some tests need beyond git and sh: the git hook managers people use (husky and
-//! lefthook from npm, pre-commit and prek from PyPI, and node to run the npm ones) and a git with
-//! config-based hooks (>= 2.54). `.ci/install-hook-tools` and `.ci/install-git` put them in
+//! lefthook from npm, pre-commit and prek from PyPI, and node to run the npm ones), a git with
+//! config-based hooks (>= 2.54), and giftless, a Git LFS server (PyPI). `.ci/install-hook-tools` and `.ci/install-git` put them in
 //! prefixes of their own, off PATH; each can be pointed elsewhere with an environment variable
 //! (see [`Tool::env_var`]). gitolite, like the servers, is found by `servers::require_programs`.
 //!
@@ -21,6 +21,12 @@ pub fn ci_prefix() -> PathBuf {
 /// The venv's bin dir: `pre-commit` and `prek`.
 pub fn venv_bin() -> PathBuf {
     ci_prefix().join("venv/bin")
+}
+
+/// The LFS server's venv bin dir: `waitress-serve`, which serves giftless (a Git LFS server) from
+/// that venv.
+pub fn lfs_venv_bin() -> PathBuf {
+    ci_prefix().join("lfs-venv/bin")
 }
 
 /// The npm prefix's bin dir: `husky` and `lefthook`.
@@ -48,6 +54,9 @@ pub enum Tool {
     Node,
     /// git >= 2.54, with config-based hooks.
     NewGit,
+    /// `waitress-serve` in a venv that also holds giftless, the Git LFS server the LFS tests
+    /// put behind the TLS fixture.
+    Giftless,
 }
 
 impl Tool {
@@ -59,6 +68,7 @@ impl Tool {
             Self::Husky => "husky",
             Self::Node => "node",
             Self::NewGit => "git >= 2.54",
+            Self::Giftless => "giftless (waitress-serve in its venv)",
         }
     }
 
@@ -71,6 +81,7 @@ impl Tool {
             Self::Husky => "GIT_REPO_SYNC_TEST_HUSKY",
             Self::Node => "GIT_REPO_SYNC_TEST_NODE",
             Self::NewGit => "GIT_REPO_SYNC_TEST_NEW_GIT",
+            Self::Giftless => "GIT_REPO_SYNC_TEST_GIFTLESS",
         }
     }
 
@@ -86,13 +97,16 @@ impl Tool {
                 .chain([PathBuf::from("/usr/bin/node")])
                 .collect(),
             Self::NewGit => vec![new_git_prefix().join("bin/git")],
+            Self::Giftless => vec![lfs_venv_bin().join("waitress-serve")],
         }
     }
 
     /// The command that installs it.
     pub fn install_hint(self) -> &'static str {
         match self {
-            Self::PreCommit | Self::Prek | Self::Lefthook | Self::Husky => INSTALL_HOOK_TOOLS,
+            Self::PreCommit | Self::Prek | Self::Lefthook | Self::Husky | Self::Giftless => {
+                INSTALL_HOOK_TOOLS
+            }
             Self::Node => "apt-get install nodejs npm",
             Self::NewGit => "bash .ci/install-git (as root; builds git into /opt/git-2.55)",
         }
