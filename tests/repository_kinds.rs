@@ -187,24 +187,20 @@ fn a_mirror_of_the_other_object_format_fails_loudly_naming_both() {
     }
 }
 
-#[test]
-fn a_shallow_clone_is_refused_per_mirror_with_its_fix_and_nothing_is_written() {
-    let env = TestEnv::new();
+/// `git clone --depth 1` of a repository of three commits.
+fn shallow_clone(env: &TestEnv) -> PathBuf {
     let origin = env.init_repo("origin");
     env.commit(&origin, "second");
     env.commit(&origin, "third");
-    env.git(
-        env.root(),
-        [
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            &crate::support::file_url(&origin),
-            "shallow",
-        ],
-    );
-    let repo = env.root().join("shallow");
+    let url = crate::support::file_url(&origin);
+    env.git(env.root(), ["clone", "-q", "--depth", "1", &url, "shallow"]);
+    env.root().join("shallow")
+}
+
+#[test]
+fn a_shallow_clone_is_refused_per_mirror_with_its_fix_and_nothing_is_written() {
+    let env = TestEnv::new();
+    let repo = shallow_clone(&env);
     let mirror = env.root().join("mirror.git");
     env.install(&repo, &[("backup", s(&mirror))]);
     let before = Snapshot::of(&mirror);
@@ -242,20 +238,7 @@ fn a_shallow_clone_is_refused_per_mirror_with_its_fix_and_nothing_is_written() {
 #[test]
 fn a_mirror_set_to_take_a_shallow_clone_gets_it_and_status_says_so() {
     let env = TestEnv::new();
-    let origin = env.init_repo("origin");
-    env.commit(&origin, "second");
-    env.git(
-        env.root(),
-        [
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            &crate::support::file_url(&origin),
-            "shallow",
-        ],
-    );
-    let repo = env.root().join("shallow");
+    let repo = shallow_clone(&env);
     let mirror = env.init_bare("mirror.git");
     // The mirror's side of the bargain: git refuses shallow pushes unless told otherwise.
     env.git(&mirror, ["config", "receive.shallowUpdate", "true"]);
