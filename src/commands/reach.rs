@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::config::Mirror;
 use crate::engine;
-use crate::engine::{MirrorGit, Permanent};
+use crate::engine::{Failure, MirrorError, MirrorGit};
 use crate::repo::Repo;
 use crate::url::{MirrorUrl, Transport};
 
@@ -59,11 +59,7 @@ pub(crate) fn check(repo: &Repo, mirror: &Mirror) -> Reach {
         Ok(refs) => Reach::Refs(refs.len()),
         Err(err) => {
             let reason = mirror.url.redact(&format!("{err:#}"));
-            // `MirrorGit::failure` marks refused credentials as permanent and names them so;
-            // a host key is permanent too, but its own message already says what to do.
-            let refused = err
-                .downcast_ref::<Permanent>()
-                .is_some_and(|p| p.0.contains("authentication failed"));
+            let refused = MirrorError::kind_of(&err) == Some(Failure::AuthRefused);
             if refused {
                 Reach::AuthRefused(reason)
             } else {

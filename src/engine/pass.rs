@@ -14,8 +14,9 @@ use super::lfs::{Lfs, LfsFailure};
 use super::outcome::{self, Report};
 use super::plan::{Refs, fingerprint, local_refs, plan, selected};
 use super::transfer;
-use super::transfer::connection::{MirrorGit, Permanent};
+use super::transfer::connection::MirrorGit;
 use super::transfer::direct::{self, SharedPacks};
+use super::transfer::error::{Failure, MirrorError};
 use super::transfer::git_push::{self, Atomic};
 use super::transfer::one_request::{Answer, OneRequest};
 use super::transfer::shared_ssh::SharedSsh;
@@ -289,14 +290,17 @@ fn sync_mirror(
     let mut report = Report::new(name);
     let fail = |mut report: Report, err: &anyhow::Error| {
         report.attempt.error = Some(mirror.url.redact(&format!("{err:#}")));
-        let recoverable = err.downcast_ref::<Permanent>().is_none()
+        let recoverable = !MirrorError::kind_of(err).is_some_and(Failure::is_permanent)
             && !err
                 .downcast_ref::<LfsFailure>()
                 .is_some_and(LfsFailure::permanent);
         (report, recoverable)
     };
     if shallow && !mirror.shallow {
-        return fail(report, &anyhow::Error::new(Permanent(SHALLOW_REFUSED.to_owned())));
+        return fail(
+            report,
+            &anyhow::Error::new(MirrorError::new(Failure::ShallowSource, SHALLOW_REFUSED)),
+        );
     }
     match ssh.socket_for(name, attempt) {
         Ok(socket) => git.share(socket),
@@ -313,7 +317,8 @@ fn sync_mirror(
         match ObjectFormat::of(dir) {
             Ok(theirs) if theirs != format => {
                 let err = crate::repo::format_mismatch(format, theirs, mirror.url.local_path());
-                return fail(report, &anyhow::Error::new(Permanent(format!("{err:#}"))));
+                let err = MirrorError::new(Failure::FormatMismatch, format!("{err:#}"));
+                return fail(report, &anyhow::Error::new(err));
             }
             Ok(_) => {}
             Err(err) => return fail(report, &err),
@@ -386,7 +391,7 @@ fn sync_mirror(
         Err(err) => {
             let hint = local_dir
                 .as_deref()
-                .filter(|_| format!("{err:#}").contains(".lock"))
+                .filter(|_| MirrorError::kind_of(&err) == Some(Failure::LockHeld))
                 .map(leftovers::lock_hint)
                 .unwrap_or_default();
             let err = if hint.is_empty() {

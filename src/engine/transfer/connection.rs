@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
+use super::error::{Failure, MirrorError};
 use crate::config::Mirror;
 use crate::git;
 use crate::url::Transport;
@@ -25,32 +26,6 @@ use crate::url::Transport;
 const TOKEN_HELPER: &str = "!f() { test \"$1\" = get || exit 0; \
                             echo \"username=$GIT_REPO_SYNC_USERNAME\"; \
                             echo \"password=$GIT_REPO_SYNC_TOKEN\"; }; f";
-
-/// What git says when the mirror names its objects in the other format (SHA-1 against SHA-256).
-const HASH_MISMATCH: &str = "does not support this repository's hash algorithm";
-
-/// What git and ssh print when credentials are missing or refused.
-const AUTH_MARKERS: &[&str] = &[
-    "Permission denied (",
-    "Authentication failed",
-    "could not read Username",
-    "could not read Password",
-    "returned error: 401",
-    "returned error: 403",
-    "Invalid username or password",
-];
-
-/// A failure that trying again will not mend (credentials, host keys, configuration).
-#[derive(Debug)]
-pub struct Permanent(pub String);
-
-impl std::fmt::Display for Permanent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Permanent {}
 
 /// Builds and runs the git processes that talk to one mirror.
 #[derive(Debug)]
@@ -235,58 +210,54 @@ impl<'a> MirrorGit<'a> {
         })
     }
 
-    /// The error for a failed git: what went wrong in words a user can act on, as a
-    /// [`Permanent`] error when trying again cannot help (authentication, host keys).
+    /// The error for a failed git: a [`MirrorError`] of the kind its stderr shows (which says
+    /// whether trying again can help), in words a user can act on.
     pub fn failure(&self, output: &Output, doing: &str) -> anyhow::Error {
-        let message = format!("{doing}: {}", self.explain(output));
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let permanent = stderr.contains(HASH_MISMATCH)
-            || stderr.contains("Host key verification failed")
-            || stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
-            || AUTH_MARKERS.iter().any(|marker| stderr.contains(marker));
-        if permanent {
-            anyhow::Error::new(Permanent(message))
-        } else {
-            anyhow!(message)
-        }
+        let kind = Failure::read(&String::from_utf8_lossy(&output.stderr));
+        anyhow::Error::new(MirrorError::new(
+            kind,
+            format!("{doing}: {}", self.describe(kind, output)),
+        ))
     }
 
     /// What went wrong, from a failed git's stderr, in words a user can act on.
     pub fn explain(&self, output: &Output) -> String {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let detail = git_error(&stderr, output);
-        if stderr.contains(HASH_MISMATCH)
-            && let Ok(ours) = crate::repo::ObjectFormat::of(self.common_dir())
-        {
-            return format!(
-                "{} ({detail})",
-                crate::repo::format_mismatch(ours, ours.other(), None)
-            );
-        }
-        if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
-            let host = self.mirror.url.host().unwrap_or("the mirror's host");
-            return format!(
+        self.describe(Failure::read(&String::from_utf8_lossy(&output.stderr)), output)
+    }
+
+    /// A failure of `kind`, with git's own reason for it.
+    fn describe(&self, kind: Failure, output: &Output) -> String {
+        let detail = git_error(&String::from_utf8_lossy(&output.stderr), output);
+        let host = self.mirror.url.host().unwrap_or("the mirror's host");
+        match kind {
+            Failure::FormatMismatch => match crate::repo::ObjectFormat::of(self.common_dir()) {
+                Ok(ours) => format!(
+                    "{} ({detail})",
+                    crate::repo::format_mismatch(ours, ours.other(), None)
+                ),
+                Err(_) => detail,
+            },
+            Failure::HostKeyChanged => format!(
                 "the host key of {host} has CHANGED since it was trusted; this may be an attack. If the \
                  change is expected, remove the old key with `ssh-keygen -R {host}` and trust the new one \
                  ({detail})"
-            );
+            ),
+            Failure::HostKeyUnknown => {
+                let port_arg = self
+                    .mirror
+                    .url
+                    .port()
+                    .map(|p| format!("-p {p} "))
+                    .unwrap_or_default();
+                format!(
+                    "the host key of {host} is not trusted (unknown host). Check its fingerprint, then add it with \
+                     `ssh-keyscan {port_arg}{host} >> ~/.ssh/known_hosts`, or set `trust_new_host_key = true` \
+                     for this mirror to accept it on first use ({detail})"
+                )
+            }
+            Failure::AuthRefused => format!("authentication failed: {detail}"),
+            Failure::ShallowSource | Failure::LockHeld | Failure::Other => detail,
         }
-        if stderr.contains("Host key verification failed") {
-            let (host, port) = (
-                self.mirror.url.host().unwrap_or("the mirror's host"),
-                self.mirror.url.port(),
-            );
-            let port_arg = port.map(|p| format!("-p {p} ")).unwrap_or_default();
-            return format!(
-                "the host key of {host} is not trusted (unknown host). Check its fingerprint, then add it with \
-                 `ssh-keyscan {port_arg}{host} >> ~/.ssh/known_hosts`, or set `trust_new_host_key = true` \
-                 for this mirror to accept it on first use ({detail})"
-            );
-        }
-        if AUTH_MARKERS.iter().any(|marker| stderr.contains(marker)) {
-            return format!("authentication failed: {detail}");
-        }
-        detail
     }
 }
 

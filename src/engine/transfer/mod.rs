@@ -5,6 +5,7 @@
 
 pub(crate) mod connection;
 pub(crate) mod direct;
+pub(crate) mod error;
 pub(crate) mod git_push;
 pub(crate) mod one_request;
 pub(crate) mod shared_ssh;
@@ -109,7 +110,8 @@ impl<'a> SourceObjects<'a> {
 }
 
 /// Runs `cmd` with `input` on its stdin (written from a thread, as the command may fill its
-/// output pipes before it has read everything) and returns its stdout, failing with its stderr.
+/// output pipes before it has read everything) and returns its stdout, failing with its stderr
+/// (read for its kind: a lock in the way, say).
 pub(crate) fn run_fed(mut cmd: std::process::Command, input: Vec<u8>, what: &str) -> Result<Vec<u8>> {
     use std::io::Write as _;
     use std::process::Stdio;
@@ -129,10 +131,12 @@ pub(crate) fn run_fed(mut cmd: std::process::Command, input: Vec<u8>, what: &str
         .join()
         .map_err(|_| anyhow::anyhow!("feeding {what} panicked"))?;
     if !output.status.success() {
-        anyhow::bail!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let kind = error::Failure::read(&stderr);
+        return Err(anyhow::Error::new(error::MirrorError::new(
+            kind,
+            format!("{what} failed: {}", stderr.trim()),
+        )));
     }
     written.with_context(|| format!("feeding {what}"))?;
     Ok(output.stdout)

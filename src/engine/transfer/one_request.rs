@@ -280,13 +280,16 @@ fn push_or_fail(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &
     };
     let status = response.status().as_u16();
     if status == 401 {
-        // In git's own words, so that it is explained (and not retried) as git push's would be.
-        let said = std::process::Output {
-            status: std::os::unix::process::ExitStatusExt::from_raw(128 << 8),
-            stdout: Vec::new(),
-            stderr: format!("fatal: Authentication failed for '{}'\n", git.url()).into_bytes(),
-        };
-        return Ok(Tried::Failed(git.failure(&said, "git push failed")));
+        // Not retried, and explained, as git push's refused login is.
+        let refused = super::error::MirrorError::new(
+            super::error::Failure::AuthRefused,
+            format!(
+                "git push failed: authentication failed: the server refused the credentials \
+                 (HTTP 401 for '{}')",
+                git.url()
+            ),
+        );
+        return Ok(Tried::Failed(anyhow::Error::new(refused)));
     }
     let result_type = response
         .headers()
