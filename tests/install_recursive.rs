@@ -106,11 +106,11 @@ fn a_mirror_url_that_names_no_repository_is_refused_before_anything_is_written()
             "--recursive",
             s(&root),
             "--mirror",
-            "nas=/m/{{owner}}.git",
+            "nas=/m/{{nmae}}.git",
         ])
         .assert()
         .failure()
-        .stderr(predicates::str::contains("template is not valid"));
+        .stderr(predicates::str::contains("is not a valid template"));
     env.cmd_in(&root.join("a"))
         .args(["install", "--mirror", "nas=/m/{{name}}.git"])
         .assert()

@@ -140,14 +140,8 @@ fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus>
     let mut templates: Vec<recursive::UrlTemplate> = Vec::new();
     let mut names: Vec<&str> = Vec::new();
     for arg in &args.mirrors {
-        let (name, url) = arg.split_once('=').ok_or_else(|| {
-            anyhow!("--mirror {arg:?} is not NAME=URL (for example nas=/mnt/nas/{{{{path}}}}.git)")
-        })?;
-        config::validate_name(name).map_err(|why| anyhow!("mirror name {name:?} {why}"))?;
-        if names.contains(&name) {
-            bail!("--mirror {name} is given twice; each mirror needs its own name");
-        }
-        if !url.contains("{{") {
+        let (name, url) = mirror_arg(arg, &names, "nas=/mnt/nas/{{path}}.git")?;
+        if !crate::config::template::is_template(url) {
             bail!(
                 "--mirror {name}={url} names no repository: every repository found would push to \
                  that one mirror. Use {{{{name}}}} or {{{{path}}}} in it (for example \
@@ -426,22 +420,29 @@ fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity, 
 fn parse_mirror_args(args: &[String]) -> Result<Vec<(String, MirrorUrl)>> {
     let mut mirrors: Vec<(String, MirrorUrl)> = Vec::new();
     for arg in args {
-        let (name, url) = arg.split_once('=').ok_or_else(|| {
-            anyhow!("--mirror {arg:?} is not NAME=URL (for example backup=/mnt/nas/project.git)")
-        })?;
-        config::validate_name(name).map_err(|why| anyhow!("mirror name {name:?} {why}"))?;
-        if url.contains("{{") {
+        let seen: Vec<&str> = mirrors.iter().map(|(name, _)| name.as_str()).collect();
+        let (name, url) = mirror_arg(arg, &seen, "backup=/mnt/nas/project.git")?;
+        if crate::config::template::is_template(url) {
             bail!(
                 "--mirror {name}={url}: URL templates ({{{{name}}}}, {{{{path}}}}) are for `install --recursive`"
             );
         }
         let url = super::normalize_url(url)?;
-        if mirrors.iter().any(|(seen, _)| seen == name) {
-            bail!("--mirror {name} is given twice; each mirror needs its own name");
-        }
         mirrors.push((name.to_owned(), url));
     }
     Ok(mirrors)
+}
+
+/// One `--mirror NAME=URL`, split, its name checked and not one of `seen`.
+fn mirror_arg<'a>(arg: &'a str, seen: &[&str], example: &str) -> Result<(&'a str, &'a str)> {
+    let (name, url) = arg
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--mirror {arg:?} is not NAME=URL (for example {example})"))?;
+    config::validate_name(name).map_err(|why| anyhow!("mirror name {name:?} {why}"))?;
+    if seen.contains(&name) {
+        bail!("--mirror {name} is given twice; each mirror needs its own name");
+    }
+    Ok((name, url))
 }
 
 #[cfg(test)]

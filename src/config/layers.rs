@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow};
-use handlebars::Handlebars;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use toml::Spanned;
 
+use super::template::{Values, fixed_part, is_template, render};
 use super::{Config, KeyLocations, Location, Mirror, RawMirror, mirror_from, suggestion};
 
 /// Names another file for the system layer (for tests, and systems without `/etc`).
@@ -119,63 +119,6 @@ struct RawRoot {
     mirrors: BTreeMap<Spanned<String>, RawMirror>,
 }
 
-/// What a URL template may name.
-#[derive(Debug, Serialize)]
-struct Values {
-    name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner: Option<String>,
-}
-
-impl Values {
-    /// For the repository at `repo` (its work tree, or the bare repository), below `root`.
-    fn of(repo: &Path, root: Option<&Path>) -> Self {
-        let strip = |text: &str| text.strip_suffix(".git").unwrap_or(text).to_owned();
-        let name = repo
-            .file_name()
-            .map(|name| strip(&name.to_string_lossy()))
-            .unwrap_or_default();
-        let path = root
-            .and_then(|root| repo.strip_prefix(root).ok())
-            .map(|relative| strip(&relative.to_string_lossy()))
-            .filter(|path| !path.is_empty());
-        let owner = path
-            .as_deref()
-            .and_then(|path| path.split_once('/'))
-            .map(|(owner, _)| owner.to_owned());
-        Self { name, path, owner }
-    }
-
-    /// Values any repository has, to check a template when its file is read.
-    fn example(root: bool) -> Self {
-        Self {
-            name: "example".to_owned(),
-            path: root.then(|| "group/example".to_owned()),
-            owner: root.then(|| "group".to_owned()),
-        }
-    }
-}
-
-/// Renders a mirror URL template; a URL without `{{` is taken as written.
-pub fn render(template: &str, values: &impl Serialize) -> Result<String, String> {
-    if !template.contains("{{") {
-        return Ok(template.to_owned());
-    }
-    let mut engine = Handlebars::new();
-    engine.set_strict_mode(true);
-    // A URL, not HTML: values go in as they are, and the result is validated as a URL.
-    engine.register_escape_fn(handlebars::no_escape);
-    engine.render_template(template, values).map_err(|err| {
-        let reason = err.reason().to_string();
-        format!(
-            "is not a valid template ({reason}); it may use {{{{name}}}}, and under [roots.\"DIR\"] \
-             {{{{path}}}} and {{{{owner}}}}"
-        )
-    })
-}
-
 /// One system or user file, read once.
 #[derive(Debug)]
 struct LayerFile {
@@ -218,13 +161,13 @@ impl LayerFile {
             let applies = root.as_deref().is_none_or(|root| repo.starts_with(root));
             for (name, mirror) in table {
                 let values = if applies {
-                    Values::of(repo, root.as_deref())
+                    Values::of(repo, root.as_deref()).map_err(|why| anyhow!("{}: {why}", what()))?
                 } else {
                     Values::example(root.is_some())
                 };
                 let mut written = None;
                 let (built, keys) = mirror_from(&self.text, &name, mirror, |url| {
-                    if url.contains("{{") {
+                    if is_template(url) {
                         written = Some(url.to_owned());
                         // Checked against example values too, so that a template that would
                         // fail for another repository fails for every one, when it is read.
@@ -236,7 +179,7 @@ impl LayerFile {
                 if applies {
                     let mut built = built;
                     if let Some(template) = &written {
-                        let fixed = &template[..template.find("{{").unwrap_or(template.len())];
+                        let fixed = fixed_part(template);
                         let fixed = fixed.strip_prefix("file://").unwrap_or(fixed);
                         built.create_below = if fixed.ends_with('/') {
                             Some(PathBuf::from(fixed))
@@ -353,34 +296,5 @@ impl Layers {
             place(name, mirror, origin);
         }
         Ok(layered)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn template_values_are_told_from_the_path_below_the_root() {
-        let values = Values::of(Path::new("/srv/git/alice/app.git"), Some(Path::new("/srv/git")));
-        assert_eq!(values.name, "app");
-        assert_eq!(values.path.as_deref(), Some("alice/app"));
-        assert_eq!(values.owner.as_deref(), Some("alice"));
-        let values = Values::of(Path::new("/home/me/src/tool"), None);
-        assert_eq!(
-            (values.name.as_str(), values.path, values.owner),
-            ("tool", None, None)
-        );
-    }
-
-    #[test]
-    fn a_template_naming_an_unknown_value_is_refused() {
-        assert_eq!(
-            render("git@host:{{owner}}/{{name}}.git", &Values::example(true)).as_deref(),
-            Ok("git@host:group/example.git")
-        );
-        assert!(render("/m/{{path}}.git", &Values::example(false)).is_err());
-        assert!(render("/m/{{nmae}}.git", &Values::example(true)).is_err());
-        assert!(render("/m/{{name.git", &Values::example(true)).is_err());
     }
 }

@@ -22,6 +22,7 @@ use crate::url::{MirrorUrl, Transport};
 
 mod fields;
 pub mod layers;
+pub(crate) mod template;
 pub use fields::{FIELDS, Field, Flag, Kind};
 pub use layers::{Layered, Layers, Level, Origin};
 

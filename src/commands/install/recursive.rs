@@ -1,23 +1,15 @@
 //! `install --recursive DIR...`: every repository below each DIR, each with its own mirrors from
-//! URL templates (`{{name}}`, `{{path}}`), installed on its own: one that cannot be is reported
+//! URL templates (`{{name}}`, `{{path}}`, `{{owner}}`), installed on its own: one that cannot be is reported
 //! and skipped, and the rest still are.
 
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
-use handlebars::Handlebars;
-use serde::Serialize;
+use anyhow::Result;
 
+use crate::config::template::{self, Values};
 use crate::url::MirrorUrl;
 
-#[derive(Serialize)]
-struct Names<'a> {
-    name: &'a str,
-    path: &'a str,
-}
-
-/// A mirror URL that may name the repository: `{{name}}` (its directory's name without `.git`)
-/// and `{{path}}` (its path below the searched directory, without `.git`).
+/// A mirror URL that may name the repository (see [`crate::config::template`]).
 #[derive(Debug, Clone)]
 pub(super) struct UrlTemplate {
     name: String,
@@ -27,45 +19,20 @@ pub(super) struct UrlTemplate {
 impl UrlTemplate {
     /// Checked once, before any repository is touched: it must render, with no other value.
     pub(super) fn parse(name: &str, text: &str) -> Result<Self> {
-        let template = Self {
+        template::render(text, &Values::example(true))
+            .map_err(|why| anyhow::anyhow!("--mirror {name}: {text} {why}"))?;
+        Ok(Self {
             name: name.to_owned(),
             text: text.to_owned(),
-        };
-        template
-            .render_raw("example", "group/example")
-            .with_context(|| format!("--mirror {name}={text}: the URL template is not valid (it may use {{{{name}}}} and {{{{path}}}})"))?;
-        Ok(template)
-    }
-
-    fn render_raw(&self, name: &str, path: &str) -> Result<String> {
-        let mut engine = Handlebars::new();
-        engine.set_strict_mode(true);
-        // A URL, not HTML: values go in as they are, and are validated as a URL afterwards.
-        engine.register_escape_fn(handlebars::no_escape);
-        Ok(engine.render_template(&self.text, &Names { name, path })?)
+        })
     }
 
     /// The mirror (name, URL) for the repository at `repo` found below `root`, validated as a
     /// `--mirror` URL is.
     pub(super) fn render_for(&self, root: &Path, repo: &Path) -> Result<(String, MirrorUrl)> {
-        let relative = repo.strip_prefix(root).unwrap_or(repo);
-        let path = relative.to_str().with_context(|| {
-            format!(
-                "{} is not UTF-8 and cannot go into a mirror URL",
-                crate::repo::quoted(repo)
-            )
-        })?;
-        let path = path.strip_suffix(".git").unwrap_or(path);
-        let path = if path.is_empty() {
-            repo.file_name().and_then(|n| n.to_str()).unwrap_or_default()
-        } else {
-            path
-        };
-        let name = Path::new(path)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or(path);
-        let url = self.render_raw(name, path)?;
+        let values = Values::of(repo, Some(root)).map_err(|why| anyhow::anyhow!("{why}"))?;
+        let url =
+            template::render(&self.text, &values).map_err(|why| anyhow::anyhow!("{} {why}", self.text))?;
         let url = crate::commands::normalize_url(&url)?;
         Ok((self.name.clone(), url))
     }
@@ -96,8 +63,18 @@ mod tests {
                 .as_str(),
             "git@codeberg.org:me/app.git"
         );
+        let by_owner = UrlTemplate::parse("x", "git@forge:{{owner}}/{{name}}.git").expect("valid");
+        assert_eq!(
+            by_owner
+                .render_for(root, Path::new("/srv/git/team/app.git"))
+                .expect("renders")
+                .1
+                .as_str(),
+            "git@forge:team/app.git",
+            "the same values as the user's rules"
+        );
         assert!(
-            UrlTemplate::parse("x", "/m/{{owner}}.git").is_err(),
+            UrlTemplate::parse("x", "/m/{{nmae}}.git").is_err(),
             "unknown value"
         );
         assert!(UrlTemplate::parse("x", "/m/{{name").is_err(), "unclosed");
