@@ -153,7 +153,7 @@ impl MirrorUrl {
 
     /// `text` with this URL and each of its secrets replaced, for messages that may quote it.
     pub fn redact(&self, text: &str) -> String {
-        let mut clean = text.replace(&self.text, &self.redacted());
+        let mut clean = redact_credentials(&text.replace(&self.text, &self.redacted()));
         for secret in secrets(&self.text) {
             if secret.len() < TOKEN_LIKE && !is_password(&self.text, secret) {
                 // A short user name (`u`, `git`) is no token: replaced where it stands as a
@@ -224,6 +224,30 @@ fn is_scp_like(url: &str) -> bool {
 fn userinfo_end(rest: &str) -> Option<usize> {
     let authority_end = rest.find('/').unwrap_or(rest.len());
     rest[..authority_end].rfind('@')
+}
+
+/// `text` with the credentials of every URL in it replaced by `***`, whoever wrote it (a
+/// remote's `remote:` line may quote a URL with a token in it): what we print or keep must not
+/// carry a secret.
+pub fn redact_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        // The scheme: the letters just before `://`.
+        let scheme_start = rest[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')))
+            .map_or(0, |i| i + 1);
+        let after = &rest[at + 3..];
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '<' | '>' | '`'))
+            .unwrap_or(after.len());
+        let url = &rest[scheme_start..at + 3 + end];
+        out.push_str(&rest[..scheme_start]);
+        out.push_str(&redacted(url));
+        rest = &rest[at + 3 + end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A URL, valid or not, with its credentials replaced by `***`: for http(s) the whole user part
@@ -398,5 +422,18 @@ mod tests {
             !password.redact("the pw was pwned").contains("pw"),
             "a password, however short"
         );
+    }
+
+    #[test]
+    fn a_credential_in_any_url_of_a_line_is_hidden() {
+        assert_eq!(
+            redact_credentials("remote: see https://bot:s3cret@tracker.example/issue/1 and ssh://git@h/x"),
+            "remote: see https://***@tracker.example/issue/1 and ssh://git@h/x"
+        );
+        assert_eq!(
+            redact_credentials("'https://tok3n@h/r.git' and plain text"),
+            "'https://***@h/r.git' and plain text"
+        );
+        assert_eq!(redact_credentials("no url here"), "no url here");
     }
 }

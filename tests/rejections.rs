@@ -257,3 +257,40 @@ fn the_mirrors_own_reason_for_declining_shows_in_sync_and_status() {
         "status does not say why:\n{status:#}"
     );
 }
+
+#[test]
+fn a_credential_in_the_mirrors_own_words_is_hidden_everywhere_we_show_or_keep_them() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let mirror = env.init_bare("frozen.git");
+    crate::support::write_executable(
+        &mirror.join("hooks/pre-receive"),
+        "#!/bin/sh\necho 'frozen: see https://bot:TOKEN-4242@tracker.example/issue/7' >&2\nexit 1\n",
+    );
+    env.install(&repo, &[("frozen", s(&mirror))]);
+    env.commit(&repo, "a change");
+    let out = env.cmd_in(&repo).arg("sync").output().expect("sync");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("https://***@tracker.example/issue/7"),
+        "the reason stays: {said}"
+    );
+    let status = env.cmd_in(&repo).arg("status").output().expect("status");
+    let json = env.status_json(&repo).to_string();
+    let common = env.common_dir(&repo);
+    let state = std::fs::read_to_string(common.join("repo-sync-state.json")).expect("the state file");
+    let log = env.log(&repo);
+    for (place, text) in [
+        ("sync", said.as_str()),
+        ("status", &String::from_utf8_lossy(&status.stdout)),
+        ("status --json", &json),
+        ("the state file", &state),
+        ("the log", &log),
+    ] {
+        assert!(
+            !text.contains("TOKEN-4242"),
+            "{place} shows the credential:\n{text}"
+        );
+    }
+}

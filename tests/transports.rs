@@ -1318,3 +1318,24 @@ fn an_ssh_connection_kept_open_serves_the_next_passes_and_closes_after_its_windo
     let status = run_ok(&env, &src, &["status"], &[]).stdout;
     assert!(!status.contains("failed"), "{status}");
 }
+
+#[test]
+fn an_ssh_mirror_never_hears_of_the_push_in_one_request() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    let mirror = env.init_bare("ssh-mirror.git");
+    let ssh_command = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
+    add_ssh_mirror(&env, &src, &sshd, "viassh", &mirror, &[]);
+    // The second sync is within the hour in which the refs the first left are trusted.
+    for round in 0..2 {
+        env.commit(&src, &format!("round {round}"));
+        let sync = run_ok(&env, &src, &["sync"], &vars);
+        assert!(!sync.stderr.contains("one request"), "{sync}");
+    }
+    assert_eq!(env.refs(&mirror), env.refs(&src));
+    assert!(!env.log(&src).contains("one request"), "{}", env.log(&src));
+}

@@ -108,7 +108,10 @@ pub fn run_pass(
                 let seen = state.mirrors.get(name);
                 let asks = Asks {
                     atomic: seen.is_none_or(|seen| seen.ask_atomic(SystemTime::now())),
-                    one_request: seen.is_some_and(|seen| seen.try_one_request(SystemTime::now())),
+                    // Only an https mirror with its credential in our hands can take one.
+                    one_request: mirror.url.transport() == crate::url::Transport::Http
+                        && mirror.token_env.is_some()
+                        && seen.is_some_and(|seen| seen.try_one_request(SystemTime::now())),
                 };
                 scope.spawn(move || {
                     let Some(git) = git else {

@@ -197,10 +197,13 @@ impl<'a> MirrorGit<'a> {
             let stdout = out.join().map_err(|_| anyhow!("reading git's output panicked"))?;
             let stderr = err.join().map_err(|_| anyhow!("reading git's output panicked"))?;
             if timed_out {
-                bail!(
-                    "timed out: the mirror sent nothing for {} s (the mirror's `timeout` setting)",
-                    timeout.as_secs()
-                );
+                return Err(anyhow::Error::new(MirrorError::new(
+                    Failure::Timeout,
+                    format!(
+                        "timed out: the mirror sent nothing for {} s (the mirror's `timeout` setting)",
+                        timeout.as_secs()
+                    ),
+                )));
             }
             Ok(Output {
                 status,
@@ -256,7 +259,11 @@ impl<'a> MirrorGit<'a> {
                 )
             }
             Failure::AuthRefused => format!("authentication failed: {detail}"),
-            Failure::ShallowSource | Failure::LockHeld | Failure::Other => detail,
+            Failure::ShallowSource
+            | Failure::LockHeld
+            | Failure::AtomicUnsupported
+            | Failure::Timeout
+            | Failure::Other => detail,
         }
     }
 }
@@ -371,7 +378,7 @@ pub fn reason_lines(stderr: &[u8]) -> Vec<String> {
         if !keep {
             continue;
         }
-        let mut line = line.to_owned();
+        let mut line = crate::url::redact_credentials(line);
         if line.len() > REASON_LINE_MAX {
             let mut end = REASON_LINE_MAX;
             while !line.is_char_boundary(end) {

@@ -16,6 +16,10 @@ pub enum Failure {
     ShallowSource,
     /// A lock file in the mirror is in the way (another git there, or one that was killed).
     LockHeld,
+    /// The mirror's server does not take atomic pushes (asked again without `--atomic`).
+    AtomicUnsupported,
+    /// The mirror sent nothing for its `timeout`.
+    Timeout,
     /// Anything else, which may pass (the network, a busy server).
     Other,
 }
@@ -37,7 +41,9 @@ const AUTH_MARKERS: &[&str] = &[
 impl Failure {
     /// The kind of a failed git's (or ssh's) stderr.
     pub fn read(stderr: &str) -> Self {
-        if stderr.contains(HASH_MISMATCH) {
+        if stderr.contains("does not support --atomic") || stderr.contains("atomic push") {
+            Self::AtomicUnsupported
+        } else if stderr.contains(HASH_MISMATCH) {
             Self::FormatMismatch
         } else if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
             Self::HostKeyChanged
@@ -54,7 +60,10 @@ impl Failure {
 
     /// Whether trying again (a retry after a backoff) cannot mend it.
     pub fn is_permanent(self) -> bool {
-        !matches!(self, Self::LockHeld | Self::Other)
+        !matches!(
+            self,
+            Self::LockHeld | Self::AtomicUnsupported | Self::Timeout | Self::Other
+        )
     }
 }
 

@@ -53,10 +53,14 @@ pub(crate) fn push_patterns(
                     return Err(err);
                 }
                 Tried::Declined { refused: true, why } => {
-                    eprintln!(
-                        "git-repo-sync: {}: no push in one request for a day ({why}); pushing as git does",
-                        mirror.url.redacted()
-                    );
+                    // For the worker's log: at a terminal it is no news to act on.
+                    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                        eprintln!(
+                            "git-repo-sync: {}: pushing with git push for the next day, as the \
+                             shortcut of one request is not possible: {why}",
+                            mirror.url.redacted()
+                        );
+                    }
                     one.set(Answer::Refused);
                 }
                 Tried::Declined { refused: false, .. } => one.set(Answer::NotTaken),
@@ -96,7 +100,7 @@ fn push_atomic_if_asked(
         let output = push_once(git, options, refspecs, true)?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         let refused = !output.status.success()
-            && (stderr.contains("does not support --atomic") || stderr.contains("atomic push"));
+            && super::error::Failure::read(&stderr) == super::error::Failure::AtomicUnsupported;
         atomic.set(!refused);
         if !refused {
             return results_of(git, &output);
