@@ -253,3 +253,25 @@ fn a_trigger_the_schedule_finds_replaced_is_told_once() {
     assert!(notice.contains("no longer runs our trigger"), "{notice}");
     assert_eq!(env.status_json(&repo)["triggers"]["ok"], false);
 }
+
+#[test]
+fn a_state_file_of_an_earlier_release_takes_no_pass_when_nothing_changed() {
+    let env = TestEnv::new();
+    let (repo, mirror) = installed_and_synced(&env, "project");
+    // What the release before the stable fingerprint kept for this mirror.
+    let common = env.common_dir(&repo);
+    let opened = git_repo_sync::repo::Repo::open(&repo).expect("opening the repository");
+    let config = git_repo_sync::config::Config::for_repo(&opened).expect("the config");
+    let local = git_repo_sync::engine::local_refs(&opened).expect("the refs");
+    let earlier = git_repo_sync::engine::earlier_fingerprint(&config.mirrors["m"], &local);
+    let state_path = common.join("repo-sync-state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&state_path).expect("the state")).expect("json");
+    state["mirrors"]["m"]["synced_refs"] = serde_json::Value::String(earlier);
+    fs::write(&state_path, state.to_string()).expect("writing the state");
+    // Any contact with the mirror would now fail.
+    fs::rename(&mirror, env.root().join("away.git")).expect("moving the mirror away");
+    let (code, out) = sync_all(&env, &[], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("not contacted"), "{out}");
+}

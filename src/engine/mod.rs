@@ -21,7 +21,7 @@ pub use known::{forget, known_refs, pending};
 pub use outcome::Report;
 pub(crate) use pass::SHALLOW_REFUSED;
 pub use pass::{PassKind, run_pass};
-pub use plan::{Change, RefResult, Refs, fingerprint, local_refs, plan};
+pub use plan::{Change, RefResult, Refs, earlier_fingerprint, fingerprint, local_refs, plan};
 pub use transfer::connection::{MirrorGit, reason_lines};
 pub use transfer::error::{Failure, MirrorError};
 pub use transfer::git_push::parse_porcelain;

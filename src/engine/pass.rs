@@ -12,7 +12,7 @@ use super::known::{known_refs, known_refs_in, save_known_refs};
 use super::leftovers;
 use super::lfs::{Lfs, LfsFailure};
 use super::outcome::{self, Report};
-use super::plan::{Refs, fingerprint, local_refs, plan, selected};
+use super::plan::{Refs, earlier_fingerprint, fingerprint, local_refs, plan, selected};
 use super::transfer;
 use super::transfer::connection::MirrorGit;
 use super::transfer::direct::{self, SharedPacks};
@@ -71,9 +71,13 @@ pub fn run_pass(
     let unchanged: Vec<bool> = mirrors
         .iter()
         .zip(&fingerprints)
-        .map(|(&(name, _), print)| {
+        .map(|(&(name, mirror), print)| {
             kind.unattended()
-                && state.mirrors.get(name).and_then(|m| m.synced_refs.as_deref()) == Some(print.as_str())
+                && state
+                    .mirrors
+                    .get(name)
+                    .and_then(|m| m.synced_refs.as_deref())
+                    .is_some_and(|kept| kept == print || kept == earlier_fingerprint(mirror, &local))
         })
         .collect();
     // How each mirror contacted is reached, built once for the pass and its retries.

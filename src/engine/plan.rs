@@ -112,6 +112,21 @@ pub fn fingerprint(mirror: &Mirror, refs: &Refs) -> String {
     digest[..8].iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// The fingerprint releases before the stable one kept (std's `DefaultHasher`), computed the
+/// way they did, only to read their state file: a mirror they left up to date takes no pass
+/// after the upgrade. Never written: the next pass keeps [`fingerprint`]'s.
+pub fn earlier_fingerprint(mirror: &Mirror, refs: &Refs) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::hash::DefaultHasher::new();
+    mirror.url.hash(&mut hasher);
+    mirror.refs.hash(&mut hasher);
+    for (name, oid) in selected(mirror, refs) {
+        name.hash(&mut hasher);
+        oid.hash(&mut hasher);
+    }
+    format!("{:016x}", hasher.finish())
+}
+
 /// What to push so that the mirror's selected refs equal the local ones.
 pub fn plan(mirror: &Mirror, local: &Refs, remote: &Refs) -> Vec<Change> {
     let mut changes = Vec::new();
