@@ -175,8 +175,12 @@ fn the_wizard_adds_a_new_local_mirror_and_a_mistyped_one_after_asking_again() {
         "nothing is written before the confirmation:\n{plan}"
     );
     tmux.send(&["y"]);
+    // Nothing is scheduled in this world: the wizard offers it, and says what waits without it.
+    tmux.wait_for("Start the schedule too");
+    tmux.send(&["n"]);
     let done = tmux.wait_for("exit status");
     assert!(done.contains("exit status 0"), "{done}");
+    assert!(done.contains("no schedule runs"), "{done}");
 
     let config = fs::read_to_string(env.config_path(&repo)).expect("reading repo-sync.toml");
     assert!(config.contains("[mirrors.backup]"), "{config}");

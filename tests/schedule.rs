@@ -169,3 +169,62 @@ fn the_scheduled_command_carries_what_no_hook_saw() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(env.refs(&mirror), env.refs(&repo));
 }
+
+#[test]
+fn install_and_doctor_say_when_no_schedule_runs_and_stop_saying_it_once_one_does() {
+    let env = TestEnv::new();
+    let (crontab, _table) = fake_crontab(&env);
+    let repo = env.init_repo("project");
+    let mirror = env.root().join("mirror.git");
+    let install = |repo: &Path| {
+        let out = env
+            .cmd()
+            .env("GIT_REPO_SYNC_CRONTAB", &crontab)
+            .args(["install", "--yes", "--mirror", &format!("m={}", s(&mirror))])
+            .arg(repo)
+            .output()
+            .expect("install");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let doctor = || {
+        let out = env
+            .cmd_in(&repo)
+            .env("GIT_REPO_SYNC_CRONTAB", &crontab)
+            .arg("doctor")
+            .output()
+            .expect("doctor");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let said = install(&repo);
+    assert!(
+        said.contains("no schedule runs") && said.contains("git-repo-sync schedule start"),
+        "{said}"
+    );
+    let (code, diagnosed) = doctor();
+    assert_eq!(code, Some(0), "a warning, not a failure:\n{diagnosed}");
+    assert!(
+        diagnosed.contains("warning schedule: no schedule runs"),
+        "{diagnosed}"
+    );
+    assert!(
+        diagnosed.contains("fix: git-repo-sync schedule start"),
+        "{diagnosed}"
+    );
+
+    let (code, out) = schedule(
+        &env,
+        &["start", "--scheduler", "cron"],
+        &[("GIT_REPO_SYNC_CRONTAB", &crontab)],
+    );
+    assert_eq!(code, 0, "{out}");
+    let other = env.init_repo("other");
+    let said = install(&other);
+    assert!(!said.contains("no schedule runs"), "{said}");
+    let (code, diagnosed) = doctor();
+    assert_eq!(code, Some(0), "{diagnosed}");
+    assert!(!diagnosed.contains("schedule"), "{diagnosed}");
+}

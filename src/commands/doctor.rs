@@ -21,6 +21,9 @@ const PENDING_GRACE: Duration = Duration::from_secs(10);
 struct Check {
     check: &'static str,
     ok: bool,
+    /// Worth knowing, but nothing is broken: shown, and the exit status stays 0.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    warning: bool,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     fix: Option<String>,
@@ -31,8 +34,19 @@ impl Check {
         Self {
             check,
             ok: true,
+            warning: false,
             detail: detail.into(),
             fix: None,
+        }
+    }
+
+    fn warning(check: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            check,
+            ok: true,
+            warning: true,
+            detail: detail.into(),
+            fix: Some(fix.into()),
         }
     }
 
@@ -40,6 +54,7 @@ impl Check {
         Self {
             check,
             ok: false,
+            warning: false,
             detail: detail.into(),
             fix: Some(fix.into()),
         }
@@ -73,7 +88,9 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<ExitStatus> {
         for report in &reports {
             anstream::println!("{}:", report.repository);
             for check in &report.checks {
-                let mark = if check.ok {
+                let mark = if check.warning {
+                    "warning".to_owned()
+                } else if check.ok {
                     crate::ui::success("ok     ")
                 } else {
                     crate::ui::failure("PROBLEM")
@@ -180,6 +197,14 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
         }
     };
     checks.push(pending_check(repo));
+    if super::schedule::missing() {
+        checks.push(Check::warning(
+            "schedule",
+            "no schedule runs: a tag made alone, a new branch, a reset or `git am` reach the \
+             mirrors only with the next commit",
+            "git-repo-sync schedule start",
+        ));
+    }
     if let Some(config) = &config {
         if repo.is_shallow() && config.mirrors.values().any(|mirror| !mirror.shallow) {
             checks.push(Check::problem(

@@ -84,8 +84,18 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
         let actions = carry_out(plan, args.dry_run, verbosity, true)?;
         report(plan, &actions, args.dry_run, verbosity, mechanism);
     }
+    if !args.dry_run && verbosity != Verbosity::Quiet && super::schedule::missing() {
+        if asked && wizard::offer_schedule()? {
+            super::schedule::start(SCHEDULE_INTERVAL, None, verbosity)?;
+        } else {
+            println!("{}", super::schedule::NOT_SCHEDULED);
+        }
+    }
     Ok(ExitStatus::Success)
 }
+
+/// How often the schedule the wizard starts syncs, in minutes (`schedule start`'s default).
+const SCHEDULE_INTERVAL: u32 = 5;
 
 /// What installing into `repo` (whose config is `config`) with the `requested` mirrors does.
 fn plan_repo(
@@ -228,6 +238,9 @@ fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus>
     );
     for (path, why) in &skipped {
         println!("  skipped {}: {why}", quoted(path));
+    }
+    if !args.dry_run && verbosity != Verbosity::Quiet && installed > 0 && super::schedule::missing() {
+        println!("{}", super::schedule::NOT_SCHEDULED);
     }
     Ok(if skipped.is_empty() {
         ExitStatus::Success

@@ -7,42 +7,58 @@ use crate::cli::ScheduleCommand;
 use crate::schedule::{self, Scheduler};
 use crate::{ExitStatus, Verbosity};
 
+/// What a new user is told where nothing is scheduled: what waits, and the command.
+pub(crate) const NOT_SCHEDULED: &str = "no schedule runs: a tag made alone, a new branch, a reset \
+     or `git am` reach the mirrors only with the next commit; `git-repo-sync schedule start` syncs \
+     every registered repository every 5 minutes";
+
+/// Whether no schedule of ours is set up (`schedule status` finds nothing).
+pub(crate) fn missing() -> bool {
+    schedule::status().is_ok_and(|found| found.is_empty())
+}
+
+fn say(lines: &[String], none: &str, verbosity: Verbosity) {
+    if verbosity == Verbosity::Quiet {
+        return;
+    }
+    if lines.is_empty() {
+        println!("{none}");
+    }
+    for line in lines {
+        println!("{line}");
+    }
+}
+
+/// `schedule start`: the systemd user timer or crontab entry, every `interval` minutes.
+pub(crate) fn start(interval: u32, scheduler: Option<Scheduler>, verbosity: Verbosity) -> Result<ExitStatus> {
+    if cfg!(target_os = "macos") {
+        anyhow::bail!(
+            "schedule start does not write launchd agents yet; the README's section \
+             \"Nothing escapes: the schedule\" has the agent to load by hand"
+        );
+    }
+    let scheduler = scheduler.unwrap_or_else(Scheduler::detect);
+    let binary = std::env::current_exe().context("finding the path of this git-repo-sync binary")?;
+    let done = schedule::start(scheduler, &binary, interval)?;
+    say(
+        &done,
+        &format!("already scheduled with {scheduler} every {interval} minutes, nothing to change"),
+        verbosity,
+    );
+    if verbosity != Verbosity::Quiet {
+        let count = crate::registry::list().map(|repos| repos.len()).unwrap_or(0);
+        println!(
+            "every {interval} minutes: git-repo-sync sync --all --quiet over the {count} registered \
+             repositories (`git-repo-sync status --all` shows them)"
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
 pub(crate) fn run(command: &ScheduleCommand, verbosity: Verbosity) -> Result<ExitStatus> {
-    let say = |lines: &[String], none: &str| {
-        if verbosity == Verbosity::Quiet {
-            return;
-        }
-        if lines.is_empty() {
-            println!("{none}");
-        }
-        for line in lines {
-            println!("{line}");
-        }
-    };
+    let say = |lines: &[String], none: &str| say(lines, none, verbosity);
     match command {
-        ScheduleCommand::Start { interval, scheduler } => {
-            if cfg!(target_os = "macos") {
-                anyhow::bail!(
-                    "schedule start does not write launchd agents yet; the README's section \
-                     \"Nothing escapes: the schedule\" has the agent to load by hand"
-                );
-            }
-            let scheduler = scheduler.unwrap_or_else(Scheduler::detect);
-            let binary = std::env::current_exe().context("finding the path of this git-repo-sync binary")?;
-            let done = schedule::start(scheduler, &binary, *interval)?;
-            say(
-                &done,
-                &format!("already scheduled with {scheduler} every {interval} minutes, nothing to change"),
-            );
-            if verbosity != Verbosity::Quiet {
-                let count = crate::registry::list().map(|repos| repos.len()).unwrap_or(0);
-                println!(
-                    "every {interval} minutes: git-repo-sync sync --all --quiet over the {count} registered \
-                     repositories (`git-repo-sync status --all` shows them)"
-                );
-            }
-            Ok(ExitStatus::Success)
-        }
+        ScheduleCommand::Start { interval, scheduler } => start(*interval, *scheduler, verbosity),
         ScheduleCommand::Stop => {
             let done = schedule::stop()?;
             say(&done, "nothing was scheduled");

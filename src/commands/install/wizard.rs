@@ -107,3 +107,16 @@ pub(super) fn confirm_plan() -> Result<bool> {
         .interact()
         .context("reading the answer from the terminal")
 }
+
+/// Offered once the hooks are written, where nothing is scheduled: what no hook sees (a tag made
+/// alone, a reset) otherwise waits for the next commit.
+pub(super) fn offer_schedule() -> Result<bool> {
+    Confirm::new()
+        .with_prompt(
+            "Start the schedule too (every registered repository synced every 5 minutes, so that a \
+             tag, a new branch or a reset reaches the mirrors without a commit)?",
+        )
+        .default(true)
+        .interact()
+        .context("reading the answer from the terminal")
+}
