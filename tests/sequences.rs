@@ -318,6 +318,20 @@ fn git_am_of_three_patches_reaches_the_mirror() {
 }
 
 #[test]
+fn a_rebase_through_am_triggers_once_at_its_end() {
+    let Some(env) = env_for(Git::Machine) else {
+        return;
+    };
+    let setup = Setup::new(env, 30);
+    setup.env.git(&setup.repo, ["switch", "-q", "topic"]);
+    wait_until_idle(&setup.env, &setup.repo);
+    // `rebase --apply` fires post-applypatch per commit (rebase-apply/rebasing marks it a
+    // rebase), then post-rewrite.
+    setup.git_sequence(&setup.repo, &["rebase", "-q", "--apply", "-f", "HEAD~30"]);
+    setup.check_one_trigger_at_the_end("topic", "hook post-rewrite rebase");
+}
+
+#[test]
 fn a_rebase_in_a_linked_work_tree_triggers_once_at_its_end() {
     let Some(env) = env_for(Git::Machine) else {
         return;
