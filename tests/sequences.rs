@@ -331,9 +331,8 @@ fn a_rebase_through_am_triggers_once_at_its_end() {
     setup.check_one_trigger_at_the_end("topic", "hook post-rewrite rebase");
 }
 
-#[test]
-fn a_rebase_in_a_linked_work_tree_triggers_once_at_its_end() {
-    let Some(env) = env_for(Git::Machine) else {
+fn a_rebase_in_a_linked_work_tree_triggers_once_at_its_end(git: Git) {
+    let Some(env) = env_for(git) else {
         return;
     };
     let setup = Setup::new(env, 30);
@@ -345,6 +344,29 @@ fn a_rebase_in_a_linked_work_tree_triggers_once_at_its_end() {
     // Its rebase-merge/ is in its own git dir (.git/worktrees/linked), not the common one.
     setup.git_sequence(&work_tree, &["rebase", "-q", "-f", "HEAD~30"]);
     setup.check_one_trigger_at_the_end("topic", "hook post-rewrite rebase");
+}
+
+#[test]
+fn a_rebase_in_a_linked_work_tree_triggers_once_at_its_end_with_hook_files() {
+    a_rebase_in_a_linked_work_tree_triggers_once_at_its_end(Git::Machine);
+}
+
+#[test]
+fn a_rebase_in_a_linked_work_tree_triggers_once_at_its_end_with_config_based_hooks() {
+    a_rebase_in_a_linked_work_tree_triggers_once_at_its_end(Git::ConfigHooks);
+}
+
+#[test]
+fn a_revert_of_a_range_triggers_once_at_its_end() {
+    let Some(env) = env_for(Git::Machine) else {
+        return;
+    };
+    let setup = Setup::new(env, 30);
+    setup.env.git(&setup.repo, ["switch", "-q", "topic"]);
+    wait_until_idle(&setup.env, &setup.repo);
+    // Its sequencer/todo holds `revert` steps.
+    setup.git_sequence(&setup.repo, &["revert", "--no-edit", "HEAD~30..HEAD"]);
+    setup.check_one_trigger_at_the_end("topic", "hook post-commit");
 }
 
 #[test]
