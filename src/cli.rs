@@ -485,7 +485,7 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
-    /// The hook that fired (post-commit, post-merge, post-rewrite, post-receive).
+    /// The hook that fired (post-commit, post-merge, post-rewrite, post-applypatch, post-receive).
     pub kind: String,
     /// The hook's own arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

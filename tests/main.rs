@@ -40,6 +40,7 @@ mod progress;
 mod rejections;
 mod repository_kinds;
 mod schedule;
+mod sequences;
 mod server_post_receive;
 mod status;
 mod sync_all;

@@ -25,14 +25,20 @@ pub fn name(kind: HookKind) -> String {
 struct CommandData<'a> {
     binary: &'a str,
     kind: &'a str,
+    /// Which mid-sequence check goes first, as in the hook file of the same kind.
+    mid_sequence_commit: bool,
+    mid_sequence_patch: bool,
 }
 
 /// The shell command git runs for our `kind` hook (git appends the hook's arguments). Like the
-/// hook files, it falls back to `git-repo-sync` on PATH and never fails the git operation.
+/// hook files, it falls back to `git-repo-sync` on PATH, never fails the git operation, and in
+/// the middle of a sequence returns without starting a process.
 pub fn render(kind: HookKind, binary: &Path) -> Result<String> {
     let data = CommandData {
         binary: super::binary_str(binary)?,
         kind: kind.name(),
+        mid_sequence_commit: kind == HookKind::PostCommit,
+        mid_sequence_patch: kind == HookKind::PostApplypatch,
     };
     let text = super::engine()?
         .render_template(include_str!("../../templates/config-hook.hbs"), &data)

@@ -19,7 +19,7 @@ use crate::repo::quoted;
 /// The line that marks a hook as ours.
 pub const MARKER: &str = "# git-repo-sync managed hook";
 /// Bumped when the templates change, so `install` upgrades hooks it wrote earlier.
-pub const TEMPLATE_VERSION: u32 = 3;
+pub const TEMPLATE_VERSION: u32 = 4;
 /// Where a hook that was there before install is kept, next to ours.
 pub const SAVED_SUFFIX: &str = ".before-repo-sync";
 
@@ -28,6 +28,7 @@ fn template(kind: HookKind) -> &'static str {
         HookKind::PostCommit => include_str!("../../templates/post-commit.hbs"),
         HookKind::PostMerge => include_str!("../../templates/post-merge.hbs"),
         HookKind::PostRewrite => include_str!("../../templates/post-rewrite.hbs"),
+        HookKind::PostApplypatch => include_str!("../../templates/post-applypatch.hbs"),
         HookKind::PostReceive => include_str!("../../templates/post-receive.hbs"),
     }
 }

@@ -31,25 +31,35 @@ pub use health::{Health, Problem, health};
 /// The hooks git-repo-sync is triggered by.
 ///
 /// A work tree gets `post-commit` (commit, amend, cherry-pick, revert), `post-merge` (merge,
-/// pull) and `post-rewrite` (rebase). Not `reference-transaction`: git runs it about six times
-/// per commit, which alone costs more than the whole hook budget; tag creation and branch
-/// deletion reach the mirrors with the next trigger or `git-repo-sync sync`.
+/// pull), `post-rewrite` (rebase) and `post-applypatch` (`git am`, which fires no post-commit).
+/// In a sequence (a rebase, a cherry-pick or revert of several commits, an am of several
+/// patches) the hooks fire only once, at its end (see `templates/partials/mid-sequence-*.hbs`).
+/// Not `reference-transaction`: git runs it about six times per commit, which alone costs more
+/// than the whole hook budget; tag creation and branch deletion reach the mirrors with the next
+/// trigger or `git-repo-sync sync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum HookKind {
     PostCommit,
     PostMerge,
     PostRewrite,
+    PostApplypatch,
     PostReceive,
 }
 
 impl HookKind {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::PostCommit,
         Self::PostMerge,
         Self::PostRewrite,
+        Self::PostApplypatch,
         Self::PostReceive,
     ];
-    const WORK_TREE: [Self; 3] = [Self::PostCommit, Self::PostMerge, Self::PostRewrite];
+    const WORK_TREE: [Self; 4] = [
+        Self::PostCommit,
+        Self::PostMerge,
+        Self::PostRewrite,
+        Self::PostApplypatch,
+    ];
     const BARE: [Self; 1] = [Self::PostReceive];
 
     /// The hooks a repository needs.
@@ -62,6 +72,7 @@ impl HookKind {
             Self::PostCommit => "post-commit",
             Self::PostMerge => "post-merge",
             Self::PostRewrite => "post-rewrite",
+            Self::PostApplypatch => "post-applypatch",
             Self::PostReceive => "post-receive",
         }
     }
@@ -107,6 +118,15 @@ fn engine() -> Result<Handlebars<'static>> {
         (
             "run-saved",
             include_str!("../../templates/partials/run-saved.hbs"),
+        ),
+        ("git-dir", include_str!("../../templates/partials/git-dir.hbs")),
+        (
+            "mid-sequence-commit",
+            include_str!("../../templates/partials/mid-sequence-commit.hbs"),
+        ),
+        (
+            "mid-sequence-patch",
+            include_str!("../../templates/partials/mid-sequence-patch.hbs"),
         ),
     ] {
         engine
@@ -302,6 +322,30 @@ mod tests {
             assert_eq!(String::from_utf8_lossy(&out.stdout), hostile);
         }
         assert!(!dir.path().join("pwned").exists());
+    }
+
+    #[test]
+    fn every_hook_file_and_config_command_is_valid_sh() {
+        // The mid-sequence checks are one line shared by both: a slip there would only show as
+        // a hook that fails in the middle of someone's rebase.
+        let binary = Path::new("/opt/a b/git-repo-sync");
+        for kind in HookKind::ALL {
+            for script in [
+                files::render(kind, binary).expect("renders"),
+                config_hooks::render(kind, binary).expect("renders"),
+            ] {
+                let out = std::process::Command::new("sh")
+                    .args(["-n", "-c", &script])
+                    .output()
+                    .expect("sh runs");
+                assert!(
+                    out.status.success(),
+                    "{}: {}\n{script}",
+                    kind.name(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_git-repo-sync");
 /// The line that marks a hook as ours.
 pub const MARKER: &str = "# git-repo-sync managed hook";
 /// The hooks a repository with a work tree gets.
-pub const WORK_TREE_HOOKS: [&str; 3] = ["post-commit", "post-merge", "post-rewrite"];
+pub const WORK_TREE_HOOKS: [&str; 4] = ["post-commit", "post-merge", "post-rewrite", "post-applypatch"];
 /// How long a test waits for the background worker before giving up.
 pub const WAIT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(50);
