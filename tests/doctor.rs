@@ -749,6 +749,10 @@ fn doctor_json_carries_the_same_checks_and_fixes() {
     for check in checks.iter().filter(|c| c["ok"] == true) {
         // A warning is ok (the exit status says so) and still says what to do.
         let warning = check["warning"] == true;
-        assert_eq!(check.get("fix").is_some(), warning, "an ok check with a fix: {check}");
+        assert_eq!(
+            check.get("fix").is_some(),
+            warning,
+            "an ok check with a fix: {check}"
+        );
     }
 }
