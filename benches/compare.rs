@@ -63,7 +63,7 @@ const P6_COMMITS: usize = 8;
 
 /// Variables that would let the caller's environment leak into the measurement besides the
 /// repository-local ones git exports to hooks (`git rev-parse --local-env-vars`), which the
-/// library keeps as [`git_repo_sync::git::LOCAL_ENV_VARS`] (a unit test checks it against the
+/// library keeps as [`git_repo_sync::LOCAL_ENV_VARS`] (a unit test checks it against the
 /// installed git): a namespace would move every ref pushed.
 const ALSO_SCRUBBED: [&str; 1] = ["GIT_NAMESPACE"];
 

@@ -3,8 +3,8 @@
 //! --porcelain` output, and parsing a config. Run with `cargo bench --bench engine`; the
 //! whole-process figures against `git push` are in `benches/compare.rs` (see BENCHMARKS.md).
 
-use git_repo_sync::config::{Config, Mirror};
-use git_repo_sync::engine::{self, Refs};
+use git_repo_sync::{self as engine, Refs};
+use git_repo_sync::{Config, Mirror};
 
 fn main() {
     divan::main();
@@ -25,7 +25,7 @@ fn refs(n: usize, salt: usize) -> Refs {
 
 #[divan::bench(args = [250, 10_000])]
 fn plan_one_changed(bencher: divan::Bencher<'_, '_>, n: usize) {
-    let mirror = Mirror::new(git_repo_sync::url::MirrorUrl::parse("/srv/mirror.git").expect("a valid URL"));
+    let mirror = Mirror::new(git_repo_sync::MirrorUrl::parse("/srv/mirror.git").expect("a valid URL"));
     let remote = refs(n, 0);
     let mut local = remote.clone();
     local.insert("refs/heads/ref-00000".into(), "f".repeat(40));
@@ -34,7 +34,7 @@ fn plan_one_changed(bencher: divan::Bencher<'_, '_>, n: usize) {
 
 #[divan::bench(args = [250, 10_000])]
 fn fingerprint(bencher: divan::Bencher<'_, '_>, n: usize) {
-    let mirror = Mirror::new(git_repo_sync::url::MirrorUrl::parse("/srv/mirror.git").expect("a valid URL"));
+    let mirror = Mirror::new(git_repo_sync::MirrorUrl::parse("/srv/mirror.git").expect("a valid URL"));
     let local = refs(n, 0);
     bencher.bench(|| engine::fingerprint(divan::black_box(&mirror), &local));
 }

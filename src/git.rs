@@ -84,7 +84,7 @@ const SESSION_ENV_PREFIXES: &[&str] = &["GL_", "GIT_PUSH_OPTION_", "GIT_PUSH_CER
 const GITOLITE_INSTALLATION_VARS: &[&str] = &["GL_BINDIR", "GL_LIBDIR", "GL_ADMIN_BASE", "GL_REPO_BASE"];
 
 /// Whether `name` belongs to the session of a push a server is serving, not to the user.
-pub fn is_session_var(name: &OsStr) -> bool {
+pub(crate) fn is_session_var(name: &OsStr) -> bool {
     let Some(name) = name.to_str() else {
         return false;
     };
@@ -96,7 +96,7 @@ pub fn is_session_var(name: &OsStr) -> bool {
 
 /// Removes from `cmd`'s environment what the repository the hook ran in and the pusher's session
 /// put there; everything else (HOME, PATH, `SSH_AUTH_SOCK`, ...) is inherited as usual.
-pub fn scrub_env(cmd: &mut Command) {
+pub(crate) fn scrub_env(cmd: &mut Command) {
     for var in LOCAL_ENV_VARS {
         cmd.env_remove(var);
     }
@@ -116,7 +116,7 @@ pub fn scrub_env(cmd: &mut Command) {
 
 /// A `git` command with the repository-local environment and a server's session removed,
 /// messages in English (we parse some of them), no terminal prompts and stdin closed.
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     let mut cmd = Command::new("git");
     scrub_env(&mut cmd);
     cmd.env("LC_ALL", "C")
@@ -128,14 +128,14 @@ pub fn command() -> Command {
 }
 
 /// A scrubbed `git --git-dir=<dir>` command.
-pub fn in_git_dir(git_dir: &Path) -> Command {
+pub(crate) fn in_git_dir(git_dir: &Path) -> Command {
     let mut cmd = command();
     cmd.arg(concat_os("--git-dir=", git_dir.as_os_str()));
     cmd
 }
 
 /// The version of the git on PATH, as (major, minor).
-pub fn version() -> Result<(u32, u32)> {
+pub(crate) fn version() -> Result<(u32, u32)> {
     let output = command()
         .arg("version")
         .output()
@@ -154,10 +154,10 @@ fn parse_version(text: &str) -> Option<(u32, u32)> {
 }
 
 /// The first git that runs `hook.<name>.command` entries from the config.
-pub const CONFIG_HOOKS_SINCE: (u32, u32) = (2, 54);
+pub(crate) const CONFIG_HOOKS_SINCE: (u32, u32) = (2, 54);
 
 /// Whether the git on PATH runs config-based hooks.
-pub fn runs_config_hooks() -> Result<bool> {
+pub(crate) fn runs_config_hooks() -> Result<bool> {
     Ok(version()? >= CONFIG_HOOKS_SINCE)
 }
 

@@ -2,10 +2,10 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use git_repo_sync::{ExitStatus, cli::Cli};
+use git_repo_sync::{Cli, ExitStatus};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(git_repo_sync::cli::earlier_tools_order(std::env::args_os()));
+    let cli = Cli::parse_from(git_repo_sync::earlier_tools_order(std::env::args_os()));
     match git_repo_sync::run(cli) {
         Ok(status) => status.into(),
         Err(err) => {

@@ -19,7 +19,14 @@ fn notice_path(repo: &Repo) -> PathBuf {
 
 /// Records that `name` began failing; runs its `on_failure` command. `background` passes leave
 /// a notice for the next hook run in a terminal (a foreground `sync` has printed it already).
-pub fn failure_began(repo: &Repo, name: &str, mirror: &Mirror, since: &str, error: &str, background: bool) {
+pub(crate) fn failure_began(
+    repo: &Repo,
+    name: &str,
+    mirror: &Mirror,
+    since: &str,
+    error: &str,
+    background: bool,
+) {
     let error = error.replace(['\n', '\r', '\t'], " ");
     if background {
         let line = format!("{name}\t{since}\t{error}\n");
@@ -77,7 +84,7 @@ fn run_on_failure(repo: &Repo, name: &str, command: &str, error: &str) {
 
 /// The notice lines left by background passes, removed as they are taken. Cheap when there are
 /// none: one failed open.
-pub fn take_notices(repo: &Repo) -> Vec<String> {
+pub(crate) fn take_notices(repo: &Repo) -> Vec<String> {
     let path = notice_path(repo);
     let Ok(file) = std::fs::File::open(&path) else {
         return Vec::new();
@@ -99,7 +106,7 @@ pub fn take_notices(repo: &Repo) -> Vec<String> {
 
 /// `2h`, `5m`, `12s` since an RFC 3339 timestamp; `None` for one that does not parse or lies
 /// in the future.
-pub fn age(timestamp: &str) -> Option<String> {
+pub(crate) fn age(timestamp: &str) -> Option<String> {
     let elapsed = humantime::parse_rfc3339(timestamp)
         .ok()
         .and_then(|at| SystemTime::now().duration_since(at).ok())?;

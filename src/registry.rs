@@ -12,18 +12,18 @@ use anyhow::{Context as _, Result, bail};
 use crate::git;
 
 /// The global git config key that lists the registered repositories.
-pub const KEY: &str = "repo-sync.repo";
+pub(crate) const KEY: &str = "repo-sync.repo";
 
 /// Whether git has a global config to read and write: without HOME (a GUI, a service) and
 /// without `GIT_CONFIG_GLOBAL`, every `git config --global` fails with "$HOME not set".
-pub fn global_config_known() -> bool {
+pub(crate) fn global_config_known() -> bool {
     ["GIT_CONFIG_GLOBAL", "HOME"]
         .iter()
         .any(|var| std::env::var_os(var).is_some_and(|value| !value.is_empty()))
 }
 
 /// The registered repositories, in the order they were registered, each once.
-pub fn list() -> Result<Vec<PathBuf>> {
+pub(crate) fn list() -> Result<Vec<PathBuf>> {
     let output = git::command()
         .args(["config", "--global", "-z", "--get-all", KEY])
         .output()
@@ -50,7 +50,7 @@ pub fn list() -> Result<Vec<PathBuf>> {
 /// install into many repositories. A few go through `git config --add` each; many are appended
 /// to the global config file in one write, under git's own lock (`<file>.lock`), as one
 /// `[repo-sync]` section git reads like any other. The paths added, or the first error.
-pub fn register_all(paths: &[&Path]) -> Result<Vec<PathBuf>> {
+pub(crate) fn register_all(paths: &[&Path]) -> Result<Vec<PathBuf>> {
     let listed: std::collections::HashSet<PathBuf> = list()?.into_iter().collect();
     let mut new: Vec<PathBuf> = Vec::new();
     for path in paths {
@@ -152,7 +152,7 @@ fn append(paths: &[PathBuf]) -> Result<()> {
 }
 
 /// Adds `path` (absolute) unless it is listed already; true when it was added.
-pub fn register(path: &Path) -> Result<bool> {
+pub(crate) fn register(path: &Path) -> Result<bool> {
     if list()?.iter().any(|listed| listed == path) {
         return Ok(false);
     }
@@ -161,7 +161,7 @@ pub fn register(path: &Path) -> Result<bool> {
 }
 
 /// Removes every value equal to `path`; true when there was one.
-pub fn unregister(path: &Path) -> Result<bool> {
+pub(crate) fn unregister(path: &Path) -> Result<bool> {
     if !list()?.iter().any(|listed| listed == path) {
         return Ok(false);
     }

@@ -15,7 +15,7 @@ use handlebars::Handlebars;
 use serde::Serialize;
 
 /// Minutes between two passes unless told otherwise.
-pub const DEFAULT_INTERVAL: u32 = 5;
+pub(crate) const DEFAULT_INTERVAL: u32 = 5;
 /// The longest interval: a day.
 const MAX_INTERVAL: u32 = 24 * 60;
 
@@ -65,7 +65,7 @@ fn program_on_path(program: &str) -> bool {
 
 /// Checks an interval in minutes for `scheduler`: cron can only count in steps that divide an
 /// hour, or whole hours.
-pub fn validate_interval(minutes: u32, scheduler: Scheduler) -> Result<()> {
+pub(crate) fn validate_interval(minutes: u32, scheduler: Scheduler) -> Result<()> {
     if minutes == 0 || minutes > MAX_INTERVAL {
         bail!("--interval {minutes}: give minutes from 1 to {MAX_INTERVAL}");
     }
@@ -138,7 +138,7 @@ fn binary_str(binary: &Path) -> Result<&str> {
 }
 
 /// The two unit files: (file name, text).
-pub fn units(binary: &Path, interval: u32) -> Result<[(&'static str, String); 2]> {
+pub(crate) fn units(binary: &Path, interval: u32) -> Result<[(&'static str, String); 2]> {
     let data = UnitData {
         binary: binary_str(binary)?,
         interval,
@@ -170,7 +170,7 @@ struct CronData<'a> {
 }
 
 /// The crontab block.
-pub fn cron_block(binary: &Path, interval: u32) -> Result<String> {
+pub(crate) fn cron_block(binary: &Path, interval: u32) -> Result<String> {
     let when = if interval < 60 {
         format!("*/{interval} * * * *")
     } else if interval == MAX_INTERVAL {
@@ -190,7 +190,7 @@ pub fn cron_block(binary: &Path, interval: u32) -> Result<String> {
 }
 
 /// Where systemd looks for a user's own units.
-pub fn unit_dir() -> Result<PathBuf> {
+pub(crate) fn unit_dir() -> Result<PathBuf> {
     let config = match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?).join(".config"),
@@ -210,7 +210,7 @@ fn is_ours(path: &Path) -> bool {
 
 /// Writes the units (and the enable link), then asks a running user manager to load and start
 /// the timer. Returns what was done, in words.
-pub fn start(scheduler: Scheduler, binary: &Path, interval: u32) -> Result<Vec<String>> {
+pub(crate) fn start(scheduler: Scheduler, binary: &Path, interval: u32) -> Result<Vec<String>> {
     validate_interval(interval, scheduler)?;
     match scheduler {
         Scheduler::Systemd => start_systemd(binary, interval),
@@ -367,7 +367,7 @@ fn start_cron(binary: &Path, interval: u32) -> Result<Vec<String>> {
 }
 
 /// Removes what `start` wrote, with either scheduler. Returns what was done.
-pub fn stop() -> Result<Vec<String>> {
+pub(crate) fn stop() -> Result<Vec<String>> {
     let mut done = Vec::new();
     let dir = unit_dir()?;
     let link = wants_link(&dir);
@@ -409,7 +409,7 @@ pub fn stop() -> Result<Vec<String>> {
 }
 
 /// What is scheduled now, in lines; empty when nothing is.
-pub fn status() -> Result<Vec<String>> {
+pub(crate) fn status() -> Result<Vec<String>> {
     let mut found = Vec::new();
     let dir = unit_dir()?;
     let timer = dir.join(TIMER);

@@ -6,12 +6,12 @@ use std::path::Path;
 
 /// `value` as one word for `sh`: as it is where that is safe, else single-quoted. A NUL, which
 /// no shell word, path or argument can hold, gives `''`.
-pub fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     shlex::try_quote(value).map_or_else(|_| "''".to_owned(), Cow::into_owned)
 }
 
 /// A path as one word for `sh` (not UTF-8: lossily).
-pub fn quote_path(path: &Path) -> String {
+pub(crate) fn quote_path(path: &Path) -> String {
     quote(&path.to_string_lossy())
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::write_atomically;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct State {
+pub(crate) struct State {
     #[serde(default)]
     pub mirrors: BTreeMap<String, MirrorState>,
     /// What the schedule last found wrong with the repository's triggers, so that it is
@@ -23,14 +23,14 @@ pub struct State {
 /// The outcome of the last attempt to sync one mirror.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SyncResult {
+pub(crate) enum SyncResult {
     Ok,
     Failed,
 }
 
 /// A ref the mirror refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rejection {
+pub(crate) struct Rejection {
     #[serde(rename = "ref")]
     pub refname: String,
     pub reason: String,
@@ -39,7 +39,7 @@ pub struct Rejection {
 /// What a push did to one ref.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PushAction {
+pub(crate) enum PushAction {
     Created,
     Updated,
     /// Updated over a value that had diverged on the mirror (someone pushed there directly).
@@ -52,7 +52,7 @@ pub enum PushAction {
 
 /// One ref a push changed on the mirror.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushedRef {
+pub(crate) struct PushedRef {
     #[serde(rename = "ref")]
     pub refname: String,
     pub action: PushAction,
@@ -64,7 +64,7 @@ pub struct PushedRef {
 const PUSHED_KEPT: usize = 50;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct MirrorState {
+pub(crate) struct MirrorState {
     /// The URL with credentials redacted.
     pub url: String,
     pub last_attempt: Option<String>,
@@ -108,7 +108,7 @@ pub struct MirrorState {
 
 impl MirrorState {
     /// Whether to ask the server for an atomic push: not while it refused one in the last day.
-    pub fn ask_atomic(&self, now: SystemTime) -> bool {
+    pub(crate) fn ask_atomic(&self, now: SystemTime) -> bool {
         age(self.no_atomic_since.as_deref(), now).is_none_or(|age| age >= REFUSAL_BELIEVED_FOR)
     }
 
@@ -116,7 +116,7 @@ impl MirrorState {
     /// refs were read in the last hour (so that what others changed there, refs this repository
     /// never had included, is seen within the hour), and not while it did not work in the last
     /// day.
-    pub fn try_one_request(&self, now: SystemTime) -> bool {
+    pub(crate) fn try_one_request(&self, now: SystemTime) -> bool {
         age(self.refs_read_at.as_deref(), now).is_some_and(|age| age < REFS_TRUSTED_FOR)
             && age(self.no_one_request_since.as_deref(), now).is_none_or(|age| age >= REFUSAL_BELIEVED_FOR)
     }
@@ -137,7 +137,7 @@ const REFUSAL_BELIEVED_FOR: std::time::Duration = std::time::Duration::from_secs
 impl State {
     /// Reads the state file; a missing or unreadable one is an empty state (it is ours, and a
     /// fresh sync rebuilds it).
-    pub fn load(path: &Path) -> Self {
+    pub(crate) fn load(path: &Path) -> Self {
         std::fs::read(path)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -146,7 +146,7 @@ impl State {
 
     /// Reads the state file, failing when it is there but cannot be read or parsed (for
     /// `doctor`, which must tell that apart from "never synced").
-    pub fn read(path: &Path) -> Result<Self> {
+    pub(crate) fn read(path: &Path) -> Result<Self> {
         match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .with_context(|| format!("parsing sync state {}", crate::repo::quoted(path))),
@@ -155,7 +155,7 @@ impl State {
         }
     }
 
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub(crate) fn save(&self, path: &Path) -> Result<()> {
         let mut json = serde_json::to_vec_pretty(self).context("serialising sync state")?;
         json.push(b'\n');
         if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir()) {
@@ -170,7 +170,7 @@ impl State {
     }
 
     /// Records one attempt's outcome for `name`.
-    pub fn record(&mut self, name: &str, redacted_url: &str, attempt: &Attempt) {
+    pub(crate) fn record(&mut self, name: &str, redacted_url: &str, attempt: &Attempt) {
         let now = timestamp(attempt.at);
         let entry = self.mirrors.entry(name.to_owned()).or_default();
         entry.url = redacted_url.to_owned();
@@ -225,7 +225,7 @@ impl State {
 
 /// What one sync attempt of one mirror came to.
 #[derive(Debug, Clone)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub at: SystemTime,
     /// Set when the mirror could not be reached or git failed as a whole (redacted).
     pub error: Option<String>,
@@ -246,7 +246,7 @@ pub struct Attempt {
 
 /// How a pass carried a repository's LFS objects to a mirror.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LfsCarried {
+pub(crate) enum LfsCarried {
     /// Copied into a mirror on this machine, which then holds this many of ours.
     Held(usize),
     /// Handed to git-lfs for a mirror elsewhere, which has those of every ref it took (git-lfs
@@ -254,7 +254,7 @@ pub enum LfsCarried {
     ThroughGitLfs,
 }
 
-pub fn timestamp(at: SystemTime) -> String {
+pub(crate) fn timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 

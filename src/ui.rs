@@ -15,7 +15,7 @@ pub enum ColorWhen {
 }
 
 /// Applies `--color` to everything printed through [`anstream`] from now on.
-pub fn set_color(when: ColorWhen) {
+pub(crate) fn set_color(when: ColorWhen) {
     let choice = match when {
         ColorWhen::Auto => anstream::ColorChoice::Auto,
         ColorWhen::Always => anstream::ColorChoice::Always,
@@ -28,12 +28,12 @@ const FAILURE: Style = AnsiColor::Red.on_default().bold();
 const SUCCESS: Style = AnsiColor::Green.on_default();
 
 /// `text` shown as a failure: red.
-pub fn failure(text: &str) -> String {
+pub(crate) fn failure(text: &str) -> String {
     format!("{FAILURE}{text}{FAILURE:#}")
 }
 
 /// `text` shown as a success: green.
-pub fn success(text: &str) -> String {
+pub(crate) fn success(text: &str) -> String {
     format!("{SUCCESS}{text}{SUCCESS:#}")
 }
 
@@ -41,13 +41,13 @@ pub fn success(text: &str) -> String {
 /// showing git's own progress (objects and bytes) as it comes. The worker and piped output never
 /// get one, so no control code reaches a log or a script.
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     lines: indicatif::MultiProgress,
 }
 
 impl Progress {
     /// Progress where someone watches: stderr is a terminal and nothing asked for quiet.
-    pub fn on_terminal(quiet: bool) -> Option<Self> {
+    pub(crate) fn on_terminal(quiet: bool) -> Option<Self> {
         use std::io::IsTerminal as _;
         (!quiet && std::io::stderr().is_terminal()).then(|| Self {
             lines: indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr()),
@@ -55,7 +55,7 @@ impl Progress {
     }
 
     /// The line for mirror `name`.
-    pub fn mirror(&self, name: &str) -> indicatif::ProgressBar {
+    pub(crate) fn mirror(&self, name: &str) -> indicatif::ProgressBar {
         let line = self.lines.add(indicatif::ProgressBar::new_spinner());
         line.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg}")
@@ -76,7 +76,7 @@ thread_local! {
 
 /// Runs `work` with `line` as this thread's progress line, so that the transfers deep below
 /// report to it without every signature carrying it.
-pub fn with_progress<T>(line: Option<indicatif::ProgressBar>, work: impl FnOnce() -> T) -> T {
+pub(crate) fn with_progress<T>(line: Option<indicatif::ProgressBar>, work: impl FnOnce() -> T) -> T {
     let before = CURRENT.with(|current| current.replace(line));
     let result = work();
     CURRENT.with(|current| *current.borrow_mut() = before);
@@ -84,12 +84,12 @@ pub fn with_progress<T>(line: Option<indicatif::ProgressBar>, work: impl FnOnce(
 }
 
 /// This thread's progress line, to hand to a thread that reads a git's output.
-pub fn current_progress() -> Option<indicatif::ProgressBar> {
+pub(crate) fn current_progress() -> Option<indicatif::ProgressBar> {
     CURRENT.with(|current| current.borrow().clone())
 }
 
 /// Says on this thread's progress line what is being done, if there is one.
-pub fn progress_note(message: &str) {
+pub(crate) fn progress_note(message: &str) {
     if let Some(line) = current_progress() {
         line.set_message(message.to_owned());
     }
@@ -97,7 +97,7 @@ pub fn progress_note(message: &str) {
 
 /// The newest progress line in a chunk of git's stderr (`Writing objects:  45% (9/20), 1.20
 /// MiB | 2.00 MiB/s`), which git rewrites in place with carriage returns.
-pub fn git_progress(chunk: &[u8]) -> Option<String> {
+pub(crate) fn git_progress(chunk: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(chunk);
     text.split(['\r', '\n'])
         .map(str::trim)

@@ -202,7 +202,7 @@ impl TryFrom<PathBuf> for MirrorUrl {
 
 /// Whether `text` is a relative local path (`../backup.git`), which a command line may make
 /// absolute before it is parsed.
-pub fn is_relative_path(text: &str) -> bool {
+pub(crate) fn is_relative_path(text: &str) -> bool {
     !text.trim().is_empty()
         && !text.starts_with('-')
         && !text.contains("://")
@@ -229,7 +229,7 @@ fn userinfo_end(rest: &str) -> Option<usize> {
 /// `text` with the credentials of every URL in it replaced by `***`, whoever wrote it (a
 /// remote's `remote:` line may quote a URL with a token in it): what we print or keep must not
 /// carry a secret.
-pub fn redact_credentials(text: &str) -> String {
+pub(crate) fn redact_credentials(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {
@@ -253,7 +253,7 @@ pub fn redact_credentials(text: &str) -> String {
 /// A URL, valid or not, with its credentials replaced by `***`: for http(s) the whole user part
 /// goes (tokens are often passed as the user name), for other schemes only a password. For
 /// messages about a URL that did not parse.
-pub fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

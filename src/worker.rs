@@ -27,7 +27,7 @@ const LOG_LIMIT: u64 = 1 << 20;
 
 /// The repository's sync lock, held for as long as this value lives.
 #[derive(Debug)]
-pub struct SyncLock {
+pub(crate) struct SyncLock {
     file: File,
 }
 
@@ -51,7 +51,7 @@ fn open_lock_file(repo: &Repo) -> Result<File> {
 
 impl SyncLock {
     /// Takes the lock, waiting for a running worker to finish.
-    pub fn acquire(repo: &Repo) -> Result<Self> {
+    pub(crate) fn acquire(repo: &Repo) -> Result<Self> {
         let file = open_lock_file(repo)?;
         file.lock().context("locking the repository for sync")?;
         Ok(Self { file })
@@ -60,7 +60,7 @@ impl SyncLock {
     /// The lock a trigger took and handed to this worker as descriptor `fd`. It must be the
     /// repository's lock file, which this process then owns.
     #[allow(unsafe_code)]
-    pub fn handed_over(repo: &Repo, fd: RawFd) -> Result<Self> {
+    pub(crate) fn handed_over(repo: &Repo, fd: RawFd) -> Result<Self> {
         use std::os::unix::fs::MetadataExt as _;
         let path = lock_path(repo);
         let expected =
@@ -93,7 +93,7 @@ impl SyncLock {
     }
 
     /// Takes the lock if nobody holds it.
-    pub fn try_acquire(repo: &Repo) -> Result<Option<Self>> {
+    pub(crate) fn try_acquire(repo: &Repo) -> Result<Option<Self>> {
         let file = open_lock_file(repo)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(Self { file })),
@@ -104,7 +104,7 @@ impl SyncLock {
 }
 
 /// Since when a sync has been asked for and not yet started, if one has.
-pub fn pending_since(repo: &Repo) -> Option<std::time::SystemTime> {
+pub(crate) fn pending_since(repo: &Repo) -> Option<std::time::SystemTime> {
     std::fs::symlink_metadata(pending_path(repo))
         .ok()
         .filter(std::fs::Metadata::is_file)
@@ -118,7 +118,7 @@ fn pending_marked(repo: &Repo) -> bool {
 }
 
 /// What stands where the pending mark belongs, when it is not a file git-repo-sync can use.
-pub fn pending_problem(repo: &Repo) -> Option<String> {
+pub(crate) fn pending_problem(repo: &Repo) -> Option<String> {
     let path = pending_path(repo);
     let meta = std::fs::symlink_metadata(&path).ok()?;
     (!meta.is_file()).then(|| {
@@ -131,7 +131,7 @@ pub fn pending_problem(repo: &Repo) -> Option<String> {
 }
 
 /// Whether a worker (or a foreground `sync`) holds the repository's sync lock now.
-pub fn is_running(repo: &Repo) -> Result<bool> {
+pub(crate) fn is_running(repo: &Repo) -> Result<bool> {
     // Read-only, and never created: `doctor` may be run by someone other than the owner, and a
     // lock file of theirs would be one the owner's worker cannot open.
     let path = lock_path(repo);
@@ -150,7 +150,7 @@ pub fn is_running(repo: &Repo) -> Result<bool> {
 }
 
 /// Asks for a sync of `repo` in the background and returns at once.
-pub fn trigger(repo: &Repo) -> Result<()> {
+pub(crate) fn trigger(repo: &Repo) -> Result<()> {
     let pending = pending_path(repo);
     let marked = File::create(&pending).with_context(|| {
         format!(
@@ -181,7 +181,7 @@ fn start_worker_if_idle(repo: &Repo) -> Result<()> {
 /// every mirror (`all_mirrors`) covers what triggers marked, so it clears the mark; a pass over
 /// some leaves it to a worker. A trigger that found the lock taken started no worker, so once
 /// the lock is released a mark left standing gets one: the hook that made it will not come back.
-pub fn foreground<T>(repo: &Repo, all_mirrors: bool, pass: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn foreground<T>(repo: &Repo, all_mirrors: bool, pass: impl FnOnce() -> Result<T>) -> Result<T> {
     let lock = SyncLock::acquire(repo)?;
     if all_mirrors {
         take_pending(repo)?;
@@ -194,7 +194,7 @@ pub fn foreground<T>(repo: &Repo, all_mirrors: bool, pass: impl FnOnce() -> Resu
 
 /// A pass of the schedule's `sync --all`: like [`foreground`], but a repository whose worker is
 /// running is left to it (`None`): that pass carries what this one would.
-pub fn scheduled<T>(repo: &Repo, pass: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
+pub(crate) fn scheduled<T>(repo: &Repo, pass: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
     let Some(lock) = SyncLock::try_acquire(repo)? else {
         return Ok(None);
     };
@@ -315,7 +315,7 @@ fn take_pending(repo: &Repo) -> Result<bool> {
 
 /// The worker's loop, starting with the lock its trigger handed over (if any): passes until no
 /// trigger is pending, then exits.
-pub fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
+pub(crate) fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
     // A worker its trigger handed the lock to was asked for a pass, mark or no mark.
     let mut asked = handed_over.is_some();
     let mut handed_over = handed_over;

@@ -833,7 +833,7 @@ fn racing_mirror_adds_both_take_effect_or_one_fails_clearly_and_the_config_alway
             while !stop.load(Ordering::Relaxed) {
                 if let Ok(text) = fs::read_to_string(&config) {
                     reads += 1;
-                    if let Err(err) = git_repo_sync::config::Config::parse(&text) {
+                    if let Err(err) = git_repo_sync::Config::parse(&text) {
                         torn.push(format!("{err:#}\n{text}"));
                     }
                 }
@@ -863,7 +863,7 @@ fn racing_mirror_adds_both_take_effect_or_one_fails_clearly_and_the_config_alway
             .map(|c| c.wait_with_output().expect("waiting for mirror add"))
             .collect();
         let text = fs::read_to_string(&config).expect("the config exists");
-        let parsed = git_repo_sync::config::Config::parse(&text)
+        let parsed = git_repo_sync::Config::parse(&text)
             .unwrap_or_else(|e| panic!("the config does not parse after pair {i}: {e:#}\n{text}"));
         let mut succeeded = 0;
         for (name, out) in names.iter().zip(&outs) {

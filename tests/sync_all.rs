@@ -260,10 +260,10 @@ fn a_state_file_of_an_earlier_release_takes_no_pass_when_nothing_changed() {
     let (repo, mirror) = installed_and_synced(&env, "project");
     // What the release before the stable fingerprint kept for this mirror.
     let common = env.common_dir(&repo);
-    let opened = git_repo_sync::repo::Repo::open(&repo).expect("opening the repository");
-    let config = git_repo_sync::config::Config::for_repo(&opened).expect("the config");
-    let local = git_repo_sync::engine::local_refs(&opened).expect("the refs");
-    let earlier = git_repo_sync::engine::earlier_fingerprint(&config.mirrors["m"], &local);
+    let opened = git_repo_sync::Repo::open(&repo).expect("opening the repository");
+    let config = git_repo_sync::Config::for_repo(&opened).expect("the config");
+    let local = git_repo_sync::local_refs(&opened).expect("the refs");
+    let earlier = git_repo_sync::earlier_fingerprint(&config.mirrors["m"], &local);
     let state_path = common.join("repo-sync-state.json");
     let mut state: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&state_path).expect("the state")).expect("json");

@@ -51,7 +51,7 @@ impl Drop for WorkDir {
 #[allow(dead_code)]
 pub(crate) enum Caller {
     /// All of it but git's repository-local variables
-    /// ([`git_repo_sync::git::LOCAL_ENV_VARS`]) and these: enough for `compare`, whose mirrors
+    /// ([`git_repo_sync::LOCAL_ENV_VARS`]) and these: enough for `compare`, whose mirrors
     /// are local paths.
     AllBut(&'static [&'static str]),
     /// Only `PATH`, as in the integration tests, for `latency`, which talks to servers: besides
@@ -109,7 +109,7 @@ impl Isolated {
         let mut c = Command::new(program);
         match self.caller {
             Caller::AllBut(also) => {
-                for var in git_repo_sync::git::LOCAL_ENV_VARS.iter().chain(also) {
+                for var in git_repo_sync::LOCAL_ENV_VARS.iter().chain(also) {
                     c.env_remove(var);
                 }
             }

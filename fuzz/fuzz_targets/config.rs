@@ -4,8 +4,8 @@
 //! - a refusal that does not say where: every error names a line and a column inside the text.
 #![no_main]
 
-use git_repo_sync::config::{Config, validate_name, validate_ref_pattern};
-use git_repo_sync::url::MirrorUrl;
+use git_repo_sync::{Config, validate_name, validate_ref_pattern};
+use git_repo_sync::MirrorUrl;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
     for line in input.split(|&b| b == b'\n') {
-        let Some((old, new, refname)) = git_repo_sync::triggers::parse_post_receive_line(line) else {
+        let Some((old, new, refname)) = git_repo_sync::parse_post_receive_line(line) else {
             continue;
         };
         for oid in [old, new] {

@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 
-use crate::ExitStatus;
 use crate::cli::ConfigCommand;
+use crate::commands::ExitStatus;
 use crate::config::{FIELDS, Layers, layers};
 use crate::repo::{Repo, quoted};
 

@@ -5,9 +5,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 
 use crate::cli::CopyArgs;
+use crate::commands::{ExitStatus, Verbosity};
 use crate::repo::{Repo, quoted};
 use crate::worktree::{self, Conflicts, Direction, Outcome, Request, SAVED_TARGET_KEY, Target};
-use crate::{ExitStatus, Verbosity};
 
 pub(crate) fn run(args: &CopyArgs, direction: Direction, verbosity: Verbosity) -> Result<ExitStatus> {
     let repo = Repo::discover()?;

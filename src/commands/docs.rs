@@ -3,8 +3,8 @@
 use anyhow::Result;
 use clap::CommandFactory as _;
 
-use crate::ExitStatus;
 use crate::cli::Cli;
+use crate::commands::ExitStatus;
 
 pub(crate) fn completions(shell: clap_complete::Shell) -> Result<ExitStatus> {
     let mut command = Cli::command();

@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use super::reach::Reach;
 use crate::cli::DoctorArgs;
+use crate::commands::ExitStatus;
 use crate::config::Config;
 use crate::repo::quoted;
 use crate::repo::{ObjectFormat, Repo};
 use crate::state::{State, SyncResult};
-use crate::{ExitStatus, git, triggers, worker};
+use crate::{git, triggers, worker};
 
 /// A pending mark younger than this may just be a trigger whose worker is starting.
 const PENDING_GRACE: Duration = Duration::from_secs(10);

@@ -3,8 +3,8 @@
 
 use std::io::{BufRead as _, IsTerminal as _};
 
-use crate::ExitStatus;
 use crate::cli::HookArgs;
+use crate::commands::ExitStatus;
 use crate::notify;
 use crate::repo::Repo;
 use crate::triggers::{self, HookKind};

@@ -10,13 +10,13 @@ use anyhow::{Context as _, Result, anyhow, bail};
 
 use super::reach::Reach;
 use crate::cli::InstallArgs;
+use crate::commands::{ExitStatus, Verbosity};
 use crate::config::{self, Config, Layered, Layers, Level, Mirror};
 use crate::registry;
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::triggers::{self, Mechanism, Step};
 use crate::url::MirrorUrl;
-use crate::{ExitStatus, Verbosity};
 
 mod recursive;
 pub(crate) mod template_dir;
@@ -176,7 +176,7 @@ fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus>
     // Read once; the new ones are registered together at the end.
     let registered: std::collections::HashSet<std::path::PathBuf> = registry::list()?.into_iter().collect();
     // Each repository on its own, a few at a time: most of the cost is small git processes.
-    let outcomes = crate::fleet::parallel_map(&found, |(root, path)| {
+    let outcomes = crate::commands::fleet::parallel_map(&found, |(root, path)| {
         (|| -> Result<(Plan, Vec<String>)> {
             let repo = Repo::open(path)?;
             repo.confirm_git_opens()?;

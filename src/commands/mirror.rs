@@ -4,9 +4,9 @@ use anyhow::{Result, anyhow, bail};
 
 use super::reach::Reach;
 use crate::cli::{MirrorAddArgs, MirrorCommand, SettingValue};
+use crate::commands::{ExitStatus, Verbosity};
 use crate::config::{self, Config, FIELDS, Field, Kind, Layers, Level, Mirror};
 use crate::repo::Repo;
-use crate::{ExitStatus, Verbosity};
 
 pub(crate) fn run(command: &MirrorCommand, verbosity: Verbosity) -> Result<ExitStatus> {
     let repo = Repo::discover()?;

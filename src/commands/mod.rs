@@ -5,6 +5,7 @@ pub(crate) mod config;
 pub(crate) mod copy;
 pub(crate) mod docs;
 pub(crate) mod doctor;
+pub(crate) mod fleet;
 pub(crate) mod hook;
 pub(crate) mod install;
 pub(crate) mod mirror;
@@ -17,6 +18,9 @@ pub(crate) mod verify;
 pub(crate) mod worker;
 
 use anyhow::{Context as _, Result, bail};
+
+use crate::cli::{Cli, Command};
+use crate::{ui, worktree};
 
 use crate::repo::Repo;
 use crate::repo::quoted;
@@ -82,4 +86,79 @@ pub(crate) fn prepare_local_mirror(repo: &Repo, url: &MirrorUrl, dry_run: bool) 
         repo.init_bare_mirror(path)?;
     }
     Ok(Some(format!("create empty bare mirror {}", quoted(path))))
+}
+
+/// The process exit codes, as documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything asked for was done.
+    Success = 0,
+    /// The command failed (bad input, unreadable config, not a repository, ...).
+    Error = 1,
+    /// `sync` ran, and at least one mirror failed or rejected a ref.
+    MirrorFailed = 3,
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        std::process::ExitCode::from(status as u8)
+    }
+}
+
+/// How much the commands print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// A command whose reader went away (`git-repo-sync status | head -1`) ends there, quietly, as
+/// `cat` and git do: the default action of SIGPIPE, which Rust's runtime ignores so that every
+/// `println!` would panic instead. Not for the hook and the worker, which git or a server may
+/// leave with a closed pipe and which must still do their job.
+#[allow(unsafe_code)]
+fn quiet_on_closed_pipe() {
+    // SAFETY: restoring a signal's default disposition touches no memory of ours and is done
+    // before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<ExitStatus> {
+    if let Some(dir) = &cli.directory {
+        std::env::set_current_dir(dir).map_err(|err| {
+            anyhow::anyhow!("cannot change to directory {}: {err}", crate::repo::quoted(dir))
+        })?;
+    }
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    if !matches!(cli.command, Command::Hook(_) | Command::Worker(_)) {
+        quiet_on_closed_pipe();
+    }
+    ui::set_color(cli.color);
+    match cli.command {
+        Command::Install(args) => install::run(&args, verbosity),
+        Command::Uninstall(args) => uninstall::run(&args, verbosity),
+        Command::Sync(args) => sync::run(&args, verbosity),
+        Command::Status(args) => status::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
+        Command::Verify(args) => verify::run(&args, verbosity),
+        Command::Mirror(command) => mirror::run(&command, verbosity),
+        Command::Config(command) => config::run(&command),
+        Command::Schedule(command) => schedule::run(&command, verbosity),
+        Command::Up(args) => copy::run(&args, worktree::Direction::Up, verbosity),
+        Command::Down(args) => copy::run(&args, worktree::Direction::Down, verbosity),
+        Command::Completions(args) => docs::completions(args.shell),
+        Command::Man => docs::man(),
+        Command::Hook(args) => Ok(hook::run(&args)),
+        Command::Worker(args) => worker::run(&args),
+    }
 }

@@ -4,8 +4,8 @@
 use anyhow::{Context as _, Result};
 
 use crate::cli::ScheduleCommand;
+use crate::commands::{ExitStatus, Verbosity};
 use crate::schedule::{self, Scheduler};
-use crate::{ExitStatus, Verbosity};
 
 /// What a new user is told where nothing is scheduled: what waits, and the command.
 pub(crate) const NOT_SCHEDULED: &str = "no schedule runs: a tag made alone, a new branch, a reset \

@@ -3,10 +3,10 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::ExitStatus;
 use crate::cli::StatusArgs;
+use crate::commands::ExitStatus;
+use crate::commands::fleet::Line;
 use crate::config::Config;
-use crate::fleet::Line;
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::state::{PushedRef, Rejection, State, SyncResult};
@@ -131,7 +131,7 @@ enum Registered {
 
 /// `status --all`: one line per repository and mirror, failures first.
 fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus> {
-    let entries = crate::fleet::for_each_member(|layers, member| {
+    let entries = crate::commands::fleet::for_each_member(|layers, member| {
         let path = &member.path;
         let built = Repo::open(path).and_then(|repo| {
             let mut report = build(&repo, &Config::for_repo_in(layers, &repo)?, git_runs_config_hooks)?;
@@ -145,7 +145,7 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
             Ok(report) => Registered::Report(report),
             Err(err) => Registered::Unreadable {
                 repository: quoted(path).to_string(),
-                error: format!("{err:#}; {}", crate::fleet::unreadable_hint(member)),
+                error: format!("{err:#}; {}", crate::commands::fleet::unreadable_hint(member)),
             },
         }
     })?;
@@ -196,9 +196,9 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
     if args.json {
         anstream::println!("{}", serde_json::to_string_pretty(&entries)?);
     } else {
-        crate::fleet::print(&lines, false)?;
+        crate::commands::fleet::print(&lines, false)?;
     }
-    Ok(crate::fleet::worst(statuses.into_iter()))
+    Ok(crate::commands::fleet::worst(statuses.into_iter()))
 }
 
 /// A mirror's state in a few words: `ok, last checked ...`, `FAILING since ...: why`, or

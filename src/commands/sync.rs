@@ -3,12 +3,13 @@
 use anyhow::Result;
 
 use crate::cli::SyncArgs;
+use crate::commands::fleet::{self, Line};
+use crate::commands::{ExitStatus, Verbosity};
 use crate::config::{Config, Layers};
-use crate::fleet::{self, Line};
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::state::{PushAction, PushedRef, State};
-use crate::{ExitStatus, Verbosity, engine, git, notify, triggers, ui, worker};
+use crate::{engine, git, notify, triggers, ui, worker};
 
 pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     if args.all {

@@ -3,10 +3,10 @@
 use anyhow::{Context as _, Result};
 
 use crate::cli::UninstallArgs;
+use crate::commands::{ExitStatus, Verbosity};
 use crate::registry;
 use crate::repo::{Kept, Repo, quoted};
 use crate::triggers::{self, Step};
-use crate::{ExitStatus, Verbosity};
 
 pub(crate) fn run(args: &UninstallArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     if let Some(dir) = &args.template_dir {

@@ -10,12 +10,13 @@ use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
 use crate::cli::VerifyArgs;
+use crate::commands::{ExitStatus, Verbosity};
 use crate::config::{Config, Mirror};
 use crate::engine::plan::{Refs, selected};
 use crate::engine::transfer::{self, shared_ssh::SharedSsh};
 use crate::engine::{self, MirrorGit};
 use crate::repo::{Repo, quoted};
-use crate::{ExitStatus, Verbosity, git, ui, worker};
+use crate::{git, ui, worker};
 
 /// How many problems a mirror's line names; `-v` and `--json` give them all.
 const SHOWN_PROBLEMS: usize = 3;

@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 
-use crate::ExitStatus;
 use crate::cli::WorkerArgs;
+use crate::commands::ExitStatus;
 use crate::repo::Repo;
 
 pub(crate) fn run(args: &WorkerArgs) -> Result<ExitStatus> {

@@ -119,7 +119,7 @@ fn string(text: &str) -> Option<toml::Value> {
 }
 
 /// Every setting of a mirror besides its URL, in the order the config file lists them.
-pub static FIELDS: &[Field] = &[
+pub(crate) static FIELDS: &[Field] = &[
     Field {
         key: "refs",
         default: r#"["refs/heads/*", "refs/tags/*"]"#,

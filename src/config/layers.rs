@@ -23,7 +23,7 @@ use super::template::{Values, fixed_part, is_template, render};
 use super::{Config, KeyLocations, Location, Mirror, RawMirror, mirror_from, suggestion};
 
 /// Names another file for the system layer (for tests, and systems without `/etc`).
-pub const SYSTEM_CONFIG_ENV: &str = "GIT_REPO_SYNC_SYSTEM_CONFIG";
+pub(crate) const SYSTEM_CONFIG_ENV: &str = "GIT_REPO_SYNC_SYSTEM_CONFIG";
 
 /// Which layer a value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,19 +82,19 @@ pub struct Layered {
 }
 
 /// The system layer's file.
-pub fn system_path() -> PathBuf {
+pub(crate) fn system_path() -> PathBuf {
     std::env::var_os(SYSTEM_CONFIG_ENV)
         .filter(|value| !value.is_empty())
         .map_or_else(|| PathBuf::from("/etc/git-repo-sync/config.toml"), PathBuf::from)
 }
 
 /// Whether a system or user file exists: the hook's fast path asks before it starts a worker.
-pub fn any_file_exists() -> bool {
+pub(crate) fn any_file_exists() -> bool {
     system_path().exists() || user_path().is_some_and(|user| user.exists())
 }
 
 /// The user layer's file, if there is a home to have one in.
-pub fn user_path() -> Option<PathBuf> {
+pub(crate) fn user_path() -> Option<PathBuf> {
     let dir = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|dir| dir.is_absolute())

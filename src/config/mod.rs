@@ -21,10 +21,10 @@ use toml::Spanned;
 use crate::url::{MirrorUrl, Transport};
 
 mod fields;
-pub mod layers;
+pub(crate) mod layers;
 pub(crate) mod template;
-pub use fields::{FIELDS, Field, Flag, Kind};
-pub use layers::{Layered, Layers, Level, Origin};
+pub(crate) use fields::{FIELDS, Field, Flag, Kind};
+pub(crate) use layers::{Layered, Layers, Level};
 
 /// What one repository mirrors, and where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,14 +58,14 @@ pub struct Mirror {
 }
 
 /// The inactivity limit when a mirror sets none.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// Tries after the first when a mirror sets none.
-pub const DEFAULT_RETRIES: u32 = 3;
+pub(crate) const DEFAULT_RETRIES: u32 = 3;
 /// The longest wait between tries when a mirror sets none.
-pub const DEFAULT_RETRY_MAX_DELAY_SECS: u64 = 60;
+pub(crate) const DEFAULT_RETRY_MAX_DELAY_SECS: u64 = 60;
 /// How long an ssh connection outlives its pass when a mirror sets nothing: the next pass of a
 /// burst (the next commit, a `sync` right after) skips the connection and key exchange.
-pub const DEFAULT_SSH_KEEP_OPEN_SECS: u64 = 60;
+pub(crate) const DEFAULT_SSH_KEEP_OPEN_SECS: u64 = 60;
 
 impl Mirror {
     /// Checks the settings that depend on each other or on the URL (each value alone was checked
@@ -450,7 +450,7 @@ fn nearest<'a>(unknown: &str, candidates: impl Iterator<Item = &'a str>) -> Opti
 /// file keeps the mode of the one it replaces, else gets a new file's (0666 less the umask, like
 /// git's own files) rather than a temp file's 0600: written by root, it must stay readable by
 /// the repository owner's hooks.
-pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     // The mode goes to open(2), so the kernel applies the umask.
@@ -529,7 +529,7 @@ pub fn validate_ref_pattern(pattern: &str) -> Result<(), String> {
 }
 
 /// Whether `name` matches `pattern` (an exact ref name, or a glob with one `*`).
-pub fn ref_matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn ref_matches(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == name,
         Some((prefix, suffix)) => {

@@ -13,7 +13,7 @@ use crate::state::State;
 
 /// Forgets everything kept about mirror `name` (its state, the refs it last took): a mirror of
 /// that name added later starts afresh. The caller holds the sync lock.
-pub fn forget(repo: &Repo, name: &str) -> Result<()> {
+pub(crate) fn forget(repo: &Repo, name: &str) -> Result<()> {
     let state_path = repo.state_path();
     let mut state = State::read(&state_path).unwrap_or_default();
     if state.mirrors.remove(name).is_some() {
@@ -37,7 +37,7 @@ fn known_refs_dir(common_dir: &Path) -> std::path::PathBuf {
 }
 
 /// The refs `name` last took in full (`None` if it never did).
-pub fn known_refs(repo: &Repo, name: &str) -> Option<Refs> {
+pub(crate) fn known_refs(repo: &Repo, name: &str) -> Option<Refs> {
     known_refs_in(&repo.common_dir, name)
 }
 
@@ -73,7 +73,7 @@ pub(super) fn save_known_refs<'a>(
 
 /// The refs whose value here differs from what `mirror` last took in full, or `None` when it
 /// never did.
-pub fn pending(repo: &Repo, name: &str, mirror: &Mirror) -> Result<Option<Vec<String>>> {
+pub(crate) fn pending(repo: &Repo, name: &str, mirror: &Mirror) -> Result<Option<Vec<String>>> {
     let Some(known) = known_refs(repo, name) else {
         return Ok(None);
     };

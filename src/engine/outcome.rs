@@ -9,7 +9,7 @@ use crate::state::{Attempt, PushAction, PushedRef, Rejection};
 
 /// What happened to one mirror in one pass.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub(crate) struct Report {
     pub name: String,
     /// Nothing mirrored changed here since the last full sync, so the mirror was not contacted.
     pub skipped: bool,
@@ -35,12 +35,12 @@ impl Report {
         }
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.attempt.error.is_some() || !self.attempt.rejected.is_empty()
     }
 
     /// One line for the user or the log: `name: result`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let name = &self.name;
         if let Some(error) = &self.attempt.error {
             return format!("{name}: failed: {error}");

@@ -29,7 +29,7 @@ use crate::state::{LfsCarried, State};
 /// last took them all, and leave a notice when a mirror begins failing; only the worker retries
 /// recoverable failures with backoff (the schedule comes back by itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PassKind {
+pub(crate) enum PassKind {
     Foreground,
     Background,
     Scheduled,
@@ -43,7 +43,7 @@ impl PassKind {
 
 /// Runs one pass over the selected mirrors in parallel and records the outcome in the state
 /// file. The caller holds the repository's sync lock.
-pub fn run_pass(
+pub(crate) fn run_pass(
     repo: &Repo,
     config: &Config,
     names: &[String],

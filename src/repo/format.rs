@@ -75,7 +75,11 @@ impl std::fmt::Display for ObjectFormat {
 /// The error for a mirror whose objects are named in another format than ours: git cannot move
 /// a single object between them, and says only that the receiving end "does not support this
 /// repository's hash algorithm".
-pub fn mismatch(ours: ObjectFormat, mirror: ObjectFormat, mirror_path: Option<&Path>) -> anyhow::Error {
+pub(crate) fn mismatch(
+    ours: ObjectFormat,
+    mirror: ObjectFormat,
+    mirror_path: Option<&Path>,
+) -> anyhow::Error {
     let fix = match mirror_path {
         Some(path) => format!(
             "move it aside and let `git-repo-sync install` create it again, or run `git init --bare \

@@ -11,9 +11,9 @@ use crate::git;
 mod files;
 mod format;
 mod tree;
-pub use files::Kept;
-pub use format::{ObjectFormat, mismatch as format_mismatch};
-pub use tree::find_below;
+pub(crate) use files::Kept;
+pub(crate) use format::{ObjectFormat, mismatch as format_mismatch};
+pub(crate) use tree::find_below;
 
 /// A repository as git-repo-sync sees it.
 #[derive(Debug, Clone)]
@@ -400,7 +400,7 @@ impl Repo {
 /// The git config as git would read it for the repository whose common git dir is `git_dir`
 /// (system, global, then the repository's own file), without opening the repository: libgit2
 /// reads a config file of any repository, where it opens only some repositories.
-pub fn config_of(git_dir: &Path) -> Result<git2::Config> {
+pub(crate) fn config_of(git_dir: &Path) -> Result<git2::Config> {
     if let Ok(config) = git2::Repository::open_bare(git_dir).and_then(|repo| repo.config()) {
         return Ok(config);
     }
@@ -417,13 +417,13 @@ pub fn config_of(git_dir: &Path) -> Result<git2::Config> {
 /// `path` for a message: as it is when that is plain text, else quoted with its escapes
 /// (`"nl\nrepo\xFF"`), so that a newline, a tab or a byte that is not UTF-8 cannot make it read
 /// as another path.
-pub fn quoted(path: impl AsRef<Path>) -> Quoted {
+pub(crate) fn quoted(path: impl AsRef<Path>) -> Quoted {
     Quoted(path.as_ref().to_owned())
 }
 
 /// See [`quoted`].
 #[derive(Debug)]
-pub struct Quoted(PathBuf);
+pub(crate) struct Quoted(PathBuf);
 
 impl std::fmt::Display for Quoted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

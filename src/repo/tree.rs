@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, bail};
 /// Every repository below `root`: a work tree (a directory with `.git`) or a bare repository
 /// (`HEAD`, `objects/` and `refs/`). Git directories are not searched, nor work trees unless
 /// `nested` (submodules, clones inside clones); symlinked directories are not followed.
-pub fn find_below(root: &Path, nested: bool) -> Result<Vec<PathBuf>> {
+pub(crate) fn find_below(root: &Path, nested: bool) -> Result<Vec<PathBuf>> {
     let meta = std::fs::metadata(root).with_context(|| format!("reading {}", super::quoted(root)))?;
     if !meta.is_dir() {
         bail!(

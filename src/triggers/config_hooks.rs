@@ -14,10 +14,10 @@ use crate::git;
 use crate::repo::quoted;
 
 /// Every entry of ours is named `hook.<NAME_PREFIX><kind>`.
-pub const NAME_PREFIX: &str = "git-repo-sync-";
+pub(crate) const NAME_PREFIX: &str = "git-repo-sync-";
 
 /// The friendly name git knows our `kind` hook by.
-pub fn name(kind: HookKind) -> String {
+pub(crate) fn name(kind: HookKind) -> String {
     format!("{NAME_PREFIX}{}", kind.name())
 }
 
@@ -33,7 +33,7 @@ struct CommandData<'a> {
 /// The shell command git runs for our `kind` hook (git appends the hook's arguments). Like the
 /// hook files, it falls back to `git-repo-sync` on PATH, never fails the git operation, and in
 /// the middle of a sequence returns without starting a process.
-pub fn render(kind: HookKind, binary: &Path) -> Result<String> {
+pub(crate) fn render(kind: HookKind, binary: &Path) -> Result<String> {
     let data = CommandData {
         binary: super::binary_str(binary)?,
         kind: kind.name(),
@@ -48,7 +48,7 @@ pub fn render(kind: HookKind, binary: &Path) -> Result<String> {
 
 /// One of our entries as the repository's config has it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub command: Option<String>,
     pub events: Vec<String>,
     /// `hook.<name>.enabled`, when set (`false` stops git running it).
@@ -56,7 +56,7 @@ pub struct Entry {
 }
 
 /// Our entries in the config file `config` (the repository's `config`), by hook kind.
-pub fn read(config: &Path) -> Result<BTreeMap<HookKind, Entry>> {
+pub(crate) fn read(config: &Path) -> Result<BTreeMap<HookKind, Entry>> {
     let mut found: BTreeMap<HookKind, Entry> = BTreeMap::new();
     if !config.exists() {
         return Ok(found);
@@ -104,7 +104,7 @@ pub fn read(config: &Path) -> Result<BTreeMap<HookKind, Entry>> {
 
 /// Whether git will run our `kind` hook in `repo`: `git hook list` names it (scopes, and any
 /// `enabled = false`, as git itself weighs them).
-pub fn listed_by_git(repo: &crate::repo::Repo, kind: HookKind) -> Result<bool> {
+pub(crate) fn listed_by_git(repo: &crate::repo::Repo, kind: HookKind) -> Result<bool> {
     let listed = repo
         .git_stdout(&["hook", "list", "-z", kind.name()])?
         .unwrap_or_default();
@@ -116,7 +116,7 @@ pub fn listed_by_git(repo: &crate::repo::Repo, kind: HookKind) -> Result<bool> {
 
 /// One change to the repository's config.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Our entry for `kind` written (new, or upgraded to `command`).
     Set {
         config: PathBuf,
@@ -153,13 +153,13 @@ impl fmt::Display for Step {
 }
 
 impl Step {
-    pub fn changes_something(&self) -> bool {
+    pub(crate) fn changes_something(&self) -> bool {
         !matches!(self, Self::Unchanged { .. })
     }
 }
 
 /// The steps that give `config` our entries for `kinds`, each running `binary`.
-pub fn plan_install(config: &Path, kinds: &[HookKind], binary: &Path) -> Result<Vec<Step>> {
+pub(crate) fn plan_install(config: &Path, kinds: &[HookKind], binary: &Path) -> Result<Vec<Step>> {
     let existing = read(config)?;
     let mut steps = Vec::new();
     for &kind in kinds {
@@ -183,7 +183,7 @@ pub fn plan_install(config: &Path, kinds: &[HookKind], binary: &Path) -> Result<
 }
 
 /// The steps that remove every entry of ours from `config`.
-pub fn plan_uninstall(config: &Path) -> Result<Vec<Step>> {
+pub(crate) fn plan_uninstall(config: &Path) -> Result<Vec<Step>> {
     Ok(read(config)?
         .into_keys()
         .map(|kind| Step::Remove {
@@ -193,7 +193,7 @@ pub fn plan_uninstall(config: &Path) -> Result<Vec<Step>> {
         .collect())
 }
 
-pub fn apply(steps: &[Step]) -> Result<()> {
+pub(crate) fn apply(steps: &[Step]) -> Result<()> {
     for step in steps {
         match step {
             Step::Set {

@@ -17,11 +17,11 @@ use super::HookKind;
 use crate::repo::quoted;
 
 /// The line that marks a hook as ours.
-pub const MARKER: &str = "# git-repo-sync managed hook";
+pub(crate) const MARKER: &str = "# git-repo-sync managed hook";
 /// Bumped when the templates change, so `install` upgrades hooks it wrote earlier.
-pub const TEMPLATE_VERSION: u32 = 4;
+pub(crate) const TEMPLATE_VERSION: u32 = 4;
 /// Where a hook that was there before install is kept, next to ours.
-pub const SAVED_SUFFIX: &str = ".before-repo-sync";
+pub(crate) const SAVED_SUFFIX: &str = ".before-repo-sync";
 
 fn template(kind: HookKind) -> &'static str {
     match kind {
@@ -40,7 +40,7 @@ struct TemplateData<'a> {
 }
 
 /// The text of our `kind` hook, which runs `binary`.
-pub fn render(kind: HookKind, binary: &Path) -> Result<String> {
+pub(crate) fn render(kind: HookKind, binary: &Path) -> Result<String> {
     let data = TemplateData {
         binary: super::binary_str(binary)?,
         version: TEMPLATE_VERSION.to_string(),
@@ -82,7 +82,7 @@ pub(super) fn inspect(path: &Path) -> Result<Existing> {
 }
 
 /// Whether a hook's text carries our marker line.
-pub fn is_ours(bytes: &[u8]) -> bool {
+pub(crate) fn is_ours(bytes: &[u8]) -> bool {
     bytes
         .split(|&b| b == b'\n')
         .take(5)
@@ -141,7 +141,7 @@ pub(super) fn stray_copies(hooks_dir: &Path, kind: HookKind) -> Vec<PathBuf> {
 
 /// One change to a hooks directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Our hook where there was none.
     Create { path: PathBuf, text: String },
     /// Our hook, rewritten (upgraded, or pointing at another binary).
@@ -176,7 +176,7 @@ pub enum Step {
 }
 
 impl Step {
-    pub fn changes_something(&self) -> bool {
+    pub(crate) fn changes_something(&self) -> bool {
         !matches!(self, Self::Unchanged { .. } | Self::Leave { .. })
     }
 }
@@ -234,14 +234,23 @@ impl fmt::Display for Step {
 ///
 /// Fails, before anything is written, when `hooks_dir` is not a directory or hooks cannot be
 /// written into it (or, when it does not exist yet, into the directory it would be created in).
-pub fn plan_install(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, force: bool) -> Result<Vec<Step>> {
+pub(crate) fn plan_install(
+    hooks_dir: &Path,
+    kinds: &[HookKind],
+    binary: &Path,
+    force: bool,
+) -> Result<Vec<Step>> {
     plan(hooks_dir, kinds, binary, Some(force))
 }
 
 /// The steps that put our hooks for `kinds` into `hooks_dir` beside config-based hooks, for a
 /// git too old to run those: only where no hook is or ours already is. A hook that is not ours
 /// stays exactly as it is (a newer git runs our config-based hook before it).
-pub fn plan_beside_config_hooks(hooks_dir: &Path, kinds: &[HookKind], binary: &Path) -> Result<Vec<Step>> {
+pub(crate) fn plan_beside_config_hooks(
+    hooks_dir: &Path,
+    kinds: &[HookKind],
+    binary: &Path,
+) -> Result<Vec<Step>> {
     plan(hooks_dir, kinds, binary, None)
 }
 
@@ -345,7 +354,7 @@ fn existing_base(hooks_dir: &Path) -> Result<PathBuf> {
 
 /// The steps that take every hook file of ours out of `hooks_dir`, wherever a manager moved it,
 /// and put back what was there.
-pub fn plan_uninstall(hooks_dir: &Path) -> Result<Vec<Step>> {
+pub(crate) fn plan_uninstall(hooks_dir: &Path) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     for kind in HookKind::ALL {
         let path = hooks_dir.join(kind.name());
@@ -379,7 +388,7 @@ pub fn plan_uninstall(hooks_dir: &Path) -> Result<Vec<Step>> {
 }
 
 /// Carries out `steps`, creating a hooks directory where one is needed.
-pub fn apply(steps: &[Step]) -> Result<()> {
+pub(crate) fn apply(steps: &[Step]) -> Result<()> {
     for step in steps {
         match step {
             Step::Create { path, text } | Step::Upgrade { path, text } | Step::Rechain { path, text, .. } => {

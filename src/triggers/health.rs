@@ -16,7 +16,7 @@ use crate::repo::quoted;
 
 /// What `status` and `doctor` show of a repository's triggers.
 #[derive(Debug, Clone, Serialize)]
-pub struct Health {
+pub(crate) struct Health {
     pub ok: bool,
     /// "config" (config-based hooks), "files" (hook files), "schedule" (found below a root, no
     /// trigger expected), or "none".
@@ -30,7 +30,7 @@ pub struct Health {
 impl Health {
     /// A repository found below a configured root and never installed into: no trigger is
     /// expected, the schedule's `sync --all` syncs it.
-    pub fn schedule_only() -> Self {
+    pub(crate) fn schedule_only() -> Self {
         Self {
             ok: true,
             mechanism: "schedule",
@@ -43,7 +43,7 @@ impl Health {
 
 /// One hook that will not trigger us, why, and what puts it right.
 #[derive(Debug, Clone, Serialize)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub hook: &'static str,
     pub problem: String,
     pub fix: String,
@@ -55,7 +55,7 @@ const REINSTALL: &str = "git-repo-sync install";
 
 /// Checks `repo`'s triggers; `git_runs_config_hooks` says whether the git on PATH runs
 /// config-based hooks.
-pub fn health(repo: &Repo, git_runs_config_hooks: bool) -> Result<Health> {
+pub(crate) fn health(repo: &Repo, git_runs_config_hooks: bool) -> Result<Health> {
     let kinds = HookKind::for_repo(repo.is_bare());
     let entries = config_hooks::read(&repo.git_config_path())?;
     let hooks_dirs = repo.hooks_dirs()?;

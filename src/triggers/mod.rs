@@ -12,10 +12,10 @@
 //! Install and uninstall are computed as a list of [`Step`]s, shown as is by `--dry-run`, and only
 //! then carried out. [`health`] tells whether git will run ours, and if not, what took its place.
 
-pub mod config_hooks;
-pub mod files;
+pub(crate) mod config_hooks;
+pub(crate) mod files;
 mod health;
-pub mod record;
+pub(crate) mod record;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ use handlebars::Handlebars;
 use crate::repo::Repo;
 use crate::repo::quoted;
 
-pub use health::{Health, Problem, health};
+pub(crate) use health::{Health, health};
 
 /// The hooks git-repo-sync is triggered by.
 ///
@@ -38,7 +38,9 @@ pub use health::{Health, Problem, health};
 /// than the whole hook budget; tag creation and branch deletion reach the mirrors with the next
 /// trigger or `git-repo-sync sync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum HookKind {
+// The names are git's own hooks', all of which happen to begin with `post-`.
+#[allow(clippy::enum_variant_names)]
+pub(crate) enum HookKind {
     PostCommit,
     PostMerge,
     PostRewrite,
@@ -47,7 +49,7 @@ pub enum HookKind {
 }
 
 impl HookKind {
-    pub const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 5] = [
         Self::PostCommit,
         Self::PostMerge,
         Self::PostRewrite,
@@ -63,11 +65,11 @@ impl HookKind {
     const BARE: [Self; 1] = [Self::PostReceive];
 
     /// The hooks a repository needs.
-    pub fn for_repo(bare: bool) -> &'static [Self] {
+    pub(crate) fn for_repo(bare: bool) -> &'static [Self] {
         if bare { &Self::BARE } else { &Self::WORK_TREE }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::PostCommit => "post-commit",
             Self::PostMerge => "post-merge",
@@ -77,14 +79,14 @@ impl HookKind {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 }
 
 /// How a repository's triggers are installed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mechanism {
+pub(crate) enum Mechanism {
     /// `hook.<name>.command` entries in the repository's config (git 2.54 and later).
     ConfigHooks,
     /// Hook files in the directory git runs hooks from.
@@ -93,7 +95,7 @@ pub enum Mechanism {
 
 impl Mechanism {
     /// What the git on PATH runs: config-based hooks where it has them.
-    pub fn for_installed_git() -> Result<Self> {
+    pub(crate) fn for_installed_git() -> Result<Self> {
         Ok(if crate::git::runs_config_hooks()? {
             Self::ConfigHooks
         } else {
@@ -152,7 +154,7 @@ fn binary_str(binary: &Path) -> Result<&str> {
 
 /// The binary a hook of ours runs: the value of its `bin=` assignment (a hook file's line, or
 /// the start of a config-based hook's command).
-pub fn binary_of(script: &str) -> Option<PathBuf> {
+pub(crate) fn binary_of(script: &str) -> Option<PathBuf> {
     script.lines().find_map(|line| {
         let word = shlex::Shlex::new(line.strip_prefix("bin=")?).next()?;
         Some(PathBuf::from(word))
@@ -176,13 +178,13 @@ pub fn parse_post_receive_line(line: &[u8]) -> Option<(&str, &str, &str)> {
 
 /// One change to a repository's triggers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     File(files::Step),
     Config(config_hooks::Step),
 }
 
 impl Step {
-    pub fn changes_something(&self) -> bool {
+    pub(crate) fn changes_something(&self) -> bool {
         match self {
             Self::File(step) => step.changes_something(),
             Self::Config(step) => step.changes_something(),
@@ -190,7 +192,7 @@ impl Step {
     }
 
     /// Whether it is worth telling the user even when it changes nothing.
-    pub fn is_notable(&self) -> bool {
+    pub(crate) fn is_notable(&self) -> bool {
         self.changes_something() || matches!(self, Self::File(files::Step::Leave { .. }))
     }
 }
@@ -216,7 +218,12 @@ fn every_hooks_dir(repo: &Repo) -> Result<Vec<PathBuf>> {
 }
 
 /// The steps that make git run our trigger in `repo` through `mechanism`, running `binary`.
-pub fn plan_install(repo: &Repo, binary: &Path, force: bool, mechanism: Mechanism) -> Result<Vec<Step>> {
+pub(crate) fn plan_install(
+    repo: &Repo,
+    binary: &Path,
+    force: bool,
+    mechanism: Mechanism,
+) -> Result<Vec<Step>> {
     let kinds = HookKind::for_repo(repo.is_bare());
     let mut steps = Vec::new();
     match mechanism {
@@ -273,7 +280,7 @@ fn plan_stranded(repo: &Repo, live: &[PathBuf]) -> Result<Vec<Step>> {
 
 /// The steps that remove every trigger of ours from `repo`, wherever it ended up, and put back
 /// every hook we chained.
-pub fn plan_uninstall(repo: &Repo) -> Result<Vec<Step>> {
+pub(crate) fn plan_uninstall(repo: &Repo) -> Result<Vec<Step>> {
     let mut steps: Vec<Step> = config_hooks::plan_uninstall(&repo.git_config_path())?
         .into_iter()
         .map(Step::Config)
@@ -285,7 +292,7 @@ pub fn plan_uninstall(repo: &Repo) -> Result<Vec<Step>> {
 }
 
 /// Carries out `steps`.
-pub fn apply(steps: &[Step]) -> Result<()> {
+pub(crate) fn apply(steps: &[Step]) -> Result<()> {
     let mut file_steps = Vec::new();
     let mut config_steps = Vec::new();
     for step in steps {

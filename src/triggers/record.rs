@@ -15,7 +15,7 @@ const UNREGISTERED: &str = "unregistered";
 
 /// What the last trigger left.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     pub hook: String,
     pub at: String,
     /// The repository's registration was left for later.
@@ -23,7 +23,7 @@ pub struct Record {
 }
 
 /// The record, if a trigger left a readable one.
-pub fn read(repo: &Repo) -> Option<Record> {
+pub(crate) fn read(repo: &Repo) -> Option<Record> {
     parse(&std::fs::read_to_string(repo.trigger_record_path()).ok()?)
 }
 
@@ -38,7 +38,7 @@ fn parse(text: &str) -> Option<Record> {
 }
 
 /// Records that `kind` fired now.
-pub fn write(repo: &Repo, kind: HookKind, unregistered: bool) -> std::io::Result<()> {
+pub(crate) fn write(repo: &Repo, kind: HookKind, unregistered: bool) -> std::io::Result<()> {
     let now = crate::state::timestamp(std::time::SystemTime::now());
     write_record(
         &repo.trigger_record_path(),
@@ -61,7 +61,7 @@ fn write_record(path: &Path, record: &Record) -> std::io::Result<()> {
 
 /// Registers the repository when its last trigger had to leave that for later and a global git
 /// config can be written now; true when it was registered here.
-pub fn register_deferred(repo: &Repo) -> Result<bool> {
+pub(crate) fn register_deferred(repo: &Repo) -> Result<bool> {
     let Some(record) = read(repo).filter(|record| record.unregistered) else {
         return Ok(false);
     };

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+use crate::commands::{ExitStatus, Verbosity};
+use crate::git;
 use crate::repo::quoted;
 use crate::triggers::{HookKind, files};
-use crate::{ExitStatus, Verbosity, git};
 
 /// The directory meant: `dir` when given (not empty), else the one `init.templateDir` names,
 /// else ours under the user's config directory.

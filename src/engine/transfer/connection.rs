@@ -29,7 +29,7 @@ const TOKEN_HELPER: &str = "!f() { test \"$1\" = get || exit 0; \
 
 /// Builds and runs the git processes that talk to one mirror.
 #[derive(Debug)]
-pub struct MirrorGit<'a> {
+pub(crate) struct MirrorGit<'a> {
     common_dir: &'a Path,
     mirror: &'a Mirror,
     transport: Transport,
@@ -44,7 +44,7 @@ pub struct MirrorGit<'a> {
 }
 
 impl<'a> MirrorGit<'a> {
-    pub fn new(common_dir: &'a Path, mirror: &'a Mirror) -> Result<Self> {
+    pub(crate) fn new(common_dir: &'a Path, mirror: &'a Mirror) -> Result<Self> {
         let transport = mirror.url.transport();
         let token = match &mirror.token_env {
             Some(var) => Some(std::env::var(var).map_err(|_| {
@@ -111,12 +111,12 @@ impl<'a> MirrorGit<'a> {
     }
 
     /// The mirror's URL as git is to be given it.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// A `git` for the repository, set up to reach this mirror.
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut cmd = git::in_git_dir(self.common_dir);
         // An askpass program would put a prompt on a desktop that may have nobody at it.
         cmd.env_remove("GIT_ASKPASS").env_remove("SSH_ASKPASS");
@@ -159,7 +159,7 @@ impl<'a> MirrorGit<'a> {
 
     /// Runs `cmd`, stopping it (and the ssh it started) once it has been silent for the mirror's
     /// timeout. A failed exit is returned as is; a timeout is an error.
-    pub fn run(&self, mut cmd: Command) -> Result<Output> {
+    pub(crate) fn run(&self, mut cmd: Command) -> Result<Output> {
         let timeout = self.mirror.timeout();
         // Its own process group, so that a timeout stops ssh or the http helper too.
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
@@ -215,17 +215,12 @@ impl<'a> MirrorGit<'a> {
 
     /// The error for a failed git: a [`MirrorError`] of the kind its stderr shows (which says
     /// whether trying again can help), in words a user can act on.
-    pub fn failure(&self, output: &Output, doing: &str) -> anyhow::Error {
+    pub(crate) fn failure(&self, output: &Output, doing: &str) -> anyhow::Error {
         let kind = Failure::read(&String::from_utf8_lossy(&output.stderr));
         anyhow::Error::new(MirrorError::new(
             kind,
             format!("{doing}: {}", self.describe(kind, output)),
         ))
-    }
-
-    /// What went wrong, from a failed git's stderr, in words a user can act on.
-    pub fn explain(&self, output: &Output) -> String {
-        self.describe(Failure::read(&String::from_utf8_lossy(&output.stderr)), output)
     }
 
     /// A failure of `kind`, with git's own reason for it.
@@ -358,7 +353,7 @@ const REASON_LINE_MAX: usize = 300;
 /// git's own words for a failure, from its stderr: the `fatal:` and `error:` lines, ssh's and a
 /// forge's (`ssh:`, `ERROR:`), and the `remote:` lines through which a remote's receive-pack and
 /// hooks speak (their progress left out). "failed to push some refs" is left out too: it says only that something failed.
-pub fn reason_lines(stderr: &[u8]) -> Vec<String> {
+pub(crate) fn reason_lines(stderr: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(stderr);
     let mut kept: Vec<String> = Vec::new();
     // Progress rewrites its line with `\r`; each piece is a line of its own.
@@ -454,7 +449,9 @@ mod tests {
             .args(["-c", "echo 'Host key verification failed.' >&2; echo 'fatal: Could not read from remote repository.' >&2; exit 128"])
             .output()
             .expect("sh runs");
-        let message = git.explain(&output);
+        let err = git.failure(&output, "reading the mirror's refs");
+        assert_eq!(MirrorError::kind_of(&err), Some(Failure::HostKeyUnknown));
+        let message = err.to_string();
         assert!(message.contains("ssh-keyscan -p 2222 example.org"), "{message}");
         assert!(message.contains("trust_new_host_key"), "{message}");
     }

@@ -3,7 +3,7 @@
 
 /// The kinds of failure callers treat differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Credentials missing or refused.
     AuthRefused,
     /// ssh does not know the host's key (and may not learn it).
@@ -40,7 +40,7 @@ const AUTH_MARKERS: &[&str] = &[
 
 impl Failure {
     /// The kind of a failed git's (or ssh's) stderr.
-    pub fn read(stderr: &str) -> Self {
+    pub(crate) fn read(stderr: &str) -> Self {
         if stderr.contains("does not support --atomic") || stderr.contains("atomic push") {
             Self::AtomicUnsupported
         } else if stderr.contains(HASH_MISMATCH) {
@@ -59,7 +59,7 @@ impl Failure {
     }
 
     /// Whether trying again (a retry after a backoff) cannot mend it.
-    pub fn is_permanent(self) -> bool {
+    pub(crate) fn is_permanent(self) -> bool {
         !matches!(
             self,
             Self::LockHeld | Self::AtomicUnsupported | Self::Timeout | Self::Other
@@ -69,25 +69,25 @@ impl Failure {
 
 /// A mirror's failure: its kind for the caller, its message for people.
 #[derive(Debug)]
-pub struct MirrorError {
+pub(crate) struct MirrorError {
     kind: Failure,
     message: String,
 }
 
 impl MirrorError {
-    pub fn new(kind: Failure, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: Failure, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
         }
     }
 
-    pub fn kind(&self) -> Failure {
+    pub(crate) fn kind(&self) -> Failure {
         self.kind
     }
 
     /// The kind of `err`, when a mirror's failure is in its chain.
-    pub fn kind_of(err: &anyhow::Error) -> Option<Failure> {
+    pub(crate) fn kind_of(err: &anyhow::Error) -> Option<Failure> {
         err.chain()
             .find_map(|cause| cause.downcast_ref::<Self>())
             .map(Self::kind)

@@ -143,7 +143,7 @@ pub(crate) fn run_fed(mut cmd: std::process::Command, input: Vec<u8>, what: &str
 }
 
 /// The mirror's refs, as `git ls-remote --refs` lists them (peeled tags and HEAD left out).
-pub fn remote_refs(git: &MirrorGit<'_>, mirror: &Mirror) -> Result<Refs> {
+pub(crate) fn remote_refs(git: &MirrorGit<'_>, mirror: &Mirror) -> Result<Refs> {
     if let Some(refs) = local_mirror_refs(mirror) {
         return Ok(refs);
     }

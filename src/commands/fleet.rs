@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
 
-use crate::ExitStatus;
+use crate::commands::ExitStatus;
 use crate::config::Layers;
 
 /// At most this many repositories are worked on at once.
@@ -16,20 +16,20 @@ const MAX_PARALLEL: usize = 8;
 
 /// One line of a report over many repositories.
 #[derive(Debug, Clone)]
-pub struct Line {
+pub(crate) struct Line {
     pub failed: bool,
     pub text: String,
 }
 
 impl Line {
-    pub fn ok(text: impl Into<String>) -> Self {
+    pub(crate) fn ok(text: impl Into<String>) -> Self {
         Self {
             failed: false,
             text: text.into(),
         }
     }
 
-    pub fn failed(text: impl Into<String>) -> Self {
+    pub(crate) fn failed(text: impl Into<String>) -> Self {
         Self {
             failed: true,
             text: text.into(),
@@ -39,7 +39,7 @@ impl Line {
 
 /// A repository of the fleet.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub(crate) struct Member {
     pub path: PathBuf,
     /// Installed into (in the registry), so its triggers are expected; else found below a root
     /// of the user's or the system's config, which the schedule covers without triggers.
@@ -48,7 +48,7 @@ pub struct Member {
 
 /// The registered repositories, then those below the roots of the user's and the system's
 /// config that are not registered (new ones included: they are looked for every time).
-pub fn members(layers: &Layers) -> Result<Vec<Member>> {
+pub(crate) fn members(layers: &Layers) -> Result<Vec<Member>> {
     let registered = crate::registry::list()?;
     let known: std::collections::HashSet<PathBuf> = registered.iter().map(|path| canonical(path)).collect();
     let mut members: Vec<Member> = registered
@@ -86,14 +86,14 @@ fn canonical(path: &Path) -> PathBuf {
 
 /// Runs `job` for each repository of the fleet ([`members`]), in parallel, and returns the
 /// results in that order. The system and user config files are read once, for all of them.
-pub fn for_each_member<T: Send>(job: impl Fn(&Layers, &Member) -> T + Sync) -> Result<Vec<T>> {
+pub(crate) fn for_each_member<T: Send>(job: impl Fn(&Layers, &Member) -> T + Sync) -> Result<Vec<T>> {
     let layers = Layers::read()?;
     Ok(parallel_map(&members(&layers)?, |member| job(&layers, member)))
 }
 
 /// `job` over each of `items`, a few at a time, the results in the items' order: most of a
 /// repository's cost is waiting on small git processes, so even two cores do several at once.
-pub fn parallel_map<I: Sync, T: Send>(items: &[I], job: impl Fn(&I) -> T + Sync) -> Vec<T> {
+pub(crate) fn parallel_map<I: Sync, T: Send>(items: &[I], job: impl Fn(&I) -> T + Sync) -> Vec<T> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 2)
         .clamp(1, MAX_PARALLEL)
@@ -124,7 +124,7 @@ pub fn parallel_map<I: Sync, T: Send>(items: &[I], job: impl Fn(&I) -> T + Sync)
 
 /// Prints `lines`, failures first, each group in the order given; with `only_failures`, the
 /// failures alone.
-pub fn print(lines: &[Line], only_failures: bool) -> std::io::Result<()> {
+pub(crate) fn print(lines: &[Line], only_failures: bool) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut out = anstream::stdout().lock();
     for line in lines.iter().filter(|line| line.failed) {
@@ -139,7 +139,7 @@ pub fn print(lines: &[Line], only_failures: bool) -> std::io::Result<()> {
 }
 
 /// Error (the user must act) over a mirror failure over success.
-pub fn worst(statuses: impl Iterator<Item = ExitStatus>) -> ExitStatus {
+pub(crate) fn worst(statuses: impl Iterator<Item = ExitStatus>) -> ExitStatus {
     statuses.fold(ExitStatus::Success, |worst, status| match (worst, status) {
         (ExitStatus::Error, _) | (_, ExitStatus::Error) => ExitStatus::Error,
         (ExitStatus::MirrorFailed, _) | (_, ExitStatus::MirrorFailed) => ExitStatus::MirrorFailed,
@@ -149,7 +149,7 @@ pub fn worst(statuses: impl Iterator<Item = ExitStatus>) -> ExitStatus {
 
 /// What to do about a repository of the fleet that cannot be opened: a registered one is
 /// forgotten; one found below a root is mended, moved or removed there.
-pub fn unreadable_hint(member: &Member) -> String {
+pub(crate) fn unreadable_hint(member: &Member) -> String {
     if member.registered {
         forget_hint(&member.path)
     } else {
@@ -160,7 +160,7 @@ pub fn unreadable_hint(member: &Member) -> String {
 }
 
 /// How to stop `sync --all` from looking for a repository that is gone.
-pub fn forget_hint(path: &Path) -> String {
+pub(crate) fn forget_hint(path: &Path) -> String {
     format!(
         "if it moved, run `git-repo-sync install` where it is now; to forget it: git config \
          --global --fixed-value --unset-all {} {}",
