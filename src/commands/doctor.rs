@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::repo::quoted;
 use crate::repo::{ObjectFormat, Repo};
 use crate::state::{State, SyncResult};
+use crate::triggers::Triggered;
 use crate::{git, triggers, worker};
 
 /// A pending mark younger than this may just be a trigger whose worker is starting.
@@ -158,7 +159,7 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
     match triggers::health(repo, git_runs_config_hooks) {
         Ok(health) if health.ok => {
             let how = match health.mechanism {
-                "config" => "config-based hooks",
+                Triggered::Config => "config-based hooks",
                 _ => "hook files",
             };
             let fired = match (&health.last_fired_by, &health.last_fired) {

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::state::{PushedRef, Rejection, State, SyncResult};
+use crate::triggers::Triggered;
 use crate::{engine, git, triggers};
 
 #[derive(Serialize)]
@@ -26,13 +27,21 @@ struct StatusReport {
     mirrors: Vec<MirrorStatus>,
 }
 
+/// A mirror's last result, as `status --json` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum LastResult {
+    Ok,
+    Failed,
+    Never,
+}
+
 #[derive(Serialize)]
 struct MirrorStatus {
     name: String,
     url: String,
     last_attempt: Option<String>,
-    /// "ok", "failed" or "never".
-    last_result: &'static str,
+    last_result: LastResult,
     last_success: Option<String>,
     last_error: Option<String>,
     failing_since: Option<String>,
@@ -96,9 +105,9 @@ fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -> Result<St
                 url: mirror.url.redacted(),
                 last_attempt: seen.last_attempt,
                 last_result: match seen.last_result {
-                    Some(SyncResult::Ok) => "ok",
-                    Some(SyncResult::Failed) => "failed",
-                    None => "never",
+                    Some(SyncResult::Ok) => LastResult::Ok,
+                    Some(SyncResult::Failed) => LastResult::Failed,
+                    None => LastResult::Never,
                 },
                 last_success: seen.last_success,
                 last_error: seen.last_error,
@@ -159,7 +168,7 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
             }
             Registered::Report(report) => {
                 let at = &report.repository;
-                if report.triggers.mechanism == "schedule" {
+                if report.triggers.mechanism == Triggered::Schedule {
                     lines.push(Line::ok(format!(
                         "{at}: below a configured root, synced by the schedule (no triggers)"
                     )));
@@ -183,7 +192,7 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
                 }
                 for mirror in &report.mirrors {
                     let text = format!("{at}: {}  {}  {}", mirror.name, mirror.url, describe(mirror));
-                    if mirror.last_result == "failed" {
+                    if mirror.last_result == LastResult::Failed {
                         statuses.push(ExitStatus::MirrorFailed);
                         lines.push(Line::failed(text));
                     } else {
@@ -205,14 +214,14 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
 /// `never synced yet`.
 fn describe(mirror: &MirrorStatus) -> String {
     match mirror.last_result {
-        "ok" => format!("ok, last checked {}", when(mirror.last_success.as_deref())),
-        "failed" => format!(
+        LastResult::Ok => format!("ok, last checked {}", when(mirror.last_success.as_deref())),
+        LastResult::Failed => format!(
             "FAILING since {}, last success {}: {}",
             when(mirror.failing_since.as_deref()),
             when(mirror.last_success.as_deref()),
             mirror.last_error.as_deref().unwrap_or("unknown error")
         ),
-        _ => "never synced yet".to_owned(),
+        LastResult::Never => "never synced yet".to_owned(),
     }
 }
 
@@ -232,9 +241,9 @@ fn print_table(report: &StatusReport, repo: &Repo) {
     for mirror in &report.mirrors {
         let detail = describe(mirror);
         let detail = match mirror.last_result {
-            "failed" => crate::ui::failure(&detail),
-            "ok" => crate::ui::success(&detail),
-            _ => detail,
+            LastResult::Failed => crate::ui::failure(&detail),
+            LastResult::Ok => crate::ui::success(&detail),
+            LastResult::Never => detail,
         };
         anstream::println!("{:width$}  {}  {detail}", mirror.name, mirror.url);
         if mirror.shallow {
@@ -285,7 +294,7 @@ fn print_triggers(health: &triggers::Health) {
         _ => "not fired yet".to_owned(),
     };
     if health.ok {
-        let how = if health.mechanism == "config" {
+        let how = if health.mechanism == Triggered::Config {
             "config-based hooks"
         } else {
             "hook files"

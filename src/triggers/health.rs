@@ -14,13 +14,25 @@ use super::{HookKind, Mechanism, config_hooks};
 use crate::repo::Repo;
 use crate::repo::quoted;
 
+/// What triggers a repository's syncs, as `status --json` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Triggered {
+    /// Config-based hooks.
+    Config,
+    /// Hook files.
+    Files,
+    /// Found below a configured root and never installed into: the schedule's `sync --all`.
+    Schedule,
+    /// Nothing of ours.
+    None,
+}
+
 /// What `status` and `doctor` show of a repository's triggers.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Health {
     pub ok: bool,
-    /// "config" (config-based hooks), "files" (hook files), "schedule" (found below a root, no
-    /// trigger expected), or "none".
-    pub mechanism: &'static str,
+    pub mechanism: Triggered,
     pub problems: Vec<Problem>,
     /// When git-repo-sync was last triggered, and by which hook.
     pub last_fired: Option<String>,
@@ -33,7 +45,7 @@ impl Health {
     pub(crate) fn schedule_only() -> Self {
         Self {
             ok: true,
-            mechanism: "schedule",
+            mechanism: Triggered::Schedule,
             problems: Vec::new(),
             last_fired: None,
             last_fired_by: None,
@@ -120,9 +132,9 @@ pub(crate) fn health(repo: &Repo, git_runs_config_hooks: bool) -> Result<Health>
     Ok(Health {
         ok: problems.is_empty(),
         mechanism: match mechanism {
-            Some(Mechanism::ConfigHooks) => "config",
-            Some(Mechanism::HookFiles) => "files",
-            None => "none",
+            Some(Mechanism::ConfigHooks) => Triggered::Config,
+            Some(Mechanism::HookFiles) => Triggered::Files,
+            None => Triggered::None,
         },
         problems,
         last_fired,

@@ -26,7 +26,7 @@ use handlebars::Handlebars;
 use crate::repo::Repo;
 use crate::repo::quoted;
 
-pub(crate) use health::{Health, health};
+pub(crate) use health::{Health, Triggered, health};
 
 /// The hooks git-repo-sync is triggered by.
 ///
