@@ -34,10 +34,10 @@ fn a_garbled_or_half_written_state_file_is_shown_as_such_and_the_next_sync_rewri
         let error = status["state_error"].as_str().unwrap_or_default();
         assert!(error.contains(s(&state)), "{what}: {status}");
         let text = env.cmd_in(&repo).arg("status").output().expect("status");
+        let shown = String::from_utf8_lossy(&text.stdout);
         assert!(
-            String::from_utf8_lossy(&text.stdout).contains("PROBLEM: "),
-            "{what}: {}",
-            String::from_utf8_lossy(&text.stdout)
+            shown.contains("PROBLEM: ") && shown.contains(s(&state)),
+            "{what}: plain status names the file and why: {shown}"
         );
 
         env.git(&repo, ["tag", "after-the-damage"]);
