@@ -31,11 +31,14 @@ pub enum Kept {
     Inflight,
     /// `up` and `down`: a private git dir per target, with the snapshot both sides share.
     WorkTreeCopies,
+    /// Which git last ran our config-based hook, so that our hook file of the same event, which
+    /// that git runs next, asks for nothing more.
+    HookRan,
 }
 
 impl Kept {
     /// Everything we keep, for `uninstall --purge`.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Config,
         Self::ConfigLock,
         Self::State,
@@ -48,6 +51,7 @@ impl Kept {
         Self::KnownRefs,
         Self::Inflight,
         Self::WorkTreeCopies,
+        Self::HookRan,
     ];
 
     /// Its name in the common git dir.
@@ -65,6 +69,7 @@ impl Kept {
             Self::KnownRefs => "repo-sync-refs",
             Self::Inflight => "repo-sync-inflight",
             Self::WorkTreeCopies => "repo-sync-worktree",
+            Self::HookRan => "repo-sync.hook-ran",
         }
     }
 

@@ -28,6 +28,9 @@ struct CommandData<'a> {
     /// Which mid-sequence check goes first, as in the hook file of the same kind.
     mid_sequence_commit: bool,
     mid_sequence_patch: bool,
+    /// Leaves its git's pid for our hook file of the same kind, which that git runs next and
+    /// which then asks for nothing more (a work tree's hooks; post-receive reads its stdin).
+    marks: bool,
 }
 
 /// The shell command git runs for our `kind` hook (git appends the hook's arguments). Like the
@@ -39,6 +42,7 @@ pub(crate) fn render(kind: HookKind, binary: &Path) -> Result<String> {
         kind: kind.name(),
         mid_sequence_commit: kind == HookKind::PostCommit,
         mid_sequence_patch: kind == HookKind::PostApplypatch,
+        marks: kind != HookKind::PostReceive,
     };
     let text = super::engine()?
         .render_template(include_str!("../../templates/config-hook.hbs"), &data)

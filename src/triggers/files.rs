@@ -19,7 +19,7 @@ use crate::repo::quoted;
 /// The line that marks a hook as ours.
 pub(crate) const MARKER: &str = "# git-repo-sync managed hook";
 /// Bumped when the templates change, so `install` upgrades hooks it wrote earlier.
-pub(crate) const TEMPLATE_VERSION: u32 = 4;
+pub(crate) const TEMPLATE_VERSION: u32 = 5;
 /// Where a hook that was there before install is kept, next to ours.
 pub(crate) const SAVED_SUFFIX: &str = ".before-repo-sync";
 

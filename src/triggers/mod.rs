@@ -130,6 +130,10 @@ fn engine() -> Result<Handlebars<'static>> {
             "mid-sequence-patch",
             include_str!("../../templates/partials/mid-sequence-patch.hbs"),
         ),
+        (
+            "config-hook-ran",
+            include_str!("../../templates/partials/config-hook-ran.hbs"),
+        ),
     ] {
         engine
             .register_partial(name, text)
