@@ -17,9 +17,9 @@ use super::transfer;
 use super::transfer::connection::MirrorGit;
 use super::transfer::direct::{self, SharedPacks};
 use super::transfer::error::{Failure, MirrorError};
-use super::transfer::git_push::{self, Atomic};
-use super::transfer::one_request::{Answer, OneRequest};
+use super::transfer::git_push;
 use super::transfer::shared_ssh::SharedSsh;
+use super::transfer::{Answer, Asks, Learned, Transferred};
 use crate::config::{Config, Mirror};
 use crate::repo::{ObjectFormat, Repo};
 use crate::state::{LfsCarried, State};
@@ -42,7 +42,9 @@ impl PassKind {
 }
 
 /// Runs one pass over the selected mirrors in parallel and records the outcome in the state
-/// file. The caller holds the repository's sync lock.
+/// file, in four steps: prepare (what changed, for which mirror), transfer (each mirror in its
+/// thread), record (the state, the refs each mirror took), tell (a mirror that began failing).
+/// The caller holds the repository's sync lock.
 pub(crate) fn run_pass(
     repo: &Repo,
     config: &Config,
@@ -51,46 +53,72 @@ pub(crate) fn run_pass(
     progress: Option<&crate::ui::Progress>,
 ) -> Result<Vec<Report>> {
     let mirrors = config.select(names)?;
+    let mut prepared = prepare(repo, &mirrors, kind)?;
+    let reports = transfer_all(repo, &mirrors, &mut prepared, kind, progress)?;
+    let Prepared { local, mut state, .. } = prepared;
+    let began_failing = record(repo, config, &local, &mut state, &reports)?;
+    tell(repo, config, &state, &began_failing, kind);
+    Ok(reports)
+}
+
+/// What a pass knows before it contacts any mirror.
+struct Prepared<'a> {
+    local: Refs,
+    state: State,
+    /// Per selected mirror: the fingerprint of what it would take now, and how it is reached
+    /// (`None`: unchanged since it last took everything, not contacted).
+    targets: Vec<(String, Option<Result<MirrorGit<'a>>>)>,
+}
+
+/// Reads the refs and the state, and works out which mirrors this pass contacts: those whose
+/// refs here changed since they last took them all, and all of them in the foreground.
+fn prepare<'a>(repo: &'a Repo, mirrors: &[(&str, &'a Mirror)], kind: PassKind) -> Result<Prepared<'a>> {
     direct::remove_stale_staging(&repo.common_dir);
     let local = local_refs(repo)?;
-    let state_path = repo.state_path();
-    let mut state = State::read(&state_path).unwrap_or_else(|err| {
+    let state = State::read(&repo.state_path()).unwrap_or_else(|err| {
         // Ours to rebuild (a directory in its place is reported when it is written, never
         // deleted).
         eprintln!("git-repo-sync: {err:#}; starting the state afresh");
         State::default()
     });
-    let packs = SharedPacks::default();
-    // One stat: a repository without LFS objects starts no git-lfs.
-    let lfs = Lfs::of(&repo.common_dir);
-    // The mirrors this pass will contact: those with changes, and all of them in the foreground.
-    let fingerprints: Vec<String> = mirrors
+    let targets = mirrors
         .iter()
-        .map(|&(_, mirror)| fingerprint(mirror, &local))
-        .collect();
-    let unchanged: Vec<bool> = mirrors
-        .iter()
-        .zip(&fingerprints)
-        .map(|(&(name, mirror), print)| {
-            kind.unattended()
+        .map(|&(name, mirror)| {
+            let print = fingerprint(mirror, &local);
+            let unchanged = kind.unattended()
                 && state
                     .mirrors
                     .get(name)
                     .and_then(|m| m.synced_refs.as_deref())
-                    .is_some_and(|kept| kept == print || kept == earlier_fingerprint(mirror, &local))
+                    .is_some_and(|kept| kept == print || kept == earlier_fingerprint(mirror, &local));
+            // How a mirror contacted is reached, built once for the pass and its retries.
+            let git = (!unchanged).then(|| MirrorGit::new(&repo.common_dir, mirror));
+            (print, git)
         })
         .collect();
-    // How each mirror contacted is reached, built once for the pass and its retries.
-    let mut gits: Vec<Option<Result<MirrorGit<'_>>>> = mirrors
-        .iter()
-        .zip(&unchanged)
-        .map(|(&(_, mirror), unchanged)| (!unchanged).then(|| MirrorGit::new(&repo.common_dir, mirror)))
-        .collect();
+    Ok(Prepared {
+        local,
+        state,
+        targets,
+    })
+}
+
+/// Each mirror brought up to date in a thread of its own, with what the state says to ask of it.
+fn transfer_all(
+    repo: &Repo,
+    mirrors: &[(&str, &Mirror)],
+    prepared: &mut Prepared<'_>,
+    kind: PassKind,
+    progress: Option<&crate::ui::Progress>,
+) -> Result<Vec<Report>> {
+    let packs = SharedPacks::default();
+    // One stat: a repository without LFS objects starts no git-lfs.
+    let lfs = Lfs::of(&repo.common_dir);
     let ssh = SharedSsh::open(
         mirrors
             .iter()
-            .zip(&gits)
-            .filter_map(|(&(name, _), git)| Some((name, git.as_ref()?.as_ref().ok()?))),
+            .zip(&prepared.targets)
+            .filter_map(|(&(name, _), (_, git))| Some((name, git.as_ref()?.as_ref().ok()?))),
     );
     let source = Source {
         repo,
@@ -98,16 +126,17 @@ pub(crate) fn run_pass(
         shallow: repo.is_shallow(),
         ssh: &ssh,
         common_dir: &repo.common_dir,
-        local: &local,
+        local: &prepared.local,
         packs: &packs,
         lfs: lfs.as_ref(),
     };
-    let reports: Vec<Report> = std::thread::scope(|scope| {
+    let state = &prepared.state;
+    let targets = std::mem::take(&mut prepared.targets);
+    Ok(std::thread::scope(|scope| {
         let handles: Vec<_> = mirrors
             .iter()
-            .zip(fingerprints)
-            .zip(gits.iter_mut().map(Option::take))
-            .map(|((&(name, mirror), print), git)| {
+            .zip(targets)
+            .map(|(&(name, mirror), (print, git))| {
                 let source = &source;
                 let seen = state.mirrors.get(name);
                 let asks = Asks {
@@ -130,8 +159,14 @@ pub(crate) fn run_pass(
                         0
                     };
                     let line = progress.map(|progress| progress.mirror(name));
+                    let job = Job {
+                        name,
+                        mirror,
+                        print: &print,
+                        asks,
+                    };
                     let report = crate::ui::with_progress(line.clone(), || {
-                        sync_with_retries(source, name, mirror, git, &print, retries, asks)
+                        sync_with_retries(source, &job, git, retries)
                     });
                     if let Some(line) = line {
                         line.finish_and_clear();
@@ -144,7 +179,18 @@ pub(crate) fn run_pass(
             .into_iter()
             .map(|handle| handle.join().expect("a mirror's sync thread panicked"))
             .collect()
-    });
+    }))
+}
+
+/// The outcome of each mirror contacted into the state file, and the refs each one that took
+/// everything now has of ours; returns the names of the mirrors that began failing.
+fn record(
+    repo: &Repo,
+    config: &Config,
+    local: &Refs,
+    state: &mut State,
+    reports: &[Report],
+) -> Result<Vec<String>> {
     let mut began_failing = Vec::new();
     for report in reports.iter().filter(|report| !report.skipped) {
         let mirror = &config.mirrors[&report.name];
@@ -154,42 +200,46 @@ pub(crate) fn run_pass(
             .is_some_and(|m| m.last_result == Some(crate::state::SyncResult::Failed));
         state.record(&report.name, &mirror.url.redacted(), &report.attempt);
         if report.failed() && !was_failing {
-            began_failing.push(report);
+            began_failing.push(report.name.clone());
         }
         if !report.failed() && (!report.attempt.pushed.is_empty() || known_refs(repo, &report.name).is_none())
         {
-            save_known_refs(repo, &report.name, selected(mirror, &local))?;
+            save_known_refs(repo, &report.name, selected(mirror, local))?;
         }
     }
-    state.save(&state_path)?;
-    for report in began_failing {
-        let mirror = &config.mirrors[&report.name];
-        let entry = &state.mirrors[&report.name];
+    state.save(&repo.state_path())?;
+    Ok(began_failing)
+}
+
+/// Tells of each mirror that began failing, once: a notice, and the mirror's `on_failure`.
+fn tell(repo: &Repo, config: &Config, state: &State, began_failing: &[String], kind: PassKind) {
+    for name in began_failing {
+        let entry = &state.mirrors[name];
         crate::notify::failure_began(
             repo,
-            &report.name,
-            mirror,
+            name,
+            &config.mirrors[name],
             entry.failing_since.as_deref().unwrap_or_default(),
             entry.last_error.as_deref().unwrap_or_default(),
             kind.unattended(),
         );
     }
-    Ok(reports)
+}
+
+/// One mirror's part of a pass: which, the fingerprint of what it takes now, and what to ask of
+/// its server.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    name: &'a str,
+    mirror: &'a Mirror,
+    print: &'a str,
+    asks: Asks,
 }
 
 /// Why a shallow clone is pushed to no mirror that does not ask for one.
 pub(crate) const SHALLOW_REFUSED: &str = "this repository is a shallow clone: a mirror of it would lack \
      the history before the cut and could not be cloned, so nothing was pushed; run `git fetch \
      --unshallow` here, or set `shallow = true` on a mirror meant to hold only this clone's history";
-
-/// What the state says to ask of a mirror's server this pass.
-#[derive(Debug, Clone, Copy)]
-struct Asks {
-    /// An atomic push: not while the server refused one lately.
-    atomic: bool,
-    /// A push in one request: while what was last left there is trusted.
-    one_request: bool,
-}
 
 /// What every mirror's thread of a pass reads from: the repository and its refs, and the packs
 /// built once for the mirrors that take the same objects.
@@ -242,15 +292,8 @@ fn local_lfs_dir(mirror: &Mirror, opened: Option<&Path>) -> Option<Result<Option
 
 /// Tries a mirror, and again after a recoverable failure, waiting 1 s, 2 s, 4 s ... up to the
 /// mirror's `retry_max_delay`, at most `retries` more times.
-fn sync_with_retries(
-    source: &Source<'_>,
-    name: &str,
-    mirror: &Mirror,
-    git: Result<MirrorGit<'_>>,
-    print: &str,
-    retries: u32,
-    asks: Asks,
-) -> Report {
+fn sync_with_retries(source: &Source<'_>, job: &Job<'_>, git: Result<MirrorGit<'_>>, retries: u32) -> Report {
+    let Job { name, mirror, .. } = *job;
     let mut git = match git {
         Ok(git) => git,
         // Set up from the config and the environment, which trying again does not change.
@@ -263,7 +306,7 @@ fn sync_with_retries(
     let mut delay = std::time::Duration::from_secs(1);
     let mut attempt = 0;
     loop {
-        let (report, recoverable) = sync_mirror(source, name, mirror, &mut git, attempt, print, asks);
+        let (report, recoverable) = sync_mirror(source, job, &mut git, attempt);
         if !recoverable || attempt == retries {
             return report;
         }
@@ -275,15 +318,13 @@ fn sync_with_retries(
 
 /// Brings one mirror up to date; never fails as a whole, the failure is in the report, with
 /// whether trying again may help.
-fn sync_mirror(
-    source: &Source<'_>,
-    name: &str,
-    mirror: &Mirror,
-    git: &mut MirrorGit<'_>,
-    attempt: u32,
-    print: &str,
-    asks: Asks,
-) -> (Report, bool) {
+fn sync_mirror(source: &Source<'_>, job: &Job<'_>, git: &mut MirrorGit<'_>, attempt: u32) -> (Report, bool) {
+    let Job {
+        name,
+        mirror,
+        print,
+        asks,
+    } = *job;
     let Source {
         repo,
         format,
@@ -381,16 +422,21 @@ fn sync_mirror(
         },
         None => None,
     };
-    let atomic = Atomic::ask(asks.atomic && mirror.force);
-    let one_request = OneRequest::ask(asks.one_request);
-    let results = match &direct_dir {
-        Some(mirror_dir) => direct::push(common_dir, mirror_dir, &changes, &remote, packs),
-        None => git_push::push_patterns(git, mirror, local, known.as_ref(), &atomic, &one_request),
+    let asks = Asks {
+        atomic: asks.atomic && mirror.force,
+        ..asks
     };
-    report.attempt.atomic = atomic.answer();
+    let Transferred { results, learned } = match &direct_dir {
+        Some(mirror_dir) => Transferred {
+            results: direct::push(common_dir, mirror_dir, &changes, &remote, packs),
+            learned: Learned::default(),
+        },
+        None => git_push::push_patterns(git, mirror, local, known.as_ref(), asks),
+    };
+    report.attempt.atomic = learned.atomic;
     report.attempt.read_refs =
-        direct_dir.is_none() && !matches!(one_request.answer(), Some(Answer::Pushed | Answer::Failed));
-    report.attempt.one_request_refused = one_request.answer() == Some(Answer::Refused);
+        direct_dir.is_none() && !matches!(learned.one_request, Some(Answer::Pushed | Answer::Failed));
+    report.attempt.one_request_refused = learned.one_request == Some(Answer::Refused);
     // Every git of the transfer has ended: nothing of it is left for the next pass to judge.
     drop(inside);
     let results = match results {

@@ -11,13 +11,10 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result};
 
 use super::connection::{MirrorGit, reason_lines};
-use super::one_request::{self, Answer, OneRequest, Tried};
+use super::one_request::{self, Tried};
+use super::{Answer, Asks, Learned, Transferred};
 use crate::config::Mirror;
 use crate::engine::plan::{RefResult, Refs, plan};
-
-/// Whether to push atomically (a forcing mirror whose server did not refuse an atomic push
-/// lately), and whether the server took it.
-pub(crate) type Atomic = super::Asked<bool>;
 
 /// One `git push` of the mirror's own patterns as refspecs (forced where the mirror forces),
 /// `--prune` where it prunes: git reads the mirror's refs, works out what to send and sends it in
@@ -29,12 +26,24 @@ pub(crate) fn push_patterns(
     mirror: &Mirror,
     local: &Refs,
     known: Option<&Refs>,
-    atomic: &Atomic,
-    one: &OneRequest,
+    asks: Asks,
+) -> Transferred {
+    let mut learned = Learned::default();
+    let results = push_learning(git, mirror, local, known, asks, &mut learned);
+    Transferred { results, learned }
+}
+
+fn push_learning(
+    git: &MirrorGit<'_>,
+    mirror: &Mirror,
+    local: &Refs,
+    known: Option<&Refs>,
+    asks: Asks,
+    learned: &mut Learned,
 ) -> Result<BTreeMap<String, RefResult>> {
     // Forced and atomic, as the push in one request is.
-    if one.asked()
-        && atomic.asked()
+    if asks.one_request
+        && asks.atomic
         && let Some(known) = known
     {
         let changes = plan(mirror, local, known);
@@ -45,11 +54,11 @@ pub(crate) fn push_patterns(
             };
             match tried {
                 Tried::Pushed(results) => {
-                    one.set(Answer::Pushed);
+                    learned.one_request = Some(Answer::Pushed);
                     return Ok(results);
                 }
                 Tried::Failed(err) => {
-                    one.set(Answer::Failed);
+                    learned.one_request = Some(Answer::Failed);
                     return Err(err);
                 }
                 Tried::Declined { refused: true, why } => {
@@ -61,9 +70,9 @@ pub(crate) fn push_patterns(
                             mirror.url.redacted()
                         );
                     }
-                    one.set(Answer::Refused);
+                    learned.one_request = Some(Answer::Refused);
                 }
-                Tried::Declined { refused: false, .. } => one.set(Answer::NotTaken),
+                Tried::Declined { refused: false, .. } => learned.one_request = Some(Answer::NotTaken),
             }
         }
     }
@@ -84,7 +93,7 @@ pub(crate) fn push_patterns(
         // Without a refspec `git push` would push what `push.default` says: nothing of ours.
         return Ok(BTreeMap::new());
     }
-    push_atomic_if_asked(git, &options, &refspecs, atomic)
+    push_atomic_if_asked(git, &options, &refspecs, asks.atomic, learned)
 }
 
 /// Runs `git push options -- url refspecs`: `--atomic` where asked, and again without it where
@@ -94,14 +103,15 @@ fn push_atomic_if_asked(
     git: &MirrorGit<'_>,
     options: &[String],
     refspecs: &[String],
-    atomic: &Atomic,
+    atomic: bool,
+    learned: &mut Learned,
 ) -> Result<BTreeMap<String, RefResult>> {
-    if atomic.asked() {
+    if atomic {
         let output = push_once(git, options, refspecs, true)?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         let refused = !output.status.success()
             && super::error::Failure::read(&stderr) == super::error::Failure::AtomicUnsupported;
-        atomic.set(!refused);
+        learned.atomic = Some(!refused);
         if !refused {
             return results_of(git, &output);
         }

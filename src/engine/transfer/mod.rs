@@ -18,33 +18,41 @@ use self::connection::MirrorGit;
 use crate::config::Mirror;
 use crate::engine::plan::Refs;
 
-/// Something a transfer may ask of a mirror's server this pass (an atomic push, a push in one
-/// request), decided from the state, and what came of it, for the state.
-pub(crate) struct Asked<T: Copy> {
-    ask: bool,
-    answer: std::cell::Cell<Option<T>>,
+/// What a transfer asks of a mirror's server this pass, decided from the state.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asks {
+    /// An atomic push: not while the server refused one lately.
+    pub(crate) atomic: bool,
+    /// A push in one request: while what was last left there is trusted.
+    pub(crate) one_request: bool,
 }
 
-impl<T: Copy> Asked<T> {
-    pub(crate) fn ask(ask: bool) -> Self {
-        Self {
-            ask,
-            answer: std::cell::Cell::new(None),
-        }
-    }
+/// What a transfer learned of a mirror's server on the way, whatever came of the push, for the
+/// state.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Learned {
+    /// Whether the server took an atomic push, where one was asked.
+    pub(crate) atomic: Option<bool>,
+    /// What came of a push in one request, where one was asked.
+    pub(crate) one_request: Option<Answer>,
+}
 
-    pub(crate) fn asked(&self) -> bool {
-        self.ask
-    }
+/// What came of a push in one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Pushed,
+    /// The server refused the credential; nothing else was tried.
+    Failed,
+    NotTaken,
+    /// It does not work for this mirror, for a reason that stays.
+    Refused,
+}
 
-    /// What came of it, if it was asked this pass.
-    pub(crate) fn answer(&self) -> Option<T> {
-        self.answer.get()
-    }
-
-    pub(crate) fn set(&self, answer: T) {
-        self.answer.set(Some(answer));
-    }
+/// A transfer's outcome: the result of each ref (or why there is none), and what it learned.
+#[derive(Debug)]
+pub(crate) struct Transferred {
+    pub(crate) results: Result<std::collections::BTreeMap<String, crate::engine::plan::RefResult>>,
+    pub(crate) learned: Learned,
 }
 
 /// The source repository's objects, asked in process where libgit2 opens the repository, and of

@@ -73,19 +73,6 @@ const SYSTEM_CA_FILES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
-/// Whether to try a push in one request, and what came of it.
-pub(crate) type OneRequest = super::Asked<Answer>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Answer {
-    Pushed,
-    /// The server refused the credential; nothing else was tried.
-    Failed,
-    NotTaken,
-    /// It does not work for this mirror, for a reason that stays.
-    Refused,
-}
-
 /// What came of a push in one request.
 #[derive(Debug)]
 pub(crate) enum Tried {
