@@ -104,17 +104,22 @@ pub(crate) fn take_notices(repo: &Repo) -> Vec<String> {
         .collect()
 }
 
-/// `2h`, `5m`, `12s` since an RFC 3339 timestamp; `None` for one that does not parse or lies
-/// in the future.
-pub(crate) fn age(timestamp: &str) -> Option<String> {
+/// `2h`, `5m`, `12s` since an RFC 3339 timestamp (a notice keeps it as text); `None` for one
+/// that does not parse or lies in the future.
+fn age(timestamp: &str) -> Option<String> {
     let elapsed = humantime::parse_rfc3339(timestamp)
         .ok()
         .and_then(|at| SystemTime::now().duration_since(at).ok())?;
+    Some(short(elapsed))
+}
+
+/// `2h`, `5m`, `12s`: a duration as a person reads it at a glance.
+pub(crate) fn short(elapsed: std::time::Duration) -> String {
     let secs = elapsed.as_secs();
-    Some(match secs {
+    match secs {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m", secs / 60),
         3600..86400 => format!("{}h", secs / 3600),
         _ => format!("{}d", secs / 86400),
-    })
+    }
 }

@@ -67,16 +67,20 @@ const PUSHED_KEPT: usize = 50;
 pub(crate) struct MirrorState {
     /// The URL with credentials redacted.
     pub url: String,
-    pub last_attempt: Option<String>,
+    #[serde(default, deserialize_with = "Timestamp::lenient")]
+    pub last_attempt: Option<Timestamp>,
     pub last_result: Option<SyncResult>,
-    pub last_success: Option<String>,
+    #[serde(default, deserialize_with = "Timestamp::lenient")]
+    pub last_success: Option<Timestamp>,
     pub last_error: Option<String>,
     /// When the current run of failures began.
-    pub failing_since: Option<String>,
+    #[serde(default, deserialize_with = "Timestamp::lenient")]
+    pub failing_since: Option<Timestamp>,
     #[serde(default)]
     pub rejected: Vec<Rejection>,
     /// When the mirror last received anything, and what (at most 50 refs).
-    pub last_push: Option<String>,
+    #[serde(default, deserialize_with = "Timestamp::lenient")]
+    pub last_push: Option<Timestamp>,
     #[serde(default)]
     pub last_pushed: Vec<PushedRef>,
     /// How many refs that last push changed in all.
@@ -87,16 +91,28 @@ pub(crate) struct MirrorState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_refs: Option<String>,
     /// Since when the mirror's server has refused atomic pushes: it is not asked each pass.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_atomic_since: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "Timestamp::lenient"
+    )]
+    pub no_atomic_since: Option<Timestamp>,
     /// When a pass last read the mirror's refs (a `git push` that went through): what was last
     /// left there is trusted for a push in one request until an hour after.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refs_read_at: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "Timestamp::lenient"
+    )]
+    pub refs_read_at: Option<Timestamp>,
     /// Since when a push in one request has not worked for this mirror (its server wants the
     /// advertisement first, or git's settings here are not followed by it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_one_request_since: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "Timestamp::lenient"
+    )]
+    pub no_one_request_since: Option<Timestamp>,
     /// How many of this repository's LFS objects a mirror on this machine holds, as the last
     /// successful pass counted; `None` for any other mirror and without LFS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,7 +125,7 @@ pub(crate) struct MirrorState {
 impl MirrorState {
     /// Whether to ask the server for an atomic push: not while it refused one in the last day.
     pub(crate) fn ask_atomic(&self, now: SystemTime) -> bool {
-        age(self.no_atomic_since.as_deref(), now).is_none_or(|age| age >= REFUSAL_BELIEVED_FOR)
+        age(self.no_atomic_since, now).is_none_or(|age| age >= REFUSAL_BELIEVED_FOR)
     }
 
     /// Whether to push in one request, on what was last left on the mirror: while the mirror's
@@ -117,15 +133,53 @@ impl MirrorState {
     /// never had included, is seen within the hour), and not while it did not work in the last
     /// day.
     pub(crate) fn try_one_request(&self, now: SystemTime) -> bool {
-        age(self.refs_read_at.as_deref(), now).is_some_and(|age| age < REFS_TRUSTED_FOR)
-            && age(self.no_one_request_since.as_deref(), now).is_none_or(|age| age >= REFUSAL_BELIEVED_FOR)
+        age(self.refs_read_at, now).is_some_and(|age| age < REFS_TRUSTED_FOR)
+            && age(self.no_one_request_since, now).is_none_or(|age| age >= REFUSAL_BELIEVED_FOR)
     }
 }
 
-/// How long before `now` the state's timestamp `at` was (`None`: none, unreadable, or later).
-fn age(at: Option<&str>, now: SystemTime) -> Option<std::time::Duration> {
-    let at = humantime::parse_rfc3339(at?).ok()?;
-    now.duration_since(at).ok()
+/// How long before `now` the state's timestamp `at` was (`None`: none, or later).
+fn age(at: Option<Timestamp>, now: SystemTime) -> Option<std::time::Duration> {
+    now.duration_since(at?.0).ok()
+}
+
+/// A moment, as the state file keeps it: RFC 3339 text in UTC to the second
+/// (`2026-12-07T05:33:53Z`), read into a time once, when the file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Timestamp(SystemTime);
+
+impl Timestamp {
+    pub(crate) fn at(time: SystemTime) -> Self {
+        Self(time)
+    }
+
+    /// RFC 3339 text, as the state file and the trigger record keep it.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        humantime::parse_rfc3339(text.trim()).ok().map(Self)
+    }
+
+    /// How long ago it was, if it is not in the future.
+    pub(crate) fn elapsed(self) -> Option<std::time::Duration> {
+        SystemTime::now().duration_since(self.0).ok()
+    }
+
+    /// An unreadable time (a hand-edited file) is none, not a state that cannot be read.
+    fn lenient<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<Self>, D::Error> {
+        let text: Option<String> = Option::deserialize(from)?;
+        Ok(text.as_deref().and_then(Self::parse))
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", humantime::format_rfc3339_seconds(self.0))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
+        to.collect_str(self)
+    }
 }
 
 /// How long what a pass read of a mirror's refs is trusted for pushes in one request.
@@ -171,24 +225,24 @@ impl State {
 
     /// Records one attempt's outcome for `name`.
     pub(crate) fn record(&mut self, name: &str, redacted_url: &str, attempt: &Attempt) {
-        let now = timestamp(attempt.at);
+        let now = Timestamp::at(attempt.at);
         let entry = self.mirrors.entry(name.to_owned()).or_default();
         entry.url = redacted_url.to_owned();
-        entry.last_attempt = Some(now.clone());
+        entry.last_attempt = Some(now);
         entry.rejected.clone_from(&attempt.rejected);
         match attempt.atomic {
-            Some(false) if entry.no_atomic_since.is_none() => entry.no_atomic_since = Some(now.clone()),
+            Some(false) if entry.no_atomic_since.is_none() => entry.no_atomic_since = Some(now),
             Some(false) | None => {}
             Some(true) => entry.no_atomic_since = None,
         }
         if attempt.one_request_refused {
-            entry.no_one_request_since = Some(now.clone());
+            entry.no_one_request_since = Some(now);
         }
         if attempt.read_refs && attempt.error.is_none() {
-            entry.refs_read_at = Some(now.clone());
+            entry.refs_read_at = Some(now);
         }
         if !attempt.pushed.is_empty() {
-            entry.last_push = Some(now.clone());
+            entry.last_push = Some(now);
             entry.last_pushed = attempt.pushed.iter().take(PUSHED_KEPT).cloned().collect();
             entry.last_pushed_count = attempt.pushed.len();
         }
@@ -254,20 +308,21 @@ pub(crate) enum LfsCarried {
     ThroughGitLfs,
 }
 
+/// `at` as the text files of ours keep a time (the log, the trigger record, a notice).
 pub(crate) fn timestamp(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at).to_string()
+    Timestamp::at(at).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, SystemTime};
 
-    use super::{MirrorState, timestamp};
+    use super::{MirrorState, Timestamp};
 
     #[test]
     fn a_push_in_one_request_trusts_refs_read_within_the_hour_and_waits_a_day_after_a_refusal() {
         let now = SystemTime::now();
-        let ago = |secs| Some(timestamp(now - Duration::from_secs(secs)));
+        let ago = |secs| Some(Timestamp::at(now - Duration::from_secs(secs)));
         let state = |read, refused| MirrorState {
             refs_read_at: read,
             no_one_request_since: refused,
@@ -287,5 +342,20 @@ mod tests {
             state(ago(600), ago(25 * 3600)).try_one_request(now),
             "refused a day ago"
         );
+    }
+
+    #[test]
+    fn times_are_kept_as_rfc3339_and_an_unreadable_one_is_none() {
+        let at = Timestamp::parse("2026-12-07T05:33:53Z").expect("RFC 3339");
+        assert_eq!(at.to_string(), "2026-12-07T05:33:53Z");
+        let kept: MirrorState = serde_json::from_str(
+            r#"{"url": "/m.git", "last_attempt": "2026-12-07T05:33:53Z", "last_success": "yesterday-ish",
+                "last_result": "ok", "last_error": null, "failing_since": null, "last_push": null}"#,
+        )
+        .expect("a state entry with one unreadable time still reads");
+        assert_eq!(kept.last_attempt, Some(at));
+        assert_eq!(kept.last_success, None);
+        let written = serde_json::to_value(&kept).expect("writes");
+        assert_eq!(written["last_attempt"], "2026-12-07T05:33:53Z");
     }
 }

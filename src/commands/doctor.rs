@@ -226,7 +226,8 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
                     "last sync",
                     format!(
                         "{name}: failing since {}: {}",
-                        seen.failing_since.as_deref().unwrap_or("?"),
+                        seen.failing_since
+                            .map_or_else(|| "?".to_owned(), |at| at.to_string()),
                         seen.last_error.as_deref().unwrap_or("unknown error")
                     ),
                     "mend what the error names, then git-repo-sync sync",
@@ -234,7 +235,11 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
             } else if let Some(seen) = last {
                 checks.push(Check::ok(
                     "last sync",
-                    format!("{name}: ok at {}", seen.last_success.as_deref().unwrap_or("?")),
+                    format!(
+                        "{name}: ok at {}",
+                        seen.last_success
+                            .map_or_else(|| "?".to_owned(), |at| at.to_string())
+                    ),
                 ));
             }
         }

@@ -9,7 +9,7 @@ use crate::commands::fleet::Line;
 use crate::config::Config;
 use crate::repo::Repo;
 use crate::repo::quoted;
-use crate::state::{PushedRef, Rejection, State, SyncResult};
+use crate::state::{PushedRef, Rejection, State, SyncResult, Timestamp};
 use crate::triggers::Triggered;
 use crate::{engine, git, triggers};
 
@@ -40,14 +40,14 @@ enum LastResult {
 struct MirrorStatus {
     name: String,
     url: String,
-    last_attempt: Option<String>,
+    last_attempt: Option<Timestamp>,
     last_result: LastResult,
-    last_success: Option<String>,
+    last_success: Option<Timestamp>,
     last_error: Option<String>,
-    failing_since: Option<String>,
+    failing_since: Option<Timestamp>,
     rejected: Vec<Rejection>,
     /// When the mirror last received refs, and which.
-    last_push: Option<String>,
+    last_push: Option<Timestamp>,
     last_pushed: Vec<PushedRef>,
     last_pushed_count: usize,
     /// Refs whose value here differs from what the mirror last took in full (`None`: never did).
@@ -214,11 +214,11 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
 /// `never synced yet`.
 fn describe(mirror: &MirrorStatus) -> String {
     match mirror.last_result {
-        LastResult::Ok => format!("ok, last checked {}", when(mirror.last_success.as_deref())),
+        LastResult::Ok => format!("ok, last checked {}", when(mirror.last_success)),
         LastResult::Failed => format!(
             "FAILING since {}, last success {}: {}",
-            when(mirror.failing_since.as_deref()),
-            when(mirror.last_success.as_deref()),
+            when(mirror.failing_since),
+            when(mirror.last_success),
             mirror.last_error.as_deref().unwrap_or("unknown error")
         ),
         LastResult::Never => "never synced yet".to_owned(),
@@ -275,7 +275,7 @@ fn print_table(report: &StatusReport, repo: &Repo) {
                 "{:width$}  last pushed {} ref(s) {}:",
                 "",
                 mirror.last_pushed_count,
-                when(Some(last_push))
+                when(Some(*last_push))
             );
             for pushed in &mirror.last_pushed {
                 anstream::println!("{:width$}    {}", "", super::sync::describe_pushed(pushed));
@@ -290,7 +290,10 @@ fn print_table(report: &StatusReport, repo: &Repo) {
 
 fn print_triggers(health: &triggers::Health) {
     let fired = match (&health.last_fired_by, &health.last_fired) {
-        (Some(hook), Some(at)) => format!("last fired by {hook} {}", when(Some(at))),
+        (Some(hook), Some(at)) => match Timestamp::parse(at) {
+            Some(at) => format!("last fired by {hook} {}", when(Some(at))),
+            None => format!("last fired by {hook} {at}"),
+        },
         _ => "not fired yet".to_owned(),
     };
     if health.ok {
@@ -313,12 +316,12 @@ fn print_triggers(health: &triggers::Health) {
 }
 
 /// `2026-11-25T18:00:00Z (5m ago)`, or `never`.
-fn when(timestamp: Option<&str>) -> String {
+fn when(timestamp: Option<Timestamp>) -> String {
     let Some(timestamp) = timestamp else {
         return "never".to_owned();
     };
-    match crate::notify::age(timestamp) {
-        Some(age) => format!("{timestamp} ({age} ago)"),
-        None => timestamp.to_owned(),
+    match timestamp.elapsed() {
+        Some(age) => format!("{timestamp} ({} ago)", crate::notify::short(age)),
+        None => timestamp.to_string(),
     }
 }

@@ -219,7 +219,7 @@ fn tell(repo: &Repo, config: &Config, state: &State, began_failing: &[String], k
             repo,
             name,
             &config.mirrors[name],
-            entry.failing_since.as_deref().unwrap_or_default(),
+            &entry.failing_since.map(|at| at.to_string()).unwrap_or_default(),
             entry.last_error.as_deref().unwrap_or_default(),
             kind.unattended(),
         );
