@@ -35,14 +35,16 @@ impl Repo {
                 "{}; run git-repo-sync as the repository's owner (sudo -u OWNER git-repo-sync ...)",
                 err.message()
             )),
-            Err(_) => Self::ask_git(None).map_err(|said| {
-                let here = std::env::current_dir().unwrap_or_default();
-                anyhow::anyhow!(
-                    "{} is not inside a git repository ({said}); run this in a \
+            Err(_) => Self::by_layout_here()
+                .map_or_else(|| Self::ask_git(None), Ok)
+                .map_err(|said| {
+                    let here = std::env::current_dir().unwrap_or_default();
+                    anyhow::anyhow!(
+                        "{} is not inside a git repository ({said}); run this in a \
                      repository or pass its path",
-                    quoted(here)
-                )
-            }),
+                        quoted(here)
+                    )
+                }),
         }
     }
 
@@ -64,12 +66,58 @@ impl Repo {
         {
             return Err(owner.refusal(path, &shell_command(std::env::args_os().skip(1))));
         }
-        Self::ask_git(Some(path)).map_err(|said| {
-            anyhow::anyhow!(
-                "{} is not a git repository ({said}); pass the top of a work tree \
+        Self::by_layout(path)
+            .map_or_else(|| Self::ask_git(Some(path)), Ok)
+            .map_err(|said| {
+                anyhow::anyhow!(
+                    "{} is not a git repository ({said}); pass the top of a work tree \
                      or a bare repository",
-                quoted(path)
-            )
+                    quoted(path)
+                )
+            })
+    }
+
+    /// A repository libgit2 refused only for what it cannot read (reftable refs, SHA-256
+    /// objects), found from its files in process as git would find it, for the plain layouts a
+    /// hook or the worker meets: a work tree's top holding `.git`, or a bare repository (the
+    /// `GIT_DIR` of a server's hook). Anything less plain (a linked work tree, `core.worktree`,
+    /// `GIT_WORK_TREE`, another owner) is left to git: `None`.
+    fn by_layout_here() -> Option<Self> {
+        if ["GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"]
+            .iter()
+            .any(|var| std::env::var_os(var).is_some())
+        {
+            return None;
+        }
+        match std::env::var_os("GIT_DIR") {
+            Some(dir) => Self::layout_bare(Path::new(&dir)),
+            None => Self::layout_work_tree(&std::env::current_dir().ok()?),
+        }
+    }
+
+    /// [`Self::by_layout_here`] for the repository at exactly `path`.
+    fn by_layout(path: &Path) -> Option<Self> {
+        Self::layout_work_tree(path).or_else(|| Self::layout_bare(path))
+    }
+
+    fn layout_work_tree(top: &Path) -> Option<Self> {
+        let git_dir = top.join(".git");
+        let config = plain_git_dir(&git_dir)?;
+        if config.get_bool("core.bare").unwrap_or(false) || config.get_path("core.worktree").is_ok() {
+            return None;
+        }
+        Some(Self {
+            common_dir: absolute(&git_dir).ok()?,
+            work_tree: Some(absolute(top).ok()?),
+        })
+    }
+
+    fn layout_bare(dir: &Path) -> Option<Self> {
+        let config = plain_git_dir(dir)?;
+        config.get_bool("core.bare").ok()?.then_some(())?;
+        Some(Self {
+            common_dir: absolute(dir).ok()?,
+            work_tree: None,
         })
     }
 
@@ -395,6 +443,28 @@ impl Repo {
             ),
         }
     }
+}
+
+/// The config of `git_dir` when it is a git dir of ours to read in process: a directory (not a
+/// `.git` file), owned by us, holding `HEAD`, `objects/` and a config that names an extension
+/// libgit2 lacks; not a linked work tree's (no `commondir`).
+fn plain_git_dir(git_dir: &Path) -> Option<git2::Config> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::symlink_metadata(git_dir).ok()?;
+    if !meta.is_dir() || meta.uid() != effective_uid() {
+        return None;
+    }
+    if !git_dir.join("HEAD").is_file()
+        || !git_dir.join("objects").is_dir()
+        || git_dir.join("commondir").exists()
+    {
+        return None;
+    }
+    let config = git2::Config::open(&git_dir.join("config")).ok()?;
+    let extended = ["extensions.objectformat", "extensions.refstorage"]
+        .iter()
+        .any(|key| config.get_string(key).is_ok());
+    extended.then_some(config)
 }
 
 /// The git config as git would read it for the repository whose common git dir is `git_dir`
