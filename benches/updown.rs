@@ -5,7 +5,9 @@
 //!
 //! Run with `cargo bench --bench updown`. Extra arguments select rows by prefix (`cargo bench
 //! --bench updown -- U1 U5`). Environment: `GRS_BENCH_DELAY_MS` (one-way delay, default 20),
-//! `GRS_BENCH_REPS` (default 7), `GRS_BENCH_KEEP=1` keeps the work directory.
+//! `GRS_BENCH_REPS` (default 7), `GRS_BENCH_KEEP=1` keeps the work directory,
+//! `GRS_BENCH_TRACE2=<file>` appends git's trace2 events of both sides to the file and prints
+//! each timed run's span (seconds since the epoch) on stderr.
 //!
 //! Everything runs in a fresh directory under the system temp dir, with git isolated as in
 //! `latency.rs` (only `PATH` kept, own `HOME` and global config). Each row runs ours and rsync
@@ -40,6 +42,9 @@ const SUB_DIRS: usize = 10;
 const TARGET_FILES: usize = 20_000;
 /// Files changed in U3 and U5.
 const CHANGED: usize = 100;
+
+/// What U1 (nothing changed) may cost ours on the wire, both ways.
+const U1_BYTES_GOAL: f64 = 10.0 * 1024.0;
 
 /// How long the proxy may still be forwarding a run's last chunks (the delay, and the end of a
 /// connection) before its byte counts are read.
@@ -93,8 +98,15 @@ fn run(work: &WorkDir, filters: &[String], reps: usize, delay: Duration) -> Res<
         proxy,
         ssh,
         kept_ssh,
+        trace: std::env::var_os("GRS_BENCH_TRACE2").map(PathBuf::from),
     };
 
+    if let Some(target) = &env.trace {
+        // Both sides' git read this file (the server's through sshd's SetEnv).
+        let mut config = fs::read_to_string(&env.gitconfig).map_err(|e| e.to_string())?;
+        config.push_str(&format!("[trace2]\n\teventTarget = {}\n", target.display()));
+        fs::write(&env.gitconfig, config).map_err(|e| e.to_string())?;
+    }
     let git_version = env.out(env.cmd("git").arg("--version"))?;
     let rsync_version = env.out(env.cmd("rsync").arg("--version"))?;
     println!("{}", common::machine(&git_version, BIN));
@@ -149,6 +161,22 @@ fn run(work: &WorkDir, filters: &[String], reps: usize, delay: Duration) -> Res<
         row.print();
     }
     println!();
+    for row in done.iter().filter(|row| row.label.starts_with("U1 up")) {
+        let both: Vec<f64> = row
+            .ours
+            .iter()
+            .map(|r| (r.to_host + r.from_host) as f64)
+            .collect();
+        let packs: Vec<f64> = row.ours.iter().filter_map(|r| r.pack).map(|b| b as f64).collect();
+        let bytes = median(&both);
+        println!(
+            "U1 bytes, ours: {} on the wire both ways, its pack {}: goal ≤ {} ({})\n",
+            size(bytes),
+            size(median(&packs)),
+            size(U1_BYTES_GOAL),
+            if bytes <= U1_BYTES_GOAL { "met" } else { "missed" }
+        );
+    }
     for row in &done {
         println!(
             "{} (ms): ours {} | anchor {}",
@@ -625,6 +653,9 @@ struct Env {
     ssh: String,
     /// The same with a master connection that stays a minute.
     kept_ssh: String,
+    /// `GRS_BENCH_TRACE2`: where git's trace2 events of both sides go, to see where a run's
+    /// time goes.
+    trace: Option<PathBuf>,
 }
 
 impl Env {
@@ -638,6 +669,13 @@ impl Env {
         let t = Instant::now();
         let status = c.status().map_err(|e| format!("{}: {e}", show(c)))?;
         let took = t.elapsed();
+        if self.trace.is_some() {
+            // The run's span, to lay the traced git processes of both sides against.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            eprintln!("run {:.6} {now:.6} {}", now - took.as_secs_f64(), show(c));
+        }
         std::thread::sleep(SETTLE);
         let (to_host, from_host) = self.proxy.take_bytes();
         let connections = self.proxy.take_accepted();
