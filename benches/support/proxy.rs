@@ -1,5 +1,5 @@
 //! A TCP proxy on 127.0.0.1 that puts a fixed one-way latency on every connection, in both
-//! directions, and counts the connections it accepts.
+//! directions, and counts the connections it accepts and the bytes it forwards.
 //!
 //! Each direction of a connection is a reader thread and a writer thread joined by a channel: the
 //! reader stamps every chunk it reads with the time it is due (read time plus the delay) and
@@ -12,7 +12,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 pub(crate) struct Proxy {
     port: u16,
     accepted: Arc<AtomicUsize>,
+    /// Bytes forwarded to the server and to the client.
+    bytes: Arc<[AtomicU64; 2]>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -30,9 +32,10 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let accepted = Arc::new(AtomicUsize::new(0));
+        let bytes = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (accepted, stop) = (Arc::clone(&accepted), Arc::clone(&stop));
+            let (accepted, bytes, stop) = (Arc::clone(&accepted), Arc::clone(&bytes), Arc::clone(&stop));
             thread::spawn(move || {
                 for client in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -40,13 +43,15 @@ impl Proxy {
                     }
                     let Ok(client) = client else { continue };
                     accepted.fetch_add(1, Ordering::SeqCst);
-                    thread::spawn(move || relay(client, target, delay));
+                    let bytes = Arc::clone(&bytes);
+                    thread::spawn(move || relay(client, target, delay, &bytes));
                 }
             })
         };
         Ok(Self {
             port,
             accepted,
+            bytes,
             stop,
             thread: Some(thread),
         })
@@ -59,6 +64,17 @@ impl Proxy {
     /// How many connections were accepted since the last call (or the start); resets the count.
     pub(crate) fn take_accepted(&self) -> usize {
         self.accepted.swap(0, Ordering::SeqCst)
+    }
+
+    /// Bytes forwarded to the server and to the client since the last call (or the start);
+    /// resets the counts.
+    // The latency bench counts connections only.
+    #[allow(dead_code)]
+    pub(crate) fn take_bytes(&self) -> (u64, u64) {
+        (
+            self.bytes[0].swap(0, Ordering::SeqCst),
+            self.bytes[1].swap(0, Ordering::SeqCst),
+        )
     }
 }
 
@@ -74,7 +90,7 @@ impl Drop for Proxy {
 }
 
 /// One connection: the handshake's round trip, then both directions until both have ended.
-fn relay(client: TcpStream, target: u16, delay: Duration) {
+fn relay(client: TcpStream, target: u16, delay: Duration, bytes: &Arc<[AtomicU64; 2]>) {
     thread::sleep(2 * delay);
     let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
         let _ = client.shutdown(Shutdown::Both);
@@ -89,14 +105,16 @@ fn relay(client: TcpStream, target: u16, delay: Duration) {
         let _ = server.shutdown(Shutdown::Both);
         return;
     };
-    let upstream = thread::spawn(move || pipe(client, server_in, delay));
-    pipe(server, client_out, delay);
+    let to_server = Arc::clone(bytes);
+    let upstream = thread::spawn(move || pipe(client, server_in, delay, &to_server[0]));
+    pipe(server, client_out, delay, &bytes[1]);
     let _ = upstream.join();
 }
 
 /// Copies `from` to `to`, each chunk `delay` after it was read, in order; an end of stream is
-/// passed on as a shutdown of `to`'s writing half, just as late.
-fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+/// passed on as a shutdown of `to`'s writing half, just as late. Counts what it reads into
+/// `count`.
+fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration, count: &AtomicU64) {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
     let writer = thread::spawn(move || {
         for (due, chunk) in rx {
@@ -120,6 +138,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
             Ok(0) | Err(_) => Vec::new(),
             Ok(n) => buf[..n].to_vec(),
         };
+        count.fetch_add(chunk.len() as u64, Ordering::SeqCst);
         let end = chunk.is_empty();
         if tx.send((Instant::now() + delay, chunk)).is_err() || end {
             break;
