@@ -389,7 +389,8 @@ pub enum ScheduleCommand {
     /// alone, `git reset`, a fetch into a bare repository, a trigger another tool removed) still
     /// arrives. Running it twice changes nothing.
     #[command(after_help = "Examples:\n  git-repo-sync schedule start\n  \
-                            git-repo-sync schedule start --interval 15 --scheduler cron")]
+                            git-repo-sync schedule start --interval 15 --scheduler cron\n  \
+                            git-repo-sync schedule start --textfile-dir /var/lib/prometheus/node-exporter")]
     Start {
         /// Minutes between two passes.
         #[arg(long, value_name = "MINUTES", default_value_t = crate::schedule::DEFAULT_INTERVAL)]
@@ -397,6 +398,10 @@ pub enum ScheduleCommand {
         /// What runs it (default: systemd where the machine runs it, else cron).
         #[arg(long)]
         scheduler: Option<crate::schedule::Scheduler>,
+        /// Have each pass write every repository's metrics to DIR/git-repo-sync.prom (replaced
+        /// whole), for node_exporter's textfile collector (`--collector.textfile.directory`).
+        #[arg(long, value_name = "DIR")]
+        textfile_dir: Option<PathBuf>,
     },
     /// Remove exactly what `schedule start` wrote.
     #[command(after_help = "Examples:\n  git-repo-sync schedule stop")]
