@@ -1,7 +1,7 @@
 //! `metrics` tells what `status` tells, in the Prometheus text format: promtool accepts it,
 //! node_exporter's textfile collector serves what a scheduled pass wrote, the file is replaced
 //! whole, no credential is ever in a series, and in the journal every line `sync --all` prints
-//! carries its priority.
+//! carries its priority. The README's alert rules pass promtool and fire when they should.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -464,4 +464,90 @@ fn into_the_journal_each_line_carries_its_priority_and_elsewhere_none() {
         lines.len(),
         "{elsewhere}\nagainst:\n{journal}"
     );
+}
+
+/// The alert rules of the README's "Monitoring", between its marker comments, without the fence.
+fn readme_alert_rules() -> String {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("reading README.md");
+    let (_, rest) = readme
+        .split_once("<!-- alert-rules:begin -->")
+        .expect("the README's alert rules begin marker");
+    let (rules, _) = rest
+        .split_once("<!-- alert-rules:end -->")
+        .expect("the README's alert rules end marker");
+    let mut yaml: String = rules
+        .lines()
+        .filter(|line| !line.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    yaml.push('\n');
+    yaml
+}
+
+/// A mirror failing since the start and a repository whose triggers are broken from the start:
+/// each alert fires when it should and not before, with its summary and description filled in.
+const ALERT_RULE_TESTS: &str = r#"rule_files:
+  - rules.yml
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'git_repo_sync_mirror_failing_since_timestamp_seconds{repository="/srv/a",mirror="nas"}'
+        values: '0x60'
+      - series: 'git_repo_sync_triggers_healthy{repository="/srv/a"}'
+        values: '0x60'
+      - series: 'git_repo_sync_triggers_healthy{repository="/srv/b"}'
+        values: '1x60'
+    alert_rule_test:
+      - eval_time: 29m
+        alertname: GitRepoSyncMirrorFailing
+        exp_alerts: []
+      - eval_time: 31m
+        alertname: GitRepoSyncMirrorFailing
+        exp_alerts:
+          - exp_labels: {severity: warning, repository: /srv/a, mirror: nas}
+            exp_annotations:
+              summary: "Mirror nas of /srv/a has failed for more than 30 minutes"
+              description: "`git-repo-sync status` in /srv/a shows the error."
+      - eval_time: 10m
+        alertname: GitRepoSyncTriggersNotHealthy
+        exp_alerts: []
+      - eval_time: 16m
+        alertname: GitRepoSyncTriggersNotHealthy
+        exp_alerts:
+          - exp_labels: {severity: warning, repository: /srv/a}
+            exp_annotations:
+              summary: "git no longer runs git-repo-sync's triggers in /srv/a"
+              description: "Only the schedule brings its mirrors up to date; `git-repo-sync doctor /srv/a` has the fix."
+"#;
+
+#[test]
+fn the_readmes_alert_rules_pass_promtool_and_fire_when_they_should() {
+    let Some(promtool) = require_promtool() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let rules = env.root().join("rules.yml");
+    fs::write(&rules, readme_alert_rules()).expect("writing the rules");
+    let tests = env.root().join("rule-tests.yml");
+    fs::write(&tests, ALERT_RULE_TESTS).expect("writing the rule tests");
+    for args in [
+        ["check", "rules", "rules.yml"],
+        ["test", "rules", "rule-tests.yml"],
+    ] {
+        let out = Command::new(&promtool)
+            .args(args)
+            .current_dir(env.root())
+            .stdin(Stdio::null())
+            .output()
+            .expect("running promtool");
+        assert!(
+            out.status.success(),
+            "promtool {}:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
