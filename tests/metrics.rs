@@ -551,3 +551,31 @@ fn the_readmes_alert_rules_pass_promtool_and_fire_when_they_should() {
         );
     }
 }
+
+#[test]
+fn into_the_journal_an_error_is_told_as_one_and_elsewhere_as_before() {
+    use std::os::unix::fs::MetadataExt as _;
+    let env = TestEnv::new();
+    let err_path = env.root().join("stderr");
+    let err = fs::File::create(&err_path).expect("creating the stderr file");
+    let meta = err.metadata().expect("its metadata");
+    // Not a repository: `metrics` fails.
+    let status = env
+        .std_cmd_in(env.home())
+        .arg("metrics")
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .stderr(err)
+        .status()
+        .expect("running metrics");
+    assert_eq!(status.code(), Some(1));
+    let said = fs::read_to_string(&err_path).expect("reading stderr");
+    assert!(said.starts_with("<3>git-repo-sync: error: "), "{said}");
+
+    let out = env
+        .std_cmd_in(env.home())
+        .arg("metrics")
+        .output()
+        .expect("running metrics");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.starts_with("git-repo-sync: error: "), "{said}");
+}
