@@ -90,7 +90,8 @@ pub enum Command {
     #[command(
         after_help = "Exit status: 0 every mirror is up to date, 3 a mirror failed, 1 \
                             anything else needs you.\n\nExamples:\n  git-repo-sync sync\n  \
-                            git-repo-sync sync --mirror backup -v\n  git-repo-sync sync --all --quiet"
+                            git-repo-sync sync --mirror backup -v\n  git-repo-sync sync --all --quiet\n  \
+                            git-repo-sync sync --all --quiet --textfile-dir /var/lib/prometheus/node-exporter"
     )]
     Sync(SyncArgs),
     /// Show whether git runs our triggers, and per mirror the last push, its result and error.
@@ -99,6 +100,17 @@ pub enum Command {
                             git-repo-sync status --all"
     )]
     Status(StatusArgs),
+    /// Print what `status` shows as Prometheus metrics (node_exporter's textfile format).
+    #[command(
+        after_help = "One series per repository and mirror: last attempt and last success (Unix \
+                            times), failing (0/1) and since when, refs pending, LFS objects held, \
+                            triggers healthy (0/1), the last scheduled pass. URLs appear only \
+                            with their credentials redacted. `schedule start --textfile-dir DIR` \
+                            has each scheduled pass write them to DIR/git-repo-sync.prom.\n\n\
+                            Examples:\n  git-repo-sync metrics\n  git-repo-sync metrics --all\n  \
+                            git-repo-sync schedule start --textfile-dir /var/lib/prometheus/node-exporter"
+    )]
+    Metrics(MetricsArgs),
     /// Check everything that keeps the mirrors current, one line each, with its fix.
     #[command(
         after_help = "Checks: who owns the repository, the config, the mirrors configured, \
@@ -306,6 +318,18 @@ pub struct SyncArgs {
     /// one line per repository and mirror, failures first.
     #[arg(long)]
     pub all: bool,
+
+    /// With --all, then write every repository's metrics (as `metrics --all` prints them) to
+    /// DIR/git-repo-sync.prom, replaced whole, for node_exporter's textfile collector.
+    #[arg(long, value_name = "DIR", requires = "all")]
+    pub textfile_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Every registered repository (and those below the configured roots), as `status --all`.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -365,7 +389,8 @@ pub enum ScheduleCommand {
     /// alone, `git reset`, a fetch into a bare repository, a trigger another tool removed) still
     /// arrives. Running it twice changes nothing.
     #[command(after_help = "Examples:\n  git-repo-sync schedule start\n  \
-                            git-repo-sync schedule start --interval 15 --scheduler cron")]
+                            git-repo-sync schedule start --interval 15 --scheduler cron\n  \
+                            git-repo-sync schedule start --textfile-dir /var/lib/prometheus/node-exporter")]
     Start {
         /// Minutes between two passes.
         #[arg(long, value_name = "MINUTES", default_value_t = crate::schedule::DEFAULT_INTERVAL)]
@@ -373,6 +398,10 @@ pub enum ScheduleCommand {
         /// What runs it (default: systemd where the machine runs it, else cron).
         #[arg(long)]
         scheduler: Option<crate::schedule::Scheduler>,
+        /// Have each pass write every repository's metrics to DIR/git-repo-sync.prom (replaced
+        /// whole), for node_exporter's textfile collector (`--collector.textfile.directory`).
+        #[arg(long, value_name = "DIR")]
+        textfile_dir: Option<PathBuf>,
     },
     /// Remove exactly what `schedule start` wrote.
     #[command(after_help = "Examples:\n  git-repo-sync schedule stop")]

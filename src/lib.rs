@@ -28,4 +28,5 @@ pub use engine::{Refs, earlier_fingerprint, fingerprint, local_refs, parse_porce
 pub use git::LOCAL_ENV_VARS;
 pub use repo::Repo;
 pub use triggers::parse_post_receive_line;
+pub use ui::stderr_is_journal;
 pub use url::MirrorUrl;

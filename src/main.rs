@@ -17,8 +17,14 @@ fn main() -> ExitCode {
             }) {
                 return ExitStatus::Success.into();
             }
+            // Into the journal (the schedule's service) an error is told as one: `<3>`.
+            let priority = if git_repo_sync::stderr_is_journal() {
+                "<3>"
+            } else {
+                ""
+            };
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "git-repo-sync: error: {err:#}");
+            let _ = writeln!(stderr, "{priority}git-repo-sync: error: {err:#}");
             ExitStatus::Error.into()
         }
     }

@@ -123,25 +123,40 @@ fn render(template: &str, escape: fn(&str) -> String, data: &impl Serialize) -> 
 struct UnitData<'a> {
     binary: &'a str,
     interval: u32,
+    textfile_dir: Option<&'a str>,
 }
 
 fn binary_str(binary: &Path) -> Result<&str> {
-    binary
-        .to_str()
+    schedulable(binary, "the path of git-repo-sync")
+}
+
+/// `path` as text a unit file or a crontab line can hold.
+fn schedulable<'a>(path: &'a Path, what: &str) -> Result<&'a str> {
+    path.to_str()
         .filter(|text| !text.contains('\0') && !text.contains('\n'))
         .with_context(|| {
             format!(
-                "the path of git-repo-sync ({}) cannot go into a schedule (not UTF-8, or a newline)",
-                crate::repo::quoted(binary)
+                "{what} ({}) cannot go into a schedule (not UTF-8, or a newline)",
+                crate::repo::quoted(path)
             )
         })
 }
 
+fn textfile_str(dir: Option<&Path>) -> Result<Option<&str>> {
+    dir.map(|dir| schedulable(dir, "the textfile directory"))
+        .transpose()
+}
+
 /// The two unit files: (file name, text).
-pub(crate) fn units(binary: &Path, interval: u32) -> Result<[(&'static str, String); 2]> {
+pub(crate) fn units(
+    binary: &Path,
+    interval: u32,
+    textfile_dir: Option<&Path>,
+) -> Result<[(&'static str, String); 2]> {
     let data = UnitData {
         binary: binary_str(binary)?,
         interval,
+        textfile_dir: textfile_str(textfile_dir)?,
     };
     Ok([
         (
@@ -167,10 +182,11 @@ pub(crate) fn units(binary: &Path, interval: u32) -> Result<[(&'static str, Stri
 struct CronData<'a> {
     binary: &'a str,
     when: String,
+    textfile_dir: Option<&'a str>,
 }
 
 /// The crontab block.
-pub(crate) fn cron_block(binary: &Path, interval: u32) -> Result<String> {
+pub(crate) fn cron_block(binary: &Path, interval: u32, textfile_dir: Option<&Path>) -> Result<String> {
     let when = if interval < 60 {
         format!("*/{interval} * * * *")
     } else if interval == MAX_INTERVAL {
@@ -181,6 +197,7 @@ pub(crate) fn cron_block(binary: &Path, interval: u32) -> Result<String> {
     let data = CronData {
         binary: binary_str(binary)?,
         when,
+        textfile_dir: textfile_str(textfile_dir)?,
     };
     render(
         include_str!("../templates/schedule/crontab.hbs"),
@@ -210,19 +227,25 @@ fn is_ours(path: &Path) -> bool {
 
 /// Writes the units (and the enable link), then asks a running user manager to load and start
 /// the timer. Returns what was done, in words.
-pub(crate) fn start(scheduler: Scheduler, binary: &Path, interval: u32) -> Result<Vec<String>> {
+/// With `textfile_dir`, each pass also writes the fleet's metrics there.
+pub(crate) fn start(
+    scheduler: Scheduler,
+    binary: &Path,
+    interval: u32,
+    textfile_dir: Option<&Path>,
+) -> Result<Vec<String>> {
     validate_interval(interval, scheduler)?;
     match scheduler {
-        Scheduler::Systemd => start_systemd(binary, interval),
-        Scheduler::Cron => start_cron(binary, interval),
+        Scheduler::Systemd => start_systemd(binary, interval, textfile_dir),
+        Scheduler::Cron => start_cron(binary, interval, textfile_dir),
     }
 }
 
-fn start_systemd(binary: &Path, interval: u32) -> Result<Vec<String>> {
+fn start_systemd(binary: &Path, interval: u32, textfile_dir: Option<&Path>) -> Result<Vec<String>> {
     let dir = unit_dir()?;
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", crate::repo::quoted(&dir)))?;
     let mut done = Vec::new();
-    for (name, text) in units(binary, interval)? {
+    for (name, text) in units(binary, interval, textfile_dir)? {
         let path = dir.join(name);
         if fs::read_to_string(&path).is_ok_and(|old| old == text) {
             continue;
@@ -348,9 +371,9 @@ fn without_block(table: &str) -> (String, bool) {
     (kept, found)
 }
 
-fn start_cron(binary: &Path, interval: u32) -> Result<Vec<String>> {
+fn start_cron(binary: &Path, interval: u32, textfile_dir: Option<&Path>) -> Result<Vec<String>> {
     let table = read_crontab()?;
-    let block = cron_block(binary, interval)?;
+    let block = cron_block(binary, interval, textfile_dir)?;
     if table.contains(&block) {
         return Ok(Vec::new());
     }
@@ -461,13 +484,13 @@ mod tests {
 
     #[test]
     fn cron_lines_quote_the_binary_and_escape_percent() {
-        let block = cron_block(Path::new("/opt/a b/50%/git-repo-sync"), 5).expect("renders");
+        let block = cron_block(Path::new("/opt/a b/50%/git-repo-sync"), 5, None).expect("renders");
         assert!(
             block.contains("*/5 * * * * '/opt/a b/50\\%/git-repo-sync' sync --all --quiet\n"),
             "{block}"
         );
         assert!(
-            cron_block(Path::new("/x"), 120)
+            cron_block(Path::new("/x"), 120, None)
                 .expect("renders")
                 .contains("0 */2 * * * /x ")
         );
@@ -477,10 +500,28 @@ mod tests {
     }
 
     #[test]
+    fn a_textfile_dir_goes_into_the_schedules_line_quoted() {
+        let dir = Path::new("/var/lib/node exporter/50%");
+        let block = cron_block(Path::new("/x"), 5, Some(dir)).expect("renders");
+        assert!(
+            block.contains("/x sync --all --quiet --textfile-dir '/var/lib/node exporter/50\\%'\n"),
+            "{block}"
+        );
+        let [(_, service), _] = units(Path::new("/x"), 5, Some(dir)).expect("renders");
+        assert!(
+            service
+                .contains("ExecStart=/x sync --all --quiet --textfile-dir \"/var/lib/node exporter/50%%\"\n"),
+            "{service}"
+        );
+        let [(_, service), _] = units(Path::new("/x"), 5, None).expect("renders");
+        assert!(service.contains("ExecStart=/x sync --all --quiet\n"), "{service}");
+    }
+
+    #[test]
     fn only_our_block_leaves_the_crontab() {
         let table = format!(
             "MAILTO=me\n0 * * * * backup\n{}@reboot other\n",
-            cron_block(Path::new("/x"), 5).expect("renders")
+            cron_block(Path::new("/x"), 5, None).expect("renders")
         );
         let (kept, found) = without_block(&table);
         assert!(found);

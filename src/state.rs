@@ -18,6 +18,14 @@ pub(crate) struct State {
     /// reported once, when it begins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_problem: Option<String>,
+    /// When the schedule's `sync --all` last passed over the repository (written with the pass's
+    /// outcome, so it costs no write of its own).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "Timestamp::lenient"
+    )]
+    pub last_scheduled_pass: Option<Timestamp>,
 }
 
 /// The outcome of the last attempt to sync one mirror.
@@ -156,6 +164,13 @@ impl Timestamp {
     /// RFC 3339 text, as the state file and the trigger record keep it.
     pub(crate) fn parse(text: &str) -> Option<Self> {
         humantime::parse_rfc3339(text.trim()).ok().map(Self)
+    }
+
+    /// Seconds since the Unix epoch (0 for a time before it), as Prometheus takes a time.
+    pub(crate) fn unix_seconds(self) -> u64 {
+        self.0
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
     }
 
     /// How long ago it was, if it is not in the future.

@@ -24,6 +24,40 @@ pub(crate) fn set_color(when: ColorWhen) {
     choice.write_global();
 }
 
+/// Whether stdout is the journal (the schedule's systemd service).
+pub(crate) fn stdout_is_journal() -> bool {
+    use std::os::fd::AsFd as _;
+    is_journal(std::io::stdout().as_fd())
+}
+
+/// Whether stderr is the journal, where an error line starts with its priority (`<3>`).
+pub fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd as _;
+    is_journal(std::io::stderr().as_fd())
+}
+
+/// systemd sets `JOURNAL_STREAM` to the device and inode of the stream it connects a service's
+/// stdout and stderr to; a child whose output was redirected (to a pipe, a file) inherits the
+/// variable, not the stream, so the stream itself is compared.
+fn is_journal(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.to_str().and_then(|text| text.split_once(':')) else {
+        return false;
+    };
+    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
+        return false;
+    };
+    let Ok(owned) = fd.try_clone_to_owned() else {
+        return false;
+    };
+    std::fs::File::from(owned)
+        .metadata()
+        .is_ok_and(|meta| meta.dev() == dev && meta.ino() == ino)
+}
+
 const FAILURE: Style = AnsiColor::Red.on_default().bold();
 const SUCCESS: Style = AnsiColor::Green.on_default();
 

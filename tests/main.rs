@@ -31,6 +31,7 @@ mod install_recursive;
 mod install_wizard;
 mod lfs;
 mod many_refs;
+mod metrics;
 mod mirror_check;
 mod mirror_options;
 mod mirror_work_tree;

@@ -12,7 +12,7 @@ use crate::support::{Snapshot, TestEnv, s, sh_quote};
 
 /// A `crontab` that keeps the table in a file, with the real one's `-l` and `-`, so that no test
 /// touches the machine's own crontab (git's tests replace it the same way).
-fn fake_crontab(env: &TestEnv) -> (PathBuf, PathBuf) {
+pub(crate) fn fake_crontab(env: &TestEnv) -> (PathBuf, PathBuf) {
     let table = env.root().join("crontab.txt");
     let program = env.root().join("bin/crontab");
     env.write_executable(

@@ -14,24 +14,52 @@ use crate::config::Layers;
 /// At most this many repositories are worked on at once.
 const MAX_PARALLEL: usize = 8;
 
+/// How much a line of a report matters, and its priority in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Severity {
+    /// A failure the user must act on: a failing mirror, a repository gone, triggers not run.
+    Failure,
+    /// Done, but not all of it: shown with the failures.
+    Warning,
+    Info,
+}
+
+impl Severity {
+    /// The syslog priority prefix journald reads off a service's line (`SyslogLevelPrefix=`).
+    fn journal_prefix(self) -> &'static str {
+        match self {
+            Self::Failure => "<3>",
+            Self::Warning => "<4>",
+            Self::Info => "<6>",
+        }
+    }
+}
+
 /// One line of a report over many repositories.
 #[derive(Debug, Clone)]
 pub(crate) struct Line {
-    pub failed: bool,
+    pub severity: Severity,
     pub text: String,
 }
 
 impl Line {
     pub(crate) fn ok(text: impl Into<String>) -> Self {
         Self {
-            failed: false,
+            severity: Severity::Info,
+            text: text.into(),
+        }
+    }
+
+    pub(crate) fn warning(text: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
             text: text.into(),
         }
     }
 
     pub(crate) fn failed(text: impl Into<String>) -> Self {
         Self {
-            failed: true,
+            severity: Severity::Failure,
             text: text.into(),
         }
     }
@@ -122,17 +150,30 @@ pub(crate) fn parallel_map<I: Sync, T: Send>(items: &[I], job: impl Fn(&I) -> T 
         .collect()
 }
 
-/// Prints `lines`, failures first, each group in the order given; with `only_failures`, the
-/// failures alone.
+/// Prints `lines`, failures and warnings first, each group in the order given; with
+/// `only_failures`, those alone. Into the journal (the schedule's systemd service), each line
+/// starts with its priority, so that `journalctl -p err` shows exactly the failures.
 pub(crate) fn print(lines: &[Line], only_failures: bool) -> std::io::Result<()> {
     use std::io::Write as _;
+    let journal = crate::ui::stdout_is_journal();
     let mut out = anstream::stdout().lock();
-    for line in lines.iter().filter(|line| line.failed) {
-        writeln!(out, "{}", crate::ui::failure(&line.text))?;
+    let (failures, rest): (Vec<&Line>, Vec<&Line>) =
+        lines.iter().partition(|line| line.severity != Severity::Info);
+    for line in failures {
+        if journal {
+            writeln!(out, "{}{}", line.severity.journal_prefix(), line.text)?;
+        } else {
+            writeln!(out, "{}", crate::ui::failure(&line.text))?;
+        }
     }
     if !only_failures {
-        for line in lines.iter().filter(|line| !line.failed) {
-            writeln!(out, "{}", line.text)?;
+        for line in rest {
+            let prefix = if journal {
+                line.severity.journal_prefix()
+            } else {
+                ""
+            };
+            writeln!(out, "{prefix}{}", line.text)?;
         }
     }
     Ok(())

@@ -86,7 +86,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
     }
     if !args.dry_run && verbosity != Verbosity::Quiet && super::schedule::missing() {
         if asked && wizard::offer_schedule()? {
-            super::schedule::start(SCHEDULE_INTERVAL, None, verbosity)?;
+            super::schedule::start(SCHEDULE_INTERVAL, None, None, verbosity)?;
         } else {
             println!("{}", super::schedule::NOT_SCHEDULED);
         }

@@ -8,6 +8,7 @@ pub(crate) mod doctor;
 pub(crate) mod fleet;
 pub(crate) mod hook;
 pub(crate) mod install;
+pub(crate) mod metrics;
 pub(crate) mod mirror;
 pub(crate) mod reach;
 pub(crate) mod schedule;
@@ -149,6 +150,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Uninstall(args) => uninstall::run(&args, verbosity),
         Command::Sync(args) => sync::run(&args, verbosity),
         Command::Status(args) => status::run(&args),
+        Command::Metrics(args) => metrics::run(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Verify(args) => verify::run(&args, verbosity),
         Command::Mirror(command) => mirror::run(&command, verbosity),

@@ -1,6 +1,8 @@
 //! `schedule start|stop|status`: every registered repository synced every few minutes, by a
 //! systemd user timer or a crontab entry, like `git maintenance start`.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context as _, Result};
 
 use crate::cli::ScheduleCommand;
@@ -30,7 +32,13 @@ fn say(lines: &[String], none: &str, verbosity: Verbosity) {
 }
 
 /// `schedule start`: the systemd user timer or crontab entry, every `interval` minutes.
-pub(crate) fn start(interval: u32, scheduler: Option<Scheduler>, verbosity: Verbosity) -> Result<ExitStatus> {
+/// With `textfile_dir`, each pass writes the fleet's metrics there.
+pub(crate) fn start(
+    interval: u32,
+    scheduler: Option<Scheduler>,
+    textfile_dir: Option<&Path>,
+    verbosity: Verbosity,
+) -> Result<ExitStatus> {
     if cfg!(target_os = "macos") {
         anyhow::bail!(
             "schedule start does not write launchd agents yet; the README's section \
@@ -39,7 +47,8 @@ pub(crate) fn start(interval: u32, scheduler: Option<Scheduler>, verbosity: Verb
     }
     let scheduler = scheduler.unwrap_or_else(Scheduler::detect);
     let binary = std::env::current_exe().context("finding the path of this git-repo-sync binary")?;
-    let done = schedule::start(scheduler, &binary, interval)?;
+    let textfile_dir = textfile_dir.map(absolute_dir).transpose()?;
+    let done = schedule::start(scheduler, &binary, interval, textfile_dir.as_deref())?;
     say(
         &done,
         &format!("already scheduled with {scheduler} every {interval} minutes, nothing to change"),
@@ -51,14 +60,38 @@ pub(crate) fn start(interval: u32, scheduler: Option<Scheduler>, verbosity: Verb
             "every {interval} minutes: git-repo-sync sync --all --quiet over the {count} registered \
              repositories (`git-repo-sync status --all` shows them)"
         );
+        if let Some(dir) = &textfile_dir {
+            println!(
+                "each pass writes their metrics to {}",
+                crate::repo::quoted(dir.join(super::metrics::TEXTFILE))
+            );
+        }
     }
     Ok(ExitStatus::Success)
+}
+
+/// The textfile directory as the schedule runs it: absolute (a timer starts elsewhere), and there.
+fn absolute_dir(dir: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(dir)
+        .with_context(|| format!("finding the absolute path of {}", crate::repo::quoted(dir)))?;
+    if !absolute.is_dir() {
+        anyhow::bail!(
+            "--textfile-dir {}: not a directory; create it, or give node_exporter's \
+             --collector.textfile.directory (on Debian /var/lib/prometheus/node-exporter)",
+            crate::repo::quoted(&absolute)
+        );
+    }
+    Ok(absolute)
 }
 
 pub(crate) fn run(command: &ScheduleCommand, verbosity: Verbosity) -> Result<ExitStatus> {
     let say = |lines: &[String], none: &str| say(lines, none, verbosity);
     match command {
-        ScheduleCommand::Start { interval, scheduler } => start(*interval, *scheduler, verbosity),
+        ScheduleCommand::Start {
+            interval,
+            scheduler,
+            textfile_dir,
+        } => start(*interval, *scheduler, textfile_dir.as_deref(), verbosity),
         ScheduleCommand::Stop => {
             let done = schedule::stop()?;
             say(&done, "nothing was scheduled");

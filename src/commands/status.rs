@@ -1,5 +1,7 @@
 //! `status`: per mirror, the last attempt, its result, the last success and the last error.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use serde::Serialize;
 
@@ -13,56 +15,63 @@ use crate::state::{PushedRef, Rejection, State, SyncResult, Timestamp};
 use crate::triggers::Triggered;
 use crate::{engine, git, triggers};
 
+/// What `status` knows of one repository; `metrics` shows the same, in other words.
 #[derive(Serialize)]
-struct StatusReport {
-    repository: String,
+pub(crate) struct StatusReport {
+    pub repository: String,
+    /// The repository's path as it is, unquoted (`repository` is quoted for a terminal).
+    #[serde(skip)]
+    pub path: PathBuf,
     /// Whether git will run our trigger, and if not, what to do.
-    triggers: triggers::Health,
+    pub triggers: triggers::Health,
     /// Why the state file could not be read, if it could not (mirrors then show as never synced).
     #[serde(skip_serializing_if = "Option::is_none")]
-    state_error: Option<String>,
+    pub state_error: Option<String>,
     /// What stands where the pending mark belongs, if it is not a file.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pending_problem: Option<String>,
-    mirrors: Vec<MirrorStatus>,
+    pub pending_problem: Option<String>,
+    /// When the schedule's `sync --all` last passed over this repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_scheduled_pass: Option<Timestamp>,
+    pub mirrors: Vec<MirrorStatus>,
 }
 
 /// A mirror's last result, as `status --json` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-enum LastResult {
+pub(crate) enum LastResult {
     Ok,
     Failed,
     Never,
 }
 
 #[derive(Serialize)]
-struct MirrorStatus {
-    name: String,
-    url: String,
-    last_attempt: Option<Timestamp>,
-    last_result: LastResult,
-    last_success: Option<Timestamp>,
-    last_error: Option<String>,
-    failing_since: Option<Timestamp>,
-    rejected: Vec<Rejection>,
+pub(crate) struct MirrorStatus {
+    pub name: String,
+    pub url: String,
+    pub last_attempt: Option<Timestamp>,
+    pub last_result: LastResult,
+    pub last_success: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub failing_since: Option<Timestamp>,
+    pub rejected: Vec<Rejection>,
     /// When the mirror last received refs, and which.
-    last_push: Option<Timestamp>,
-    last_pushed: Vec<PushedRef>,
-    last_pushed_count: usize,
+    pub last_push: Option<Timestamp>,
+    pub last_pushed: Vec<PushedRef>,
+    pub last_pushed_count: usize,
     /// Refs whose value here differs from what the mirror last took in full (`None`: never did).
-    pending: Option<Vec<String>>,
+    pub pending: Option<Vec<String>>,
     /// This repository is a shallow clone and the mirror is set to take it as it is: it holds
     /// only the history this clone has.
-    shallow: bool,
+    pub shallow: bool,
     /// How many of this repository's LFS objects a mirror on this machine holds, as the last
     /// successful pass counted. Absent for other mirrors and without LFS.
     #[serde(skip_serializing_if = "Option::is_none")]
-    lfs_objects: Option<usize>,
+    pub lfs_objects: Option<usize>,
     /// Whether the last successful pass had git-lfs carry the LFS objects to a mirror elsewhere
     /// (which has those of every ref it took; git-lfs tells no count).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    lfs_through_git_lfs: bool,
+    pub lfs_through_git_lfs: bool,
 }
 
 pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
@@ -81,7 +90,8 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -> Result<StatusReport> {
+/// One repository's report, from its state file, its refs and its triggers.
+pub(crate) fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -> Result<StatusReport> {
     let (state, state_error) = match State::read(&repo.state_path()) {
         Ok(state) => (state, None),
         Err(err) => (
@@ -123,6 +133,8 @@ fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -> Result<St
         .collect::<Result<_>>()?;
     Ok(StatusReport {
         repository: quoted(repo.display_path()).to_string(),
+        path: repo.display_path().to_path_buf(),
+        last_scheduled_pass: state.last_scheduled_pass,
         triggers: triggers::health(repo, git_runs_config_hooks)?,
         state_error,
         pending_problem: crate::worker::pending_problem(repo),
@@ -133,14 +145,19 @@ fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -> Result<St
 /// One registered repository in `status --all --json`: its report, or why there is none.
 #[derive(Serialize)]
 #[serde(untagged)]
-enum Registered {
+pub(crate) enum Registered {
     Report(StatusReport),
-    Unreadable { repository: String, error: String },
+    Unreadable {
+        repository: String,
+        #[serde(skip)]
+        path: PathBuf,
+        error: String,
+    },
 }
 
-/// `status --all`: one line per repository and mirror, failures first.
-fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus> {
-    let entries = crate::commands::fleet::for_each_member(|layers, member| {
+/// The report of each repository of the fleet, in the fleet's order.
+pub(crate) fn build_all(git_runs_config_hooks: bool) -> Result<Vec<Registered>> {
+    crate::commands::fleet::for_each_member(|layers, member| {
         let path = &member.path;
         let built = Repo::open(path).and_then(|repo| {
             let mut report = build(&repo, &Config::for_repo_in(layers, &repo)?, git_runs_config_hooks)?;
@@ -154,15 +171,23 @@ fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus>
             Ok(report) => Registered::Report(report),
             Err(err) => Registered::Unreadable {
                 repository: quoted(path).to_string(),
+                path: path.clone(),
                 error: format!("{err:#}; {}", crate::commands::fleet::unreadable_hint(member)),
             },
         }
-    })?;
+    })
+}
+
+/// `status --all`: one line per repository and mirror, failures first.
+fn run_all(args: &StatusArgs, git_runs_config_hooks: bool) -> Result<ExitStatus> {
+    let entries = build_all(git_runs_config_hooks)?;
     let mut lines = Vec::new();
     let mut statuses = Vec::new();
     for entry in &entries {
         match entry {
-            Registered::Unreadable { repository, error } => {
+            Registered::Unreadable {
+                repository, error, ..
+            } => {
                 lines.push(Line::failed(format!("{repository}: gone or unreadable: {error}")));
                 statuses.push(ExitStatus::Error);
             }

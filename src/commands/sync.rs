@@ -1,5 +1,7 @@
 //! `sync`: push to the mirrors now, in the foreground, one line per mirror.
 
+use std::path::Path;
+
 use anyhow::Result;
 
 use crate::cli::SyncArgs;
@@ -13,7 +15,7 @@ use crate::{engine, git, notify, triggers, ui, worker};
 
 pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     if args.all {
-        return run_all(verbosity);
+        return run_all(args.textfile_dir.as_deref(), verbosity);
     }
     let repo = Repo::discover()?;
     super::register_deferred(&repo);
@@ -97,14 +99,23 @@ impl Outcome {
 
 /// `sync --all`: every registered repository, a few at a time, one line per repository and
 /// mirror, failures first. A repository whose mirrored refs did not change since its mirrors
-/// last took them contacts no mirror.
-fn run_all(verbosity: Verbosity) -> Result<ExitStatus> {
+/// last took them contacts no mirror. With `textfile_dir`, the metrics of the fleet after the
+/// pass are written there.
+fn run_all(textfile_dir: Option<&Path>, verbosity: Verbosity) -> Result<ExitStatus> {
     let git_runs_config_hooks = git::runs_config_hooks()?;
     let outcomes =
         fleet::for_each_member(|layers, member| sync_member(layers, member, git_runs_config_hooks))?;
-    let lines: Vec<Line> = outcomes.iter().flat_map(|o| o.lines.iter().cloned()).collect();
+    let mut lines: Vec<Line> = outcomes.iter().flat_map(|o| o.lines.iter().cloned()).collect();
+    let mut status = fleet::worst(outcomes.iter().map(|o| o.status));
+    if let Some(dir) = textfile_dir
+        && let Err(err) = super::metrics::write_textfile(dir, git_runs_config_hooks)
+    {
+        // The mirrors were synced; only what tells of them is missing.
+        lines.push(Line::warning(format!("{err:#}")));
+        status = fleet::worst([status, ExitStatus::Error].into_iter());
+    }
     fleet::print(&lines, verbosity == Verbosity::Quiet)?;
-    Ok(fleet::worst(outcomes.iter().map(|o| o.status)))
+    Ok(status)
 }
 
 fn sync_member(layers: &Layers, member: &fleet::Member, git_runs_config_hooks: bool) -> Outcome {

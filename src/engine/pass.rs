@@ -56,6 +56,9 @@ pub(crate) fn run_pass(
     let mut prepared = prepare(repo, &mirrors, kind)?;
     let reports = transfer_all(repo, &mirrors, &mut prepared, kind, progress)?;
     let Prepared { local, mut state, .. } = prepared;
+    if kind == PassKind::Scheduled {
+        state.last_scheduled_pass = Some(crate::state::Timestamp::at(SystemTime::now()));
+    }
     let began_failing = record(repo, config, &local, &mut state, &reports)?;
     tell(repo, config, &state, &began_failing, kind);
     Ok(reports)
