@@ -60,7 +60,8 @@ snapshot() {
   # A file ignored since the last snapshot is no longer one of ours (`add -A` would keep it).
   GIT_INDEX_FILE=$private/snapshot-index g ls-files -z -c -i --exclude-standard |
     GIT_INDEX_FILE=$private/snapshot-index g update-index -z --force-remove --stdin
-  GIT_INDEX_FILE=$private/snapshot-index g add -A -- . >/dev/null 2>&1 ||
+  # Every new blob streamed into one pack, not a file each (slow to create on a busy disk).
+  GIT_INDEX_FILE=$private/snapshot-index g -c core.bigFileThreshold=1 add -A -- . >/dev/null 2>&1 ||
     GIT_INDEX_FILE=$private/snapshot-index g add -A -- . >&2 || fail "snapshot of $dir failed"
   tree=$(GIT_INDEX_FILE=$private/snapshot-index g write-tree) || fail "writing the snapshot's tree"
   if parent=$(last); then
@@ -113,11 +114,13 @@ apply() {
     GIT_INDEX_FILE=$private/now-index g update-index -z --add --remove --stdin 2>/dev/null
   now=$(GIT_INDEX_FILE=$private/now-index g write-tree)
   rm -f "$private/now-index"
-  if [ "$now" = "$base" ]; then
-    # Nothing changed here since: git's two-tree merge writes only what differs, and refuses
-    # before writing anything if a file is in the way after all.
+  if [ "$now" = "$base" ] && [ "$target" = "$base" ]; then
+    : # Nothing to write, nothing changed here.
+  elif [ "$now" = "$base" ]; then
+    # Nothing changed here since: git's two-tree merge writes only what differs (several files
+    # at once), and refuses before writing anything if a file is in the way after all.
     [ -f "$private/index" ] || g read-tree "$base"
-    g read-tree -m -u "$base" "$target" >&2 || fail "updating $dir failed"
+    g -c checkout.workers=0 read-tree -m -u "$base" "$target" >&2 || fail "updating $dir failed"
   else
     # Changed here since, and not already what is coming (a run killed half-way left those).
     changed=$private/changed.$$ differ=$private/differ.$$
@@ -136,7 +139,7 @@ apply() {
       g read-tree "$target" && g update-index -q --refresh >/dev/null
     else
       sed 's/^/replaced /' "$private/conflicts"
-      g read-tree --reset -u "$target" >&2 || fail "updating $dir failed"
+      g -c checkout.workers=0 read-tree --reset -u "$target" >&2 || fail "updating $dir failed"
     fi
   fi
   g update-ref refs/repo-sync/last "$new" || fail "recording the state"
