@@ -322,7 +322,10 @@ fn stage(source: Source<'_>, mirror_dir: &Path, wants: &[&str], haves: &[&str]) 
     };
     // The header says how many objects follow, which decides how the mirrors store them; the
     // rest streams on, so that indexing runs beside packing as it does under `git push`.
-    let stored = store_staged(mirror_dir, &pack_path, &mut pack);
+    // Beside packs carried over whole, what is left goes in as one more pack, indexed once and
+    // linked into every mirror, however small: unpacking it in each would cost every mirror.
+    let unpack_limit = if source.unpacked { 1 } else { UNPACK_LIMIT };
+    let stored = store_staged(mirror_dir, &pack_path, &mut pack, unpack_limit);
     drop(pack);
     let status = packer.wait().context("running git pack-objects")?;
     let stderr = said
@@ -369,13 +372,14 @@ impl<R: std::io::Read> std::io::Read for Counted<R> {
     }
 }
 
-/// Reads a pack from `pack` into `pack_path`: a small one as it is, a large one through
-/// `git index-pack --stdin`, which indexes it beside. Returns its object count and, when indexed,
+/// Reads a pack from `pack` into `pack_path`: one of fewer than `unpack_limit` objects as it is,
+/// a larger one through `git index-pack --stdin`, which indexes it beside. Returns its object count and, when indexed,
 /// `pack-<hash>`, git's name for it.
 fn store_staged(
     mirror_dir: &Path,
     pack_path: &Path,
     pack: &mut impl std::io::Read,
+    unpack_limit: u32,
 ) -> Result<(u32, Option<String>)> {
     let mut header = [0_u8; 12];
     pack.read_exact(&mut header).context("reading the pack header")?;
@@ -383,7 +387,7 @@ fn store_staged(
         bail!("git pack-objects wrote no pack");
     }
     let objects = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
-    if objects < UNPACK_LIMIT {
+    if objects < unpack_limit {
         let mut file = std::fs::File::create(pack_path)
             .with_context(|| format!("creating {}", crate::repo::quoted(pack_path)))?;
         file.write_all(&header).context("writing the pack")?;
