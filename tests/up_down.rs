@@ -327,6 +327,27 @@ fn a_dry_run_changes_nothing_on_either_side() {
     write(&w.work.join("a.txt"), b"b\n");
     w.ok("up", &["--dry"]);
     crate::support::Snapshot::of(&w.remote).assert_unchanged(&before, "the remote after a dry run");
+
+    // And down: what would come is named, and nothing here or there changes.
+    w.ok("up", &[]);
+    write(
+        &w.remote.join("result.txt"),
+        b"made there
+",
+    );
+    let here = tree(&w.work, &[".git"]);
+    let there = tree(&w.remote, &[".git-repo-sync"]);
+    let said = w.ok("down", &["--dry-run"]);
+    assert!(
+        said.contains("would copy") && said.contains("result.txt"),
+        "{said}"
+    );
+    assert_eq!(tree(&w.work, &[".git"]), here, "here after a dry down");
+    assert_eq!(
+        tree(&w.remote, &[".git-repo-sync"]),
+        there,
+        "there after a dry down"
+    );
 }
 
 #[test]
@@ -548,4 +569,28 @@ fn a_down_never_deletes_a_file_ignored_here_that_was_deleted_there() {
         fs::read(w.work.join("notes/todo.txt")).expect("kept"),
         b"my own now\n"
     );
+}
+
+#[test]
+fn nothing_is_written_outside_the_directory_even_through_a_symlink_made_there() {
+    let env = TestEnv::new();
+    let work = env.init_repo("work");
+    write(&work.join("link/x.txt"), b"inside\n");
+    write(&work.join("a.txt"), b"a\n");
+    let there = env.root().join("there");
+    let outside = env.root().join("outside");
+    fs::create_dir_all(&there).expect("the target");
+    fs::create_dir_all(&outside).expect("a directory beside it");
+    // Someone on the host made `link` a symlink out of the directory.
+    std::os::unix::fs::symlink("../outside", there.join("link")).expect("symlink");
+    let out = env.cmd_in(&work).args(["up", s(&there)]).output().expect("up");
+    let said = output_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("nothing written"), "{said}");
+    assert_eq!(
+        fs::read_dir(&outside).expect("outside").count(),
+        0,
+        "written outside: {said}"
+    );
+    assert!(!there.join("a.txt").exists(), "all or nothing: {said}");
 }

@@ -120,7 +120,8 @@ apply() {
     # Nothing changed here since: git's two-tree merge writes only what differs (several files
     # at once), and refuses before writing anything if a file is in the way after all.
     [ -f "$private/index" ] || g read-tree "$base"
-    g -c checkout.workers=0 read-tree -m -u "$base" "$target" >&2 || fail "updating $dir failed"
+    g -c checkout.workers=0 read-tree -m -u "$base" "$target" 2>"$private/git.err" ||
+      fail "updating $dir failed, nothing written: $(tail -n 2 "$private/git.err" | tr '\n' ' ')"
   else
     # Changed here since, and not already what is coming (a run killed half-way left those).
     changed=$private/changed.$$ differ=$private/differ.$$
