@@ -62,7 +62,17 @@ pub(crate) struct Entry {
 /// Our entries in the config file `config` (the repository's `config`), by hook kind.
 pub(crate) fn read(config: &Path) -> Result<BTreeMap<HookKind, Entry>> {
     let mut found: BTreeMap<HookKind, Entry> = BTreeMap::new();
-    if !config.exists() {
+    // A file that never names our hooks has none of them (`--file` follows no include): no git
+    // to start, which `sync --all` over thousands of repositories would pay each time.
+    let text = match std::fs::read(config) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", quoted(config))),
+    };
+    if !text
+        .windows(NAME_PREFIX.len())
+        .any(|window| window.eq_ignore_ascii_case(NAME_PREFIX.as_bytes()))
+    {
         return Ok(found);
     }
     let pattern = format!("^hook\\.{}", NAME_PREFIX.replace('.', "\\."));
