@@ -3,6 +3,7 @@
 //! transfers (`transfer/`) know these types and nothing else of the engine.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
@@ -58,10 +59,83 @@ pub fn local_refs(repo: &Repo) -> Result<Refs> {
 
 /// [`local_refs`] as `git for-each-ref` lists them: for reftable refs and SHA-256 objects.
 fn local_refs_by_git(repo: &Repo) -> Result<Refs> {
+    if let Some(refs) = files_backend_refs(&repo.common_dir) {
+        return Ok(refs);
+    }
     let listing = repo
         .git_stdout(&["for-each-ref", REF_LISTING])?
         .unwrap_or_default();
     Ok(read_ref_listing(&listing))
+}
+
+/// The refs of a git dir that keeps them as files (not a reftable), read in process as git
+/// reads them: loose refs under `refs/` first, then `packed-refs` for the names no loose ref
+/// has (in that order, so that a `pack-refs` running meanwhile, which writes `packed-refs` before
+/// it deletes the loose files, cannot hide a ref), symbolic refs left out. `None`, for git to
+/// answer, at anything unexpected: a reftable, a name that is not UTF-8, a value that is not
+/// an object id.
+pub(crate) fn files_backend_refs(git_dir: &Path) -> Option<Refs> {
+    if git_dir.join("reftable").exists() {
+        return None;
+    }
+    let mut refs = Refs::new();
+    let mut symbolic = std::collections::HashSet::new();
+    let mut dirs = vec![git_dir.join("refs")];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => return None,
+        };
+        for entry in entries {
+            let path = entry.ok()?.path();
+            let kind = std::fs::symlink_metadata(&path).ok()?.file_type();
+            if kind.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let name = path.strip_prefix(git_dir).ok()?.to_str()?.to_owned();
+            if name.ends_with(".lock") || !kind.is_file() {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                // Gone meanwhile (deleted, or packed and then deleted): packed-refs tells.
+                continue;
+            };
+            let value = text.trim_end();
+            if value.starts_with("ref:") {
+                symbolic.insert(name);
+            } else if is_object_id(value) {
+                refs.insert(name, value.to_owned());
+            } else {
+                return None;
+            }
+        }
+    }
+    match std::fs::read_to_string(git_dir.join("packed-refs")) {
+        Ok(packed) => {
+            for line in packed
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.starts_with('^'))
+            {
+                let (oid, name) = line.split_once(' ')?;
+                if !is_object_id(oid) {
+                    return None;
+                }
+                if !symbolic.contains(name) {
+                    refs.entry(name.to_owned()).or_insert_with(|| oid.to_owned());
+                }
+            }
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(_) => return None,
+    }
+    Some(refs)
+}
+
+/// A full object id in either of git's formats: 40 (SHA-1) or 64 (SHA-256) lower-case hex digits.
+fn is_object_id(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The `git for-each-ref` format [`read_ref_listing`] reads: the object, the name and, for a
@@ -176,6 +250,45 @@ pub enum RefResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refs_kept_as_files_are_read_as_git_lists_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = dir.path().join("r");
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&repo)
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .output()
+                .expect("git runs");
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        std::fs::create_dir_all(&repo).expect("dir");
+        git(&["init", "-q", "--object-format=sha256", "-b", "main"]);
+        git(&["commit", "-q", "--allow-empty", "-m", "one"]);
+        git(&["tag", "-a", "-m", "annotated", "v1"]);
+        git(&["branch", "packed-then-moved"]);
+        git(&["pack-refs", "--all"]);
+        git(&["commit", "-q", "--allow-empty", "-m", "two"]);
+        git(&["branch", "-f", "packed-then-moved", "HEAD"]);
+        git(&["branch", "loose"]);
+        git(&["symbolic-ref", "refs/remotes/origin/HEAD", "refs/heads/main"]);
+        let listed = read_ref_listing(&git(&["for-each-ref", REF_LISTING]));
+        let read = files_backend_refs(&repo.join(".git")).expect("files read in process");
+        assert_eq!(read, listed);
+        assert_eq!(read.len(), 4, "{read:?}");
+        std::fs::write(repo.join(".git/refs/heads/garbled"), "not an id\n").expect("write");
+        assert_eq!(files_backend_refs(&repo.join(".git")), None, "left to git");
+    }
 
     #[test]
     fn the_persisted_fingerprint_is_the_same_in_every_build() {

@@ -206,7 +206,8 @@ fn hides_refs(config: &git2::Config) -> bool {
 }
 
 /// [`local_mirror_refs`] for a plain bare mirror libgit2 cannot open (reftable refs, SHA-256
-/// objects): one `git for-each-ref` there still costs less than `ls-remote` and its upload-pack.
+/// objects): its files read in process where it keeps refs as files, else one `git
+/// for-each-ref`, which still costs less than `ls-remote` and its upload-pack.
 fn local_mirror_refs_by_git(mirror: &Mirror) -> Option<Refs> {
     let dir = mirror.url.local_path()?;
     if !dir.join("HEAD").is_file() || !dir.join("objects").is_dir() {
@@ -215,6 +216,9 @@ fn local_mirror_refs_by_git(mirror: &Mirror) -> Option<Refs> {
     let config = crate::repo::config_of(dir).ok()?;
     if !config.get_bool("core.bare").ok()? || hides_refs(&config) {
         return None;
+    }
+    if let Some(refs) = crate::engine::plan::files_backend_refs(dir) {
+        return Some(refs);
     }
     let output = crate::git::in_git_dir(dir)
         .args(["for-each-ref", crate::engine::plan::REF_LISTING])
