@@ -3,6 +3,7 @@
 //! The binary is a thin layer over [`run`]. What integration tests, benchmarks and fuzz targets
 //! reach is re-exported here, deliberately small; everything else is the crate's own.
 
+mod child;
 mod cli;
 mod commands;
 mod config;

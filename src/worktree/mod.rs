@@ -8,11 +8,10 @@
 //! holds changed since (unless forced), then lets git's `read-tree -m -u` write only what
 //! differs. The other side needs nothing but sh and git ([`SIDE_SCRIPT`]).
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
@@ -711,90 +710,20 @@ fn ssh(host: &str, words: &[String], timeout: Duration) -> Command {
     cmd
 }
 
-/// Runs `cmd` with `input` on its stdin, every output drained, and kills it (its whole process
-/// group) when nothing moved either way for `timeout`.
+/// Runs `cmd` with `input` on its stdin, and kills it (its whole process group: ssh too) when
+/// nothing moved either way for `timeout`.
 fn run_watched(cmd: &mut Command, input: &[u8], timeout: Duration) -> Result<Reply> {
-    use std::os::unix::process::CommandExt as _;
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = cmd.spawn().context("starting it")?;
-    let activity = Arc::new(Mutex::new(Instant::now()));
-    let touch = |activity: &Arc<Mutex<Instant>>| {
-        if let Ok(mut at) = activity.lock() {
-            *at = Instant::now();
-        }
-    };
-    let mut stdin = child.stdin.take().context("no stdin")?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let stderr = child.stderr.take().context("no stderr")?;
-    let input = input.to_vec();
-    let result = std::thread::scope(|scope| {
-        let fed = scope.spawn(|| {
-            // The other side may stop reading (a refusal before the pack): not an error here.
-            for chunk in input.chunks(1 << 16) {
-                if stdin.write_all(chunk).is_err() {
-                    break;
-                }
-                touch(&activity);
-            }
-            drop(stdin);
-        });
-        let drain = |mut from: Box<dyn std::io::Read + Send>| {
-            let activity = Arc::clone(&activity);
-            move || {
-                let mut all = Vec::new();
-                let mut chunk = [0_u8; 1 << 16];
-                while let Ok(n @ 1..) = from.read(&mut chunk) {
-                    all.extend_from_slice(&chunk[..n]);
-                    touch(&activity);
-                }
-                all
-            }
-        };
-        let out = scope.spawn(drain(Box::new(stdout)));
-        let err = scope.spawn(drain(Box::new(stderr)));
-        let status = loop {
-            if let Some(status) = child.try_wait().context("waiting for it")? {
-                break Some(status);
-            }
-            let idle = activity.lock().map_or(Duration::ZERO, |at| at.elapsed());
-            if idle >= timeout {
-                kill_group(child.id());
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let _ = fed.join();
-        let stdout = out.join().unwrap_or_default();
-        let stderr = err.join().unwrap_or_default();
-        anyhow::Ok((status, stdout, stderr))
-    });
-    let (status, stdout, stderr) = result?;
-    let Some(status) = status else {
+    let Some(output) = crate::child::run_watched(cmd, Some(input), timeout)? else {
         bail!(
             "timed out: nothing moved for {} s (--timeout); the host may be frozen or unreachable",
             timeout.as_secs()
         );
     };
     Ok(Reply {
-        code: status.code(),
-        stdout,
-        stderr,
+        code: output.status.code(),
+        stdout: output.stdout,
+        stderr: output.stderr,
     })
-}
-
-#[allow(unsafe_code)]
-fn kill_group(pid: u32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: kill takes plain integers and touches no memory of ours.
-    unsafe {
-        libc::kill(-pid, libc::SIGKILL);
-    }
 }
 
 #[cfg(test)]

@@ -6,15 +6,10 @@
 //! one to answer), an unknown host key stops the mirror unless the user allowed trust on first
 //! use, and a silent server is abandoned after the mirror's timeout.
 
-use std::io::Read;
-use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow};
 
 use super::error::{Failure, MirrorError};
 use crate::config::Mirror;
@@ -161,56 +156,17 @@ impl<'a> MirrorGit<'a> {
     /// timeout. A failed exit is returned as is; a timeout is an error.
     pub(crate) fn run(&self, mut cmd: Command) -> Result<Output> {
         let timeout = self.mirror.timeout();
-        // Its own process group, so that a timeout stops ssh or the http helper too.
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-        let mut child = cmd.spawn().context("starting git (is git installed?)")?;
-        let pid = child.id();
-        let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            bail!("git started without its output pipes");
-        };
-        let last_activity = Mutex::new(Instant::now());
-        let (exited_tx, exited_rx) = mpsc::channel();
-        let progress = crate::ui::current_progress();
-        std::thread::scope(|scope| {
-            let activity = &last_activity;
-            let out = scope.spawn(move || read_noting_activity(&mut stdout, activity, None));
-            let err = scope.spawn(move || read_noting_activity(&mut stderr, activity, progress.as_ref()));
-            let waiter = scope.spawn(move || {
-                let status = child.wait();
-                let _ = exited_tx.send(());
-                status
-            });
-            let mut timed_out = false;
-            loop {
-                let idle = last_activity.lock().map_or(Duration::ZERO, |at| at.elapsed());
-                if idle >= timeout {
-                    kill_process_group(pid);
-                    timed_out = true;
-                    break;
-                }
-                match exited_rx.recv_timeout(timeout - idle) {
-                    Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                }
-            }
-            let status = waiter.join().map_err(|_| anyhow!("waiting for git panicked"))??;
-            let stdout = out.join().map_err(|_| anyhow!("reading git's output panicked"))?;
-            let stderr = err.join().map_err(|_| anyhow!("reading git's output panicked"))?;
-            if timed_out {
-                return Err(anyhow::Error::new(MirrorError::new(
+        crate::child::run_watched(&mut cmd, None, timeout)
+            .context("running git (is git installed?)")?
+            .ok_or_else(|| {
+                anyhow::Error::new(MirrorError::new(
                     Failure::Timeout,
                     format!(
                         "timed out: the mirror sent nothing for {} s (the mirror's `timeout` setting)",
                         timeout.as_secs()
                     ),
-                )));
-            }
-            Ok(Output {
-                status,
-                stdout,
-                stderr,
+                ))
             })
-        })
     }
 
     /// The error for a failed git: a [`MirrorError`] of the kind its stderr shows (which says
@@ -297,41 +253,6 @@ fn ssh_command(common_dir: &Path, mirror: &Mirror) -> String {
         command.push_str(&crate::shell::quote(&file.to_string_lossy()));
     }
     command
-}
-
-/// Reads a pipe to its end, noting the time of every chunk as a sign of life.
-fn read_noting_activity(
-    pipe: &mut impl Read,
-    activity: &Mutex<Instant>,
-    progress: Option<&indicatif::ProgressBar>,
-) -> Vec<u8> {
-    let mut all = Vec::new();
-    let mut chunk = [0_u8; 8192];
-    loop {
-        match pipe.read(&mut chunk) {
-            Ok(0) | Err(_) => return all,
-            Ok(n) => {
-                all.extend_from_slice(&chunk[..n]);
-                if let Some(line) = progress.zip(crate::ui::git_progress(&chunk[..n])) {
-                    line.0.set_message(line.1);
-                }
-                if let Ok(mut at) = activity.lock() {
-                    *at = Instant::now();
-                }
-            }
-        }
-    }
-}
-
-#[allow(unsafe_code)]
-fn kill_process_group(pgid: u32) {
-    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
-        return;
-    };
-    // SAFETY: killpg has no memory effects; a group that is already gone gives ESRCH.
-    unsafe {
-        libc::killpg(pgid, libc::SIGKILL);
-    }
 }
 
 /// The useful part of a failed git's stderr: git's reason lines, else its last line.
