@@ -68,6 +68,23 @@ pub(crate) struct PushedRef {
     pub oid: Option<String>,
 }
 
+/// `created refs/heads/x 1a2b3c4d`, as `sync` and `status` show it.
+impl std::fmt::Display for PushedRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let action = match self.action {
+            PushAction::Created => "created",
+            PushAction::Updated => "updated",
+            PushAction::Overwritten => "overwrote diverged",
+            PushAction::Forced => "forced update",
+            PushAction::Deleted => "deleted",
+        };
+        match &self.oid {
+            Some(oid) => write!(f, "{action} {} {}", self.refname, &oid[..oid.len().min(10)]),
+            None => write!(f, "{action} {}", self.refname),
+        }
+    }
+}
+
 /// How many pushed refs the state file keeps for `status`.
 const PUSHED_KEPT: usize = 50;
 

@@ -303,7 +303,7 @@ fn print_table(report: &StatusReport, repo: &Repo) {
                 when(Some(*last_push))
             );
             for pushed in &mirror.last_pushed {
-                anstream::println!("{:width$}    {}", "", super::sync::describe_pushed(pushed));
+                anstream::println!("{:width$}    {pushed}", "");
             }
             if mirror.last_pushed_count > mirror.last_pushed.len() {
                 anstream::println!("{:width$}    ...", "");

@@ -10,7 +10,7 @@ use crate::commands::{ExitStatus, Verbosity};
 use crate::config::{Config, Layers};
 use crate::repo::Repo;
 use crate::repo::quoted;
-use crate::state::{PushAction, PushedRef, State};
+use crate::state::State;
 use crate::{engine, git, notify, triggers, ui, worker};
 
 pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
@@ -56,7 +56,7 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
         }
         if verbosity == Verbosity::Verbose {
             for pushed in &report.attempt.pushed {
-                anstream::println!("  {}", describe_pushed(pushed));
+                anstream::println!("  {pushed}");
             }
         }
     }
@@ -65,21 +65,6 @@ pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     } else {
         ExitStatus::Success
     })
-}
-
-/// `created refs/heads/x 1a2b3c4d`.
-pub(crate) fn describe_pushed(pushed: &PushedRef) -> String {
-    let action = match pushed.action {
-        PushAction::Created => "created",
-        PushAction::Updated => "updated",
-        PushAction::Overwritten => "overwrote diverged",
-        PushAction::Forced => "forced update",
-        PushAction::Deleted => "deleted",
-    };
-    match &pushed.oid {
-        Some(oid) => format!("{action} {} {}", pushed.refname, &oid[..oid.len().min(10)]),
-        None => format!("{action} {}", pushed.refname),
-    }
 }
 
 /// What one registered repository's pass came to.
