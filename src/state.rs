@@ -138,8 +138,9 @@ pub(crate) struct MirrorState {
         deserialize_with = "Timestamp::lenient"
     )]
     pub no_one_request_since: Option<Timestamp>,
-    /// How many of this repository's LFS objects a mirror on this machine holds, as the last
-    /// successful pass counted; `None` for any other mirror and without LFS.
+    /// How many of this repository's LFS objects the mirror holds, as the last successful pass
+    /// counted: those on a mirror on this machine, or those git-lfs was given for a mirror
+    /// elsewhere. `None` without LFS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lfs_objects: Option<usize>,
     /// Whether the last successful pass had git-lfs carry the LFS objects (a mirror elsewhere).
@@ -285,10 +286,10 @@ impl State {
             entry.failing_since = None;
             entry.synced_refs.clone_from(&attempt.synced_refs);
             entry.lfs_objects = match attempt.lfs_objects {
-                Some(LfsCarried::Held(n)) => Some(n),
-                _ => None,
+                Some(LfsCarried::Held(n) | LfsCarried::ThroughGitLfs(n)) => Some(n),
+                None => None,
             };
-            entry.lfs_through_git_lfs = attempt.lfs_objects == Some(LfsCarried::ThroughGitLfs);
+            entry.lfs_through_git_lfs = matches!(attempt.lfs_objects, Some(LfsCarried::ThroughGitLfs(_)));
         } else {
             if entry.last_result != Some(SyncResult::Failed) || entry.failing_since.is_none() {
                 entry.failing_since = Some(now);
@@ -335,9 +336,9 @@ pub(crate) struct Attempt {
 pub(crate) enum LfsCarried {
     /// Copied into a mirror on this machine, which then holds this many of ours.
     Held(usize),
-    /// Handed to git-lfs for a mirror elsewhere, which has those of every ref it took (git-lfs
-    /// tells no count, nor can it list what the server holds).
-    ThroughGitLfs,
+    /// Handed to git-lfs for a mirror elsewhere, which has then been given this many of ours:
+    /// those of every ref it took (git-lfs tells no count, so ours is of what we handed over).
+    ThroughGitLfs(usize),
 }
 
 /// `at` as the text files of ours keep a time (the log, the trigger record, a notice).

@@ -147,6 +147,40 @@ fn lfs_objects_reach_an_https_mirror_with_an_lfs_server() {
         true,
         "{status}"
     );
+    assert_eq!(mirror_status(&status, "forge")["lfs_objects"], 1, "{status}");
+
+    // The count follows what the mirror was given: one more object, then a commit without one.
+    let sync = |repo: &std::path::Path| {
+        let out = env
+            .cmd_in(repo)
+            .arg("sync")
+            .env("FORGE_TOKEN", TOKEN)
+            .output()
+            .expect("running sync");
+        assert!(out.status.success(), "{out:?}\n{}", logs());
+    };
+    let second = commit_lfs_file(&env, &repo, "second.bin");
+    sync(&repo);
+    env.commit(&repo, "no LFS content");
+    sync(&repo);
+    assert!(lfs_server.holds("project", "second.bin", &second), "{}", logs());
+    let status = env.status_json(&repo);
+    assert_eq!(mirror_status(&status, "forge")["lfs_objects"], 2, "{status}");
+    let shown = env.cmd_in(&repo).arg("status").output().expect("running status");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("LFS: holds 2 of this repository's objects (on its LFS server, put there by git-lfs)"),
+        "{shown}"
+    );
+
+    // Without our record of what it was given (a mirror pushed before it carried LFS), git-lfs
+    // checks every object with the server once, and the count is whole again.
+    fs::remove_dir_all(repo.join(".git/repo-sync-lfs")).expect("removing the record");
+    let third = commit_lfs_file(&env, &repo, "third.bin");
+    sync(&repo);
+    assert!(lfs_server.holds("project", "third.bin", &third), "{}", logs());
+    let status = env.status_json(&repo);
+    assert_eq!(mirror_status(&status, "forge")["lfs_objects"], 3, "{status}");
 
     // A push into a bare server repository, carried by its post-receive hook's worker.
     let server = env.init_bare("srv/shared.git");
@@ -476,6 +510,8 @@ fn lfs_objects_reach_an_ssh_mirror_through_the_endpoint_git_lfs_authenticate_giv
     assert!(out.status.success(), "{out:?}\n{}", logs());
     assert!(lfs_server.holds("project", "data.bin", &oid), "{}", logs());
     assert_eq!(env.refs(&mirror), env.refs(&repo));
+    let status = env.status_json(&repo);
+    assert_eq!(mirror_status(&status, "forge")["lfs_objects"], 1, "{status}");
 
     let clone = env.root().join("restore");
     let mut cmd = env.git_cmd(env.root());

@@ -119,7 +119,7 @@ pub(crate) fn render(entries: &[Registered]) -> String {
     );
     let mut lfs = Family::new(
         "git_repo_sync_mirror_lfs_objects",
-        "LFS objects of the repository a mirror on this machine holds, as the last successful pass counted.",
+        "LFS objects of the repository a mirror holds, as the last successful pass counted (for a mirror elsewhere: those git-lfs put on its LFS server).",
     );
     for entry in entries {
         let report: &StatusReport = match entry {

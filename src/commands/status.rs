@@ -64,12 +64,12 @@ pub(crate) struct MirrorStatus {
     /// This repository is a shallow clone and the mirror is set to take it as it is: it holds
     /// only the history this clone has.
     pub shallow: bool,
-    /// How many of this repository's LFS objects a mirror on this machine holds, as the last
-    /// successful pass counted. Absent for other mirrors and without LFS.
+    /// How many of this repository's LFS objects the mirror holds, as the last successful pass
+    /// counted (for a mirror elsewhere: those handed to git-lfs for it). Absent without LFS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lfs_objects: Option<usize>,
     /// Whether the last successful pass had git-lfs carry the LFS objects to a mirror elsewhere
-    /// (which has those of every ref it took; git-lfs tells no count).
+    /// (its LFS server then has those of every ref it took).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub lfs_through_git_lfs: bool,
 }
@@ -287,7 +287,12 @@ fn print_table(report: &StatusReport, repo: &Repo) {
                 shown.join(", ")
             );
         }
-        if let Some(count) = mirror.lfs_objects {
+        if let (Some(count), true) = (mirror.lfs_objects, mirror.lfs_through_git_lfs) {
+            anstream::println!(
+                "{:width$}  LFS: holds {count} of this repository's objects (on its LFS server, put there by git-lfs)",
+                ""
+            );
+        } else if let Some(count) = mirror.lfs_objects {
             anstream::println!("{:width$}  LFS: holds {count} of this repository's objects", "");
         } else if mirror.lfs_through_git_lfs {
             anstream::println!(

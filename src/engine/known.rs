@@ -19,6 +19,8 @@ pub(crate) fn forget(repo: &Repo, name: &str) -> Result<()> {
     if state.mirrors.remove(name).is_some() {
         state.save(&state_path)?;
     }
+    super::lfs::forget(&repo.common_dir, name)
+        .with_context(|| format!("forgetting the LFS objects given to mirror '{name}'"))?;
     let known = known_refs_path(repo, name);
     match std::fs::remove_file(&known) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => {

@@ -392,8 +392,8 @@ fn sync_mirror(source: &Source<'_>, job: &Job<'_>, git: &mut MirrorGit<'_>, atte
                 let selected: Refs = selected(mirror, local)
                     .map(|(name, oid)| (name.clone(), oid.clone()))
                     .collect();
-                lfs.push(git, &selected, known.as_ref())
-                    .map(|()| Some(LfsCarried::ThroughGitLfs))
+                lfs.push(git, common_dir, name, &selected, known.as_ref())
+                    .map(|given| Some(LfsCarried::ThroughGitLfs(given)))
             }
         };
         match carried {

@@ -34,11 +34,13 @@ pub enum Kept {
     /// Which git last ran our config-based hook, so that our hook file of the same event, which
     /// that git runs next, asks for nothing more.
     HookRan,
+    /// The LFS objects each mirror elsewhere was given through git-lfs, one file per mirror.
+    LfsGiven,
 }
 
 impl Kept {
     /// Everything we keep, for `uninstall --purge`.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Config,
         Self::ConfigLock,
         Self::State,
@@ -52,6 +54,7 @@ impl Kept {
         Self::Inflight,
         Self::WorkTreeCopies,
         Self::HookRan,
+        Self::LfsGiven,
     ];
 
     /// Its name in the common git dir.
@@ -70,6 +73,7 @@ impl Kept {
             Self::Inflight => "repo-sync-inflight",
             Self::WorkTreeCopies => "repo-sync-worktree",
             Self::HookRan => "repo-sync.hook-ran",
+            Self::LfsGiven => "repo-sync-lfs",
         }
     }
 

@@ -12,8 +12,12 @@
 //! - Any other mirror gets `git lfs pre-push <url> <url>`, fed the refs that changed since the
 //!   mirror last took them, as git feeds the hook: git-lfs finds the objects of the new commits
 //!   and uploads what the LFS endpoint it resolves for the URL lacks, with the mirror's
-//!   credentials and ssh settings (it runs under the mirror's [`MirrorGit`]).
+//!   credentials and ssh settings (it runs under the mirror's [`MirrorGit`]). git-lfs tells no
+//!   count and cannot list what a server holds, so we keep one: the objects handed over for
+//!   each mirror (`repo-sync-lfs/<mirror>`, one oid a line), from the pointers the new commits
+//!   reach.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{Read as _, Seek as _, Write as _};
@@ -24,7 +28,11 @@ use anyhow::{Context as _, Result};
 
 use super::plan::Refs;
 use super::transfer::connection::MirrorGit;
-use crate::repo::quoted;
+use crate::repo::{Kept, quoted};
+
+mod pointers;
+
+pub(crate) use pointers::{Pointer, pointers};
 
 /// A repository's LFS objects, when it has any.
 #[derive(Debug, Clone)]
@@ -67,14 +75,54 @@ impl Lfs {
         Ok(held)
     }
 
-    /// Hands the LFS objects of the commits that `local` adds over `known` (what the mirror last
-    /// took from us; all refs count as new without it) to git-lfs for the mirror behind `git`.
-    /// No ref changed, no git-lfs started.
-    pub(crate) fn push(&self, git: &MirrorGit<'_>, local: &Refs, known: Option<&Refs>) -> Result<()> {
+    /// Hands the LFS objects of the commits that `local` adds over `known` (what mirror `name`
+    /// last took from us) to git-lfs for the mirror behind `git`; returns how many of ours it
+    /// has then been given. Until one pass has handed over every object, all refs count as new:
+    /// git-lfs asks the server about each object once and uploads what it lacks (a mirror pushed
+    /// to before it carried LFS). No ref changed, no git-lfs started.
+    pub(crate) fn push(
+        &self,
+        git: &MirrorGit<'_>,
+        common_dir: &Path,
+        name: &str,
+        local: &Refs,
+        known: Option<&Refs>,
+    ) -> Result<usize> {
+        let record = given_path(common_dir, name);
+        let given = read_given(&record)?;
+        let known = known.filter(|_| given.is_some());
         let lines = pre_push_lines(local, known);
+        let mut given = given.unwrap_or_default();
         if lines.is_empty() {
-            return Ok(());
+            return Ok(given.len());
         }
+        self.pre_push(git, &lines)?;
+        // The pointers the new commits reach (not what the mirror had): what git-lfs was given.
+        let mut tips: Vec<String> = local
+            .iter()
+            .filter(|(name, oid)| known.and_then(|known| known.get(*name)) != Some(*oid))
+            .map(|(_, oid)| oid.clone())
+            .collect();
+        tips.extend(
+            known
+                .into_iter()
+                .flat_map(|known| known.values().map(|oid| format!("^{oid}"))),
+        );
+        let tips: Vec<&str> = tips.iter().map(String::as_str).collect();
+        let before = given.len();
+        given.extend(
+            pointers(common_dir, &tips)?
+                .into_iter()
+                .map(|pointer| pointer.oid),
+        );
+        if given.len() != before || !record.exists() {
+            write_given(&record, &given)?;
+        }
+        Ok(given.len())
+    }
+
+    /// Runs `git lfs pre-push` for the mirror behind `git`, fed git's pre-push `lines`.
+    fn pre_push(&self, git: &MirrorGit<'_>, lines: &str) -> Result<()> {
         // git-lfs reads git's pre-push lines on stdin; a file, since the runner owns the pipes.
         let mut input = tempfile::tempfile().context("creating a temporary file for git-lfs's input")?;
         input
@@ -101,6 +149,41 @@ impl Lfs {
             return Err(anyhow::Error::new(failure));
         }
         Ok(())
+    }
+}
+
+/// Where the objects given to mirror `name` through git-lfs are listed.
+fn given_path(common_dir: &Path, name: &str) -> PathBuf {
+    Kept::LfsGiven.in_dir(common_dir).join(name)
+}
+
+/// The objects listed at `path`; `None` when no pass has listed any yet.
+fn read_given(path: &Path) -> Result<Option<BTreeSet<String>>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text.lines().map(str::to_owned).collect())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("reading {}", quoted(path))),
+    }
+}
+
+fn write_given(path: &Path, given: &BTreeSet<String>) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", quoted(dir)))?;
+    }
+    let mut text = String::with_capacity(given.len() * 65);
+    for oid in given {
+        text.push_str(oid);
+        text.push('\n');
+    }
+    crate::config::write_atomically(path, text.as_bytes())
+        .with_context(|| format!("writing {}", quoted(path)))
+}
+
+/// Forgets what mirror `name` was given (a mirror of that name added later starts afresh).
+pub(crate) fn forget(common_dir: &Path, name: &str) -> std::io::Result<()> {
+    match fs::remove_file(given_path(common_dir, name)) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
     }
 }
 
@@ -257,7 +340,7 @@ fn said_lines(stderr: &str) -> String {
 }
 
 /// `<objects>/OID[0:2]/OID[2:4]/OID`, as git-lfs lays them out.
-fn object_path(objects: &Path, oid: &str) -> PathBuf {
+pub(crate) fn object_path(objects: &Path, oid: &str) -> PathBuf {
     objects.join(&oid[0..2]).join(&oid[2..4]).join(oid)
 }
 
