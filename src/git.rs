@@ -161,6 +161,30 @@ pub(crate) fn runs_config_hooks() -> Result<bool> {
     Ok(version()? >= CONFIG_HOOKS_SINCE)
 }
 
+/// Whether git's config outside any repository (the system and global files) may set
+/// `core.hooksPath` for some repository: it sets it, or includes other files (which may, under
+/// conditions only git evaluates). Asked of git once per process, so that a fleet's pass can
+/// answer for each repository from its own config file, without starting a git for each.
+pub(crate) fn outer_config_may_set_hooks_path() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        let listed = command()
+            .args(["config", "--list", "--name-only", "-z"])
+            // Outside any repository: only the layers every repository shares.
+            .current_dir("/")
+            .env("GIT_CEILING_DIRECTORIES", "/")
+            .output();
+        match listed {
+            Ok(output) if output.status.success() => output
+                .stdout
+                .split(|&b| b == 0)
+                .any(|key| key.eq_ignore_ascii_case(b"core.hookspath") || key.starts_with(b"include")),
+            // Unsure: git answers for each repository.
+            _ => true,
+        }
+    })
+}
+
 fn concat_os(prefix: &str, value: &OsStr) -> std::ffi::OsString {
     let mut joined = std::ffi::OsString::from(prefix);
     joined.push(value);

@@ -334,8 +334,30 @@ impl Repo {
         self.find_hooks_dirs(true)
     }
 
+    /// Whether `core.hooksPath` may be set for this repository. `false` only when neither the
+    /// layers outside it nor its own config file (as text) name the key, include another file or
+    /// give each worktree a config of its own: then no git need be asked.
+    fn hooks_path_may_be_set(&self) -> bool {
+        if git::outer_config_may_set_hooks_path() {
+            return true;
+        }
+        let text = match std::fs::read(self.common_dir.join("config")) {
+            Ok(text) => text,
+            Err(err) => return err.kind() != std::io::ErrorKind::NotFound,
+        };
+        let mentions = |word: &[u8]| {
+            text.windows(word.len())
+                .any(|window| window.eq_ignore_ascii_case(word))
+        };
+        mentions(b"hookspath") || mentions(b"include") || mentions(b"worktreeconfig")
+    }
+
     fn find_hooks_dirs(&self, refuse_dangling: bool) -> Result<Vec<PathBuf>> {
-        let hooks_path = self.git_output(None, &["config", "--get", "core.hooksPath"])?;
+        let hooks_path = if self.hooks_path_may_be_set() {
+            self.git_output(None, &["config", "--get", "core.hooksPath"])?
+        } else {
+            None
+        };
         if let Some(value) = &hooks_path
             && value.iter().all(u8::is_ascii_whitespace)
         {
