@@ -258,7 +258,22 @@ fn escape_help(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape_help, escape_label};
+    use super::{Owner, escape_help, escape_label};
+
+    #[test]
+    fn root_writes_the_systems_file_and_any_other_user_one_of_their_own() {
+        let owner = |name: &str, root| Owner {
+            name: name.to_owned(),
+            root,
+        };
+        assert_eq!(owner("root", true).textfile(), "git-repo-sync.prom");
+        assert_eq!(owner("alice", false).textfile(), "git-repo-sync-alice.prom");
+        assert_eq!(owner("1001", false).textfile(), "git-repo-sync-1001.prom");
+        assert_eq!(
+            owner("DOMAIN\\bob/x", false).textfile(),
+            "git-repo-sync-DOMAIN_bob_x.prom"
+        );
+    }
 
     #[test]
     fn label_values_escape_backslash_quote_and_newline() {
