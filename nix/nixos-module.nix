@@ -2,7 +2,9 @@
 # `services.git-repo-sync.repositories` makes server repositories mirror
 # themselves, `services.git-repo-sync.roots` gives every repository below a
 # directory mirrors (in /etc/git-repo-sync/config.toml), and
-# `services.git-repo-sync.schedule` syncs them on a timer.
+# `services.git-repo-sync.schedule` syncs them on a timer, and
+# `services.git-repo-sync.metrics` has each pass write Prometheus metrics for
+# node_exporter's textfile collector.
 # Importing it alone installs and starts nothing.
 self:
 { config
@@ -16,6 +18,7 @@ let
   repositories = config.services.git-repo-sync.repositories;
   roots = config.services.git-repo-sync.roots;
   schedule = config.services.git-repo-sync.schedule;
+  metrics = config.services.git-repo-sync.metrics;
   declared = repositories != { } || roots != { };
   shared = import ./repository-options.nix { inherit lib; };
   toml = pkgs.formats.toml { };
@@ -42,7 +45,9 @@ let
     pkgs.coreutils
     pkgs.util-linux
     pkgs.getent
-  ];
+  ]
+  # setfacl, for the textfile directory.
+  ++ lib.optional metrics.enable pkgs.acl;
 
   # Who the schedule runs `sync --all` as: the owner of each declared
   # repository and of each root without a `user`, looked up when it runs,
@@ -145,6 +150,32 @@ in
         description = "Minutes between two runs of the schedule.";
       };
     };
+
+    services.git-repo-sync.metrics = {
+      enable = lib.mkEnableOption ''
+        Prometheus metrics of every mirror, served by node_exporter: each run
+        of the schedule writes them into `metrics.textfileDir` (as
+        `git-repo-sync.prom` when it runs as root, else
+        `git-repo-sync-USER.prom`, each series labelled with `user`), and
+        `services.prometheus.exporters.node` gets its textfile collector
+        pointed there. Turn on `services.prometheus.exporters.node.enable`
+        too, for node_exporter to serve them'';
+      textfileDir = lib.mkOption {
+        # Absolute, and without spaces, which a tmpfiles.d line would split.
+        type = lib.types.strMatching "/[^[:space:]]+";
+        default = "/var/lib/prometheus-node-exporter-text-files";
+        example = "/var/lib/node-exporter-textfiles";
+        description = ''
+          The directory node_exporter's textfile collector reads
+          (`--collector.textfile.directory`), made by systemd-tmpfiles,
+          root's and readable by all. Before its pass, the schedule lets each
+          user it runs as write there (an ACL entry, `setfacl -m u:USER:rwx`),
+          and no one else. node_exporter takes one such directory: if other
+          tools write theirs elsewhere, point this option at that directory
+          rather than giving node_exporter a second flag.
+        '';
+      };
+    };
   };
 
   config = lib.mkMerge [
@@ -232,7 +263,8 @@ in
             } | sort -u
           )
           for owner in $owners; do
-            asUser "$owner" ${hookBinary} sync --all --quiet || gitRepoSyncFailed=1
+            ${lib.optionalString metrics.enable ''setfacl -m "u:$owner:rwx" ${lib.escapeShellArg metrics.textfileDir} || gitRepoSyncFailed=1''}
+            asUser "$owner" ${hookBinary} sync --all --quiet${lib.optionalString metrics.enable " --textfile-dir ${lib.escapeShellArg metrics.textfileDir}"} || gitRepoSyncFailed=1
           done
           exit "$gitRepoSyncFailed"
         '';
@@ -247,6 +279,24 @@ in
           RandomizedDelaySec = "15s";
         };
       };
+    })
+
+    (lib.mkIf metrics.enable {
+      # Root's, readable by node_exporter's (dynamic) user; each pass's user
+      # is given write access by the schedule itself.
+      systemd.tmpfiles.rules = [ "d ${metrics.textfileDir} 0755 root root - -" ];
+      services.prometheus.exporters.node = {
+        enabledCollectors = [ "textfile" ];
+        extraFlags = [ "--collector.textfile.directory=${metrics.textfileDir}" ];
+      };
+      warnings =
+        lib.optional (!config.services.prometheus.exporters.node.enable) ''
+          services.git-repo-sync.metrics.enable is set but services.prometheus.exporters.node.enable is not:
+          the schedule writes metrics into ${metrics.textfileDir} that nothing serves.
+        ''
+        ++ lib.optional (!(schedule.enable && declared)) ''
+          services.git-repo-sync.metrics.enable is set but no schedule runs (see services.git-repo-sync.schedule.enable): no metrics are written.
+        '';
     })
 
     (lib.mkIf (schedule.enable && !declared) {

@@ -105,8 +105,11 @@ pub enum Command {
         after_help = "One series per repository and mirror: last attempt and last success (Unix \
                             times), failing (0/1) and since when, refs pending, LFS objects held, \
                             triggers healthy (0/1), the last scheduled pass. URLs appear only \
-                            with their credentials redacted. `schedule start --textfile-dir DIR` \
-                            has each scheduled pass write them to DIR/git-repo-sync.prom.\n\n\
+                            with their credentials redacted; each series is labelled with the \
+                            `user` whose passes it tells of. `schedule start --textfile-dir DIR` \
+                            (or `textfile_dir` in the [metrics] table of the user or system \
+                            config) has each scheduled pass write them to DIR/git-repo-sync.prom \
+                            as root, DIR/git-repo-sync-USER.prom as any other user.\n\n\
                             Examples:\n  git-repo-sync metrics\n  git-repo-sync metrics --all\n  \
                             git-repo-sync schedule start --textfile-dir /var/lib/prometheus/node-exporter"
     )]
@@ -320,7 +323,9 @@ pub struct SyncArgs {
     pub all: bool,
 
     /// With --all, then write every repository's metrics (as `metrics --all` prints them) to
-    /// DIR/git-repo-sync.prom, replaced whole, for node_exporter's textfile collector.
+    /// DIR/git-repo-sync.prom (as root; else DIR/git-repo-sync-USER.prom), replaced whole, for
+    /// node_exporter's textfile collector. Default: `metrics.textfile_dir` of the user or
+    /// system config, if set.
     #[arg(long, value_name = "DIR", requires = "all")]
     pub textfile_dir: Option<PathBuf>,
 }
@@ -398,8 +403,10 @@ pub enum ScheduleCommand {
         /// What runs it (default: systemd where the machine runs it, else cron).
         #[arg(long)]
         scheduler: Option<crate::schedule::Scheduler>,
-        /// Have each pass write every repository's metrics to DIR/git-repo-sync.prom (replaced
-        /// whole), for node_exporter's textfile collector (`--collector.textfile.directory`).
+        /// Have each pass write every repository's metrics to DIR/git-repo-sync.prom as root, else
+        /// DIR/git-repo-sync-USER.prom (replaced whole), for node_exporter's textfile collector
+        /// (`--collector.textfile.directory`). Without it, each pass reads `metrics.textfile_dir`
+        /// from the user or system config.
         #[arg(long, value_name = "DIR")]
         textfile_dir: Option<PathBuf>,
     },

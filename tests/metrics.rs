@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::schedule::fake_crontab;
 use crate::support::servers::{find_program, free_port};
-use crate::support::{TestEnv, s, tools};
+use crate::support::{TestEnv, running_as_root, s, tools};
 
 /// A token that must never appear in any output.
 const TOKEN: &str = "ghp_metricsSecretToken0123456789";
@@ -109,14 +109,37 @@ fn normalized(series: &str) -> String {
     format!("{name}{{{}}}", labels.join(","))
 }
 
+/// The user the tests run as, whose name every series carries as its label `user`.
+fn me() -> String {
+    let out = Command::new("id").arg("-un").output().expect("running id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The file a pass run as `me()` writes into a textfile directory: root's is the system's.
+fn my_textfile() -> String {
+    if me() == "root" {
+        "git-repo-sync.prom".to_owned()
+    } else {
+        format!("git-repo-sync-{}.prom", me())
+    }
+}
+
 fn of_repo(name: &str, repo: &Path) -> String {
-    format!("git_repo_sync_{name}{{repository=\"{}\"}}", s(repo))
+    of_repo_by(name, repo, &me())
+}
+
+fn of_repo_by(name: &str, repo: &Path, user: &str) -> String {
+    format!(
+        "git_repo_sync_{name}{{repository=\"{}\",user=\"{user}\"}}",
+        s(repo)
+    )
 }
 
 fn of_mirror(name: &str, repo: &Path, mirror: &str) -> String {
     normalized(&format!(
-        "git_repo_sync_{name}{{repository=\"{}\",mirror=\"{mirror}\"}}",
-        s(repo)
+        "git_repo_sync_{name}{{repository=\"{}\",mirror=\"{mirror}\",user=\"{}\"}}",
+        s(repo),
+        me()
     ))
 }
 
@@ -226,7 +249,10 @@ fn metrics_all_passes_promtool_and_tells_each_repository_and_mirror() {
     )));
     assert!(!got.contains_key(&of_mirror("mirror_pending_refs", &fleet.broken, "hosted")));
     assert!(
-        text.contains("mirror=\"hosted\",url=\"https://***@git.example.com/me/broken.git\"} 1"),
+        text.contains(&format!(
+            "mirror=\"hosted\",url=\"https://***@git.example.com/me/broken.git\",user=\"{}\"}} 1",
+            me()
+        )),
         "the redacted URL:\n{text}"
     );
 
@@ -408,7 +434,262 @@ fn a_scheduled_pass_writes_the_textfile_node_exporter_serves_whole_and_without_s
         .flatten()
         .map(|entry| entry.file_name())
         .collect();
-    assert_eq!(leftovers, ["git-repo-sync.prom"], "no temporary file left");
+    assert_eq!(leftovers, [my_textfile().as_str()], "no temporary file left");
+}
+
+/// One repository installed with a local mirror `m` and synced: (the repository, its mirror).
+fn synced(env: &TestEnv, name: &str) -> (PathBuf, PathBuf) {
+    let repo = env.init_repo(name);
+    let mirror = env.root().join(format!("{name}-mirror.git"));
+    env.install(&repo, &[("m", s(&mirror))]);
+    env.cmd_in(&repo).arg("sync").assert().success();
+    (repo, mirror)
+}
+
+fn write_user_config(env: &TestEnv, text: &str) {
+    let path = env.user_config_path();
+    fs::create_dir_all(path.parent().expect("a parent")).expect("creating the user config dir");
+    fs::write(&path, text).expect("writing the user config");
+}
+
+#[test]
+fn a_textfile_dir_in_the_user_config_has_every_sync_all_write_the_metrics_and_the_flag_wins() {
+    let env = TestEnv::new();
+    let (repo, _) = synced(&env, "project");
+    let configured = env.root().join("configured");
+    let flagged = env.root().join("flagged");
+    for dir in [&configured, &flagged] {
+        fs::create_dir(dir).expect("creating a textfile dir");
+    }
+    write_user_config(
+        &env,
+        &format!(
+            "# metrics for node_exporter\n[metrics]\ntextfile_dir = {:?}\n",
+            s(&configured)
+        ),
+    );
+
+    env.cmd().args(["sync", "--all", "--quiet"]).assert().success();
+    let written = fs::read_to_string(configured.join(my_textfile())).expect("the metrics file");
+    assert_eq!(
+        samples(&written).get(&of_mirror("mirror_failing", &repo, "m")),
+        Some(&0.0),
+        "{written}"
+    );
+
+    fs::remove_file(configured.join(my_textfile())).expect("removing the metrics file");
+    env.cmd()
+        .args(["sync", "--all", "--quiet", "--textfile-dir"])
+        .arg(&flagged)
+        .assert()
+        .success();
+    assert!(flagged.join(my_textfile()).is_file(), "the flag's directory");
+    assert!(
+        !configured.join(my_textfile()).exists(),
+        "the setting's directory too"
+    );
+
+    // Where it comes from is shown: by `config show`, and by `schedule start`, whose line then
+    // needs no flag.
+    let shown = env.cmd_in(&repo).args(["config", "show"]).assert().success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).into_owned();
+    let origin = format!("user config {}, line 3", s(&env.user_config_path()));
+    assert!(
+        shown.contains(&format!(
+            "# metrics.textfile_dir = {:?}  # {origin}",
+            s(&configured)
+        )),
+        "{shown}"
+    );
+    let (crontab, table) = fake_crontab(&env);
+    let started = env
+        .cmd()
+        .args(["schedule", "start", "--scheduler", "cron"])
+        .env("GIT_REPO_SYNC_CRONTAB", &crontab)
+        .assert()
+        .success();
+    let said = String::from_utf8_lossy(&started.get_output().stdout).into_owned();
+    assert!(
+        said.contains(&format!(
+            "each pass writes their metrics to {} (metrics.textfile_dir, {origin})",
+            configured.join(my_textfile()).display()
+        )),
+        "{said}"
+    );
+    assert!(!scheduled_command(&table).contains("--textfile-dir"));
+}
+
+#[test]
+fn a_bad_textfile_dir_in_the_user_config_is_refused_naming_file_and_line_and_nothing_is_synced() {
+    let env = TestEnv::new();
+    let (repo, mirror) = synced(&env, "project");
+    // A commit no hook saw: a pass would push it.
+    env.change_file(&repo, "unseen");
+    env.git(
+        &repo,
+        ["-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "unseen"],
+    );
+    let before = env.refs(&mirror);
+    let (crontab, table) = fake_crontab(&env);
+    for (value, why) in [
+        (
+            "\"prometheus\"",
+            "metrics.textfile_dir is \"prometheus\", which is not an absolute path",
+        ),
+        ("3", "metrics.textfile_dir must be a string"),
+    ] {
+        write_user_config(&env, &format!("# metrics\n[metrics]\ntextfile_dir = {value}\n"));
+        let expected = format!(
+            "git-repo-sync: error: reading user config {}: line 3, column 16: {why}",
+            s(&env.user_config_path())
+        );
+        let fix = "for example textfile_dir = \"/var/lib/prometheus/node-exporter\"";
+        for args in [
+            vec!["sync", "--all"],
+            vec!["schedule", "start", "--scheduler", "cron"],
+        ] {
+            let out = env
+                .cmd()
+                .args(&args)
+                .env("GIT_REPO_SYNC_CRONTAB", &crontab)
+                .output()
+                .expect("running git-repo-sync");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+            assert!(stderr.starts_with(&expected), "{args:?}: {stderr}");
+            assert!(stderr.contains(fix), "{args:?}: {stderr}");
+        }
+        assert_eq!(env.refs(&mirror), before, "a pass ran");
+        assert!(!table.exists(), "a schedule was written");
+    }
+}
+
+/// `id -u NAME` and `id -g NAME`.
+fn ids_of(name: &str) -> (String, String) {
+    let id = |flag: &str| {
+        let out = Command::new("id")
+            .args([flag, name])
+            .output()
+            .expect("running id");
+        assert!(out.status.success(), "no user {name}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    (id("-u"), id("-g"))
+}
+
+#[test]
+fn two_users_passes_share_a_textfile_dir_and_node_exporter_serves_the_series_of_both() {
+    let Some(programs) = tools::require(
+        "two users' metrics in one textfile directory",
+        vec![
+            find_program("prometheus-node-exporter").ok_or_else(|| "prometheus-node-exporter".to_owned()),
+            find_program("setpriv").ok_or_else(|| "setpriv".to_owned()),
+        ],
+        "on Debian: apt-get install prometheus-node-exporter util-linux",
+    ) else {
+        return;
+    };
+    if !running_as_root("two users' passes (root's and nobody's)") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = TestEnv::new();
+    let (repo, _) = synced(&env, "project");
+    // Root's and nobody's passes both tell of this repository: nobody registered it too (it was
+    // theirs once, say), and cannot read it.
+    let theirs = env.root().join("nobody-home");
+    fs::create_dir_all(theirs.join(".config")).expect("creating nobody's home");
+    fs::create_dir(theirs.join("tmp")).expect("creating nobody's TMPDIR");
+    fs::write(
+        theirs.join(".gitconfig"),
+        format!("[repo-sync]\n\trepo = {}\n", s(&repo)),
+    )
+    .expect("writing nobody's git config");
+    let textfiles = env.root().join("textfile");
+    fs::create_dir(&textfiles).expect("creating the textfile dir");
+    // What `setfacl -m u:USER:rwx` gives each user in the README.
+    fs::set_permissions(&textfiles, fs::Permissions::from_mode(0o777)).expect("chmod");
+    fs::set_permissions(env.root(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let chown = Command::new("chown")
+        .args(["-R", "nobody"])
+        .arg(&theirs)
+        .status()
+        .expect("running chown");
+    assert!(chown.success());
+
+    env.cmd()
+        .args(["sync", "--all", "--quiet", "--textfile-dir"])
+        .arg(&textfiles)
+        .assert()
+        .success();
+    let (uid, gid) = ids_of("nobody");
+    let mut as_nobody = Command::new(&programs[1]);
+    env.apply_env(&mut as_nobody);
+    as_nobody
+        .args([
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".to_owned(),
+        ])
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_git-repo-sync"))
+        .args(["sync", "--all", "--quiet", "--textfile-dir"])
+        .arg(&textfiles)
+        .env("HOME", &theirs)
+        .env("XDG_CONFIG_HOME", theirs.join(".config"))
+        .env("GIT_CONFIG_GLOBAL", theirs.join(".gitconfig"))
+        .env("TMPDIR", theirs.join("tmp"))
+        .current_dir(&theirs);
+    let out = as_nobody.output().expect("running sync --all as nobody");
+    let mut files: Vec<String> = fs::read_dir(&textfiles)
+        .expect("reading the textfile dir")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["git-repo-sync-nobody.prom", "git-repo-sync.prom"],
+        "nobody's pass: {out:?}"
+    );
+
+    let readable = |body: &str| {
+        body.lines()
+            .filter(|line| line.starts_with("git_repo_sync_repository_readable{"))
+            .count()
+    };
+    let exporter = NodeExporter::start(&programs[0], &textfiles);
+    let body = exporter.scrape();
+    let got = samples(&body);
+    assert_eq!(got.get("node_textfile_scrape_error"), Some(&0.0), "{body}");
+    assert!(
+        got.contains_key(&of_repo_by("repository_readable", &repo, "root")),
+        "{body}"
+    );
+    assert!(
+        got.contains_key(&of_repo_by("repository_readable", &repo, "nobody")),
+        "{body}"
+    );
+    assert_eq!(readable(&body), 2, "{body}");
+    drop(exporter);
+
+    // Without the label the two files hold the same series, and node_exporter serves one of
+    // them only, and still says nothing went wrong: the label is what keeps both.
+    let unlabelled = env.root().join("unlabelled");
+    fs::create_dir(&unlabelled).expect("creating a second textfile dir");
+    for file in &files {
+        let text = fs::read_to_string(textfiles.join(file)).expect("reading a metrics file");
+        let text = text.replace(",user=\"root\"", "").replace(",user=\"nobody\"", "");
+        fs::write(unlabelled.join(file), text).expect("writing a metrics file");
+    }
+    let exporter = NodeExporter::start(&programs[0], &unlabelled);
+    let body = exporter.scrape();
+    assert_eq!(
+        samples(&body).get("node_textfile_scrape_error"),
+        Some(&0.0),
+        "{body}"
+    );
+    assert_eq!(readable(&body), 1, "{body}");
 }
 
 /// `sync --all` with its stdout to a file, with `JOURNAL_STREAM` naming that file's device and

@@ -14,7 +14,9 @@ pub(crate) fn run(command: &ConfigCommand) -> Result<ExitStatus> {
         Some(path) => Repo::open(path)?,
         None => Repo::discover()?,
     };
-    let layered = Layers::read()?.for_repo(&repo.canonical_path(), &repo.config_path())?;
+    let layers = Layers::read()?;
+    let layered = layers.for_repo(&repo.canonical_path(), &repo.config_path())?;
+    let settings = layers.settings()?;
     println!("# {}", quoted(repo.display_path()));
     println!("# layers, least specific first:");
     println!("#   system      {}", described(&layers::system_path()));
@@ -23,6 +25,13 @@ pub(crate) fn run(command: &ConfigCommand) -> Result<ExitStatus> {
         None => println!("#   user        (no home directory)"),
     }
     println!("#   repository  {}", described(&repo.config_path()));
+    if let Some(set) = &settings.textfile_dir {
+        println!(
+            "# metrics.textfile_dir = {:?}  # {}",
+            set.value.to_string_lossy(),
+            set.origin
+        );
+    }
     if layered.config.mirrors.is_empty() {
         println!("# no mirrors; add one with `git-repo-sync mirror add NAME URL`");
     }

@@ -14,8 +14,47 @@ use crate::config::Config;
 use crate::repo::Repo;
 use crate::state::Timestamp;
 
-/// The file the schedule writes into a textfile directory.
-pub(crate) const TEXTFILE: &str = "git-repo-sync.prom";
+/// Whose passes wrote the series: the label `user` on each, and the name of the file the schedule
+/// writes into a textfile directory. Several users' schedules (and the system's, as root) may
+/// write into one directory, and node_exporter quietly drops a series that a second file repeats:
+/// each owner writes a file of its own, with series of its own.
+pub(crate) struct Owner {
+    /// The user's name, or the uid where the password database has none.
+    pub(crate) name: String,
+    root: bool,
+}
+
+impl Owner {
+    /// The user this process runs as.
+    pub(crate) fn current() -> Self {
+        let uid = crate::repo::effective_uid();
+        Self {
+            name: crate::repo::user_name(uid).unwrap_or_else(|| uid.to_string()),
+            root: uid == 0,
+        }
+    }
+
+    /// `git-repo-sync.prom` for root (the system's schedule), `git-repo-sync-NAME.prom` for any
+    /// other user.
+    pub(crate) fn textfile(&self) -> String {
+        if self.root {
+            return "git-repo-sync.prom".to_owned();
+        }
+        // A name from LDAP may hold anything; the file name keeps to what is safe in a path.
+        let name: String = self
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("git-repo-sync-{name}.prom")
+    }
+}
 
 pub(crate) fn run(args: &MetricsArgs) -> Result<ExitStatus> {
     let git_runs_config_hooks = crate::git::runs_config_hooks()?;
@@ -30,13 +69,13 @@ pub(crate) fn run(args: &MetricsArgs) -> Result<ExitStatus> {
             git_runs_config_hooks,
         )?)]
     };
-    anstream::print!("{}", render(&entries));
+    anstream::print!("{}", render(&entries, &Owner::current()));
     Ok(ExitStatus::Success)
 }
 
-/// Writes the fleet's metrics to `dir/git-repo-sync.prom` through a temporary file in `dir`
-/// renamed into place, so a scrape reads the last whole file, never a part of one (the
-/// collector reads only `*.prom`, so the temporary file is never read).
+/// Writes the fleet's metrics to the owner's file in `dir` ([`Owner::textfile`]) through a
+/// temporary file in `dir` renamed into place, so a scrape reads the last whole file, never a part
+/// of one (the collector reads only `*.prom`, so the temporary file is never read).
 pub(crate) fn write_textfile(dir: &Path, git_runs_config_hooks: bool) -> Result<()> {
     if !dir.is_dir() {
         anyhow::bail!(
@@ -46,8 +85,9 @@ pub(crate) fn write_textfile(dir: &Path, git_runs_config_hooks: bool) -> Result<
         );
     }
     let entries = status::build_all(git_runs_config_hooks)?;
-    let path = dir.join(TEXTFILE);
-    crate::config::write_atomically(&path, render(&entries).as_bytes())
+    let owner = Owner::current();
+    let path = dir.join(owner.textfile());
+    crate::config::write_atomically(&path, render(&entries, &owner).as_bytes())
         .with_context(|| format!("writing metrics {}", crate::repo::quoted(&path)))
 }
 
@@ -80,7 +120,8 @@ impl Family {
 
 /// The exposition text of `entries`: every family once, with its HELP and TYPE, then its
 /// samples; a family without any sample is left out. All are gauges: each is a state, not a count.
-pub(crate) fn render(entries: &[Registered]) -> String {
+/// Every series has the label `user`, the `owner` whose passes it tells of.
+pub(crate) fn render(entries: &[Registered], owner: &Owner) -> String {
     let mut readable = Family::new(
         "git_repo_sync_repository_readable",
         "Whether the repository, its config and its state file could be read (0: see `git-repo-sync status --all`).",
@@ -182,6 +223,7 @@ pub(crate) fn render(entries: &[Registered]) -> String {
         for (labels, value) in &family.samples {
             let labels: Vec<String> = labels
                 .iter()
+                .chain([&("user", owner.name.clone())])
                 .map(|(name, value)| format!("{name}=\"{}\"", escape_label(value)))
                 .collect();
             let _ = writeln!(text, "{}{{{}}} {value}", family.name, labels.join(","));
@@ -216,7 +258,22 @@ fn escape_help(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape_help, escape_label};
+    use super::{Owner, escape_help, escape_label};
+
+    #[test]
+    fn root_writes_the_systems_file_and_any_other_user_one_of_their_own() {
+        let owner = |name: &str, root| Owner {
+            name: name.to_owned(),
+            root,
+        };
+        assert_eq!(owner("root", true).textfile(), "git-repo-sync.prom");
+        assert_eq!(owner("alice", false).textfile(), "git-repo-sync-alice.prom");
+        assert_eq!(owner("1001", false).textfile(), "git-repo-sync-1001.prom");
+        assert_eq!(
+            owner("DOMAIN\\bob/x", false).textfile(),
+            "git-repo-sync-DOMAIN_bob_x.prom"
+        );
+    }
 
     #[test]
     fn label_values_escape_backslash_quote_and_newline() {

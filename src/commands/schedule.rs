@@ -48,6 +48,8 @@ pub(crate) fn start(
     let scheduler = scheduler.unwrap_or_else(Scheduler::detect);
     let binary = std::env::current_exe().context("finding the path of this git-repo-sync binary")?;
     let textfile_dir = textfile_dir.map(absolute_dir).transpose()?;
+    // Each pass reads the setting; one it would refuse is refused now, before anything is written.
+    let configured = crate::config::Layers::read()?.settings()?.textfile_dir;
     let done = schedule::start(scheduler, &binary, interval, textfile_dir.as_deref())?;
     say(
         &done,
@@ -60,10 +62,17 @@ pub(crate) fn start(
             "every {interval} minutes: git-repo-sync sync --all --quiet over the {count} registered \
              repositories (`git-repo-sync status --all` shows them)"
         );
+        let file = super::metrics::Owner::current().textfile();
         if let Some(dir) = &textfile_dir {
             println!(
                 "each pass writes their metrics to {}",
-                crate::repo::quoted(dir.join(super::metrics::TEXTFILE))
+                crate::repo::quoted(dir.join(file))
+            );
+        } else if let Some(set) = configured {
+            println!(
+                "each pass writes their metrics to {} (metrics.textfile_dir, {})",
+                crate::repo::quoted(set.value.join(file)),
+                set.origin
             );
         }
     }

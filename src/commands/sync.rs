@@ -15,7 +15,12 @@ use crate::{engine, git, notify, triggers, ui, worker};
 
 pub(crate) fn run(args: &SyncArgs, verbosity: Verbosity) -> Result<ExitStatus> {
     if args.all {
-        return run_all(args.textfile_dir.as_deref(), verbosity);
+        // Read before the pass: a bad setting stops it before any mirror is contacted.
+        let textfile_dir = match &args.textfile_dir {
+            Some(dir) => Some(dir.clone()),
+            None => Layers::read()?.settings()?.textfile_dir.map(|set| set.value),
+        };
+        return run_all(textfile_dir.as_deref(), verbosity);
     }
     let repo = Repo::discover()?;
     super::register_deferred(&repo);
@@ -84,8 +89,8 @@ impl Outcome {
 
 /// `sync --all`: every registered repository, a few at a time, one line per repository and
 /// mirror, failures first. A repository whose mirrored refs did not change since its mirrors
-/// last took them contacts no mirror. With `textfile_dir`, the metrics of the fleet after the
-/// pass are written there.
+/// last took them contacts no mirror. With `textfile_dir` (`--textfile-dir`, else the setting
+/// `metrics.textfile_dir`), the metrics of the fleet after the pass are written there.
 fn run_all(textfile_dir: Option<&Path>, verbosity: Verbosity) -> Result<ExitStatus> {
     let git_runs_config_hooks = git::runs_config_hooks()?;
     let outcomes =

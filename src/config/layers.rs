@@ -19,6 +19,7 @@ use anyhow::{Context as _, Result, anyhow};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::settings::Settings;
 use super::template::{Values, fixed_part, is_template, render};
 use super::{Config, KeyLocations, Location, Mirror, RawMirror, mirror_from, suggestion};
 
@@ -110,6 +111,9 @@ struct RawLayer {
     mirrors: BTreeMap<Spanned<String>, RawMirror>,
     #[serde(default)]
     roots: BTreeMap<Spanned<String>, RawRoot>,
+    // Checked by `Settings::read`, by the commands that use it; a hook has no use for it.
+    #[serde(default, rename = "metrics")]
+    _metrics: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -241,12 +245,28 @@ impl Layers {
         Ok(Self { files })
     }
 
-    /// Checks every rule of the system and user files, whichever repositories they apply to.
+    /// Checks every rule and setting of the system and user files, whichever repositories they
+    /// apply to.
     pub fn check(&self) -> Result<()> {
         for file in &self.files {
             file.mirrors_for(Path::new("/nonexistent/example"))?;
         }
+        self.settings()?;
         Ok(())
+    }
+
+    /// The settings of the system and user files ([`SETTINGS`](super::settings::SETTINGS)), the
+    /// user's winning.
+    pub(crate) fn settings(&self) -> Result<Settings> {
+        let mut settings = Settings::default();
+        for file in &self.files {
+            let quoted = crate::repo::quoted(&file.path);
+            let what = format!("reading {} config {quoted}", file.level);
+            settings
+                .read(&file.text, file.level, &quoted.to_string(), &what)
+                .map_err(|why| anyhow!(why))?;
+        }
+        Ok(settings)
     }
 
     /// The roots the system and user files name, for `sync --all` and `status --all` to search.

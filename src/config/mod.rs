@@ -22,6 +22,7 @@ use crate::url::{MirrorUrl, Transport};
 
 mod fields;
 pub(crate) mod layers;
+pub(crate) mod settings;
 pub(crate) mod template;
 pub(crate) use fields::{FIELDS, Field, Flag, Kind};
 pub(crate) use layers::{Layered, Layers, Level};

@@ -614,7 +614,7 @@ pub(crate) fn effective_uid() -> u32 {
 
 /// The user name of `uid` from the password database (files, LDAP, ...), if it has one.
 #[allow(unsafe_code)]
-fn user_name(uid: u32) -> Option<String> {
+pub(crate) fn user_name(uid: u32) -> Option<String> {
     let mut buf: Vec<libc::c_char> = vec![0; 1024];
     loop {
         // SAFETY: passwd is plain data (integers and raw pointers), for which all zeroes is valid.

@@ -41,6 +41,7 @@ let
     coreutils = fakeDrv "coreutils" system;
     util-linux = fakeDrv "util-linux" system;
     getent = fakeDrv "getent" system;
+    acl = fakeDrv "acl" system;
   };
 
   anything = default: mkOption { type = types.anything; inherit default; };
@@ -51,6 +52,12 @@ let
       environment.etc = mkOption { type = types.attrsOf types.anything; default = { }; };
       systemd.services = mkOption { type = types.attrsOf types.anything; default = { }; };
       systemd.timers = mkOption { type = types.attrsOf types.anything; default = { }; };
+      systemd.tmpfiles.rules = mkOption { type = types.listOf types.str; default = [ ]; };
+      services.prometheus.exporters.node = {
+        enable = mkOption { type = types.bool; default = false; };
+        enabledCollectors = mkOption { type = types.listOf types.str; default = [ ]; };
+        extraFlags = mkOption { type = types.listOf types.str; default = [ ]; };
+      };
       assertions = anything [ ];
       warnings = mkOption { type = types.listOf types.str; default = [ ]; };
     };
@@ -176,6 +183,22 @@ let
   # A type error is a `throw`: tryEval sees it.
   rejects = value: !(builtins.tryEval (builtins.deepSeq value value)).success;
   allHold = config: builtins.all (a: a.assertion) config.assertions;
+
+  # Metrics: the schedule writes them where node_exporter's textfile
+  # collector reads.
+  nixosMetrics = extra: evalNixos "x86_64-linux" {
+    services.git-repo-sync = {
+      repositories = serverRepos;
+      metrics = { enable = true; } // extra;
+    };
+    services.prometheus.exporters.node.enable = true;
+  };
+  nixosMetricsOn = nixosMetrics { };
+  nodeExporter = config: config.services.prometheus.exporters.node;
+  metricsWritten = dir: config:
+    let script = config.systemd.services.git-repo-sync-sync.script; in
+    has "setfacl -m \"u:$owner:rwx\" ${dir} || gitRepoSyncFailed=1" script
+    && has "asUser \"$owner\" /run/current-system/sw/bin/git-repo-sync sync --all --quiet --textfile-dir ${dir} ||" script;
 
   # Roots: every repository below a directory, through the system or user
   # config. The issue's example, and one root with a user and a full mirror.
@@ -303,6 +326,43 @@ let
       noSync nixosScheduleWithoutRepositories && nixosScheduleWithoutRepositories.warnings != [ ];
     nixos-schedule-interval-positive =
       rejects (evalNixos "x86_64-linux" { services.git-repo-sync.schedule.interval = 0; }).services.git-repo-sync.schedule.interval;
+
+    nixos-metrics-off-by-default =
+      !nixosServer.services.git-repo-sync.metrics.enable
+      && nodeExporter nixosServer == { enable = false; enabledCollectors = [ ]; extraFlags = [ ]; }
+      && nixosServer.systemd.tmpfiles.rules == [ ]
+      && !(has "--textfile-dir" nixosSyncUnit.script)
+      && !(has "setfacl" nixosSyncUnit.script);
+    nixos-metrics-wire-the-node-exporters-textfile-collector =
+      (nodeExporter nixosMetricsOn).enabledCollectors == [ "textfile" ]
+      && (nodeExporter nixosMetricsOn).extraFlags == [ "--collector.textfile.directory=/var/lib/prometheus-node-exporter-text-files" ]
+      && nixosMetricsOn.warnings == [ ];
+    nixos-metrics-directory-made-root-s-and-readable =
+      nixosMetricsOn.systemd.tmpfiles.rules == [ "d /var/lib/prometheus-node-exporter-text-files 0755 root root - -" ];
+    nixos-metrics-each-owner-writes-there =
+      metricsWritten "/var/lib/prometheus-node-exporter-text-files" nixosMetricsOn
+      && builtins.elem "acl" (names nixosMetricsOn.systemd.services.git-repo-sync-sync.path);
+    nixos-metrics-textfile-dir-option =
+      let config = nixosMetrics { textfileDir = "/srv/textfiles"; }; in
+      (nodeExporter config).extraFlags == [ "--collector.textfile.directory=/srv/textfiles" ]
+      && metricsWritten "/srv/textfiles" config
+      && builtins.elem "d /srv/textfiles 0755 root root - -" config.systemd.tmpfiles.rules;
+    nixos-metrics-relative-dir-rejected =
+      rejects (nixosMetrics { textfileDir = "textfiles"; }).services.git-repo-sync.metrics.textfileDir
+      && rejects (nixosMetrics { textfileDir = "/srv/node exporter"; }).services.git-repo-sync.metrics.textfileDir;
+    nixos-metrics-without-node-exporter-warns =
+      (evalNixos "x86_64-linux" {
+        services.git-repo-sync = {
+          repositories = serverRepos;
+          metrics.enable = true;
+        };
+      }).warnings != [ ];
+    nixos-metrics-without-schedule-warns =
+      (nixosMetrics { }).warnings == [ ]
+      && (evalNixos "x86_64-linux" {
+        services.git-repo-sync.metrics.enable = true;
+        services.prometheus.exporters.node.enable = true;
+      }).warnings != [ ];
 
     nixos-roots-write-system-config = etcFile nixosRoots == serverRootsToml;
     nixos-roots-system-config-is-the-only-file =

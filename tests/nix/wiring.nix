@@ -76,6 +76,67 @@ in
     only-default = builtins.attrNames modules == [ "default" ];
   };
 
+  # The NixOS module's metrics options, evaluated once on the stand-in
+  # (module-standin.nix; module-eval.nix evaluates them with a real lib):
+  # each scheduled pass writes into node_exporter's textfile directory.
+  nixosModuleMetrics =
+    modules:
+    let
+      inherit (import ./module-standin.nix { inherit lib; }) evalOnce update;
+      evaluate = given: evalOnce {
+        module = modules.default;
+        pkgs = pkgsFor "x86_64-linux";
+        given = update
+          {
+            programs.git-repo-sync.enable = true;
+            services.git-repo-sync.roots."/srv/git" = {
+              user = "git";
+              mirrors.nas = "/mnt/nas/{{name}}.git";
+            };
+            services.prometheus.exporters.node.enable = true;
+          }
+          given;
+      };
+      on = evaluate { services.git-repo-sync.metrics.enable = true; };
+      off = evaluate { };
+      elsewhere = evaluate { services.git-repo-sync.metrics = { enable = true; textfileDir = "/srv/textfiles"; }; };
+      script = result: result.defines.systemd.services.git-repo-sync-sync.script;
+      writes = dir: result:
+        has "setfacl -m \"u:$owner:rwx\" ${dir} || gitRepoSyncFailed=1" (script result)
+        && has "git-repo-sync sync --all --quiet --textfile-dir ${dir} ||" (script result);
+      dirType = on.options.services.git-repo-sync.metrics.textfileDir.type;
+      defaultDir = "/var/lib/prometheus-node-exporter-text-files";
+    in
+    {
+      metrics-off-by-default =
+        !off.config.services.git-repo-sync.metrics.enable
+        && !(off.defines ? services.prometheus)
+        && !(off.defines.systemd ? tmpfiles)
+        && !(has "--textfile-dir" (script off))
+        && !(has "setfacl" (script off));
+      metrics-textfile-dir-default = on.config.services.git-repo-sync.metrics.textfileDir == defaultDir;
+      metrics-wire-the-node-exporters-textfile-collector =
+        on.defines.services.prometheus.exporters.node == {
+          enabledCollectors = [ "textfile" ];
+          extraFlags = [ "--collector.textfile.directory=${defaultDir}" ];
+        };
+      metrics-directory-made = on.defines.systemd.tmpfiles.rules == [ "d ${defaultDir} 0755 root root - -" ];
+      metrics-each-owner-writes-there =
+        writes defaultDir on && builtins.elem "acl" (map (p: p.pname) on.defines.systemd.services.git-repo-sync-sync.path);
+      metrics-textfile-dir-option =
+        writes "/srv/textfiles" elsewhere
+        && elsewhere.defines.services.prometheus.exporters.node.extraFlags == [ "--collector.textfile.directory=/srv/textfiles" ]
+        && elsewhere.defines.systemd.tmpfiles.rules == [ "d /srv/textfiles 0755 root root - -" ];
+      metrics-textfile-dir-absolute-without-spaces =
+        dirType.check "/srv/textfiles" && !(dirType.check "textfiles") && !(dirType.check "/srv/node exporter");
+      metrics-no-warning = on.defines.warnings == [ ];
+      metrics-without-node-exporter-warns =
+        (evaluate {
+          services.git-repo-sync.metrics.enable = true;
+          services.prometheus.exporters.node.enable = false;
+        }).defines.warnings != [ ];
+    };
+
   overlays =
     overlays:
     let

@@ -37,6 +37,7 @@ evaluate devShells devShells >"$work/devShells.json"
 evaluate overlays overlays >"$work/overlays.json"
 evaluate nixosModules modules >"$work/nixosModules.json"
 evaluate homeManagerModules modules >"$work/homeManagerModules.json"
+evaluate nixosModules nixosModuleMetrics >"$work/nixosModuleMetrics.json"
 
 python3 - "$work" <<'PY'
 import json, sys, os
@@ -64,6 +65,8 @@ check("overlays.default exists", "default" in show.get("overlays", {}))
 for output in ("nixosModules", "homeManagerModules"):
     for name, ok in load(output + ".json").items():
         check(f"{output}: {name}", ok)
+for name, ok in load("nixosModuleMetrics.json").items():
+    check(f"nixosModules.default, evaluated once on the stand-in: {name}", ok)
 for deprecated in ("defaultPackage", "defaultApp", "devShell", "overlay", "nixosModule", "defaultTemplate"):
     check(f"no deprecated output {deprecated}", deprecated not in show)
 check("only the four systems", all(set(show[o]) == set(systems) for o in ("packages", "apps", "devShells", "checks", "formatter")))

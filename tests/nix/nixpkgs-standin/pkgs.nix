@@ -70,6 +70,8 @@ let
     "nix"
     "coreutils"
     "util-linux"
+    "getent"
+    "acl"
   ]
     stub;
 in
