@@ -437,6 +437,37 @@ fn doctor_flags_hooks_left_behind_when_core_hooks_path_moved_and_reinstall_fixes
     doctor(&env, &repo).assert_healthy("the re-install");
 }
 
+/// `core.hooksPath` set where only git follows it (a file the global config includes when the
+/// repository's path matches): `doctor` and `sync --all` still see the hooks moved away.
+#[test]
+fn hooks_moved_by_a_file_the_global_config_includes_are_seen_by_doctor_and_sync_all() {
+    let env = TestEnv::new();
+    let (repo, _mirror) = installed(&env);
+    let included = env.root().join("moved-hooks.gitconfig");
+    fs::write(&included, "[core]\n\thooksPath = .githooks\n").expect("writing the included file");
+    fs::create_dir_all(repo.join(".githooks")).expect("creating the new hooks dir");
+    env.git(
+        env.root(),
+        [
+            "config",
+            "--global",
+            &format!("includeIf.gitdir:{}/.path", s(&repo)),
+            s(&included),
+        ],
+    );
+    let out = doctor(&env, &repo);
+    out.assert_failed();
+    out.problem("triggers", "no post-commit hook");
+    let out = env
+        .cmd_in(&repo)
+        .args(["sync", "--all"])
+        .output()
+        .expect("running sync --all");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(said.contains("triggers: there is no post-commit hook"), "{said}");
+}
+
 /// Breaks the state file with `break_it`, checks doctor's problem and its fix, then mends it
 /// as the fix says (moving a directory away first, where it says so) and syncs.
 fn unreadable_state(break_it: impl Fn(&Path), a_directory: bool) {
