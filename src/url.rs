@@ -135,6 +135,32 @@ impl MirrorUrl {
         self.port
     }
 
+    /// The path an ssh mirror's server is asked for, as git sends it (`git-receive-pack
+    /// '<path>'`): `ssh://host/~user/x` gives `~user/x`, `host:x` gives `x`.
+    pub(crate) fn ssh_path(&self) -> Option<&str> {
+        if self.transport != Transport::Ssh {
+            return None;
+        }
+        match self.text.split_once("://") {
+            Some((_, rest)) => {
+                let path = &rest[rest.find('/')?..];
+                Some(
+                    path.strip_prefix('/')
+                        .filter(|p| p.starts_with('~'))
+                        .unwrap_or(path),
+                )
+            }
+            None => {
+                // `[user@]host:path`, the host possibly in brackets (`[::1]:path`).
+                let colon = match self.text.find("]:") {
+                    Some(close) => close + 1,
+                    None => self.text.find(':')?,
+                };
+                Some(&self.text[colon + 1..])
+            }
+        }
+    }
+
     /// The URL without its `user[:password]@` part, when it has one.
     pub fn without_user(&self) -> String {
         match self.text.split_once("://") {
@@ -310,6 +336,22 @@ fn secrets(url: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ssh_mirrors_path_is_what_git_asks_its_server_for() {
+        let path = |text: &str| url(text).ssh_path().map(str::to_owned);
+        assert_eq!(path("git@host:srv/x.git").as_deref(), Some("srv/x.git"));
+        assert_eq!(path("host:/abs/x.git").as_deref(), Some("/abs/x.git"));
+        assert_eq!(path("host:~/x.git").as_deref(), Some("~/x.git"));
+        assert_eq!(
+            path("ssh://git@host:2222/srv/x.git").as_deref(),
+            Some("/srv/x.git")
+        );
+        assert_eq!(path("ssh://host/~user/x.git").as_deref(), Some("~user/x.git"));
+        assert_eq!(path("ssh://[::1]:22/srv/x.git").as_deref(), Some("/srv/x.git"));
+        assert_eq!(path("[::1]:srv/x.git").as_deref(), Some("srv/x.git"));
+        assert_eq!(path("https://host/x.git"), None);
+    }
 
     fn url(text: &str) -> MirrorUrl {
         MirrorUrl::parse(text).unwrap_or_else(|why| panic!("{text:?} {why}"))

@@ -1319,23 +1319,89 @@ fn an_ssh_connection_kept_open_serves_the_next_passes_and_closes_after_its_windo
     assert!(!status.contains("failed"), "{status}");
 }
 
+/// Puts a `git` on PATH that notes each of its command lines in `log`, then runs the real one.
+fn spy_on_git(env: &mut TestEnv, log: &Path) {
+    let real = Command::new("sh")
+        .args(["-c", "command -v git"])
+        .env("PATH", env.path_var())
+        .output()
+        .expect("finding git");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+    let bin = env.root().join("spy-bin");
+    fs::create_dir_all(&bin).expect("creating the spy's dir");
+    env.write_executable(
+        &bin.join("git"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
+            support::sh_quote(log),
+            support::sh_quote(Path::new(&real))
+        ),
+    );
+    let path = support::tools::path_with(&[&bin], env.path_var());
+    env.set_path_var(path);
+}
+
+/// An ssh mirror pushed to before takes the next commits without waiting for its refs: the
+/// commands and the pack go into `git-receive-pack` at once, over the connection kept open, on
+/// the refs it was last left with (`git send-pack --stateless-rpc`, no `git push`). An amend is
+/// told as the source's forced update; a mirror changed meanwhile refuses that push whole, and
+/// `git push` follows in the same pass. None of it is news to the user.
 #[test]
-fn an_ssh_mirror_never_hears_of_the_push_in_one_request() {
-    let env = TestEnv::new();
+fn an_ssh_mirror_pushed_to_before_takes_the_next_commits_without_waiting_for_its_refs() {
+    let mut env = TestEnv::new();
     let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
         return;
     };
+    let runs = env.root().join("git-runs.log");
+    spy_on_git(&mut env, &runs);
     let src = env.init_repo("src");
     let mirror = env.init_bare("ssh-mirror.git");
     let ssh_command = sshd.git_ssh_command();
     let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
     add_ssh_mirror(&env, &src, &sshd, "viassh", &mirror, &[]);
-    // The second sync is within the hour in which the refs the first left are trusted.
-    for round in 0..2 {
-        env.commit(&src, &format!("round {round}"));
-        let sync = run_ok(&env, &src, &["sync"], &vars);
-        assert!(!sync.stderr.contains("one request"), "{sync}");
-    }
+    // Which way each sync pushed: the git commands it ran that reach the mirror.
+    let sync = |env: &TestEnv| {
+        let _ = fs::remove_file(&runs);
+        let run = run_ok(env, &src, &["sync", "-v"], &vars);
+        assert!(!run.all().contains("one request"), "{run}");
+        let ran = fs::read_to_string(&runs).unwrap_or_default();
+        let pushes: Vec<&str> = ran
+            .lines()
+            .filter_map(|line| {
+                if line.contains(" send-pack --stateless-rpc") {
+                    Some("send-pack")
+                } else if line.contains(" push ") {
+                    Some("push")
+                } else {
+                    None
+                }
+            })
+            .collect();
+        (run.stdout, pushes)
+    };
+
+    env.commit(&src, "first");
+    let (_, pushes) = sync(&env);
+    assert_eq!(pushes, ["push"], "the first push reads the mirror's refs");
+    env.commit(&src, "second");
+    let (_, pushes) = sync(&env);
     assert_eq!(env.refs(&mirror), env.refs(&src));
+    assert_eq!(pushes, ["send-pack"], "{}", sshd.log());
+
+    git_without_hooks(&env, &src, &["commit", "-q", "--amend", "-m", "amended"]);
+    let (said, pushes) = sync(&env);
+    assert_eq!(env.refs(&mirror), env.refs(&src));
+    assert!(said.contains("forced update refs/heads/main"), "{said}");
+    assert_eq!(pushes, ["send-pack"]);
+
+    let elsewhere = env.root().join("elsewhere");
+    env.git(env.root(), ["clone", "-q", s(&mirror), s(&elsewhere)]);
+    env.commit(&elsewhere, "made on the mirror");
+    env.git(&elsewhere, ["push", "-q", "origin", "main"]);
+    env.commit(&src, "third");
+    let (said, pushes) = sync(&env);
+    assert_eq!(env.refs(&mirror), env.refs(&src));
+    assert!(said.contains("overwrote diverged refs/heads/main"), "{said}");
+    assert_eq!(pushes, ["send-pack", "push"]);
     assert!(!env.log(&src).contains("one request"), "{}", env.log(&src));
 }

@@ -144,10 +144,13 @@ fn transfer_all(
                 let seen = state.mirrors.get(name);
                 let asks = Asks {
                     atomic: seen.is_none_or(|seen| seen.ask_atomic(SystemTime::now())),
-                    // Only an https mirror with its credential in our hands can take one.
-                    one_request: mirror.url.transport() == crate::url::Transport::Http
-                        && mirror.token_env.is_some()
-                        && seen.is_some_and(|seen| seen.try_one_request(SystemTime::now())),
+                    // An https mirror with its credential in our hands, or an ssh one (through
+                    // a master of ours, which the transfer checks).
+                    one_request: match mirror.url.transport() {
+                        crate::url::Transport::Http => mirror.token_env.is_some(),
+                        crate::url::Transport::Ssh => true,
+                        _ => false,
+                    } && seen.is_some_and(|seen| seen.try_one_request(SystemTime::now())),
                 };
                 scope.spawn(move || {
                     let Some(git) = git else {

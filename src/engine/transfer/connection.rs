@@ -105,6 +105,22 @@ impl<'a> MirrorGit<'a> {
         Some((command, destination))
     }
 
+    /// For an ssh mirror whose pushes go through a master of ours: `sh -c` running `remote`
+    /// (a command line for the server's shell) as a session of that master, as git would run
+    /// its own command there.
+    pub(crate) fn ssh_session(&self, remote: &str) -> Option<Command> {
+        let socket = self.shared_ssh.as_ref()?;
+        let (ssh, destination) = self.ssh_endpoint()?;
+        let mut cmd = Command::new("sh");
+        git::scrub_env(&mut cmd);
+        cmd.env_remove("SSH_ASKPASS").arg("-c").arg(format!(
+            "{ssh} -o ControlMaster=no -o ControlPath={} {destination} {}",
+            crate::shell::quote(&socket.to_string_lossy()),
+            crate::shell::quote(remote)
+        ));
+        Some(cmd)
+    }
+
     /// The mirror's URL as git is to be given it.
     pub(crate) fn url(&self) -> &str {
         &self.url

@@ -50,7 +50,7 @@ fn push_learning(
         if !changes.is_empty() {
             let tried = match one_request::Setup::new(git) {
                 Ok(setup) => one_request::push(git, &setup, &changes, known),
-                Err(why) => Tried::Declined { refused: true, why },
+                Err(tried) => tried,
             };
             match tried {
                 Tried::Pushed(results) => {

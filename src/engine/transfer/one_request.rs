@@ -1,14 +1,18 @@
-//! A push to an http(s) mirror in one request instead of two. `git push` over http first GETs
-//! the mirror's refs (the advertisement), then POSTs the commands and the pack: two round trips
-//! on top of the connection's. What this repository last left on the mirror is known, so the GET
-//! is skipped: `git send-pack --stateless-rpc` (what git's own http helper runs) is given those
-//! refs as the advertisement, and the request it writes goes out in one POST. receive-pack
+//! A push in one request instead of two. `git push` over http first GETs the mirror's refs (the
+//! advertisement), then POSTs the commands and the pack: two round trips on top of the
+//! connection's. Over ssh, receive-pack sends the advertisement first and git waits for it
+//! before it sends the commands and the pack: a round trip there too. What this repository last
+//! left on the mirror is known, so the wait is skipped: `git send-pack --stateless-rpc` (what
+//! git's own http helper runs) is given those refs as the advertisement, and the request it
+//! writes goes out at once: in one POST, or over ssh into `git-receive-pack` as a session of
+//! the master the pass shares, whose advertisement is then read and passed over. receive-pack
 //! checks every ref's old value as it updates it, atomically, so a mirror changed meanwhile
 //! refuses the whole push and keeps what it had; the caller then pushes the usual way, which
 //! reads the mirror's refs.
 //!
-//! Taken only where the request is what git would send: a token for the credential, no proxy,
-//! no http setting of git's that this does not apply, and a small request (a large one is worth
+//! Taken only where the request is what git would send: over http a token for the credential,
+//! no proxy and no http setting of git's that this does not apply; over ssh a master of ours
+//! to go through; no URL rewritten by git's config; and a small request (a large one is worth
 //! the extra round trip, and git's own http code streams it).
 
 use std::collections::BTreeMap;
@@ -20,6 +24,7 @@ use base64::Engine as _;
 
 use super::connection::MirrorGit;
 use crate::engine::plan::{Change, RefResult, Refs};
+use crate::url::Transport;
 
 /// The largest request sent this way: git's own `http.postBuffer` default, under which git sends
 /// a request in one piece too.
@@ -87,19 +92,73 @@ pub(crate) enum Tried {
     Declined { refused: bool, why: String },
 }
 
-/// The TLS and credential this path would send the request with, when git's config and
-/// environment leave nothing to git that this does not do.
-pub(crate) struct Setup {
+/// How the request would reach the mirror, when git's config and environment leave nothing to
+/// git that this does not do.
+pub(crate) enum Setup {
+    Http(HttpSetup),
+    /// `git-receive-pack '<path>'`, run as a session of the pass's ssh master.
+    Ssh {
+        remote: String,
+    },
+}
+
+impl Setup {
+    /// The way to the mirror behind `git`, or why not ([`Tried::Declined`], `refused` when
+    /// trying again soon cannot help).
+    pub(crate) fn new(git: &MirrorGit<'_>) -> Result<Self, Tried> {
+        let declined = |refused, why: String| Tried::Declined { refused, why };
+        match git.mirror().url.transport() {
+            Transport::Http => HttpSetup::new(git)
+                .map(Self::Http)
+                .map_err(|why| declined(true, why)),
+            Transport::Ssh => {
+                // No master this pass (one mirror on the host, not kept open): no round trip
+                // to save on a connection opened for this push alone. Not remembered.
+                if git.ssh_session("").is_none() {
+                    return Err(declined(false, "no shared ssh connection".into()));
+                }
+                let path = git
+                    .mirror()
+                    .url
+                    .ssh_path()
+                    .ok_or_else(|| declined(true, "no path in the URL".into()))?;
+                let settings = http_settings(git).map_err(|err| declined(true, format!("{err:#}")))?;
+                if let Some(key) = rewriting(&settings, git.url()) {
+                    return Err(declined(true, format!("{key} rewrites the URL")));
+                }
+                Ok(Self::Ssh {
+                    remote: format!("git-receive-pack {}", crate::shell::quote_as_git(path)),
+                })
+            }
+            _ => Err(declined(true, "not an http(s) or ssh URL".into())),
+        }
+    }
+}
+
+/// The first `url.*.insteadOf` or `url.*.pushInsteadOf` among `settings` that rewrites `url`.
+fn rewriting<'s>(settings: &'s [(String, String)], url: &str) -> Option<&'s str> {
+    settings
+        .iter()
+        .find(|(key, value)| {
+            key.starts_with("url.")
+                && (key.ends_with(".insteadof") || key.ends_with(".pushinsteadof"))
+                && url.starts_with(value.as_str())
+        })
+        .map(|(key, _)| key.as_str())
+}
+
+/// The TLS and credential this path would send the request with over http(s).
+pub(crate) struct HttpSetup {
     /// `https://host[:port]/path/git-receive-pack`.
     endpoint: String,
     authorization: String,
     agent: ureq::Agent,
 }
 
-impl Setup {
+impl HttpSetup {
     /// Why not, when the push is better left to git: no token, a proxy, an `http.*` setting not
     /// followed here, a URL rewritten by `url.*.insteadOf`, no CA file to trust.
-    pub(crate) fn new(git: &MirrorGit<'_>) -> Result<Self, String> {
+    fn new(git: &MirrorGit<'_>) -> Result<Self, String> {
         let token = git.token().ok_or("the mirror has no token_env")?;
         if let Some(var) = ENV_LEFT_TO_GIT.iter().find(|var| std::env::var_os(var).is_some()) {
             return Err(format!("{var} is set"));
@@ -109,12 +168,10 @@ impl Setup {
         let scheme = url
             .split_once("://")
             .map(|(scheme, _)| scheme.to_ascii_lowercase());
-        for (key, value) in &settings {
-            let rewrites =
-                key.starts_with("url.") && (key.ends_with(".insteadof") || key.ends_with(".pushinsteadof"));
-            if rewrites && url.starts_with(value.as_str()) {
-                return Err(format!("{key} rewrites the URL"));
-            }
+        if let Some(key) = rewriting(&settings, url) {
+            return Err(format!("{key} rewrites the URL"));
+        }
+        for (key, _) in &settings {
             if key.starts_with("http.") && !HTTP_KEYS_FOLLOWED.contains(&key.as_str()) {
                 return Err(format!("{key} is set"));
             }
@@ -244,59 +301,14 @@ fn push_or_fail(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &
             why: "the request is larger than one piece".into(),
         });
     };
-    let response = match setup
-        .agent
-        .post(&setup.endpoint)
-        .header("Authorization", &setup.authorization)
-        .header("Content-Type", "application/x-git-receive-pack-request")
-        .header("Accept", "application/x-git-receive-pack-result")
-        .send(&request[..])
-    {
-        Ok(response) => response,
-        Err(err) => {
-            // A certificate this path does not trust where git might: left to git for a while.
-            let refused = matches!(
-                err,
-                ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_)
-            );
-            return Ok(Tried::Declined {
-                refused,
-                why: git.mirror().url.redact(&err.to_string()),
-            });
-        }
+    let sent = match setup {
+        Setup::Http(http) => http.send(git, &request)?,
+        Setup::Ssh { remote } => send_over_ssh(git, remote, &request)?,
     };
-    let status = response.status().as_u16();
-    if status == 401 {
-        // Not retried, and explained, as git push's refused login is.
-        let refused = super::error::MirrorError::new(
-            super::error::Failure::AuthRefused,
-            format!(
-                "git push failed: authentication failed: the server refused the credentials \
-                 (HTTP 401 for '{}')",
-                git.url()
-            ),
-        );
-        return Ok(Tried::Failed(anyhow::Error::new(refused)));
-    }
-    let result_type = response
-        .headers()
-        .get("content-type")
-        .is_some_and(|value| value.as_bytes() == b"application/x-git-receive-pack-result");
-    if status != 200 || !result_type {
-        // A server that wants the GET first (a redirect, an unknown endpoint) keeps refusing;
-        // one that is busy or asks for other credentials is git's to report.
-        let refused = !matches!(status, 401 | 403 | 429 | 500..=599);
-        return Ok(Tried::Declined {
-            refused,
-            why: format!("the server answered HTTP {status}"),
-        });
-    }
-    let body = response
-        .into_body()
-        .with_config()
-        .limit(16 * 1024 * 1024)
-        .read_to_vec()
-        .context("reading the mirror's answer")?;
+    let body = match sent {
+        Ok(body) => body,
+        Err(tried) => return Ok(tried),
+    };
     stdin
         .write_all(&body)
         .context("handing git send-pack the mirror's answer")?;
@@ -332,6 +344,104 @@ fn push_or_fail(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &
         }
     }
     Ok(Tried::Pushed(results))
+}
+
+impl HttpSetup {
+    /// POSTs `request`; the mirror's answer, or what came of the push when there is none.
+    fn send(&self, git: &MirrorGit<'_>, request: &[u8]) -> Result<Result<Vec<u8>, Tried>> {
+        let response = match self
+            .agent
+            .post(&self.endpoint)
+            .header("Authorization", &self.authorization)
+            .header("Content-Type", "application/x-git-receive-pack-request")
+            .header("Accept", "application/x-git-receive-pack-result")
+            .send(request)
+        {
+            Ok(response) => response,
+            Err(err) => {
+                // A certificate this path does not trust where git might: left to git for a while.
+                let refused = matches!(
+                    err,
+                    ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_)
+                );
+                return Ok(Err(Tried::Declined {
+                    refused,
+                    why: git.mirror().url.redact(&err.to_string()),
+                }));
+            }
+        };
+        let status = response.status().as_u16();
+        if status == 401 {
+            // Not retried, and explained, as git push's refused login is.
+            let refused = super::error::MirrorError::new(
+                super::error::Failure::AuthRefused,
+                format!(
+                    "git push failed: authentication failed: the server refused the credentials \
+                     (HTTP 401 for '{}')",
+                    git.url()
+                ),
+            );
+            return Ok(Err(Tried::Failed(anyhow::Error::new(refused))));
+        }
+        let result_type = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|value| value.as_bytes() == b"application/x-git-receive-pack-result");
+        if status != 200 || !result_type {
+            // A server that wants the GET first (a redirect, an unknown endpoint) keeps refusing;
+            // one that is busy or asks for other credentials is git's to report.
+            let refused = !matches!(status, 401 | 403 | 429 | 500..=599);
+            return Ok(Err(Tried::Declined {
+                refused,
+                why: format!("the server answered HTTP {status}"),
+            }));
+        }
+        let body = response
+            .into_body()
+            .with_config()
+            .limit(16 * 1024 * 1024)
+            .read_to_vec()
+            .context("reading the mirror's answer")?;
+        Ok(Ok(body))
+    }
+}
+
+/// Runs `remote` (`git-receive-pack '<path>'`) as a session of the pass's ssh master with
+/// `request` on its stdin from the start; the mirror's answer after its advertisement, or what
+/// came of the push when there is none. Anything unexpected leaves the push to git, which
+/// says what is wrong in its own words.
+fn send_over_ssh(git: &MirrorGit<'_>, remote: &str, request: &[u8]) -> Result<Result<Vec<u8>, Tried>> {
+    let declined = |why: String| Ok(Err(Tried::Declined { refused: false, why }));
+    let Some(mut session) = git.ssh_session(remote) else {
+        return declined("no shared ssh connection".into());
+    };
+    let Some(output) = crate::child::run_watched(&mut session, Some(request), git.mirror().timeout())
+        .context("running ssh (is it installed?)")?
+    else {
+        return declined("the mirror sent nothing for the mirror's `timeout`".into());
+    };
+    match after_advertisement(&output.stdout) {
+        Some(answer) if output.status.success() => Ok(Ok(answer.to_vec())),
+        _ => {
+            let said = super::connection::reason_lines(&output.stderr).join(" ");
+            declined(format!("ssh {}: {said}", output.status))
+        }
+    }
+}
+
+/// What follows the advertisement (pkt-lines up to a flush) at the start of `out`.
+fn after_advertisement(out: &[u8]) -> Option<&[u8]> {
+    let mut rest = out;
+    loop {
+        let length = usize::from_str_radix(std::str::from_utf8(rest.get(..4)?).ok()?, 16).ok()?;
+        if length == 0 {
+            return rest.get(4..);
+        }
+        rest = rest.get(length.max(4)..)?;
+        if length < 4 {
+            return None;
+        }
+    }
 }
 
 /// Writes one pkt-line: four hex digits of length (its own included), then the data.
@@ -531,6 +641,18 @@ mod tests {
             text.contains(&format!("{} capabilities^{{}}\0", "0".repeat(40))),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn the_answer_over_ssh_is_what_follows_the_advertisement() {
+        let mut out = Vec::new();
+        advertisement(&mut out, &Refs::new(), &[]);
+        out.extend_from_slice(b"0030\x01000eunpack ok\n0019ok refs/heads/main\n00000000");
+        let answer = after_advertisement(&out).expect("an advertisement");
+        assert!(answer.starts_with(b"0030\x01000eunpack ok"), "{answer:?}");
+        assert_eq!(after_advertisement(b"fatal: not a repository\n"), None);
+        assert_eq!(after_advertisement(b"0003"), None);
+        assert_eq!(after_advertisement(b""), None);
     }
 
     #[test]
