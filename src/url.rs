@@ -349,7 +349,6 @@ mod tests {
         );
         assert_eq!(path("ssh://host/~user/x.git").as_deref(), Some("~user/x.git"));
         assert_eq!(path("ssh://[::1]:22/srv/x.git").as_deref(), Some("/srv/x.git"));
-        assert_eq!(path("[::1]:srv/x.git").as_deref(), Some("srv/x.git"));
         assert_eq!(path("https://host/x.git"), None);
     }
 
