@@ -173,9 +173,9 @@ fn run(work: &WorkDir, filters: &[String], reps: usize, delay: Duration) -> Res<
     }
 
     println!(
-        "| row | ours (median) | anchor (median) | ratio | goal | connections per pass, ours / anchor |"
+        "| row | ours (median) | anchor (median) | ratio | goal | connections per pass, ours / anchor | round trips per pass, ours / anchor |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for row in &done {
         row.print();
     }
@@ -209,6 +209,8 @@ struct Run {
     ms: f64,
     /// Connections the proxy accepted.
     connections: usize,
+    /// Round trips the proxy saw the client wait for.
+    round_trips: usize,
     /// CPU milliseconds of the command's process tree (`None` where part of it is not ours to
     /// wait for: a detached worker).
     client_cpu: Option<f64>,
@@ -221,6 +223,7 @@ struct Run {
 struct Side {
     ms: Vec<f64>,
     connections: Vec<usize>,
+    round_trips: Vec<usize>,
     client_cpu: Vec<f64>,
     server_cpu: Vec<f64>,
 }
@@ -229,6 +232,7 @@ impl Side {
     fn add(&mut self, run: Run) {
         self.ms.push(run.ms);
         self.connections.push(run.connections);
+        self.round_trips.push(run.round_trips);
         self.client_cpu.extend(run.client_cpu);
         self.server_cpu.push(run.server_cpu);
     }
@@ -317,16 +321,18 @@ impl Row {
             None => "informative".to_owned(),
         };
         println!(
-            "| {} | {a:.1} ms | {b:.1} ms | {ratio:.2} | {goal} | {} / {} |",
+            "| {} | {a:.1} ms | {b:.1} ms | {ratio:.2} | {goal} | {} / {} | {} / {} |",
             self.label,
-            connections(&self.ours.connections),
-            connections(&self.anchor.connections)
+            counted(&self.ours.connections),
+            counted(&self.anchor.connections),
+            counted(&self.ours.round_trips),
+            counted(&self.anchor.round_trips)
         );
     }
 }
 
 /// `1`, or `1-2 (median 1)` when the runs differed.
-fn connections(v: &[usize]) -> String {
+fn counted(v: &[usize]) -> String {
     let (min, max) = (v.iter().min(), v.iter().max());
     match (min, max) {
         (Some(min), Some(max)) if min == max => min.to_string(),
@@ -419,6 +425,7 @@ impl Bench<'_> {
     /// of the run was a child waited for.
     fn measure(&self, link: &Link<'_>, waited: bool, timed: impl FnOnce() -> Res<Duration>) -> Res<Run> {
         link.proxy.take_accepted();
+        link.proxy.take_round_trips();
         let (client, server) = (children_cpu(), link.server_cpu());
         let took = timed()?;
         let client_cpu = children_cpu() - client;
@@ -426,6 +433,7 @@ impl Bench<'_> {
         Ok(Run {
             ms: ms(took),
             connections: link.proxy.take_accepted(),
+            round_trips: link.proxy.take_round_trips(),
             client_cpu: waited.then_some(client_cpu),
             server_cpu: link.server_cpu() - server,
         })
@@ -793,6 +801,7 @@ impl Bench<'_> {
     fn commit_until_mirrored(&self, wt: &Path, mirror: &Path) -> Res<Run> {
         let before = branch_tip(mirror, "main");
         self.ssh.proxy.take_accepted();
+        self.ssh.proxy.take_round_trips();
         let server = self.ssh.server_cpu();
         let log = self.env.root.join("commit-stderr.log");
         let stderr = fs::File::create(&log).map_err(|e| e.to_string())?;
@@ -836,6 +845,7 @@ impl Bench<'_> {
         Ok(Run {
             ms: ms(took),
             connections: self.ssh.proxy.take_accepted(),
+            round_trips: self.ssh.proxy.take_round_trips(),
             // Our worker is detached: not a child to wait for.
             client_cpu: None,
             server_cpu: self.ssh.server_cpu() - server,

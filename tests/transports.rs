@@ -1343,9 +1343,10 @@ fn spy_on_git(env: &mut TestEnv, log: &Path) {
 
 /// An ssh mirror pushed to before takes the next commits without waiting for its refs: the
 /// commands and the pack go into `git-receive-pack` at once, over the connection kept open, on
-/// the refs it was last left with (`git send-pack --stateless-rpc`, no `git push`). An amend is
-/// told as the source's forced update; a mirror changed meanwhile refuses that push whole, and
-/// `git push` follows in the same pass. None of it is news to the user.
+/// the refs it was last left with (`git send-pack --stateless-rpc`, no `git push`), built once
+/// for two mirrors left alike. An amend is told as the source's forced update; a mirror changed
+/// meanwhile refuses that push whole, and `git push` follows in the same pass. None of it is
+/// news to the user.
 #[test]
 fn an_ssh_mirror_pushed_to_before_takes_the_next_commits_without_waiting_for_its_refs() {
     let mut env = TestEnv::new();
@@ -1356,9 +1357,15 @@ fn an_ssh_mirror_pushed_to_before_takes_the_next_commits_without_waiting_for_its
     spy_on_git(&mut env, &runs);
     let src = env.init_repo("src");
     let mirror = env.init_bare("ssh-mirror.git");
+    let other = env.init_bare("ssh-other.git");
     let ssh_command = sshd.git_ssh_command();
     let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
     add_ssh_mirror(&env, &src, &sshd, "viassh", &mirror, &[]);
+    add_ssh_mirror(&env, &src, &sshd, "other", &other, &[]);
+    let both_equal = |env: &TestEnv| {
+        assert_eq!(env.refs(&mirror), env.refs(&src));
+        assert_eq!(env.refs(&other), env.refs(&src));
+    };
     // Which way each sync pushed: the git commands it ran that reach the mirror.
     let sync = |env: &TestEnv| {
         let _ = fs::remove_file(&runs);
@@ -1382,15 +1389,15 @@ fn an_ssh_mirror_pushed_to_before_takes_the_next_commits_without_waiting_for_its
 
     env.commit(&src, "first");
     let (_, pushes) = sync(&env);
-    assert_eq!(pushes, ["push"], "the first push reads the mirror's refs");
+    assert_eq!(pushes, ["push", "push"], "the first push reads the mirror's refs");
     env.commit(&src, "second");
     let (_, pushes) = sync(&env);
-    assert_eq!(env.refs(&mirror), env.refs(&src));
+    both_equal(&env);
     assert_eq!(pushes, ["send-pack"], "{}", sshd.log());
 
     git_without_hooks(&env, &src, &["commit", "-q", "--amend", "-m", "amended"]);
     let (said, pushes) = sync(&env);
-    assert_eq!(env.refs(&mirror), env.refs(&src));
+    both_equal(&env);
     assert!(said.contains("forced update refs/heads/main"), "{said}");
     assert_eq!(pushes, ["send-pack"]);
 
@@ -1400,7 +1407,7 @@ fn an_ssh_mirror_pushed_to_before_takes_the_next_commits_without_waiting_for_its
     env.git(&elsewhere, ["push", "-q", "origin", "main"]);
     env.commit(&src, "third");
     let (said, pushes) = sync(&env);
-    assert_eq!(env.refs(&mirror), env.refs(&src));
+    both_equal(&env);
     assert!(said.contains("overwrote diverged refs/heads/main"), "{said}");
     assert_eq!(pushes, ["send-pack", "push"]);
     assert!(!env.log(&src).contains("one request"), "{}", env.log(&src));

@@ -18,6 +18,7 @@ use super::transfer::connection::MirrorGit;
 use super::transfer::direct::{self, SharedPacks};
 use super::transfer::error::{Failure, MirrorError};
 use super::transfer::git_push;
+use super::transfer::one_request::SharedRequests;
 use super::transfer::shared_ssh::SharedSsh;
 use super::transfer::{Answer, Asks, Learned, Transferred};
 use crate::config::{Config, Mirror};
@@ -115,6 +116,7 @@ fn transfer_all(
     progress: Option<&crate::ui::Progress>,
 ) -> Result<Vec<Report>> {
     let packs = SharedPacks::default();
+    let requests = SharedRequests::default();
     // One stat: a repository without LFS objects starts no git-lfs.
     let lfs = Lfs::of(&repo.common_dir);
     let ssh = SharedSsh::open(
@@ -131,6 +133,7 @@ fn transfer_all(
         common_dir: &repo.common_dir,
         local: &prepared.local,
         packs: &packs,
+        requests: &requests,
         lfs: lfs.as_ref(),
     };
     let state = &prepared.state;
@@ -260,6 +263,7 @@ struct Source<'a> {
     common_dir: &'a Path,
     local: &'a Refs,
     packs: &'a SharedPacks,
+    requests: &'a SharedRequests,
     lfs: Option<&'a Lfs>,
 }
 
@@ -339,6 +343,7 @@ fn sync_mirror(source: &Source<'_>, job: &Job<'_>, git: &mut MirrorGit<'_>, atte
         common_dir,
         local,
         packs,
+        requests,
         lfs,
     } = *source;
     let mut report = Report::new(name);
@@ -437,7 +442,7 @@ fn sync_mirror(source: &Source<'_>, job: &Job<'_>, git: &mut MirrorGit<'_>, atte
             results: direct::push(common_dir, mirror_dir, &changes, &remote, packs),
             learned: Learned::default(),
         },
-        None => git_push::push_patterns(git, mirror, local, known.as_ref(), asks),
+        None => git_push::push_patterns(git, mirror, local, known.as_ref(), asks, requests),
     };
     report.attempt.atomic = learned.atomic;
     report.attempt.read_refs =

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result};
 
 use super::connection::{MirrorGit, reason_lines};
-use super::one_request::{self, Tried};
+use super::one_request::{self, SharedRequests, Tried};
 use super::{Answer, Asks, Learned, Transferred};
 use crate::config::Mirror;
 use crate::engine::plan::{RefResult, Refs, plan};
@@ -27,9 +27,10 @@ pub(crate) fn push_patterns(
     local: &Refs,
     known: Option<&Refs>,
     asks: Asks,
+    requests: &SharedRequests,
 ) -> Transferred {
     let mut learned = Learned::default();
-    let results = push_learning(git, mirror, local, known, asks, &mut learned);
+    let results = push_learning(git, mirror, local, known, asks, requests, &mut learned);
     Transferred { results, learned }
 }
 
@@ -39,6 +40,7 @@ fn push_learning(
     local: &Refs,
     known: Option<&Refs>,
     asks: Asks,
+    requests: &SharedRequests,
     learned: &mut Learned,
 ) -> Result<BTreeMap<String, RefResult>> {
     // Forced and atomic, as the push in one request is.
@@ -49,7 +51,7 @@ fn push_learning(
         let changes = plan(mirror, local, known);
         if !changes.is_empty() {
             let tried = match one_request::Setup::new(git) {
-                Ok(setup) => one_request::push(git, &setup, &changes, known),
+                Ok(setup) => one_request::push(git, &setup, &changes, known, requests),
                 Err(tried) => tried,
             };
             match tried {

@@ -15,9 +15,10 @@
 //! to go through; no URL rewritten by git's config; and a small request (a large one is worth
 //! the extra round trip, and git's own http code streams it).
 
-use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use base64::Engine as _;
@@ -237,11 +238,45 @@ impl HttpSetup {
     }
 }
 
-/// Pushes `changes` in one POST, telling `git send-pack` that the mirror has `known`. Every
+/// Requests built during one pass, by what `git send-pack` was given: mirrors last left with
+/// the same refs get the same commands and pack, built once (eight mirrors of a fleet's host
+/// then cost one pack, not eight).
+#[derive(Debug, Default)]
+pub(crate) struct SharedRequests {
+    built: Mutex<HashMap<Vec<u8>, Slot>>,
+}
+
+/// One request's place among the [`SharedRequests`]: empty until its first mirror built it;
+/// `None` inside when it is larger than one piece.
+type Slot = Arc<OnceLock<Result<Option<Vec<u8>>, String>>>;
+
+impl SharedRequests {
+    /// The request `git send-pack` writes for `input` (what to push, then the advertisement),
+    /// built by the first mirror that asks; the others wait for it.
+    fn get(&self, git: &MirrorGit<'_>, input: Vec<u8>) -> Result<Slot> {
+        let slot = {
+            let mut built = self
+                .built
+                .lock()
+                .map_err(|_| anyhow!("another mirror's request build panicked"))?;
+            Arc::clone(built.entry(input.clone()).or_default())
+        };
+        slot.get_or_init(|| build_request(git, &input).map_err(|err| format!("{err:#}")));
+        Ok(slot)
+    }
+}
+
+/// Pushes `changes` in one request, telling `git send-pack` that the mirror has `known`. Every
 /// change is forced where it is not a fast-forward (the caller asks only for a forcing mirror)
 /// and the push is atomic.
-pub(crate) fn push(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &Refs) -> Tried {
-    match push_or_fail(git, setup, changes, known) {
+pub(crate) fn push(
+    git: &MirrorGit<'_>,
+    setup: &Setup,
+    changes: &[Change],
+    known: &Refs,
+    requests: &SharedRequests,
+) -> Tried {
+    match push_or_fail(git, setup, changes, known, requests) {
         Ok(tried) => tried,
         Err(err) => Tried::Declined {
             refused: false,
@@ -250,35 +285,13 @@ pub(crate) fn push(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known
     }
 }
 
-fn push_or_fail(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &Refs) -> Result<Tried> {
-    let mut cmd = git.command();
-    cmd.args([
-        "send-pack",
-        "--stateless-rpc",
-        "--helper-status",
-        "--thin",
-        "--atomic",
-        "--progress",
-    ])
-    .arg(git.url())
-    .arg("--stdin")
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = KillOnDrop(
-        cmd.spawn()
-            .context("starting git send-pack (is git installed?)")?,
-    );
-    let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
-        (child.0.stdin.take(), child.0.stdout.take(), child.0.stderr.take())
-    else {
-        bail!("git send-pack started without its pipes");
-    };
-    let said = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let _ = stderr.read_to_end(&mut all);
-        all
-    });
+fn push_or_fail(
+    git: &MirrorGit<'_>,
+    setup: &Setup,
+    changes: &[Change],
+    known: &Refs,
+    requests: &SharedRequests,
+) -> Result<Tried> {
     // What to push, then what the mirror has, as git's http helper hands them over.
     let mut input = Vec::new();
     for change in changes {
@@ -292,34 +305,35 @@ fn push_or_fail(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &
     }
     input.extend_from_slice(b"0000");
     advertisement(&mut input, known, changes);
-    stdin
-        .write_all(&input)
-        .context("handing git send-pack what to push")?;
-    let Some(request) = read_request(&mut stdout)? else {
-        return Ok(Tried::Declined {
-            refused: false,
-            why: "the request is larger than one piece".into(),
-        });
+    let slot = requests.get(git, input)?;
+    let request = match slot.get() {
+        Some(Ok(Some(request))) => request,
+        Some(Ok(None)) => {
+            return Ok(Tried::Declined {
+                refused: false,
+                why: "the request is larger than one piece".into(),
+            });
+        }
+        Some(Err(why)) => anyhow::bail!("{why}"),
+        None => anyhow::bail!("no request was built"),
     };
     let sent = match setup {
-        Setup::Http(http) => http.send(git, &request)?,
-        Setup::Ssh { remote } => send_over_ssh(git, remote, &request)?,
+        Setup::Http(http) => http.send(git, request)?,
+        Setup::Ssh { remote } => send_over_ssh(git, remote, request)?,
     };
-    let body = match sent {
-        Ok(body) => body,
+    let answer = match sent {
+        Ok(answer) => answer,
         Err(tried) => return Ok(tried),
     };
-    stdin
-        .write_all(&body)
-        .context("handing git send-pack the mirror's answer")?;
-    drop(stdin);
-    let mut status_lines = Vec::new();
-    stdout
-        .read_to_end(&mut status_lines)
-        .context("reading git send-pack's report")?;
-    let exit = child.0.wait().context("waiting for git send-pack")?;
-    let said = said.join().unwrap_or_default();
-    let reported = helper_status(&String::from_utf8_lossy(&status_lines));
+    let reported = match report_status(&answer) {
+        Ok(reported) => reported,
+        Err(why) => {
+            return Ok(Tried::Declined {
+                refused: false,
+                why: git.mirror().url.redact(&why),
+            });
+        }
+    };
     let source = super::SourceObjects::open(git.common_dir());
     let mut results = BTreeMap::new();
     for change in changes {
@@ -335,15 +349,97 @@ fn push_or_fail(git: &MirrorGit<'_>, setup: &Setup, changes: &[Change], known: &
                 });
             }
             None => {
-                let said = super::connection::reason_lines(&said).join(" ");
                 return Ok(Tried::Declined {
                     refused: false,
-                    why: format!("no report for {refname} (git send-pack {exit}: {said})"),
+                    why: format!("no report for {refname}"),
                 });
             }
         }
     }
     Ok(Tried::Pushed(results))
+}
+
+/// Runs `git send-pack --stateless-rpc` (what git's own http helper runs) on `input` and keeps
+/// the request it writes; `None` when that is larger than one piece. send-pack then waits for
+/// the mirror's answer, which we read ourselves: it is stopped.
+fn build_request(git: &MirrorGit<'_>, input: &[u8]) -> Result<Option<Vec<u8>>> {
+    let mut cmd = git.command();
+    cmd.args([
+        "send-pack",
+        "--stateless-rpc",
+        "--helper-status",
+        "--thin",
+        "--atomic",
+        "--progress",
+    ])
+    .arg(git.url())
+    .arg("--stdin")
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    let mut child = KillOnDrop(
+        cmd.spawn()
+            .context("starting git send-pack (is git installed?)")?,
+    );
+    let (Some(mut stdin), Some(mut stdout)) = (child.0.stdin.take(), child.0.stdout.take()) else {
+        bail!("git send-pack started without its pipes");
+    };
+    stdin
+        .write_all(input)
+        .context("handing git send-pack what to push")?;
+    read_request(&mut stdout)
+}
+
+/// receive-pack's report (`unpack ok`, then `ok <ref>` or `ng <ref> <why>` per ref), read from
+/// its answer: side-band-64k packets whose band 1 carries the report's own pkt-lines (band 2 is
+/// progress, band 3 a fatal error). Why not, when the answer holds no whole report.
+fn report_status(answer: &[u8]) -> Result<BTreeMap<String, Result<(), String>>, String> {
+    let mut report = Vec::new();
+    let mut rest = answer;
+    while let Some((payload, after)) = next_pkt(rest) {
+        rest = after;
+        let Some(payload) = payload else { break };
+        match payload.split_first() {
+            Some((1, data)) => report.extend_from_slice(data),
+            Some((2, _)) => {}
+            Some((3, said)) => return Err(String::from_utf8_lossy(said).trim().to_owned()),
+            // Without side-band: the report's lines themselves.
+            _ => pkt_line(&mut report, payload),
+        }
+    }
+    let mut reported = BTreeMap::new();
+    let mut unpacked = None;
+    let mut lines = &report[..];
+    while let Some((payload, after)) = next_pkt(lines) {
+        lines = after;
+        let Some(payload) = payload else { break };
+        let line = String::from_utf8_lossy(payload);
+        let line = line.trim_end_matches('\n');
+        if let Some(status) = line.strip_prefix("unpack ") {
+            unpacked = Some(status.to_owned());
+        } else if let Some(refname) = line.strip_prefix("ok ") {
+            reported.insert(refname.to_owned(), Ok(()));
+        } else if let Some(rest) = line.strip_prefix("ng ") {
+            let (refname, why) = rest.split_once(' ').unwrap_or((rest, "rejected"));
+            reported.insert(refname.to_owned(), Err(why.to_owned()));
+        }
+    }
+    match unpacked.as_deref() {
+        Some("ok") => Ok(reported),
+        Some(why) => Err(format!("the mirror could not unpack the objects: {why}")),
+        None => Err("the mirror's answer holds no report".into()),
+    }
+}
+
+/// The first pkt-line of `data`: its payload (`None` for a flush) and what follows. `None`
+/// when `data` does not start with a whole pkt-line.
+fn next_pkt(data: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
+    let length = usize::from_str_radix(std::str::from_utf8(data.get(..4)?).ok()?, 16).ok()?;
+    match length {
+        0 => Some((None, &data[4..])),
+        1..=3 => None,
+        _ => Some((Some(data.get(4..length)?), &data[length..])),
+    }
 }
 
 impl HttpSetup {
@@ -433,13 +529,10 @@ fn send_over_ssh(git: &MirrorGit<'_>, remote: &str, request: &[u8]) -> Result<Re
 fn after_advertisement(out: &[u8]) -> Option<&[u8]> {
     let mut rest = out;
     loop {
-        let length = usize::from_str_radix(std::str::from_utf8(rest.get(..4)?).ok()?, 16).ok()?;
-        if length == 0 {
-            return rest.get(4..);
-        }
-        rest = rest.get(length.max(4)..)?;
-        if length < 4 {
-            return None;
+        let (payload, after) = next_pkt(rest)?;
+        rest = after;
+        if payload.is_none() {
+            return Some(rest);
         }
     }
 }
@@ -522,23 +615,6 @@ fn read_request(stdout: &mut impl std::io::Read) -> Result<Option<Vec<u8>>> {
             .read_exact(&mut request[start..])
             .context("git send-pack ended within its request")?;
     }
-}
-
-/// Reads `--helper-status`: `ok <ref>` or `error <ref> <why>` per ref (after the flush that ends
-/// the exchange).
-fn helper_status(text: &str) -> BTreeMap<String, Result<(), String>> {
-    let mut reported = BTreeMap::new();
-    for line in text.lines() {
-        let line = line.trim_start_matches("0000");
-        if let Some(rest) = line.strip_prefix("ok ") {
-            let refname = rest.split(' ').next().unwrap_or(rest);
-            reported.insert(refname.to_owned(), Ok(()));
-        } else if let Some(rest) = line.strip_prefix("error ") {
-            let (refname, why) = rest.split_once(' ').unwrap_or((rest, "rejected"));
-            reported.insert(refname.to_owned(), Err(why.trim_matches('"').to_owned()));
-        }
-    }
-    reported
 }
 
 /// What a change that the mirror took was: a forced update where the old value is not an
@@ -655,14 +731,40 @@ mod tests {
         assert_eq!(after_advertisement(b""), None);
     }
 
+    /// receive-pack's answer to a request with side-band-64k, as git 2.47 wrote it (one ref
+    /// taken, one turned down), and its fatal error on band 3.
     #[test]
-    fn helper_status_tells_taken_refs_from_refused_ones() {
-        let reported = helper_status(
-            "0000ok refs/heads/main\nerror refs/heads/x \"failed to update ref\"\nerror refs/tags/t no match\n",
-        );
+    fn the_report_tells_taken_refs_from_refused_ones() {
+        let mut report = Vec::new();
+        for line in [
+            "unpack ok\n",
+            "ok refs/heads/main\n",
+            "ng refs/heads/x failed to update ref\n",
+        ] {
+            pkt_line(&mut report, line.as_bytes());
+        }
+        report.extend_from_slice(b"0000");
+        let mut answer = Vec::new();
+        pkt_line(&mut answer, b"\x02remote: progress\r");
+        let mut band = vec![1_u8];
+        band.extend_from_slice(&report);
+        pkt_line(&mut answer, &band);
+        answer.extend_from_slice(b"0000");
+        let reported = report_status(&answer).expect("a report");
         assert_eq!(reported["refs/heads/main"], Ok(()));
         assert_eq!(reported["refs/heads/x"], Err("failed to update ref".to_owned()));
-        assert_eq!(reported.len(), 3);
+        assert_eq!(reported.len(), 2);
+        // The same without side-band.
+        assert_eq!(report_status(&report), Ok(reported));
+
+        let mut fatal = Vec::new();
+        pkt_line(&mut fatal, b"\x03fatal: the disk is full\n");
+        assert_eq!(report_status(&fatal), Err("fatal: the disk is full".to_owned()));
+        let mut unpack_failed = Vec::new();
+        pkt_line(&mut unpack_failed, b"unpack index-pack failed\n");
+        unpack_failed.extend_from_slice(b"0000");
+        assert!(report_status(&unpack_failed).is_err_and(|why| why.contains("index-pack failed")));
+        assert!(report_status(b"").is_err());
     }
 
     #[test]
