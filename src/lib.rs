@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod config;
 mod engine;
+mod failure;
 mod git;
 mod notify;
 mod process;

@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::config::write_atomically;
+use crate::failure::Failure;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct State {
@@ -98,6 +99,13 @@ pub(crate) struct MirrorState {
     #[serde(default, deserialize_with = "Timestamp::lenient")]
     pub last_success: Option<Timestamp>,
     pub last_error: Option<String>,
+    /// The kind of the last error, for scripts (none in a file written before it was kept).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "Failure::lenient"
+    )]
+    pub last_failure: Option<Failure>,
     /// When the current run of failures began.
     #[serde(default, deserialize_with = "Timestamp::lenient")]
     pub failing_since: Option<Timestamp>,
@@ -263,6 +271,7 @@ impl State {
         entry.url = redacted_url.to_owned();
         entry.last_attempt = Some(now);
         entry.rejected.clone_from(&attempt.rejected);
+        entry.last_failure.clone_from(&attempt.failure);
         match attempt.atomic {
             Some(false) if entry.no_atomic_since.is_none() => entry.no_atomic_since = Some(now),
             Some(false) | None => {}
@@ -316,6 +325,8 @@ pub(crate) struct Attempt {
     pub at: SystemTime,
     /// Set when the mirror could not be reached or git failed as a whole (redacted).
     pub error: Option<String>,
+    /// The kind of the error, or of the rejections.
+    pub failure: Option<Failure>,
     pub rejected: Vec<Rejection>,
     /// The refs the mirror took.
     pub pushed: Vec<PushedRef>,

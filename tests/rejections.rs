@@ -155,12 +155,18 @@ fn status_shows_the_rejected_ref() {
             && r["reason"].as_str().is_some_and(|why| !why.is_empty())),
         "refs/heads/main is listed as rejected, with a reason: {status:#}"
     );
+    assert_eq!(strict_status["last_failure"]["kind"], "rejected", "{status:#}");
+    assert_eq!(
+        strict_status["last_failure"]["reason"], rejected[0]["reason"],
+        "the ref's reason: {status:#}"
+    );
 
     let loose_status = mirror_status(&status, "loose");
     assert_eq!(loose_status["last_result"], "ok", "{status:#}");
     assert_eq!(loose_status["last_error"], Value::Null, "{status:#}");
     assert_eq!(loose_status["failing_since"], Value::Null, "{status:#}");
     assert_eq!(loose_status["rejected"], Value::Array(vec![]), "{status:#}");
+    assert_eq!(loose_status["last_failure"], Value::Null, "{status:#}");
 
     // The human form names the failing mirror too.
     let out = env.cmd_in(&repo).arg("status").assert().success();
@@ -220,6 +226,11 @@ fn an_unreachable_mirror_does_not_stop_the_others() {
         "failed",
         "{status:#}"
     );
+    assert_eq!(
+        mirror_status(&status, "strict")["last_failure"]["kind"],
+        "not_a_repository",
+        "{status:#}"
+    );
     assert_eq!(mirror_status(&status, "loose")["last_result"], "ok", "{status:#}");
 
     // Only the named mirror: succeeds.
@@ -255,6 +266,14 @@ fn the_mirrors_own_reason_for_declining_shows_in_sync_and_status() {
     assert!(
         error.contains("frozen until Monday"),
         "status does not say why:\n{status:#}"
+    );
+    let failure = &mirror_status["last_failure"];
+    assert_eq!(failure["kind"], "rejected", "{status:#}");
+    assert!(
+        failure["reason"].as_str().is_some_and(
+            |why| why.contains("pre-receive hook declined") && why.contains("frozen until Monday")
+        ),
+        "{status:#}"
     );
 }
 

@@ -148,6 +148,14 @@ fn commit_with(env: &TestEnv, repo: &Path, message: &str, vars: &[(&str, &str)])
     support::run_ok(&mut cmd);
 }
 
+/// The kind `status --json` gives a mirror's last failure, for scripts.
+fn failure_kind(status: &Value, name: &str) -> String {
+    mirror_status(status, name)["last_failure"]["kind"]
+        .as_str()
+        .unwrap_or_else(|| panic!("mirror {name} has no last_failure kind:\n{status:#}"))
+        .to_owned()
+}
+
 fn last_error(status: &Value, name: &str) -> String {
     mirror_status(status, name)["last_error"]
         .as_str()
@@ -330,6 +338,11 @@ fn unknown_ssh_host_key_fails_that_mirror_and_says_how_to_trust_it() {
     }
     let status = env.status_json(&src);
     let error = last_error(&status, "untrusted");
+    assert_eq!(
+        failure_kind(&status, "untrusted"),
+        "host_key_unknown",
+        "{status:#}"
+    );
     for hint in ["host key", "ssh-keyscan", "trust_new_host_key"] {
         assert!(
             contains_ci(&error, hint),
@@ -479,6 +492,7 @@ fn assert_one_clear_auth_failure(
         contains_ci(&error, "authentication failed"),
         "last_error: {error}"
     );
+    assert_eq!(failure_kind(&status, name), "auth_refused", "{status:#}");
     assert_eq!(mirror_status(&status, "local")["last_result"], "ok", "{status:#}");
     assert!(
         !asked.exists(),
@@ -594,6 +608,7 @@ fn hanging_servers_time_out_within_the_configured_limit() {
         );
         let error = last_error(&status, name);
         assert!(contains_ci(&error, "timed out"), "{name} last_error: {error}");
+        assert_eq!(failure_kind(&status, name), "timeout", "{status:#}");
     }
     assert_eq!(mirror_status(&status, "local")["last_result"], "ok", "{status:#}");
     assert_eq!(env.refs(&src), env.refs(&local));
@@ -673,6 +688,8 @@ fn secrets_in_urls_and_token_env_are_never_printed_or_stored() {
         !last_error(&status, "refused").is_empty() && !last_error(&status, "missing").is_empty(),
         "{status:#}"
     );
+    assert_eq!(failure_kind(&status, "refused"), "auth_refused", "{status:#}");
+    assert_eq!(failure_kind(&status, "missing"), "not_a_repository", "{status:#}");
 
     let git_dir = env.common_dir(&src);
     let log = git_dir.join("repo-sync.log");

@@ -303,6 +303,7 @@ fn json_is_an_array_with_an_object_per_mirror() {
     assert_eq!(backup["objects_checked"], true, "{run}");
     assert_eq!(backup["lfs_objects"], Value::Null, "{run}");
     assert_eq!(backup["cloned"], false, "{run}");
+    assert_eq!(backup["failure"], Value::Null, "its refs were read: {run}");
     let problems = backup["problems"].as_array().expect("a problems array");
     assert_eq!(problems.len(), 1, "{run}");
     assert!(
@@ -329,6 +330,21 @@ fn json_is_an_array_with_an_object_per_mirror() {
         report[0]["problems"][0], "nothing pushed yet; run git-repo-sync sync",
         "{run}"
     );
+}
+
+/// A mirror whose refs cannot be read names the kind of failure in `--json`, for scripts.
+#[test]
+fn json_names_the_kind_of_failure_when_a_mirror_cannot_be_read() {
+    let env = TestEnv::new();
+    let (repo, mirror) = synced(&env);
+    std::fs::remove_dir_all(&mirror).expect("removing the mirror");
+    std::fs::create_dir(&mirror).expect("an empty directory in its place");
+
+    let run = verify(&env, &repo, &["--json"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    assert_eq!(report[0]["ok"], false, "{run}");
+    assert_eq!(report[0]["failure"]["kind"], "not_a_repository", "{run}");
 }
 
 /// Over ssh and https the refs are read with the credentials a sync uses (an identity file, a

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::config::Mirror;
 use crate::engine;
-use crate::engine::{Failure, MirrorError, MirrorGit};
+use crate::engine::MirrorGit;
+use crate::failure::{Failure, MirrorError};
 use crate::repo::Repo;
 use crate::url::{MirrorUrl, Transport};
 
@@ -59,7 +60,7 @@ pub(crate) fn check(repo: &Repo, mirror: &Mirror) -> Reach {
         Ok(refs) => Reach::Refs(refs.len()),
         Err(err) => {
             let reason = mirror.url.redact(&format!("{err:#}"));
-            let refused = MirrorError::kind_of(&err) == Some(Failure::AuthRefused);
+            let refused = MirrorError::kind_of(&err) == Some(&Failure::AuthRefused);
             if refused {
                 Reach::AuthRefused(reason)
             } else {

@@ -9,6 +9,7 @@ use crate::cli::StatusArgs;
 use crate::commands::ExitStatus;
 use crate::commands::fleet::Line;
 use crate::config::Config;
+use crate::failure::Failure;
 use crate::repo::Repo;
 use crate::repo::quoted;
 use crate::state::{PushedRef, Rejection, State, SyncResult, Timestamp};
@@ -53,6 +54,8 @@ pub(crate) struct MirrorStatus {
     pub last_result: LastResult,
     pub last_success: Option<Timestamp>,
     pub last_error: Option<String>,
+    /// The kind of the last error, for scripts: `{"kind": "auth_refused"}`.
+    pub last_failure: Option<Failure>,
     pub failing_since: Option<Timestamp>,
     pub rejected: Vec<Rejection>,
     /// When the mirror last received refs, and which.
@@ -121,6 +124,7 @@ pub(crate) fn build(repo: &Repo, config: &Config, git_runs_config_hooks: bool) -
                 },
                 last_success: seen.last_success,
                 last_error: seen.last_error,
+                last_failure: seen.last_failure,
                 failing_since: seen.failing_since,
                 rejected: seen.rejected,
                 last_push: seen.last_push,

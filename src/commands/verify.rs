@@ -15,6 +15,7 @@ use crate::config::{Config, Mirror};
 use crate::engine::plan::{Refs, selected};
 use crate::engine::transfer::{self, shared_ssh::SharedSsh};
 use crate::engine::{self, MirrorGit};
+use crate::failure::{Failure, MirrorError};
 use crate::repo::{Repo, quoted};
 use crate::{git, ui, worker};
 
@@ -46,6 +47,8 @@ struct MirrorReport {
     /// Whether it was cloned afresh and the clone checked (`--full`).
     cloned: bool,
     problems: Vec<String>,
+    /// The kind of failure when the mirror's refs could not be read: `{"kind": "auth_refused"}`.
+    failure: Option<Failure>,
 }
 
 /// One mirror on its way through the drill.
@@ -173,6 +176,7 @@ fn drill(
                 lfs_objects: None,
                 cloned: false,
                 problems: Vec::new(),
+                failure: None,
             },
         })
         .collect();
@@ -223,36 +227,42 @@ fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) ->
 /// Compares the mirror's refs, listed once as a sync lists them, with what we last pushed there.
 fn check_refs<'a>(repo: &Repo, ssh: &SharedSsh, ours_now: &Refs, mut drill: Drill<'a>) -> Drill<'a> {
     let mirror = drill.mirror;
-    let problems = &mut drill.report.problems;
+    let report = &mut drill.report;
     let Some(pushed) = engine::known_refs(repo, drill.name) else {
-        problems.push("nothing pushed yet; run git-repo-sync sync".to_owned());
+        report
+            .problems
+            .push("nothing pushed yet; run git-repo-sync sync".to_owned());
         return drill;
     };
-    drill.report.refs = pushed.len();
+    report.refs = pushed.len();
+    // The mirror's words for people, its kind for `--json`.
+    let failed = |report: &mut MirrorReport, err: &anyhow::Error| {
+        report.problems.push(mirror.url.redact(&format!("{err:#}")));
+        report.failure = Some(MirrorError::kind_of(err).cloned().unwrap_or(Failure::Other));
+    };
     let git = match &mut drill.git {
         Ok(git) => git,
         Err(err) => {
-            problems.push(mirror.url.redact(&format!("{err:#}")));
+            failed(report, err);
             return drill;
         }
     };
     match ssh.socket_for(drill.name, 0) {
         Ok(socket) => git.share(socket),
         Err(said) => {
-            let err = git.failure(&said, "connecting");
-            problems.push(mirror.url.redact(&format!("{err:#}")));
+            failed(report, &git.failure(&said, "connecting"));
             return drill;
         }
     }
     let theirs = match engine::remote_refs(git, mirror) {
         Ok(refs) => refs,
         Err(err) => {
-            problems.push(mirror.url.redact(&format!("{err:#}")));
+            failed(report, &err);
             return drill;
         }
     };
     let (found, tips) = compare(mirror, &pushed, &theirs, ours_now);
-    problems.extend(found);
+    report.problems.extend(found);
     drill.tips = Some(tips);
     drill
 }
@@ -490,6 +500,7 @@ mod tests {
             lfs_objects: None,
             cloned: false,
             problems: (1..=5).map(|n| format!("problem {n}")).collect(),
+            failure: None,
         };
         assert_eq!(
             describe(&report, false),

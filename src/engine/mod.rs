@@ -22,7 +22,6 @@ pub(crate) use pass::SHALLOW_REFUSED;
 pub(crate) use pass::{PassKind, run_pass};
 pub use plan::{Refs, earlier_fingerprint, fingerprint, local_refs, plan};
 pub(crate) use transfer::connection::MirrorGit;
-pub(crate) use transfer::error::{Failure, MirrorError};
 pub use transfer::git_push::parse_porcelain;
 pub(crate) use transfer::local_git_dir;
 pub(crate) use transfer::remote_refs;

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use super::plan::{Change, RefResult, Refs};
 use crate::config::Mirror;
+use crate::failure::Failure;
 use crate::state::{Attempt, PushAction, PushedRef, Rejection};
 
 /// What happened to one mirror in one pass.
@@ -24,6 +25,7 @@ impl Report {
             attempt: Attempt {
                 at: SystemTime::now(),
                 error: None,
+                failure: None,
                 rejected: Vec::new(),
                 pushed: Vec::new(),
                 synced_refs: None,
@@ -150,5 +152,16 @@ pub(super) fn read_results(
             ),
         };
         attempt.pushed.push(PushedRef { refname, action, oid });
+    }
+    if !attempt.rejected.is_empty() {
+        let mut reasons: Vec<&str> = Vec::new();
+        for rejection in &attempt.rejected {
+            if !reasons.contains(&rejection.reason.as_str()) {
+                reasons.push(&rejection.reason);
+            }
+        }
+        attempt.failure = Some(Failure::Rejected {
+            reason: reasons.join("; "),
+        });
     }
 }

@@ -16,12 +16,12 @@ use super::plan::{Refs, earlier_fingerprint, fingerprint, local_refs, plan, sele
 use super::transfer;
 use super::transfer::connection::MirrorGit;
 use super::transfer::direct::{self, SharedPacks};
-use super::transfer::error::{Failure, MirrorError};
 use super::transfer::git_push;
 use super::transfer::one_request::SharedRequests;
 use super::transfer::shared_ssh::SharedSsh;
 use super::transfer::{Answer, Asks, Learned, Transferred};
 use crate::config::{Config, Mirror};
+use crate::failure::{Failure, MirrorError};
 use crate::repo::{ObjectFormat, Repo};
 use crate::state::{LfsCarried, State};
 
@@ -310,6 +310,7 @@ fn sync_with_retries(source: &Source<'_>, job: &Job<'_>, git: Result<MirrorGit<'
         Err(err) => {
             let mut report = Report::new(name);
             report.attempt.error = Some(mirror.url.redact(&format!("{err:#}")));
+            report.attempt.failure = MirrorError::kind_of(&err).cloned();
             return report;
         }
     };
@@ -349,6 +350,7 @@ fn sync_mirror(source: &Source<'_>, job: &Job<'_>, git: &mut MirrorGit<'_>, atte
     let mut report = Report::new(name);
     let fail = |mut report: Report, err: &anyhow::Error| {
         report.attempt.error = Some(mirror.url.redact(&format!("{err:#}")));
+        report.attempt.failure = Some(MirrorError::kind_of(err).cloned().unwrap_or(Failure::Other));
         let recoverable = !MirrorError::kind_of(err).is_some_and(Failure::is_permanent)
             && !err
                 .downcast_ref::<LfsFailure>()
@@ -455,13 +457,13 @@ fn sync_mirror(source: &Source<'_>, job: &Job<'_>, git: &mut MirrorGit<'_>, atte
         Err(err) => {
             let hint = local_dir
                 .as_deref()
-                .filter(|_| MirrorError::kind_of(&err) == Some(Failure::LockHeld))
+                .filter(|_| MirrorError::kind_of(&err) == Some(&Failure::LockHeld))
                 .map(leftovers::lock_hint)
                 .unwrap_or_default();
             let err = if hint.is_empty() {
                 err
             } else {
-                anyhow::anyhow!("{err:#}{hint}")
+                anyhow::Error::new(MirrorError::new(Failure::LockHeld, format!("{err:#}{hint}")))
             };
             return fail(report, &err);
         }

@@ -9,10 +9,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result};
 
-use super::error::{Failure, MirrorError};
 use crate::config::Mirror;
+use crate::failure::{Failure, MirrorError, reason_lines};
 use crate::git;
 use crate::url::Transport;
 
@@ -43,9 +43,12 @@ impl<'a> MirrorGit<'a> {
         let transport = mirror.url.transport();
         let token = match &mirror.token_env {
             Some(var) => Some(std::env::var(var).map_err(|_| {
-                anyhow!(
-                    "token_env names {var}, which is not set in git-repo-sync's environment (or not UTF-8)"
-                )
+                anyhow::Error::new(MirrorError::new(
+                    Failure::SetUp,
+                    format!(
+                        "token_env names {var}, which is not set in git-repo-sync's environment (or not UTF-8)"
+                    ),
+                ))
             })?),
             None => None,
         };
@@ -189,14 +192,12 @@ impl<'a> MirrorGit<'a> {
     /// whether trying again can help), in words a user can act on.
     pub(crate) fn failure(&self, output: &Output, doing: &str) -> anyhow::Error {
         let kind = Failure::read(&String::from_utf8_lossy(&output.stderr));
-        anyhow::Error::new(MirrorError::new(
-            kind,
-            format!("{doing}: {}", self.describe(kind, output)),
-        ))
+        let message = format!("{doing}: {}", self.describe(&kind, output));
+        anyhow::Error::new(MirrorError::new(kind, message))
     }
 
     /// A failure of `kind`, with git's own reason for it.
-    fn describe(&self, kind: Failure, output: &Output) -> String {
+    fn describe(&self, kind: &Failure, output: &Output) -> String {
         let detail = git_error(&String::from_utf8_lossy(&output.stderr), output);
         let host = self.mirror.url.host().unwrap_or("the mirror's host");
         match kind {
@@ -226,7 +227,16 @@ impl<'a> MirrorGit<'a> {
                 )
             }
             Failure::AuthRefused => format!("authentication failed: {detail}"),
-            Failure::ShallowSource
+            Failure::NotARepository if self.mirror.url.local_path().is_some() => format!(
+                "no repository there: correct the URL, or create it (`git init --bare`), or set \
+                 `create = true` for this mirror to have it made where its parent directory is ({detail})"
+            ),
+            Failure::NotARepository => {
+                format!("no repository there: correct the URL, or create the repository on {host} ({detail})")
+            }
+            Failure::Rejected { .. }
+            | Failure::SetUp
+            | Failure::ShallowSource
             | Failure::LockHeld
             | Failure::AtomicUnsupported
             | Failure::Timeout
@@ -282,67 +292,6 @@ fn git_error(stderr: &str, output: &Output) -> String {
     }
 }
 
-/// At most this many of git's reason lines are kept, each cut to [`REASON_LINE_MAX`] bytes: a
-/// remote's hook may print without end, and the reason ends up in the state file and the log.
-const REASON_LINES_MAX: usize = 10;
-const REASON_LINE_MAX: usize = 300;
-
-/// git's own words for a failure, from its stderr: the `fatal:` and `error:` lines, ssh's and a
-/// forge's (`ssh:`, `ERROR:`), and the `remote:` lines through which a remote's receive-pack and
-/// hooks speak (their progress left out). "failed to push some refs" is left out too: it says only that something failed.
-pub(crate) fn reason_lines(stderr: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(stderr);
-    let mut kept: Vec<String> = Vec::new();
-    // Progress rewrites its line with `\r`; each piece is a line of its own.
-    for line in text.split(['\n', '\r']).map(str::trim) {
-        let keep = if let Some(said) = line.strip_prefix("remote:") {
-            let said = said.trim();
-            !said.is_empty() && !is_progress(said)
-        } else {
-            // ssh's own failures (`ssh: Could not resolve hostname`) and what a forge says over
-            // ssh (`ERROR: Repository not found.`) come before git's generic fatal line.
-            (line.starts_with("fatal:")
-                || line.starts_with("error:")
-                || line.starts_with("ssh:")
-                || line.starts_with("ERROR:"))
-                && !line.starts_with("error: failed to push some refs")
-        };
-        if !keep {
-            continue;
-        }
-        let mut line = crate::url::redact_credentials(line);
-        if line.len() > REASON_LINE_MAX {
-            let mut end = REASON_LINE_MAX;
-            while !line.is_char_boundary(end) {
-                end -= 1;
-            }
-            line.truncate(end);
-            line.push('…');
-        }
-        if !kept.contains(&line) {
-            kept.push(line);
-        }
-        if kept.len() == REASON_LINES_MAX {
-            break;
-        }
-    }
-    kept
-}
-
-/// Whether a remote's line is git's progress (`Resolving deltas: 100% (3/3), done.`,
-/// `Total 3 (delta 0), reused 0 ...`) rather than something said about the push.
-fn is_progress(said: &str) -> bool {
-    if said.starts_with("Total ") {
-        return true;
-    }
-    let Some((_, count)) = said.split_once(": ") else {
-        return false;
-    };
-    let count = count.trim_start();
-    let digits = count.len() - count.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    digits > 0 && (count[digits..].starts_with("% (") || count[digits..].starts_with(", done."))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,43 +336,9 @@ mod tests {
             .output()
             .expect("sh runs");
         let err = git.failure(&output, "reading the mirror's refs");
-        assert_eq!(MirrorError::kind_of(&err), Some(Failure::HostKeyUnknown));
+        assert_eq!(MirrorError::kind_of(&err), Some(&Failure::HostKeyUnknown));
         let message = err.to_string();
         assert!(message.contains("ssh-keyscan -p 2222 example.org"), "{message}");
         assert!(message.contains("trust_new_host_key"), "{message}");
-    }
-
-    #[test]
-    fn git_reason_lines_are_kept_and_progress_and_noise_left_out() {
-        let stderr = b"Enumerating objects: 2, done.\r\nWriting objects: 100% (2/2), done.\n\
-            remote: Resolving deltas: 100% (3/3), done.        \n\
-            remote: Total 2 (delta 0), reused 0\n\
-            remote: policy: 3 commits lack a sign-off        \n\
-            error: remote unpack failed: unable to create temporary object directory\n\
-            hint: Updates were rejected\n\
-            error: failed to push some refs to '/m.git'\n";
-        assert_eq!(
-            reason_lines(stderr),
-            vec![
-                "remote: policy: 3 commits lack a sign-off",
-                "error: remote unpack failed: unable to create temporary object directory",
-            ]
-        );
-        let ssh = b"ssh: Could not resolve hostname github.con: Name or service not known\n\
-            fatal: Could not read from remote repository.\n\n\
-            Please make sure you have the correct access rights\n";
-        assert_eq!(
-            reason_lines(ssh),
-            vec![
-                "ssh: Could not resolve hostname github.con: Name or service not known",
-                "fatal: Could not read from remote repository.",
-            ]
-        );
-        let forge = b"ERROR: Repository not found.\nfatal: Could not read from remote repository.\n";
-        assert_eq!(reason_lines(forge)[0], "ERROR: Repository not found.");
-        let mut flood: String = (0..50).map(|i| format!("remote: line {i}\n")).collect();
-        flood.insert_str(0, &format!("remote: {}\n", "y".repeat(5000)));
-        let lines = reason_lines(flood.as_bytes());
-        assert!(lines.len() <= REASON_LINES_MAX && lines.iter().all(|l| l.len() <= REASON_LINE_MAX + 3));
     }
 }

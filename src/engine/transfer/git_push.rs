@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 
-use super::connection::{MirrorGit, reason_lines};
+use super::connection::MirrorGit;
 use super::one_request::{self, SharedRequests, Tried};
 use super::{Answer, Asks, Learned, Transferred};
 use crate::config::Mirror;
 use crate::engine::plan::{RefResult, Refs, plan};
+use crate::failure::reason_lines;
 
 /// One `git push` of the mirror's own patterns as refspecs (forced where the mirror forces),
 /// `--prune` where it prunes: git reads the mirror's refs, works out what to send and sends it in
@@ -112,7 +113,7 @@ fn push_atomic_if_asked(
         let output = push_once(git, options, refspecs, true)?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         let refused = !output.status.success()
-            && super::error::Failure::read(&stderr) == super::error::Failure::AtomicUnsupported;
+            && crate::failure::Failure::read(&stderr) == crate::failure::Failure::AtomicUnsupported;
         learned.atomic = Some(!refused);
         if !refused {
             return results_of(git, &output);

@@ -5,7 +5,6 @@
 
 pub(crate) mod connection;
 pub(crate) mod direct;
-pub(crate) mod error;
 pub(crate) mod git_push;
 pub(crate) mod one_request;
 pub(crate) mod shared_ssh;
@@ -140,8 +139,8 @@ pub(crate) fn run_fed(mut cmd: std::process::Command, input: Vec<u8>, what: &str
         .map_err(|_| anyhow::anyhow!("feeding {what} panicked"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let kind = error::Failure::read(&stderr);
-        return Err(anyhow::Error::new(error::MirrorError::new(
+        let kind = crate::failure::Failure::read(&stderr);
+        return Err(anyhow::Error::new(crate::failure::MirrorError::new(
             kind,
             format!("{what} failed: {}", stderr.trim()),
         )));

@@ -469,8 +469,8 @@ impl HttpSetup {
         let status = response.status().as_u16();
         if status == 401 {
             // Not retried, and explained, as git push's refused login is.
-            let refused = super::error::MirrorError::new(
-                super::error::Failure::AuthRefused,
+            let refused = crate::failure::MirrorError::new(
+                crate::failure::Failure::AuthRefused,
                 format!(
                     "git push failed: authentication failed: the server refused the credentials \
                      (HTTP 401 for '{}')",
@@ -519,7 +519,7 @@ fn send_over_ssh(git: &MirrorGit<'_>, remote: &str, request: &[u8]) -> Result<Re
     match after_advertisement(&output.stdout) {
         Some(answer) if output.status.success() => Ok(Ok(answer.to_vec())),
         _ => {
-            let said = super::connection::reason_lines(&output.stderr).join(" ");
+            let said = crate::failure::reason_lines(&output.stderr).join(" ");
             declined(format!("ssh {}: {said}", output.status))
         }
     }
