@@ -1,7 +1,7 @@
 //! In-process benchmarks of the engine's pure parts, at the sizes P6 uses (10,000 refs): the
 //! plan, the fingerprint that lets a background pass skip a mirror, reading `git push
 //! --porcelain` output, and parsing a config. Run with `cargo bench --bench engine`; the
-//! whole-process figures against `git push` are in `benches/compare.rs` (see BENCHMARKS.md).
+//! whole-process figures against `git push` are in `benches/compare/` (see BENCHMARKS.md).
 
 use git_repo_sync::{self as engine, Refs};
 use git_repo_sync::{Config, Mirror};

@@ -8,7 +8,7 @@
 //! `GRS_BENCH_REPS` (default 7), `GRS_BENCH_KEEP=1` keeps the work directory.
 //!
 //! Everything runs in a fresh directory under the system temp dir, with git isolated from the
-//! user's configuration as in `compare.rs` (own `HOME`, `GIT_CONFIG_NOSYSTEM=1`,
+//! user's configuration as in `compare/` (own `HOME`, `GIT_CONFIG_NOSYSTEM=1`,
 //! `GIT_CONFIG_GLOBAL`) and from the caller's environment (only `PATH` is kept), with the
 //! benchmark's own ssh command and credentials. The servers' git gets the same configuration.
 //! The source repository is generated with `git fast-import`. Each row runs ours and its anchor
