@@ -431,3 +431,73 @@ fn a_mirror_with_create_is_never_made_where_its_fixed_directory_is_missing() {
     env.cmd_in(&repo).args(["sync"]).assert().success();
     assert_eq!(env.refs(&repo), env.refs(&usb.join("git/app.git")));
 }
+
+/// `status --all` reads the system and the user config once for the whole fleet, not once per
+/// repository: every open of either file is counted under strace, over 200 registered
+/// repositories that each take a mirror from both.
+#[test]
+fn status_all_over_200_repositories_reads_each_config_layer_once() {
+    let Some(strace) = crate::support::tools::require(
+        "counting the config files' opens",
+        vec![crate::support::servers::find_program("strace").ok_or_else(|| "strace".to_owned())],
+        "apt-get install strace; .ci/run installs it",
+    ) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let user = env.user_config_path();
+    let system = env.system_config_path();
+    let mirrors = env.root().join("mirrors");
+    write(
+        &user,
+        &format!(
+            "[mirrors.backup]\nurl = \"{}/user/{{{{name}}}}.git\"\n",
+            s(&mirrors)
+        ),
+    );
+    write(
+        &system,
+        &format!(
+            "[mirrors.archive]\nurl = \"{}/system/{{{{name}}}}.git\"\n",
+            s(&mirrors)
+        ),
+    );
+    let fleet = env.root().join("fleet");
+    let mut registry = String::from("[repo-sync]\n");
+    for i in 0..200 {
+        let repo = fleet.join(format!("r{i:03}"));
+        env.git(env.root(), ["init", "-q", s(&repo)]);
+        registry.push_str(&format!("\trepo = {}\n", s(&repo)));
+    }
+    let global = env.home().join(".gitconfig");
+    let mut kept = fs::read_to_string(&global).unwrap_or_default();
+    kept.push_str(&registry);
+    write(&global, &kept);
+
+    let trace = env.root().join("opens.strace");
+    let mut status = std::process::Command::new(&strace[0]);
+    env.apply_env(&mut status);
+    status
+        .current_dir(env.root())
+        .args(["-f", "-qq", "-e", "trace=open,openat,openat2", "-o"])
+        .arg(&trace)
+        .args([crate::support::BIN, "status", "--all"]);
+    let out = status.output().expect("running status --all under strace");
+    let said = String::from_utf8_lossy(&out.stdout);
+    for name in ["backup", "archive"] {
+        assert_eq!(
+            said.lines()
+                .filter(|line| line.contains(&format!(": {name} ")))
+                .count(),
+            200,
+            "every repository shows its {name} mirror:\n{said}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let opens = fs::read_to_string(&trace).expect("strace's record");
+    for (layer, file) in [("user", &user), ("system", &system)] {
+        let quoted = format!("\"{}\"", s(file));
+        let count = opens.lines().filter(|line| line.contains(&quoted)).count();
+        assert_eq!(count, 1, "the {layer} config was opened {count} times:\n{opens}");
+    }
+}
