@@ -93,11 +93,12 @@ impl Failure {
         }
     }
 
-    /// Whether trying again (a retry after a backoff) cannot mend it.
+    /// Whether trying again (a retry after a backoff) cannot mend it. A missing repository
+    /// may come back: a disk mounted again, a share reconnected.
     pub(crate) fn is_permanent(&self) -> bool {
         !matches!(
             self,
-            Self::LockHeld | Self::AtomicUnsupported | Self::Timeout | Self::Other
+            Self::LockHeld | Self::AtomicUnsupported | Self::Timeout | Self::NotARepository | Self::Other
         )
     }
 
@@ -353,7 +354,16 @@ mod tests {
             !Failure::LockHeld.is_permanent(),
             "a killed git's lock is removed by the next pass"
         );
-        assert!(Failure::NotARepository.is_permanent() && !Failure::Timeout.is_permanent());
+        assert!(
+            !Failure::NotARepository.is_permanent() && !Failure::Timeout.is_permanent(),
+            "a mirror on a disk not mounted yet is tried again"
+        );
+        assert!(
+            Failure::Rejected {
+                reason: String::new()
+            }
+            .is_permanent()
+        );
     }
 
     #[test]
