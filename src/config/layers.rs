@@ -21,28 +21,10 @@ use toml::Spanned;
 
 use super::settings::Settings;
 use super::template::{Values, fixed_part, is_template, render};
-use super::{Config, KeyLocations, Location, Mirror, RawMirror, mirror_from, suggestion};
+use super::{Config, KeyLocations, Level, Location, Mirror, RawMirror, mirror_from, suggestion};
 
 /// Names another file for the system layer (for tests, and systems without `/etc`).
 pub(crate) const SYSTEM_CONFIG_ENV: &str = "GIT_REPO_SYNC_SYSTEM_CONFIG";
-
-/// Which layer a value comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    System,
-    User,
-    Repository,
-}
-
-impl std::fmt::Display for Level {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::System => "system",
-            Self::User => "user",
-            Self::Repository => "repository",
-        })
-    }
-}
 
 /// Where a mirror was defined.
 #[derive(Debug, Clone)]

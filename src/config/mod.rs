@@ -25,7 +25,7 @@ pub(crate) mod layers;
 pub(crate) mod settings;
 pub(crate) mod template;
 pub(crate) use fields::{FIELDS, Field, Flag, Kind};
-pub(crate) use layers::{Layered, Layers, Level};
+pub(crate) use layers::{Layered, Layers};
 
 /// What one repository mirrors, and where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -465,6 +465,24 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     temp.as_file().sync_all()?;
     temp.persist(path)?;
     Ok(())
+}
+
+/// Which layer a value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    System,
+    User,
+    Repository,
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Repository => "repository",
+        })
+    }
 }
 
 /// A line and column in a config file, 1-based like toml's own messages.

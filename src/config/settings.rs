@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Location;
-use super::layers::Level;
+use super::{Level, Location};
 
 /// One setting: `key` in the file's `[table]`.
 #[derive(Debug)]
