@@ -1,4 +1,5 @@
-//! P8 and P9: `sync --all` over 200 registered repositories, nothing or one changed.
+//! P8 and P9: `sync --all` over 200 registered repositories, nothing or one changed; P13: the
+//! same quiet pass over 10,000.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,9 @@ use crate::report::{Samples, Unit, alternate};
 
 /// Registered repositories P8 and P9 pass over.
 const FLEET: usize = 200;
+
+/// Registered repositories P13 passes over.
+const BIG_FLEET: usize = 10_000;
 
 impl Bench<'_> {
     /// [`FLEET`] small repositories, each installed (so registered) with its mirror for ours
@@ -142,4 +146,106 @@ impl Bench<'_> {
         }
         Ok(s)
     }
+
+    /// [`BIG_FLEET`] registered repositories, each a copy of one installed and synced work tree
+    /// (its hooks, its config naming mirror `m`, its state saying the mirror has its refs), in a
+    /// registry of their own. Copied, not made one by one: the copies are what a pass reads,
+    /// and making 10,000 with git would take minutes. Made once.
+    fn ensure_big_fleet(&self) -> Res<()> {
+        let dir = self.env.root.join("big-fleet");
+        if dir.exists() {
+            return Ok(());
+        }
+        let env = self.env;
+        let gitconfig = self.big_fleet_gitconfig();
+        fs::copy(&env.gitconfig, &gitconfig).map_err(|e| e.to_string())?;
+        let _ = env
+            .cmd("git")
+            .arg("config")
+            .arg("--file")
+            .arg(&gitconfig)
+            .args(["--unset-all", "repo-sync.repo"])
+            .status();
+        let first = dir.join("r00000");
+        env.out(env.cmd("git").args(["init", "-q"]).arg(&first))?;
+        env.out(
+            env.git(&first)
+                .args(["commit", "-q", "--allow-empty", "-m", "first"]),
+        )?;
+        env.out(
+            env.ours(&first)
+                .env("GIT_CONFIG_GLOBAL", &gitconfig)
+                .args(["-q", "install", "--yes", "--mirror"])
+                .arg(format!("m={}", dir.join("mirror.git").display())),
+        )?;
+        env.out(
+            env.ours(&first)
+                .env("GIT_CONFIG_GLOBAL", &gitconfig)
+                .args(["-q", "sync"]),
+        )?;
+        let mut registry = fs::read_to_string(&gitconfig).map_err(|e| e.to_string())?;
+        for i in 1..BIG_FLEET {
+            let copy = dir.join(format!("r{i:05}"));
+            copy_tree(&first, &copy).map_err(|e| format!("copying into {}: {e}", copy.display()))?;
+            registry.push_str(&format!("\trepo = {}\n", copy.display()));
+        }
+        fs::write(&gitconfig, registry).map_err(|e| e.to_string())
+    }
+
+    fn big_fleet_gitconfig(&self) -> PathBuf {
+        self.env.root.join("big-fleet-gitconfig")
+    }
+
+    /// Ours: `sync --all` over [`BIG_FLEET`] quiet repositories (goal: under 10 s, under
+    /// 64 MiB). Anchor: `git for-each-repo` listing each one's branches and tags, the least a
+    /// pass that compares refs must read. Extra: peak memory.
+    pub(crate) fn p13_big_fleet_quiet(&mut self) -> Res<Samples> {
+        self.ensure_big_fleet()?;
+        let env = self.env;
+        let gitconfig = self.big_fleet_gitconfig();
+        let mut s = Samples::default();
+        let mut memory = Samples {
+            unit: Unit::MiB,
+            ..Samples::default()
+        };
+        for rep in 0..(self.reps / 3).max(3) {
+            let mut ours = env.ours(&env.root);
+            ours.env("GIT_CONFIG_GLOBAL", &gitconfig)
+                .args(["sync", "--all", "--quiet"]);
+            let mut anchor = env.git(&env.root);
+            anchor.env("GIT_CONFIG_GLOBAL", &gitconfig).args([
+                "for-each-repo",
+                "--config=repo-sync.repo",
+                "for-each-ref",
+                "refs/heads/",
+                "refs/tags/",
+            ]);
+            let (a, b) = alternate(rep, || env.measure(&mut ours), || env.measure(&mut anchor))?;
+            s.ours.push(ms(a.wall));
+            s.anchor.push(ms(b.wall));
+            memory.ours.push(a.max_rss_kib as f64 / 1024.0);
+            memory.anchor.push(b.max_rss_kib as f64 / 1024.0);
+        }
+        s.note = Some(format!(
+            "{BIG_FLEET} repositories; goal: ours under 10 s and 64 MiB"
+        ));
+        s.extra.push(("peak memory of P13 (goal ≤ 64 MiB)", memory));
+        Ok(s)
+    }
+}
+
+/// Copies the directory `from` to `to` (files with their permissions; no links in a fresh
+/// repository).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }

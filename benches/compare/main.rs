@@ -15,7 +15,9 @@
 //! and the table reports medians. See BENCHMARKS.md.
 //!
 //! Each family of figures has its own file: `one_mirror` (P2, P3, P4, P7), `hooks` (P1, P12),
-//! `fan_out` (P5), `many_refs` (P6), `fleet` (P8, P9) and `many` (P10, P11); `bench` holds what
+//! `fan_out` (P5), `many_refs` (P6), `fleet` (P8, P9, P13), `many` (P10, P11) and `history`
+//! (S1, S2, on git's own history, read where the search tool's fetch put it or from
+//! `GRS_BENCH_GIT_HISTORY`); `bench` holds what
 //! they share, `data` the generated repositories, `env` the isolated commands, `report` the table.
 
 #[path = "../common/mod.rs"]
@@ -26,6 +28,7 @@ mod data;
 mod env;
 mod fan_out;
 mod fleet;
+mod history;
 mod hooks;
 mod many;
 mod many_refs;
@@ -111,7 +114,7 @@ fn run(env: &Env, filters: &[String], reps: usize) -> Res<()> {
         Goal,
         fn(&mut Bench<'a>) -> Res<Samples>,
     );
-    let figures: [Figure<'_>; 12] = [
+    let figures: [Figure<'_>; 15] = [
         (
             "P2",
             "first push of everything to an empty mirror",
@@ -180,9 +183,36 @@ fn run(env: &Env, filters: &[String], reps: usize) -> Res<()> {
             Goal::Within(MANY_GOAL_MS),
             Bench::p11_status_many,
         ),
+        (
+            "P13",
+            "sync --all over 10,000 registered repositories, nothing changed / git for-each-repo for-each-ref",
+            Goal::Within(10_000.0),
+            Bench::p13_big_fleet_quiet,
+        ),
+        (
+            "S1",
+            "first sync of git's history into an empty local mirror / git push",
+            Goal::Ratio(0.25),
+            Bench::s1_first_sync_of_history,
+        ),
+        (
+            "S2",
+            "one new commit on top of git's history / git push",
+            Goal::Ratio(0.5),
+            Bench::s2_one_commit_on_history,
+        ),
     ];
+    let history = history::source();
     for (name, what, goal, f) in figures {
         if !wanted(name) {
+            continue;
+        }
+        if name.starts_with('S') && history.is_none() {
+            eprintln!(
+                "{name} skipped: git's history is not at .mirror/git+git/repo beside the checkout \
+                 (fetch github:git/git with the search tool, or name a clone of it in \
+                 GRS_BENCH_GIT_HISTORY)"
+            );
             continue;
         }
         eprintln!("running {name} ({what}) ...");
@@ -197,8 +227,8 @@ fn run(env: &Env, filters: &[String], reps: usize) -> Res<()> {
             result,
         });
     }
-    // By number: P10 after P9.
-    rows.sort_by_key(|r| r.name[1..].parse::<u32>().unwrap_or(0));
+    // By family, then number: P10 after P9, S1 after them.
+    rows.sort_by_key(|r| (r.name.as_bytes()[0], r.name[1..].parse::<u32>().unwrap_or(0)));
 
     println!("| figure | ours (median) | anchor (median) | ratio | goal |");
     println!("|---|---:|---:|---:|---:|");

@@ -31,7 +31,9 @@ impl Goal {
 impl std::fmt::Display for Goal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Goal::Ratio(g) => write!(f, "≤ {g:.1}"),
+            // 0.25 as such, 1.0 as before.
+            Goal::Ratio(g) if (g * 10.0).fract() == 0.0 => write!(f, "≤ {g:.1}"),
+            Goal::Ratio(g) => write!(f, "≤ {g:.2}"),
             Goal::Within(ms) => write!(f, "ours ≤ {:.0} s", ms / 1e3),
         }
     }
