@@ -1,6 +1,6 @@
 //! What can go wrong with a mirror, read once from git's and ssh's own words (git runs with
-//! `LC_ALL=C`) or told by our own HTTP client, so that callers branch on a kind and never look at
-//! the text. The kind is kept in the state file and named in `status --json` and `verify --json`.
+//! `LC_ALL=C`), from git-lfs's, or told by our own HTTP client, so that callers branch on a kind
+//! and never look at the text. The kind is kept in the state file and named in `status --json` and `verify --json`.
 
 use serde::{Deserialize, Serialize};
 
@@ -244,6 +244,111 @@ fn is_progress(said: &str) -> bool {
     digits > 0 && (count[digits..].starts_with("% (") || count[digits..].starts_with(", done."))
 }
 
+/// Why git-lfs could not carry the objects, read once from what it printed; each says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LfsFailure {
+    /// `git lfs` is not a git command here: git-lfs is not installed.
+    NoGitLfs,
+    /// The mirror's server has no LFS endpoint where git-lfs looked for one.
+    NoServer { said: String },
+    /// Objects the new commits point at are missing (or corrupt) in this repository too.
+    MissingHere { said: String },
+    /// The LFS server wants a login git-lfs was not given, or refused it.
+    Login { said: String },
+    /// Anything else git-lfs said (a server down, a full disk there).
+    Other { said: String },
+}
+
+impl LfsFailure {
+    /// Reads git-lfs's (or git's) stderr and exit code.
+    pub(crate) fn read(stderr: &str, code: Option<i32>) -> Self {
+        let said = said_lines(stderr);
+        if stderr.contains("'lfs' is not a git command") {
+            Self::NoGitLfs
+        } else if stderr.contains("Unable to find source for object")
+            || stderr.contains("missing objects")
+            || stderr.contains("(missing)")
+            || stderr.contains("(corrupt)")
+        {
+            Self::MissingHere { said }
+        } else if stderr.contains("could not read Username")
+            || stderr.contains("could not read Password")
+            || stderr.contains("Authentication required")
+            || stderr.contains("Authorization error")
+            || stderr.contains("401 Unauthorized")
+            || stderr.contains("403 Forbidden")
+            || stderr.contains("Permission denied (")
+        {
+            Self::Login { said }
+        } else if stderr.contains("Repository or object not found")
+            || stderr.contains("404 Not Found")
+            || stderr.contains("405 Method Not Allowed")
+            || stderr.contains("501 Not Implemented")
+            || stderr.contains("git-lfs-authenticate")
+        {
+            Self::NoServer { said }
+        } else {
+            let said = if said.is_empty() {
+                format!(
+                    "git-lfs exited with {}",
+                    code.map_or("a signal".to_owned(), |c| c.to_string())
+                )
+            } else {
+                said
+            };
+            Self::Other { said }
+        }
+    }
+
+    /// Whether trying again cannot help until someone acts.
+    pub(crate) fn permanent(&self) -> bool {
+        !matches!(self, Self::Other { .. })
+    }
+}
+
+impl std::fmt::Display for LfsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoGitLfs => f.write_str(
+                "this repository has Git LFS objects, but git-lfs is not installed here, so they \
+                 cannot reach the mirror and its refs were not moved; install git-lfs (Debian: \
+                 apt-get install git-lfs), then sync again",
+            ),
+            Self::NoServer { said } => write!(
+                f,
+                "the mirror takes no Git LFS objects ({said}), so its refs were not moved; enable \
+                 Git LFS on its server, then sync again"
+            ),
+            Self::MissingHere { said } => write!(
+                f,
+                "LFS objects the new commits point at are missing or corrupt here ({said}), so \
+                 the mirror's refs were not moved; fetch them with `git lfs fetch --all`, then sync \
+                 again"
+            ),
+            Self::Login { said } => write!(
+                f,
+                "the mirror's LFS server refused the login ({said}), so its refs were not moved; \
+                 check the mirror's credentials (its `token_env` for https, its key for ssh), then \
+                 sync again"
+            ),
+            Self::Other { said } => write!(f, "carrying LFS objects failed, refs not moved: {said}"),
+        }
+    }
+}
+
+impl std::error::Error for LfsFailure {}
+
+/// git-lfs's lines worth showing: not its progress, at most a few.
+fn said_lines(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("Uploading LFS objects:"))
+        .take(4)
+        .collect();
+    lines.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,5 +572,44 @@ mod tests {
         flood.insert_str(0, &format!("remote: {}\n", "y".repeat(5000)));
         let lines = reason_lines(flood.as_bytes());
         assert!(lines.len() <= REASON_LINES_MAX && lines.iter().all(|l| l.len() <= REASON_LINE_MAX + 3));
+    }
+
+    #[test]
+    fn git_lfs_failures_are_told_apart_from_what_it_printed() {
+        let read = |stderr: &str| LfsFailure::read(stderr, Some(2));
+        assert_eq!(
+            read("git: 'lfs' is not a git command. See 'git --help'.\n"),
+            LfsFailure::NoGitLfs
+        );
+        assert!(matches!(
+            read(
+                "Uploading LFS objects:   0% (0/1), 0 B | 0 B/s, done.\nbatch response: Repository or object not found: https://h/git/m.git/info/lfs/objects/batch\nCheck that it exists and that you have proper access to it\n"
+            ),
+            LfsFailure::NoServer { .. }
+        ));
+        // git-lfs 3.3 over ssh to a server without git-lfs-transfer or git-lfs-authenticate.
+        assert!(matches!(
+            read("batch request: bash: line 1: git-lfs-authenticate: command not found: exit status 127\n"),
+            LfsFailure::NoServer { .. }
+        ));
+        // git-lfs 3.3, an object deleted from this repository's lfs/objects.
+        let missing = read(
+            "Git LFS upload failed:\n  (missing) x.bin (8d4581ced0786e5872608134ae1079798bb9d14b19d5d9eb8c09d4b63e6080d8)\n\
+             hint: Your push was rejected due to missing or corrupt local objects.\n\
+             hint: You can disable this check with: `git config lfs.allowincompletepush true`\n",
+        );
+        assert!(matches!(missing, LfsFailure::MissingHere { .. }));
+        assert!(missing.to_string().contains("git lfs fetch --all"), "{missing}");
+        // git-lfs 3.3 against the ssh test's forge before its object URLs carried a token.
+        assert!(matches!(
+            read("fatal: could not read Username for 'https://127.0.0.1:40783': terminal prompts disabled\n"),
+            LfsFailure::Login { .. }
+        ));
+        let other = read("");
+        assert_eq!(
+            other.to_string(),
+            "carrying LFS objects failed, refs not moved: git-lfs exited with 2"
+        );
+        assert!(!other.permanent() && LfsFailure::NoGitLfs.permanent());
     }
 }

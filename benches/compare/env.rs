@@ -85,6 +85,21 @@ impl Env {
         })
     }
 
+    /// A copy of the bench's global git config at `to`, without the repositories the figures
+    /// before registered in it: a registry of its own for a fleet.
+    pub(crate) fn empty_registry(&self, to: &std::path::Path) -> Res<()> {
+        fs::copy(&self.gitconfig, to).map_err(|e| format!("{}: {e}", to.display()))?;
+        // Exit 5 where nothing is registered: fine.
+        let _ = self
+            .cmd("git")
+            .arg("config")
+            .arg("--file")
+            .arg(to)
+            .args(["--unset-all", "repo-sync.repo"])
+            .status();
+        Ok(())
+    }
+
     /// Runs a command with stdout discarded and stderr to a file (so that nothing waits on a
     /// pipe a detached child might hold), and returns what it cost.
     pub(crate) fn measure(&self, c: &mut Command) -> Res<Usage> {

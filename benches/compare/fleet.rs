@@ -26,16 +26,7 @@ impl Bench<'_> {
             return Ok(repos);
         }
         // The fleet's own registry: other figures install into repositories of their own.
-        fs::copy(&self.env.gitconfig, self.fleet_gitconfig()).map_err(|e| e.to_string())?;
-        // Without what the other figures registered before.
-        let _ = self
-            .env
-            .cmd("git")
-            .arg("config")
-            .arg("--file")
-            .arg(self.fleet_gitconfig())
-            .args(["--unset-all", "repo-sync.repo"])
-            .status();
+        self.env.empty_registry(&self.fleet_gitconfig())?;
         for repo in &repos {
             let env = self.env;
             env.out(env.cmd("git").args(["init", "-q"]).arg(repo))?;
@@ -158,14 +149,7 @@ impl Bench<'_> {
         }
         let env = self.env;
         let gitconfig = self.big_fleet_gitconfig();
-        fs::copy(&env.gitconfig, &gitconfig).map_err(|e| e.to_string())?;
-        let _ = env
-            .cmd("git")
-            .arg("config")
-            .arg("--file")
-            .arg(&gitconfig)
-            .args(["--unset-all", "repo-sync.repo"])
-            .status();
+        env.empty_registry(&gitconfig)?;
         let first = dir.join("r00000");
         env.out(env.cmd("git").args(["init", "-q"]).arg(&first))?;
         env.out(

@@ -358,7 +358,7 @@ impl Many {
                 fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             }
         }
-        fs::copy(&env.gitconfig, self.registry(side)).map_err(|e| e.to_string())?;
+        env.empty_registry(&self.registry(side))?;
         env.out(env.cmd("cp").arg("-a").arg(self.pristine()).arg(self.tree(side)))?;
         // Written out, so that no writeback of the copy lands in the timed run.
         env.out(&mut env.cmd("sync"))?;

@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result};
 
 use super::known::{known_refs, known_refs_in, save_known_refs};
 use super::leftovers;
-use super::lfs::{Lfs, LfsFailure};
+use super::lfs::Lfs;
 use super::outcome::{self, Report};
 use super::plan::{Refs, earlier_fingerprint, fingerprint, local_refs, plan, selected};
 use super::transfer;
@@ -21,7 +21,7 @@ use super::transfer::one_request::SharedRequests;
 use super::transfer::shared_ssh::SharedSsh;
 use super::transfer::{Answer, Asks, Learned, Transferred};
 use crate::config::{Config, Mirror};
-use crate::failure::{Failure, MirrorError};
+use crate::failure::{Failure, LfsFailure, MirrorError};
 use crate::repo::{ObjectFormat, Repo};
 use crate::state::{LfsCarried, State};
 
