@@ -329,18 +329,7 @@ fn without_git_lfs_a_remote_mirror_of_an_lfs_repository_fails_with_the_fix() {
 
 /// git-lfs on PATH that notes every run (its arguments, one line) in `log`, then does its job.
 fn spy_on_git_lfs(env: &mut TestEnv, git_lfs: &Path, log: &Path) {
-    let bin = env.root().join("spy-bin");
-    fs::create_dir_all(&bin).expect("creating the spy's dir");
-    env.write_executable(
-        &bin.join("git-lfs"),
-        &format!(
-            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
-            sh_quote(log),
-            sh_quote(git_lfs)
-        ),
-    );
-    let path = crate::support::tools::path_with(&[&bin], env.path_var());
-    env.set_path_var(path);
+    env.spy_on("git-lfs", git_lfs, log);
 }
 
 #[test]

@@ -1344,18 +1344,7 @@ fn spy_on_git(env: &mut TestEnv, log: &Path) {
         .output()
         .expect("finding git");
     let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
-    let bin = env.root().join("spy-bin");
-    fs::create_dir_all(&bin).expect("creating the spy's dir");
-    env.write_executable(
-        &bin.join("git"),
-        &format!(
-            "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
-            support::sh_quote(log),
-            support::sh_quote(Path::new(&real))
-        ),
-    );
-    let path = support::tools::path_with(&[&bin], env.path_var());
-    env.set_path_var(path);
+    env.spy_on("git", Path::new(&real), log);
 }
 
 /// An ssh mirror pushed to before takes the next commits without waiting for its refs: the

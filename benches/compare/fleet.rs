@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::Res;
 use crate::bench::{Bench, REFSPECS};
-use crate::common::{Repos as _, ms};
+use crate::common::Repos as _;
 use crate::report::{Samples, Unit, alternate};
 
 /// Registered repositories P8 and P9 pass over.
@@ -92,15 +92,12 @@ impl Bench<'_> {
             ..Samples::default()
         };
         for rep in 0..self.reps {
-            let (a, b) = alternate(
+            let pair = alternate(
                 rep,
                 || env.measure(&mut self.fleet_sync()),
                 || env.measure(&mut self.fleet_anchor()),
             )?;
-            s.ours.push(ms(a.wall));
-            s.anchor.push(ms(b.wall));
-            memory.ours.push(a.max_rss_kib as f64 / 1024.0);
-            memory.anchor.push(b.max_rss_kib as f64 / 1024.0);
+            s.add_with_memory(&mut memory, pair);
         }
         s.note = Some(format!(
             "goal: ours under 1 s over {FLEET} quiet repositories; CPU-bound on this machine's 2 cores"
@@ -204,11 +201,8 @@ impl Bench<'_> {
                 "refs/heads/",
                 "refs/tags/",
             ]);
-            let (a, b) = alternate(rep, || env.measure(&mut ours), || env.measure(&mut anchor))?;
-            s.ours.push(ms(a.wall));
-            s.anchor.push(ms(b.wall));
-            memory.ours.push(a.max_rss_kib as f64 / 1024.0);
-            memory.anchor.push(b.max_rss_kib as f64 / 1024.0);
+            let pair = alternate(rep, || env.measure(&mut ours), || env.measure(&mut anchor))?;
+            s.add_with_memory(&mut memory, pair);
         }
         s.note = Some(format!(
             "{BIG_FLEET} repositories; goal: ours under 10 s and 64 MiB"

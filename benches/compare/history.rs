@@ -105,7 +105,7 @@ impl Bench<'_> {
                 let path = src.join(kept);
                 let _ = fs::remove_file(&path).or_else(|_| fs::remove_dir_all(&path));
             }
-            let (a, b) = alternate(
+            let pair = alternate(
                 rep,
                 || env.measure(&mut self.history_sync(&src)),
                 || env.measure(&mut self.history_push(&src)),
@@ -118,10 +118,7 @@ impl Bench<'_> {
                 )
                 .map_err(|e| format!("the mirror S1 wrote fails git fsck: {e}"))?;
             }
-            s.ours.push(ms(a.wall));
-            s.anchor.push(ms(b.wall));
-            memory.ours.push(a.max_rss_kib as f64 / 1024.0);
-            memory.anchor.push(b.max_rss_kib as f64 / 1024.0);
+            s.add_with_memory(&mut memory, pair);
         }
         s.note = Some(format!(
             "git's history from {}; the mirror passed git fsck --connectivity-only",

@@ -53,12 +53,9 @@ impl Bench<'_> {
                 || env.measure(&mut many.install(env)),
                 || env.measure(&mut many.anchor_install(env)),
             )?;
-            s.ours.push(ms(a.wall));
-            s.anchor.push(ms(b.wall));
             cpu_ours.push(ms(a.cpu));
             cpu_anchor.push(ms(b.cpu));
-            memory.ours.push(a.max_rss_kib as f64 / 1024.0);
-            memory.anchor.push(b.max_rss_kib as f64 / 1024.0);
+            s.add_with_memory(&mut memory, (a, b));
             many.check_installed(env, Side::Ours)?;
             many.check_installed(env, Side::Anchor)?;
         }
@@ -118,12 +115,9 @@ impl Bench<'_> {
         let (mut cpu_ours, mut cpu_anchor) = (Vec::new(), Vec::new());
         for rep in 0..many_reps(self.reps) {
             let (a, b) = alternate(rep, || env.measure(&mut status()), || env.measure(&mut anchor()))?;
-            s.ours.push(ms(a.wall));
-            s.anchor.push(ms(b.wall));
             cpu_ours.push(ms(a.cpu));
             cpu_anchor.push(ms(b.cpu));
-            memory.ours.push(a.max_rss_kib as f64 / 1024.0);
-            memory.anchor.push(b.max_rss_kib as f64 / 1024.0);
+            s.add_with_memory(&mut memory, (a, b));
         }
         s.note = Some(format!(
             "installing (if P10 did not) and the first sync --all took {:.1} s; CPU time (user+sys of the \

@@ -1,7 +1,8 @@
 //! Samples, goals, and the table and lists the run prints.
 
 use crate::Res;
-use crate::common::{list, median};
+use crate::common::{list, median, ms};
+use crate::env::Usage;
 
 pub(crate) struct Row {
     pub(crate) name: &'static str,
@@ -48,6 +49,16 @@ pub(crate) struct Samples {
     pub(crate) note: Option<String>,
     /// Informative rows printed under the figure's own, without a goal.
     pub(crate) extra: Vec<(&'static str, Samples)>,
+}
+
+impl Samples {
+    /// One repetition's (ours, anchor): wall times into `self`, peak memory into `memory`.
+    pub(crate) fn add_with_memory(&mut self, memory: &mut Samples, (a, b): (Usage, Usage)) {
+        self.ours.push(ms(a.wall));
+        self.anchor.push(ms(b.wall));
+        memory.ours.push(a.max_rss_kib as f64 / 1024.0);
+        memory.anchor.push(b.max_rss_kib as f64 / 1024.0);
+    }
 }
 
 #[derive(Default, Clone, Copy)]

@@ -373,6 +373,23 @@ impl TestEnv {
     }
 
     /// Writes an executable file.
+    /// Puts a `program` on PATH for every later process of this test that notes each of its
+    /// command lines in `log`, then runs `real`.
+    pub fn spy_on(&mut self, program: &str, real: &Path, log: &Path) {
+        let bin = self.root().join("spy-bin");
+        fs::create_dir_all(&bin).expect("creating the spy's dir");
+        self.write_executable(
+            &bin.join(program),
+            &format!(
+                "#!/bin/sh\necho \"$*\" >> {}\nexec {} \"$@\"\n",
+                sh_quote(log),
+                sh_quote(real)
+            ),
+        );
+        let path = tools::path_with(&[&bin], self.path_var());
+        self.set_path_var(path);
+    }
+
     pub fn write_executable(&self, path: &Path, content: &str) {
         write_executable(path, content);
     }
