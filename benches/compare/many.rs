@@ -357,18 +357,7 @@ impl Many {
         // Written out, so that no writeback of the copy lands in the timed run.
         env.out(&mut env.cmd("sync"))?;
         let registered = self.registered(env, side)?;
-        let hooked = self
-            .repos
-            .iter()
-            .filter(|rel| {
-                let hook = if Self::is_bare(rel) {
-                    "post-receive"
-                } else {
-                    "post-commit"
-                };
-                self.hooks(side, rel).join(hook).exists()
-            })
-            .count();
+        let hooked = self.hooked(side);
         if registered != 0 || hooked != 0 || self.nas(side).exists() {
             return Err(format!(
                 "{}: not afresh: {registered} registered, {hooked} with a hook",
@@ -393,16 +382,10 @@ impl Many {
         }
     }
 
-    /// Every repository of `side` registered, with its mirror and its hook.
-    fn check_installed(&self, env: &Env, side: Side) -> Res<()> {
-        let registered = self.registered(env, side)?;
-        let mirrors = self
-            .repos
-            .iter()
-            .filter(|rel| self.mirror(side, rel).join("HEAD").is_file())
-            .count();
-        let hooked = self
-            .repos
+    /// How many repositories of `side` have our hook (`post-receive` in a bare one,
+    /// `post-commit` in a work tree).
+    fn hooked(&self, side: Side) -> usize {
+        self.repos
             .iter()
             .filter(|rel| {
                 let hook = if Self::is_bare(rel) {
@@ -412,7 +395,18 @@ impl Many {
                 };
                 self.hooks(side, rel).join(hook).is_file()
             })
+            .count()
+    }
+
+    /// Every repository of `side` registered, with its mirror and its hook.
+    fn check_installed(&self, env: &Env, side: Side) -> Res<()> {
+        let registered = self.registered(env, side)?;
+        let mirrors = self
+            .repos
+            .iter()
+            .filter(|rel| self.mirror(side, rel).join("HEAD").is_file())
             .count();
+        let hooked = self.hooked(side);
         let n = self.repos.len();
         if (registered, mirrors, hooked) != (n, n, n) {
             return Err(format!(
