@@ -261,6 +261,12 @@ pub struct InstallArgs {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
+    /// Where git runs config-based hooks (2.54 and later), also write hook files, for a git
+    /// older than 2.54 that commits in the same repository (an IDE's, say). Each commit of a
+    /// rebase then starts two shells. Hook files written once are kept by later installs.
+    #[arg(long)]
+    pub hook_files: bool,
+
     /// The git-repo-sync path baked into the hooks (default: this binary). The hooks fall back to
     /// `git-repo-sync` on PATH when it is gone.
     #[arg(long, value_name = "PATH")]

@@ -161,6 +161,43 @@ pub(crate) fn runs_config_hooks() -> Result<bool> {
     Ok(version()? >= CONFIG_HOOKS_SINCE)
 }
 
+/// The gits on PATH that run no config-based hooks, with their versions: what
+/// commits made by an older git in the same repository would pass by. Asked once per process.
+pub(crate) fn older_gits_on_path() -> &'static [(std::path::PathBuf, (u32, u32))] {
+    static FOUND: std::sync::OnceLock<Vec<(std::path::PathBuf, (u32, u32))>> = std::sync::OnceLock::new();
+    FOUND.get_or_init(|| {
+        let Some(path) = std::env::var_os("PATH") else {
+            return Vec::new();
+        };
+        let mut seen = Vec::new();
+        let mut older = Vec::new();
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join("git");
+            // The same binary under two names (/bin and /usr/bin) is one git.
+            let Ok(real) = std::fs::canonicalize(&candidate) else {
+                continue;
+            };
+            if seen.contains(&real) || !real.is_file() {
+                continue;
+            }
+            seen.push(real);
+            let Ok(output) = Command::new(&candidate)
+                .arg("version")
+                .stdin(Stdio::null())
+                .output()
+            else {
+                continue;
+            };
+            if let Some(version) = parse_version(&String::from_utf8_lossy(&output.stdout))
+                && version < CONFIG_HOOKS_SINCE
+            {
+                older.push((candidate, version));
+            }
+        }
+        older
+    })
+}
+
 /// Whether git's config outside any repository (the system and global files) may set
 /// `core.hooksPath` for some repository: it sets it, or includes other files (which may, under
 /// conditions only git evaluates). Asked of git once per process, so that a fleet's pass can

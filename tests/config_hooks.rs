@@ -33,15 +33,34 @@ fn install_moves_no_hook_of_anyone_else_and_commits_merges_and_rebases_reach_the
     let their_bytes = fs::read(&theirs).expect("their hook");
     let hooks_before = Snapshot::of(&repo.join(".git/hooks"));
     let mirror = env.root().join("mirror.git");
-    env.install(&repo, &[("m", s(&mirror))]);
+    let said = env
+        .cmd()
+        .args([
+            "install",
+            "--yes",
+            s(&repo),
+            "--mirror",
+            &format!("m={}", s(&mirror)),
+        ])
+        .assert()
+        .success();
+    let said = String::from_utf8_lossy(&said.get_output().stdout).into_owned();
+    assert!(
+        said.contains("install --hook-files"),
+        "tells how an older git gets hooks: {said}"
+    );
     assert_eq!(
         fs::read(&theirs).expect("their hook"),
         their_bytes,
         "left where it was, as it was"
     );
-    for free in ["post-merge", "post-rewrite"] {
-        let ours = fs::read_to_string(repo.join(".git/hooks").join(free)).expect("ours, for an older git");
-        assert!(ours.contains(MARKER), "{free}: {ours}");
+    for free in ["post-merge", "post-rewrite", "post-applypatch"] {
+        // A git that runs config-based hooks also runs the hook directory's: a file of ours
+        // there would be a second shell for every commit of a rebase.
+        assert!(
+            !repo.join(".git/hooks").join(free).exists(),
+            "no hook file of ours: {free}"
+        );
     }
     let listed = env.git(&repo, ["hook", "list", "post-commit"]);
     assert!(listed.contains("git-repo-sync-post-commit"), "{listed}");
@@ -143,7 +162,7 @@ fn an_earlier_install_with_hook_files_stays_and_the_chained_hook_still_runs_once
 }
 
 #[test]
-fn a_commit_by_an_older_git_after_an_install_by_a_newer_one_reaches_the_mirror() {
+fn doctor_names_an_older_git_on_path_and_its_fix_has_that_git_reach_the_mirror() {
     let Some(new_git_env) = env_with_config_hooks() else {
         return;
     };
@@ -151,8 +170,48 @@ fn a_commit_by_an_older_git_after_an_install_by_a_newer_one_reaches_the_mirror()
     let repo = old_git_env.init_repo("project");
     let mirror = old_git_env.root().join("mirror.git");
     new_git_env.install(&repo, &[("m", s(&mirror))]);
+    assert!(!repo.join(".git/hooks/post-commit").exists());
+
+    // The test world's PATH keeps the machine's gits after the newer one: doctor finds them.
+    let out = new_git_env
+        .cmd_in(&repo)
+        .args(["doctor", "--json"])
+        .output()
+        .expect("doctor runs");
+    assert!(out.status.success(), "a warning, not a problem: {out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let warning = report[0]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|check| check["check"] == "older git")
+        .unwrap_or_else(|| panic!("no warning about the older git: {report:#}"));
+    let (detail, fix) = (
+        warning["detail"].as_str().expect("detail"),
+        warning["fix"].as_str().expect("fix"),
+    );
+    assert!(detail.contains("runs no config-based hook"), "{detail}");
+    assert!(fix.starts_with("git-repo-sync install --hook-files "), "{fix}");
+
+    // The fix, as doctor gives it: the older git's commits trigger too.
+    let fix_args = shlex::split(fix).expect("a shell command");
+    new_git_env.cmd().args(&fix_args[1..]).assert().success();
     old_git_env.commit(&repo, "by the older git");
     old_git_env.wait_until_refs_equal(&repo, &mirror, WAIT);
+    let out = new_git_env
+        .cmd_in(&repo)
+        .args(["doctor", "--json"])
+        .output()
+        .expect("doctor runs");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("older git"),
+        "nothing to warn of once the hook files are there"
+    );
+
+    // A later install without the flag keeps them.
+    new_git_env.install(&repo, &[]);
+    let ours = fs::read_to_string(repo.join(".git/hooks/post-commit")).expect("our hook file, kept");
+    assert!(ours.contains(MARKER));
 }
 
 #[test]
@@ -168,7 +227,17 @@ fn a_commit_that_fires_both_triggers_pushes_to_the_mirror_once() {
         &mirror.join("hooks/post-receive"),
         &format!("#!/bin/sh\necho push >> {}\n", sh_quote(&pushes)),
     );
-    env.install(&repo, &[("m", s(&mirror))]);
+    env.cmd()
+        .args([
+            "install",
+            "--yes",
+            "--hook-files",
+            s(&repo),
+            "--mirror",
+            &format!("m={}", s(&mirror)),
+        ])
+        .assert()
+        .success();
     let hook_file = fs::read_to_string(repo.join(".git/hooks/post-commit")).expect("our hook file");
     assert!(hook_file.contains(MARKER));
     for i in 1..=3 {

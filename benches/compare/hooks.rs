@@ -101,7 +101,7 @@ impl Bench<'_> {
     /// same in one whose hooks of the same kinds are empty (`#!/bin/sh`, `exit 0`). The figure is
     /// `git rebase -f HEAD~100` with the git on PATH; extra rows: `git am` of 100 patches and
     /// `git cherry-pick` of 100 commits, then all three with a git that runs config-based hooks
-    /// (where ours are a config-based hook and a hook file, both of which that git runs). After
+    /// (where ours are config-based hooks alone, as `install` writes them there). After
     /// each of ours, untimed, the worker brings the mirror up to date.
     pub(crate) fn p12_sequences(&mut self) -> Res<Samples> {
         let env = self.env;

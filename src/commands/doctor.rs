@@ -167,6 +167,24 @@ fn check(repo: &Repo, git_runs_config_hooks: bool) -> Vec<Check> {
                 _ => "; not fired yet".to_owned(),
             };
             checks.push(Check::ok("triggers", format!("git runs ours ({how}){fired}")));
+            if !health.older_git_fires
+                && let Some((older, (major, minor))) = git::older_gits_on_path().first()
+            {
+                checks.push(Check::warning(
+                    "older git",
+                    format!(
+                        "{} ({major}.{minor}) is on PATH too and runs no config-based hook: a commit \
+                         made with it here reaches the mirrors only with the next trigger or the \
+                         schedule's pass (hook files for it cost a second shell per commit of a \
+                         rebase with a newer git)",
+                        quoted(older)
+                    ),
+                    format!(
+                        "git-repo-sync install --hook-files {}",
+                        crate::shell::quote_path(repo.display_path())
+                    ),
+                ));
+            }
         }
         Ok(health) => {
             for problem in health.problems {

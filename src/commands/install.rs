@@ -64,7 +64,7 @@ pub(crate) fn run(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus
             requested = wizard::ask_mirrors(&repo)?;
             asked = true;
         }
-        let mut plan = plan_repo(repo, config, &requested, &binary, args.force, mechanism)?;
+        let mut plan = plan_repo(repo, config, &requested, &binary, args, mechanism)?;
         plan.inherited = inherited;
         plans.push(plan);
     }
@@ -103,7 +103,7 @@ fn plan_repo(
     mut config: Config,
     requested: &[(String, MirrorUrl)],
     binary: &std::path::Path,
-    force: bool,
+    args: &InstallArgs,
     mechanism: Mechanism,
 ) -> Result<Plan> {
     let config_path = repo.config_path();
@@ -122,7 +122,7 @@ fn plan_repo(
             }
         }
     }
-    let triggers = triggers::plan_install(&repo, binary, force, mechanism)
+    let triggers = triggers::plan_install(&repo, binary, args.force, mechanism, args.hook_files)
         .with_context(|| format!("installing into {}", quoted(repo.display_path())))?;
     Ok(Plan {
         inherited: Config::default(),
@@ -194,7 +194,7 @@ fn run_recursive(args: &InstallArgs, verbosity: Verbosity) -> Result<ExitStatus>
                         .map_or_else(|| "(no home)".to_owned(), |path| quoted(path).to_string())
                 );
             }
-            let mut plan = plan_repo(repo, config, &requested, &binary, args.force, mechanism)?;
+            let mut plan = plan_repo(repo, config, &requested, &binary, args, mechanism)?;
             plan.inherited = from_rules(inherited);
             let mut actions = carry_out(&plan, args.dry_run, verbosity, false)?;
             if !registered.contains(plan.repo.display_path()) {
@@ -404,10 +404,20 @@ fn report(plan: &Plan, actions: &[String], dry_run: bool, verbosity: Verbosity, 
         }
     }
     match mechanism {
-        Mechanism::ConfigHooks => println!(
-            "  triggers: config-based hooks (`git hook list {}` shows them); no one else's hook is moved",
-            triggers::HookKind::for_repo(plan.repo.is_bare())[0].name()
-        ),
+        Mechanism::ConfigHooks => {
+            println!(
+                "  triggers: config-based hooks (`git hook list {}` shows them); no one else's hook is moved",
+                triggers::HookKind::for_repo(plan.repo.is_bare())[0].name()
+            );
+            if plan.triggers.iter().any(Step::leaves_our_hook_file) {
+                println!("  and hook files beside them, for a git older than 2.54");
+            } else {
+                println!(
+                    "  a git older than 2.54 runs none of them: `git-repo-sync install --hook-files` \
+                     adds hook files for one that commits here"
+                );
+            }
+        }
         Mechanism::HookFiles => {
             println!("  triggers: hook files (this git has no config-based hooks; 2.54 and later do)")
         }
@@ -469,6 +479,7 @@ mod tests {
             yes,
             force: false,
             dry_run,
+            hook_files: false,
             hook_binary: None,
             recursive: false,
             nested: false,

@@ -240,22 +240,32 @@ pub(crate) fn plan_install(
     binary: &Path,
     force: bool,
 ) -> Result<Vec<Step>> {
-    plan(hooks_dir, kinds, binary, Some(force))
+    plan(hooks_dir, kinds, binary, Mode::Chain { force })
 }
 
-/// The steps that put our hooks for `kinds` into `hooks_dir` beside config-based hooks, for a
-/// git too old to run those: only where no hook is or ours already is. A hook that is not ours
-/// stays exactly as it is (a newer git runs our config-based hook before it).
+/// The steps that keep our hooks for `kinds` in `hooks_dir` beside config-based hooks, for a git
+/// too old to run those. Ours already there are kept up to date; with `write_new`, ours also goes
+/// where no hook is. A hook that is not ours stays exactly as it is (a newer git runs our
+/// config-based hook before it).
 pub(crate) fn plan_beside_config_hooks(
     hooks_dir: &Path,
     kinds: &[HookKind],
     binary: &Path,
+    write_new: bool,
 ) -> Result<Vec<Step>> {
-    plan(hooks_dir, kinds, binary, None)
+    plan(hooks_dir, kinds, binary, Mode::Beside { write_new })
 }
 
-/// With `chain` (`Some(force)`), a foreign hook is chained; without, it is left alone.
-fn plan(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, chain: Option<bool>) -> Result<Vec<Step>> {
+/// What `plan` does with a hook file that is not ours.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// Ours takes its place and runs it (`force`: even over a different hook kept before).
+    Chain { force: bool },
+    /// Left alone (said so where ours would have gone, `write_new`).
+    Beside { write_new: bool },
+}
+
+fn plan(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, mode: Mode) -> Result<Vec<Step>> {
     let base = existing_base(hooks_dir)?;
     let mut steps = Vec::new();
     for &kind in kinds {
@@ -263,24 +273,28 @@ fn plan(hooks_dir: &Path, kinds: &[HookKind], binary: &Path, chain: Option<bool>
         let saved = saved_path(&path);
         let text = render(kind, binary)?;
         let existing = inspect(&path)?;
-        let Some(force) = chain else {
-            steps.push(match existing {
-                Existing::Absent => Step::Create { path, text },
-                Existing::Ours(bytes) if bytes == text.as_bytes() => Step::Unchanged { path },
-                Existing::Ours(_) => Step::Upgrade { path, text },
-                Existing::Foreign | Existing::Unusable => Step::Leave {
-                    path,
-                    why: "not ours, left as it is: git 2.54 and later run our config-based hook \
-                          before it; an older git runs only it"
-                        .to_owned(),
-                },
-            });
-            steps.extend(
-                stray_copies(hooks_dir, kind)
-                    .into_iter()
-                    .map(|path| Step::RemoveStray { path }),
-            );
-            continue;
+        let force = match mode {
+            Mode::Chain { force } => force,
+            Mode::Beside { write_new } => {
+                steps.extend(match existing {
+                    Existing::Absent if write_new => Some(Step::Create { path, text }),
+                    Existing::Ours(bytes) if bytes == text.as_bytes() => Some(Step::Unchanged { path }),
+                    Existing::Ours(_) => Some(Step::Upgrade { path, text }),
+                    Existing::Foreign | Existing::Unusable if write_new => Some(Step::Leave {
+                        path,
+                        why: "not ours, left as it is: git 2.54 and later run our config-based hook \
+                              before it; an older git runs only it"
+                            .to_owned(),
+                    }),
+                    Existing::Absent | Existing::Foreign | Existing::Unusable => None,
+                });
+                steps.extend(
+                    stray_copies(hooks_dir, kind)
+                        .into_iter()
+                        .map(|path| Step::RemoveStray { path }),
+                );
+                continue;
+            }
         };
         steps.push(match existing {
             Existing::Absent => Step::Create { path, text },

@@ -37,6 +37,10 @@ pub(crate) struct Health {
     /// When git-repo-sync was last triggered, and by which hook.
     pub last_fired: Option<String>,
     pub last_fired_by: Option<String>,
+    /// With config-based hooks: whether our hook files are beside them too, for a git older than
+    /// 2.54 (always so with hook files alone).
+    #[serde(skip)]
+    pub older_git_fires: bool,
 }
 
 impl Health {
@@ -49,6 +53,7 @@ impl Health {
             problems: Vec::new(),
             last_fired: None,
             last_fired_by: None,
+            older_git_fires: false,
         }
     }
 }
@@ -74,6 +79,7 @@ pub(crate) fn health(repo: &Repo, git_runs_config_hooks: bool) -> Result<Health>
     let fix = fix_command(repo);
     let mut problems = Vec::new();
     let mut mechanism = None;
+    let mut older_git_fires = true;
     for &kind in kinds {
         let entry = entries
             .get(&kind)
@@ -96,6 +102,9 @@ pub(crate) fn health(repo: &Repo, git_runs_config_hooks: bool) -> Result<Health>
                 continue;
             }
             mechanism.get_or_insert(Mechanism::ConfigHooks);
+            for dir in &hooks_dirs {
+                older_git_fires &= matches!(files::inspect(&dir.join(kind.name()))?, Existing::Ours(_));
+            }
             let command = entry.command.as_deref().unwrap_or_default();
             if let Some(problem) = missing_binary(kind, command, &fix) {
                 problems.push(problem);
@@ -139,6 +148,7 @@ pub(crate) fn health(repo: &Repo, git_runs_config_hooks: bool) -> Result<Health>
         problems,
         last_fired,
         last_fired_by,
+        older_git_fires,
     })
 }
 

@@ -5,8 +5,14 @@
 //! `hook.git-repo-sync-<kind>` in the repository's config ([`config_hooks`]): no one else's hook
 //! file is touched, which ends the fight over hook files with every hook manager at once. Elsewhere, a
 //! hook file rendered from `templates/` ([`files`]) that runs the hook that was there before as if
-//! it still sat at its own path. With config-based hooks, our hook file still goes wherever it
-//! moves no one else's, for an older git in the same repository; both fire the same idempotent
+//! it still sat at its own path.
+//!
+//! A git that runs config-based hooks also runs the hook directory's file, so a hook file of ours
+//! beside our config-based hook costs a second shell for every commit of a rebase. A work tree
+//! therefore gets config-based hooks alone, and hook files beside them only when asked (`install
+//! --hook-files`, for an older git that commits in the same repository; kept from then on). A
+//! bare repository gets both: the `git-receive-pack` that sshd or gitolite runs is often an older
+//! git than the admin's, and post-receive fires once per push. Both fire the same idempotent
 //! trigger, so a git that runs both still costs one pass.
 //!
 //! Install and uninstall are computed as a list of [`Step`]s, shown as is by `--dry-run`, and only
@@ -188,6 +194,20 @@ pub(crate) enum Step {
 }
 
 impl Step {
+    /// Whether, once carried out, a hook file of ours is at the step's path.
+    pub(crate) fn leaves_our_hook_file(&self) -> bool {
+        matches!(
+            self,
+            Self::File(
+                files::Step::Create { .. }
+                    | files::Step::Upgrade { .. }
+                    | files::Step::Unchanged { .. }
+                    | files::Step::Chain { .. }
+                    | files::Step::Rechain { .. }
+            )
+        )
+    }
+
     pub(crate) fn changes_something(&self) -> bool {
         match self {
             Self::File(step) => step.changes_something(),
@@ -222,11 +242,13 @@ fn every_hooks_dir(repo: &Repo) -> Result<Vec<PathBuf>> {
 }
 
 /// The steps that make git run our trigger in `repo` through `mechanism`, running `binary`.
+/// With config-based hooks, `hook_files` puts hook files beside them for an older git.
 pub(crate) fn plan_install(
     repo: &Repo,
     binary: &Path,
     force: bool,
     mechanism: Mechanism,
+    hook_files: bool,
 ) -> Result<Vec<Step>> {
     let kinds = HookKind::for_repo(repo.is_bare());
     let mut steps = Vec::new();
@@ -238,12 +260,12 @@ pub(crate) fn plan_install(
                     .map(Step::Config),
             );
             // An older git in the same repository (an IDE's, say) runs no config-based hook: it
-            // gets our hook file wherever that moves no one else's hook. A newer git then fires
-            // both, which the worker coalesces into one pass.
+            // gets our hook file, where asked for, wherever that moves no one else's hook.
+            let write_new = hook_files || repo.is_bare();
             let live = repo.hooks_dirs_to_write()?;
             for dir in &live {
                 steps.extend(
-                    files::plan_beside_config_hooks(dir, kinds, binary)?
+                    files::plan_beside_config_hooks(dir, kinds, binary, write_new)?
                         .into_iter()
                         .map(Step::File),
                 );
