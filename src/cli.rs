@@ -200,6 +200,9 @@ pub enum Command {
     /// The background worker started by the hooks (not for direct use).
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// An ssh session opened ahead for a mirror's next push, started by a pass (not for direct use).
+    #[command(hide = true)]
+    HoldSession(HoldSessionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -542,6 +545,22 @@ pub struct WorkerArgs {
     /// The descriptor of the sync lock the trigger took and handed over.
     #[arg(long, value_name = "FD")]
     pub lock_fd: Option<i32>,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldSessionArgs {
+    /// Where the next push finds the session.
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+    /// The lock that keeps this the only holder on its ssh master.
+    #[arg(long, value_name = "PATH")]
+    pub lock: PathBuf,
+    /// Seconds to wait for a push before ending the session.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle: u64,
+    /// The `sh -c` line that runs `git-receive-pack` over the master.
+    #[arg(last = true, value_name = "SCRIPT")]
+    pub script: String,
 }
 
 #[cfg(test)]

@@ -168,7 +168,13 @@ impl MirrorState {
     /// day.
     pub(crate) fn try_one_request(&self, now: SystemTime) -> bool {
         age(self.refs_read_at, now).is_some_and(|age| age < REFS_TRUSTED_FOR)
-            && age(self.no_one_request_since, now).is_none_or(|age| age >= REFUSAL_BELIEVED_FOR)
+            && !self.one_request_refused_lately(now)
+    }
+
+    /// Whether the push in one request was refused (by the server or this machine's set-up)
+    /// recently enough to be believed still.
+    pub(crate) fn one_request_refused_lately(&self, now: SystemTime) -> bool {
+        age(self.no_one_request_since, now).is_some_and(|age| age < REFUSAL_BELIEVED_FOR)
     }
 }
 

@@ -245,7 +245,9 @@ fn spawn_worker(repo: &Repo, lock: SyncLock) -> Result<()> {
     cmd.env_remove(crate::process::PASS_ENV);
     let lock_fd = lock.file.as_raw_fd();
     cmd.arg("--lock-fd").arg(lock_fd.to_string());
-    detach(&mut cmd, lock_fd);
+    // Mirroring is background work: the user's own git commands come first. The one
+    // descriptor the worker keeps: the sync lock, handed over held.
+    detach(&mut cmd, Some(lock_fd), Some(WORKER_NICENESS));
     cmd.spawn().context("starting the background sync worker")?;
     // Only this process's copy is closed: the worker's keeps the lock.
     drop(lock);
@@ -258,22 +260,26 @@ const SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
 /// The worker's scheduling priority (`nice`), as low as a background job's usually is.
 const WORKER_NICENESS: libc::c_int = 10;
 
+/// Makes `cmd` start in a session of its own (no terminal's signal reaches it), with no
+/// descriptor beyond stdin, stdout and stderr but `keep`, at `niceness` where given.
 #[allow(unsafe_code)]
-fn detach(cmd: &mut Command, lock_fd: RawFd) {
+pub(crate) fn detach(cmd: &mut Command, keep: Option<RawFd>, niceness: Option<libc::c_int>) {
     // SAFETY: between fork and exec the closure calls only async-signal-safe functions
-    // (setsid, setpriority, close_range/fcntl) and allocates nothing; `lock_fd` is open in the
+    // (setsid, setpriority, close_range/fcntl) and allocates nothing; `keep` is open in the
     // child, a copy of the parent's, which outlives the spawn.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
             }
-            // Mirroring is background work: the user's own git commands come first. Failing to
-            // lower the priority is harmless, so its result is not checked.
-            libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS);
+            // Failing to lower the priority is harmless, so its result is not checked.
+            if let Some(niceness) = niceness {
+                libc::setpriority(libc::PRIO_PROCESS, 0, niceness);
+            }
             mark_inherited_descriptors_cloexec();
-            // The one descriptor the worker keeps: the sync lock, handed over held.
-            if libc::fcntl(lock_fd, libc::F_SETFD, 0) == -1 {
+            if let Some(fd) = keep
+                && libc::fcntl(fd, libc::F_SETFD, 0) == -1
+            {
                 return Err(io::Error::last_os_error());
             }
             Ok(())

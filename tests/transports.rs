@@ -1336,6 +1336,136 @@ fn an_ssh_connection_kept_open_serves_the_next_passes_and_closes_after_its_windo
     assert!(!status.contains("failed"), "{status}");
 }
 
+/// After a push over ssh through a connection kept open, the pass leaves `git-receive-pack`
+/// running for the mirror's next push, its advertisement read: the next pass opens no session
+/// of its own. One that finds the mirror changed meanwhile is refused whole and `git push`
+/// follows; one left unused ends by itself once `ssh_keep_open` has passed, leaving no process
+/// on either side.
+#[test]
+fn an_ssh_push_goes_through_a_session_opened_ahead_and_one_left_unused_ends_by_itself() {
+    let mut env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let runs = env.root().join("ssh-runs.log");
+    let real_ssh = Command::new("sh")
+        .args(["-c", "command -v ssh"])
+        .env("PATH", env.path_var())
+        .output()
+        .expect("finding ssh");
+    let real_ssh = String::from_utf8_lossy(&real_ssh.stdout).trim().to_owned();
+    env.spy_on("ssh", Path::new(&real_ssh), &runs);
+    let src = env.init_repo("src");
+    let mirror = env.init_bare("ssh-mirror.git");
+    add_ssh_mirror(&env, &src, &sshd, "viassh", &mirror, &[]);
+    let ssh_command = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
+    let sockets = env.ssh_socket_dir();
+    // The sessions that ran receive-pack for the mirror, whoever started them.
+    let sessions = || {
+        fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains("git-receive-pack"))
+            .count()
+    };
+    let spare_waits = || {
+        fs::read_dir(&sockets)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| {
+                // Beside the master's socket `<id>-<n>`: `<id>-<n>s<remote>`.
+                let name = entry.file_name().to_string_lossy().into_owned();
+                std::os::unix::fs::FileTypeExt::is_socket(&entry.file_type().expect("a file type"))
+                    && name.rsplit_once('-').is_some_and(|(_, part)| part.contains('s'))
+            })
+    };
+    let wait_for_spare = |step: &str| {
+        support::wait_for(support::WAIT, spare_waits, || {
+            format!("{step}: no session was left open")
+        });
+    };
+    let commit_and_sync = |step: &str| {
+        env.commit(&src, step);
+        let run = run_ok(&env, &src, &["sync"], &vars);
+        assert_eq!(env.refs(&mirror), env.refs(&src), "{step}");
+        run.stdout
+    };
+
+    // Our holders of such sessions, by pid.
+    let holders = || {
+        let found = Command::new("pgrep")
+            .args(["-f", &format!("hold-session --socket {}", s(&sockets))])
+            .output()
+            .expect("running pgrep");
+        String::from_utf8_lossy(&found.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+
+    commit_and_sync("first");
+    wait_for_spare("after the first push");
+    assert_eq!(sessions(), 2, "git push's, then the one left open");
+    let first_holder = holders();
+    assert_eq!(first_holder.len(), 1, "{first_holder:?}");
+    commit_and_sync("second");
+    wait_for_spare("after the second push");
+    assert_eq!(
+        sessions(),
+        3,
+        "only the next one left open: the push took the waiting one"
+    );
+    support::wait_for(
+        support::WAIT,
+        || holders().len() == 1 && holders() != first_holder,
+        || {
+            format!(
+                "the waiting session was not the one used: {first_holder:?}, then {:?}",
+                holders()
+            )
+        },
+    );
+
+    // Changed meanwhile: the waiting session's push is refused whole, git push follows.
+    let elsewhere = env.root().join("elsewhere");
+    env.git(env.root(), ["clone", "-q", s(&mirror), s(&elsewhere)]);
+    env.commit(&elsewhere, "made on the mirror");
+    env.git(&elsewhere, ["push", "-q", "origin", "main"]);
+    let said = commit_and_sync("third");
+    assert!(said.contains("that had diverged on the mirror"), "{said}");
+    wait_for_spare("after the third push");
+    assert_eq!(sessions(), 5, "git push's, then the next one left open");
+
+    // Unused, it ends once `ssh_keep_open` has passed: its socket, our holder and the server's
+    // receive-pack are all gone, and the mirror is as it was.
+    let config = env.config_path(&src);
+    let text = fs::read_to_string(&config).expect("the repository's config");
+    fs::write(
+        &config,
+        text.replace("[mirrors.viassh]", "[mirrors.viassh]\nssh_keep_open = 1"),
+    )
+    .expect("writing the config");
+    commit_and_sync("fourth");
+    let refs = env.refs(&mirror);
+    let leftovers = || {
+        let found = Command::new("pgrep")
+            .args(["-f", &format!("hold-session|git-receive-pack {}", s(&mirror))])
+            .output()
+            .expect("running pgrep");
+        String::from_utf8_lossy(&found.stdout).into_owned()
+    };
+    support::wait_for(
+        support::WAIT,
+        || !spare_waits() && leftovers().is_empty(),
+        || format!("a session left open outlived its window: {}", leftovers()),
+    );
+    assert_eq!(env.refs(&mirror), refs);
+    let status = run_ok(&env, &src, &["status"], &[]).stdout;
+    assert!(!status.contains("failed"), "{status}");
+}
+
 /// Puts a `git` on PATH that notes each of its command lines in `log`, then runs the real one.
 fn spy_on_git(env: &mut TestEnv, log: &Path) {
     let real = Command::new("sh")

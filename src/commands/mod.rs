@@ -141,7 +141,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     } else {
         Verbosity::Normal
     };
-    if !matches!(cli.command, Command::Hook(_) | Command::Worker(_)) {
+    if !matches!(
+        cli.command,
+        Command::Hook(_) | Command::Worker(_) | Command::HoldSession(_)
+    ) {
         quiet_on_closed_pipe();
     }
     ui::set_color(cli.color);
@@ -162,5 +165,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Man => docs::man(),
         Command::Hook(args) => Ok(hook::run(&args)),
         Command::Worker(args) => worker::run(&args),
+        Command::HoldSession(args) => worker::hold_session(&args),
     }
 }

@@ -1,8 +1,9 @@
-//! `worker`: the detached background sync a hook starts.
+//! `worker`: the detached background sync a hook starts; `hold-session`: the ssh session a
+//! pass leaves open for the next push.
 
 use anyhow::Result;
 
-use crate::cli::WorkerArgs;
+use crate::cli::{HoldSessionArgs, WorkerArgs};
 use crate::commands::ExitStatus;
 use crate::repo::Repo;
 
@@ -13,5 +14,16 @@ pub(crate) fn run(args: &WorkerArgs) -> Result<ExitStatus> {
         .map(|fd| crate::worker::SyncLock::handed_over(&repo, fd))
         .transpose()?;
     crate::worker::run(&repo, handed_over)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `hold-session`: an ssh session opened ahead for a mirror's next push, in the background.
+pub(crate) fn hold_session(args: &HoldSessionArgs) -> Result<ExitStatus> {
+    crate::engine::transfer::spare_ssh::hold(
+        &args.socket,
+        &args.lock,
+        std::time::Duration::from_secs(args.idle),
+        &args.script,
+    )?;
     Ok(ExitStatus::Success)
 }

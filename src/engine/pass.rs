@@ -154,6 +154,10 @@ fn transfer_all(
                         crate::url::Transport::Ssh => true,
                         _ => false,
                     } && seen.is_some_and(|seen| seen.try_one_request(SystemTime::now())),
+                    // Not in a fleet's scheduled pass, whose next one comes long after.
+                    spare_session: mirror.url.transport() == crate::url::Transport::Ssh
+                        && kind != PassKind::Scheduled
+                        && seen.is_none_or(|seen| !seen.one_request_refused_lately(SystemTime::now())),
                 };
                 scope.spawn(move || {
                     let Some(git) = git else {

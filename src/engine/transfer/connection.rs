@@ -112,16 +112,23 @@ impl<'a> MirrorGit<'a> {
     /// (a command line for the server's shell) as a session of that master, as git would run
     /// its own command there.
     pub(crate) fn ssh_session(&self, remote: &str) -> Option<Command> {
+        Some(session_command(&self.ssh_session_script(remote)?))
+    }
+
+    /// The `sh -c` line of [`Self::ssh_session`].
+    pub(crate) fn ssh_session_script(&self, remote: &str) -> Option<String> {
         let socket = self.shared_ssh.as_ref()?;
         let (ssh, destination) = self.ssh_endpoint()?;
-        let mut cmd = Command::new("sh");
-        git::scrub_env(&mut cmd);
-        cmd.env_remove("SSH_ASKPASS").arg("-c").arg(format!(
+        Some(format!(
             "{ssh} -o ControlMaster=no -o ControlPath={} {destination} {}",
             crate::shell::quote(&socket.to_string_lossy()),
             crate::shell::quote(remote)
-        ));
-        Some(cmd)
+        ))
+    }
+
+    /// The socket of the master this mirror's ssh goes through, if any.
+    pub(crate) fn ssh_master(&self) -> Option<&Path> {
+        self.shared_ssh.as_deref()
     }
 
     /// The mirror's URL as git is to be given it.
@@ -290,6 +297,15 @@ fn git_error(stderr: &str, output: &Output) -> String {
     } else {
         reasons.join(" ")
     }
+}
+
+/// `sh -c script` for an ssh session (a line of [`MirrorGit::ssh_session_script`]), in git's
+/// environment less what would make ssh ask a desktop for anything.
+pub(crate) fn session_command(script: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    git::scrub_env(&mut cmd);
+    cmd.env_remove("SSH_ASKPASS").arg("-c").arg(script);
+    cmd
 }
 
 #[cfg(test)]

@@ -32,7 +32,29 @@ pub(crate) fn push_patterns(
 ) -> Transferred {
     let mut learned = Learned::default();
     let results = push_learning(git, mirror, local, known, asks, requests, &mut learned);
+    if asks.spare_session
+        && learned.one_request != Some(super::Answer::Refused)
+        && results.as_ref().is_ok_and(|results| !results.is_empty())
+    {
+        leave_spare_session(git, mirror);
+    }
     Transferred { results, learned }
+}
+
+/// After a push over ssh through a master kept open, a session opened ahead for the next one
+/// (see [`super::spare_ssh`]).
+fn leave_spare_session(git: &MirrorGit<'_>, mirror: &Mirror) {
+    let keep_open = mirror.ssh_keep_open();
+    if mirror.url.transport() != crate::url::Transport::Ssh || keep_open.is_zero() {
+        return;
+    }
+    let (Some(master), Some(path)) = (git.ssh_master(), mirror.url.ssh_path()) else {
+        return;
+    };
+    let remote = one_request::ssh_remote(path);
+    if let Some(script) = git.ssh_session_script(&remote) {
+        super::spare_ssh::leave(master, &remote, &script, keep_open);
+    }
 }
 
 fn push_learning(

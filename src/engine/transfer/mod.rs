@@ -8,6 +8,7 @@ pub(crate) mod direct;
 pub(crate) mod git_push;
 pub(crate) mod one_request;
 pub(crate) mod shared_ssh;
+pub(crate) mod spare_ssh;
 
 use std::path::Path;
 
@@ -24,6 +25,9 @@ pub(crate) struct Asks {
     pub(crate) atomic: bool,
     /// A push in one request: while what was last left there is trusted.
     pub(crate) one_request: bool,
+    /// After a push over ssh, a session opened ahead for the next one, which goes in one
+    /// request: while the server has not refused one lately.
+    pub(crate) spare_session: bool,
 }
 
 /// What a transfer learned of a mirror's server on the way, whatever came of the push, for the

@@ -128,12 +128,18 @@ impl Setup {
                     return Err(declined(true, format!("{key} rewrites the URL")));
                 }
                 Ok(Self::Ssh {
-                    remote: format!("git-receive-pack {}", crate::shell::quote_as_git(path)),
+                    remote: ssh_remote(path),
                 })
             }
             _ => Err(declined(true, "not an http(s) or ssh URL".into())),
         }
     }
+}
+
+/// The command a push to the repository at `path` runs over ssh, quoted as git quotes it (which
+/// gitolite's forced command matches).
+pub(crate) fn ssh_remote(path: &str) -> String {
+    format!("git-receive-pack {}", crate::shell::quote_as_git(path))
 }
 
 /// The first `url.*.insteadOf` or `url.*.pushInsteadOf` among `settings` that rewrites `url`.
@@ -508,6 +514,16 @@ impl HttpSetup {
 /// says what is wrong in its own words.
 fn send_over_ssh(git: &MirrorGit<'_>, remote: &str, request: &[u8]) -> Result<Result<Vec<u8>, Tried>> {
     let declined = |why: String| Ok(Err(Tried::Declined { refused: false, why }));
+    // Through the session opened ahead for this mirror, where one waits: an exchange that breaks
+    // there goes through a new session, which receive-pack's check of every old value makes
+    // safe whatever the first one did.
+    if let Some(master) = git.ssh_master()
+        && let Some(Ok(output)) = super::spare_ssh::exchange(master, remote, request, git.mirror().timeout())
+        && let Some(answer) = after_advertisement(&output)
+        && report_status(answer).is_ok()
+    {
+        return Ok(Ok(answer.to_vec()));
+    }
     let Some(mut session) = git.ssh_session(remote) else {
         return declined("no shared ssh connection".into());
     };

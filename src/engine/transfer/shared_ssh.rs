@@ -31,6 +31,10 @@ const MAX_SOCKET_PATH: usize = 100;
 /// (`MaxSessions`) and a pass runs its mirrors at once, so a larger group gets more masters.
 const SESSIONS_PER_MASTER: usize = 8;
 
+/// Pushes that share a master kept open, where each push also leaves a session open for the
+/// next one ([`super::spare_ssh`]): as many of those, and room for them to be replaced.
+pub(crate) const PUSHES_PER_KEPT_MASTER: usize = 4;
+
 /// How long a master of one pass alone lives should the pass be killed before it closes it.
 const PASS_MASTER_PERSIST: Duration = Duration::from_secs(60);
 
@@ -97,7 +101,12 @@ impl SharedSsh {
         };
         for ((command, destination), (names, keep_open)) in endpoints {
             let id = endpoint_id(&command, &destination);
-            for (part, names) in names.chunks(SESSIONS_PER_MASTER).enumerate() {
+            let per_master = if keep_open.is_zero() {
+                SESSIONS_PER_MASTER
+            } else {
+                PUSHES_PER_KEPT_MASTER
+            };
+            for (part, names) in names.chunks(per_master).enumerate() {
                 let socket = dir.join(format!("{id}-{part}"));
                 if socket.as_os_str().len() > MAX_SOCKET_PATH {
                     continue;

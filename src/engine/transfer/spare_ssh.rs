@@ -1,0 +1,291 @@
+//! An ssh session opened ahead, for the next push to the same mirror. Even through a master kept
+//! open, OpenSSH opens a channel (one round trip) and asks the server to run the command (a
+//! second), and only then sends the request, whose answer is the third. A push that finds
+//! `git-receive-pack` already running for its mirror, its advertisement read, waits for the
+//! answer alone: one round trip.
+//!
+//! After a push to an ssh mirror whose master is kept open, the pass leaves a holder in the
+//! background (`git-repo-sync hold-session`): it runs `git-receive-pack` as a session of that
+//! master, reads the advertisement, and waits at a socket beside the master's, in the same
+//! private directory. The next push for that mirror connects there, and the holder relays the
+//! advertisement, then the request and the answer, and exits. A holder no push comes to within
+//! `ssh_keep_open` ends its session cleanly (a flush: receive-pack ends with no command and runs
+//! no hook), as does one whose server closes the session first. There is at most one holder per
+//! master, so the sessions that sshd allows on a connection (`MaxSessions`) stay for the pushes.
+//!
+//! What the holder's receive-pack advertised is never trusted: the request carries the refs this
+//! repository last left on the mirror, and receive-pack checks each old value as it updates the
+//! refs, atomically. A push that finds the holder gone, or whose exchange breaks, goes through a
+//! new session as before.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read as _, Write as _};
+use std::net::Shutdown;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+
+/// A socket's path must fit a Unix socket address (108 bytes on Linux, its NUL included).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// The largest advertisement a holder keeps (a mirror of many refs): beyond it, no spare.
+const LARGEST_ADVERTISEMENT: usize = 16 * 1024 * 1024;
+
+/// Sessions held open on one master at most: with the pushes that share it, sshd's
+/// `MaxSessions` (10 by default) is not reached even while used ones are replaced.
+const SPARES_PER_MASTER: usize = super::shared_ssh::PUSHES_PER_KEPT_MASTER;
+
+/// Where the holder for `remote` through the master at `master` listens (`None` when the path
+/// would be too long for a socket), and the lock that keeps it the remote's only one.
+fn paths(master: &Path, remote: &str) -> Option<(PathBuf, PathBuf)> {
+    let id = super::shared_ssh::endpoint_id(remote, "spare");
+    let mut socket = master.as_os_str().to_owned();
+    socket.push(format!("s{}", &id[..8]));
+    let mut lock = socket.clone();
+    lock.push(".lock");
+    (socket.len() <= MAX_SOCKET_PATH).then(|| (PathBuf::from(socket), PathBuf::from(lock)))
+}
+
+/// The locks of the master's places for holders (`<master>.spare<N>`), for the socket `socket`
+/// of one of its holders.
+fn slot_locks(socket: &Path) -> Vec<PathBuf> {
+    let text = socket.as_os_str().to_string_lossy();
+    let master = text.rsplit_once('s').map_or(&*text, |(master, _)| master);
+    (0..SPARES_PER_MASTER)
+        .map(|slot| PathBuf::from(format!("{master}.spare{slot}")))
+        .collect()
+}
+
+/// Sends `request` through the session a holder keeps for `remote`, if one waits: what came back
+/// (the advertisement, then the answer), or why the exchange broke. `None` when no holder waits.
+pub(crate) fn exchange(
+    master: &Path,
+    remote: &str,
+    request: &[u8],
+    timeout: Duration,
+) -> Option<io::Result<Vec<u8>>> {
+    let (socket, _) = paths(master, remote)?;
+    let mut stream = UnixStream::connect(socket).ok()?;
+    Some((|| {
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        stream.write_all(request)?;
+        stream.shutdown(Shutdown::Write)?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer)?;
+        Ok(answer)
+    })())
+}
+
+/// Leaves a holder in the background that opens a session running `remote` through the master
+/// at `master` (`script` is the `sh -c` line that does it) and waits `idle` for the next push.
+/// Nothing is said when it cannot start: the next push opens its own session.
+pub(crate) fn leave(master: &Path, remote: &str, script: &str, idle: Duration) {
+    let Some((socket, lock)) = paths(master, remote) else {
+        return;
+    };
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg("hold-session")
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--lock")
+        .arg(&lock)
+        .arg("--idle")
+        .arg(idle.as_secs().max(1).to_string())
+        .arg("--")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    crate::worker::detach(&mut cmd, None, None);
+    // Not waited for: it outlives the pass (a worker's or `sync`'s), and init reaps it.
+    let _ = cmd.spawn();
+}
+
+/// The holder: `git-repo-sync hold-session`. Returns when its session is used or has ended.
+pub(crate) fn hold(socket: &Path, lock: &Path, idle: Duration, script: &str) -> Result<()> {
+    // One holder per remote, and a few per master; a holder that finds no place leaves it to
+    // the next push to open its own session.
+    let Some(remote_lock) = try_lock(lock)? else {
+        return Ok(());
+    };
+    let mut slot = None;
+    for path in slot_locks(socket) {
+        slot = try_lock(&path)?;
+        if slot.is_some() {
+            break;
+        }
+    }
+    let Some(slot) = slot else {
+        return Ok(());
+    };
+    let mut cmd = super::connection::session_command(script);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().context("starting ssh")?;
+    let (Some(to_server), Some(mut from_server)) = (child.stdin.take(), child.stdout.take()) else {
+        anyhow::bail!("ssh started without its pipes");
+    };
+    let to_server = Arc::new(Mutex::new(Some(to_server)));
+    // Who the server's bytes go to once a push has come; until then, the holder only waits (a
+    // server that never answers ends it as an idle one ends).
+    let client: Arc<Mutex<Option<UnixStream>>> = Arc::default();
+    expire_after(idle, socket, Arc::clone(&to_server), Arc::clone(&client));
+    let advertisement = read_advertisement(&mut from_server)?;
+
+    let _ = fs::remove_file(socket);
+    let listener =
+        UnixListener::bind(socket).with_context(|| format!("listening at {}", socket.display()))?;
+    let relay = {
+        let client = Arc::clone(&client);
+        let socket = socket.to_owned();
+        std::thread::spawn(move || relay_answer(&mut from_server, &client, &socket))
+    };
+    let (mut stream, _) = listener.accept().context("waiting for a push")?;
+    // Taken: the pass that took it may leave the next holder at once.
+    drop((remote_lock, slot));
+    {
+        let mut slot = client.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = fs::remove_file(socket);
+        stream.write_all(&advertisement)?;
+        *slot = Some(stream.try_clone()?);
+    }
+    stream.set_read_timeout(Some(idle))?;
+    let server_in = to_server.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(mut server_in) = server_in {
+        // The request, up to the push's shutdown of its side; then receive-pack's stdin ends.
+        let _ = io::copy(&mut stream, &mut server_in);
+    }
+    let _ = relay.join();
+    let _ = child.wait();
+    Ok(())
+}
+
+/// The lock file at `path`, held; `None` when another process holds it.
+fn try_lock(path: &Path) -> Result<Option<fs::File>> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    Ok(file.try_lock().is_ok().then_some(file))
+}
+
+/// receive-pack's advertisement: pkt-lines up to the first flush.
+fn read_advertisement(from_server: &mut impl io::Read) -> Result<Vec<u8>> {
+    let mut advertisement = Vec::new();
+    loop {
+        let mut header = [0u8; 4];
+        from_server
+            .read_exact(&mut header)
+            .context("the session ended before receive-pack's advertisement")?;
+        advertisement.extend_from_slice(&header);
+        let length = std::str::from_utf8(&header)
+            .ok()
+            .and_then(|hex| usize::from_str_radix(hex, 16).ok())
+            .context("not a pkt-line")?;
+        if length == 0 {
+            return Ok(advertisement);
+        }
+        anyhow::ensure!(
+            length > 4 && advertisement.len() < LARGEST_ADVERTISEMENT,
+            "not an advertisement"
+        );
+        let start = advertisement.len();
+        advertisement.resize(start + length - 4, 0);
+        from_server.read_exact(&mut advertisement[start..])?;
+    }
+}
+
+/// Copies the server's answer to the push once one has come. A session that ends while the
+/// holder still waits ends the holder, its socket gone first.
+fn relay_answer(from_server: &mut impl io::Read, client: &Mutex<Option<UnixStream>>, socket: &Path) {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = match from_server.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        // Before a request nothing is due from the server: what comes is dropped.
+        let mut slot = client.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(stream) = slot.as_mut()
+            && stream.write_all(&buffer[..read]).is_err()
+        {
+            break;
+        }
+    }
+    let slot = client.lock().unwrap_or_else(PoisonError::into_inner);
+    match slot.as_ref() {
+        Some(stream) => {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        None => {
+            let _ = fs::remove_file(socket);
+            std::process::exit(0);
+        }
+    }
+}
+
+/// After `idle`, unless a push came (`client` set), ends the session cleanly (a flush: no
+/// command), takes the socket away and exits.
+fn expire_after(
+    idle: Duration,
+    socket: &Path,
+    to_server: Arc<Mutex<Option<std::process::ChildStdin>>>,
+    client: Arc<Mutex<Option<UnixStream>>>,
+) {
+    let socket = socket.to_owned();
+    std::thread::spawn(move || {
+        std::thread::sleep(idle);
+        let slot = client.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_some() {
+            return;
+        }
+        let _ = fs::remove_file(&socket);
+        if let Some(mut server_in) = to_server.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            let _ = server_in.write_all(b"0000");
+        }
+        std::process::exit(0);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_remote_gets_its_own_socket_and_lock_and_a_master_a_few_places() {
+        let master = Path::new("/run/user/1000/git-repo-sync/0123456789abcdef-0");
+        let (a, lock_a) = paths(master, "git-receive-pack 'a.git'").expect("short enough");
+        let (b, lock_b) = paths(master, "git-receive-pack 'b.git'").expect("short enough");
+        assert_ne!(a, b);
+        assert_ne!(lock_a, lock_b);
+        assert!(a.to_string_lossy().starts_with(&*master.to_string_lossy()));
+        let slots = slot_locks(&a);
+        assert_eq!(slots, slot_locks(&b));
+        assert_eq!(slots.len(), SPARES_PER_MASTER);
+        assert_eq!(slots[0], PathBuf::from(format!("{}.spare0", master.display())));
+        let long = PathBuf::from(format!("/{}", "d".repeat(100)));
+        assert_eq!(paths(&long, "git-receive-pack 'a.git'"), None);
+    }
+
+    #[test]
+    fn the_advertisement_is_read_up_to_its_flush_and_no_further() {
+        let data = b"003d0123456789012345678901234567890123456789 refs/heads/main\n0000PACK";
+        let mut reader = &data[..];
+        let read = read_advertisement(&mut reader).expect("an advertisement");
+        assert_eq!(read, &data[..data.len() - 4]);
+        assert_eq!(reader, b"PACK");
+        let mut cut = &data[..20];
+        assert!(read_advertisement(&mut cut).is_err());
+    }
+}
