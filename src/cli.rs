@@ -203,6 +203,10 @@ pub enum Command {
     /// An ssh session opened ahead for a mirror's next push, started by a pass (not for direct use).
     #[command(hide = true)]
     HoldSession(HoldSessionArgs),
+    /// An http(s) connection opened ahead for a mirror's next push, started by a pass (not for
+    /// direct use).
+    #[command(hide = true)]
+    HoldConnection(HoldConnectionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -561,6 +565,28 @@ pub struct HoldSessionArgs {
     /// The `sh -c` line that runs `git-receive-pack` over the master.
     #[arg(last = true, value_name = "SCRIPT")]
     pub script: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldConnectionArgs {
+    /// Where the next push finds the connection.
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+    /// The lock that keeps this the only holder for its server.
+    #[arg(long, value_name = "PATH")]
+    pub lock: PathBuf,
+    /// Seconds to wait for a push before closing the connection.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle: u64,
+    /// Seconds to wait for the server, connecting and answering.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+    /// The certificate authorities to trust, for https.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// `http[s]://host:port`.
+    #[arg(value_name = "ADDRESS")]
+    pub address: String,
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support;
-use crate::support::servers::{HangingServer, HttpServer, SshOptions, SshServer, require_programs};
+use crate::support::servers::{
+    CountingProxy, HangingServer, HttpServer, SshOptions, SshServer, require_programs,
+};
 use crate::support::{TestEnv, mirror_status, run_within, s, write_executable};
 use serde_json::Value;
 
@@ -999,6 +1001,80 @@ fn git_http_settings_it_does_not_follow_leave_the_push_to_git() {
     assert_eq!(env.refs(&mirror), env.refs(&src));
     assert_eq!(requests.next(2), ["GET", "POST"], "{}", http.logs());
     assert!(!run.stderr.contains("in one request"), "said again:\n{run}");
+}
+
+/// After a push in one request over https, the pass leaves a connection to the server open,
+/// TLS set up and no request sent: the next push goes through it, with the same one request,
+/// and connects no more (a proxy in front of the server counts the connections).
+#[test]
+fn an_https_push_goes_through_a_connection_opened_ahead() {
+    let env = TestEnv::new();
+    let Some(http) = HttpServer::start_tls(&env, &[("alice", HTTPS_TOKEN.1)]) else {
+        return;
+    };
+    http.trust_ca(&env);
+    let src = env.init_repo("src");
+    let mirror = http.create_repo(&env, "ahead");
+    let proxy = CountingProxy::start(http.port());
+    let url = format!("https://alice@127.0.0.1:{}/git/ahead.git", proxy.port());
+    add_mirror(&env, &src, "viahttp", &url, &["--token-env", HTTPS_TOKEN.0]);
+    let mut requests = RequestLog::new(&http);
+    let vars = [HTTPS_TOKEN];
+    let sockets = env.ssh_socket_dir();
+    let holders = || {
+        let found = Command::new("pgrep")
+            .args(["-f", &format!("hold-connection --socket {}", s(&sockets))])
+            .output()
+            .expect("running pgrep");
+        String::from_utf8_lossy(&found.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let waiting = || {
+        fs::read_dir(&sockets)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| {
+                std::os::unix::fs::FileTypeExt::is_socket(&entry.file_type().expect("a file type"))
+                    && entry.file_name().to_string_lossy().starts_with('h')
+            })
+    };
+
+    run_ok(&env, &src, &["sync"], &vars);
+    assert_eq!(
+        requests.next(2),
+        ["GET", "POST"],
+        "git push first\n{}",
+        http.logs()
+    );
+    commit_without_hooks(&env, &src, "second");
+    run_ok(&env, &src, &["sync"], &vars);
+    assert_eq!(env.refs(&mirror), env.refs(&src));
+    assert_eq!(requests.next(1), ["POST"], "{}", http.logs());
+    support::wait_for(support::WAIT, waiting, || "no connection was left open".into());
+    let first = holders();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let connections = proxy.accepted();
+
+    commit_without_hooks(&env, &src, "third");
+    let said = run_ok(&env, &src, &["sync", "-v"], &vars).stdout;
+    assert_eq!(env.refs(&mirror), env.refs(&src));
+    assert!(said.contains("refs/heads/main"), "{said}");
+    assert_eq!(requests.next(1), ["POST"], "one request still\n{}", http.logs());
+    support::wait_for(
+        support::WAIT,
+        || waiting() && holders().len() == 1 && holders() != first,
+        || format!("no new connection left open: {first:?}, then {:?}", holders()),
+    );
+    assert_eq!(
+        proxy.accepted(),
+        connections + 1,
+        "the push connected by itself; only the next connection opened ahead may"
+    );
+    let status = run_ok(&env, &src, &["status"], &[]).stdout;
+    assert!(!status.contains("failed"), "{status}");
 }
 
 /// The variable holding the https mirrors' password, and its value.

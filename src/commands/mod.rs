@@ -143,7 +143,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     };
     if !matches!(
         cli.command,
-        Command::Hook(_) | Command::Worker(_) | Command::HoldSession(_)
+        Command::Hook(_) | Command::Worker(_) | Command::HoldSession(_) | Command::HoldConnection(_)
     ) {
         quiet_on_closed_pipe();
     }
@@ -166,5 +166,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Hook(args) => Ok(hook::run(&args)),
         Command::Worker(args) => worker::run(&args),
         Command::HoldSession(args) => worker::hold_session(&args),
+        Command::HoldConnection(args) => worker::hold_connection(&args),
     }
 }

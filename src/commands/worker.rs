@@ -1,9 +1,9 @@
-//! `worker`: the detached background sync a hook starts; `hold-session`: the ssh session a
-//! pass leaves open for the next push.
+//! `worker`: the detached background sync a hook starts; `hold-session` and `hold-connection`:
+//! the ssh session or http(s) connection a pass leaves open for a mirror's next push.
 
 use anyhow::Result;
 
-use crate::cli::{HoldSessionArgs, WorkerArgs};
+use crate::cli::{HoldConnectionArgs, HoldSessionArgs, WorkerArgs};
 use crate::commands::ExitStatus;
 use crate::repo::Repo;
 
@@ -19,11 +19,25 @@ pub(crate) fn run(args: &WorkerArgs) -> Result<ExitStatus> {
 
 /// `hold-session`: an ssh session opened ahead for a mirror's next push, in the background.
 pub(crate) fn hold_session(args: &HoldSessionArgs) -> Result<ExitStatus> {
-    crate::engine::transfer::spare_ssh::hold(
+    crate::engine::transfer::ahead::ssh::hold(
         &args.socket,
         &args.lock,
         std::time::Duration::from_secs(args.idle),
         &args.script,
+    )?;
+    Ok(ExitStatus::Success)
+}
+
+/// `hold-connection`: an http(s) connection opened ahead for a mirror's next push, in the
+/// background.
+pub(crate) fn hold_connection(args: &HoldConnectionArgs) -> Result<ExitStatus> {
+    crate::engine::transfer::ahead::https::hold(
+        &args.socket,
+        &args.lock,
+        std::time::Duration::from_secs(args.idle),
+        std::time::Duration::from_secs(args.timeout),
+        &args.address,
+        args.ca_file.as_deref(),
     )?;
     Ok(ExitStatus::Success)
 }

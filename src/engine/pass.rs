@@ -155,8 +155,10 @@ fn transfer_all(
                         _ => false,
                     } && seen.is_some_and(|seen| seen.try_one_request(SystemTime::now())),
                     // Not in a fleet's scheduled pass, whose next one comes long after.
-                    spare_session: mirror.url.transport() == crate::url::Transport::Ssh
-                        && kind != PassKind::Scheduled
+                    spare_session: matches!(
+                        mirror.url.transport(),
+                        crate::url::Transport::Ssh | crate::url::Transport::Http
+                    ) && kind != PassKind::Scheduled
                         && seen.is_none_or(|seen| !seen.one_request_refused_lately(SystemTime::now())),
                 };
                 scope.spawn(move || {

@@ -32,29 +32,15 @@ pub(crate) fn push_patterns(
 ) -> Transferred {
     let mut learned = Learned::default();
     let results = push_learning(git, mirror, local, known, asks, requests, &mut learned);
+    // After `git push` (a push in one request leaves its own): a session opened ahead over ssh.
     if asks.spare_session
-        && learned.one_request != Some(super::Answer::Refused)
+        && matches!(learned.one_request, None | Some(super::Answer::NotTaken))
         && results.as_ref().is_ok_and(|results| !results.is_empty())
+        && let Some(path) = mirror.url.ssh_path()
     {
-        leave_spare_session(git, mirror);
+        super::ahead::ssh::leave_for(git, &one_request::ssh_remote(path));
     }
     Transferred { results, learned }
-}
-
-/// After a push over ssh through a master kept open, a session opened ahead for the next one
-/// (see [`super::spare_ssh`]).
-fn leave_spare_session(git: &MirrorGit<'_>, mirror: &Mirror) {
-    let keep_open = mirror.ssh_keep_open();
-    if mirror.url.transport() != crate::url::Transport::Ssh || keep_open.is_zero() {
-        return;
-    }
-    let (Some(master), Some(path)) = (git.ssh_master(), mirror.url.ssh_path()) else {
-        return;
-    };
-    let remote = one_request::ssh_remote(path);
-    if let Some(script) = git.ssh_session_script(&remote) {
-        super::spare_ssh::leave(master, &remote, &script, keep_open);
-    }
 }
 
 fn push_learning(
@@ -74,7 +60,13 @@ fn push_learning(
         let changes = plan(mirror, local, known);
         if !changes.is_empty() {
             let tried = match one_request::Setup::new(git) {
-                Ok(setup) => one_request::push(git, &setup, &changes, known, requests),
+                Ok(setup) => {
+                    let tried = one_request::push(git, &setup, &changes, known, requests);
+                    if asks.spare_session && matches!(tried, Tried::Pushed(_)) {
+                        setup.leave_ahead(git);
+                    }
+                    tried
+                }
                 Err(tried) => tried,
             };
             match tried {

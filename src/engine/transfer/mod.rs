@@ -3,12 +3,12 @@
 //! mirror took a push, one request ([`one_request`]) with `git push` behind it. They take the
 //! plan's types and return a result per ref; none knows the state or the pass.
 
+pub(crate) mod ahead;
 pub(crate) mod connection;
 pub(crate) mod direct;
 pub(crate) mod git_push;
 pub(crate) mod one_request;
 pub(crate) mod shared_ssh;
-pub(crate) mod spare_ssh;
 
 use std::path::Path;
 
@@ -25,8 +25,8 @@ pub(crate) struct Asks {
     pub(crate) atomic: bool,
     /// A push in one request: while what was last left there is trusted.
     pub(crate) one_request: bool,
-    /// After a push over ssh, a session opened ahead for the next one, which goes in one
-    /// request: while the server has not refused one lately.
+    /// After a push, a connection (or ssh session) opened ahead for the next one, which goes
+    /// in one request: while the server has not refused one lately.
     pub(crate) spare_session: bool,
 }
 

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use anyhow::{Context as _, Result, anyhow, bail};
 use base64::Engine as _;
 
+use super::ahead::https::Response;
 use super::connection::MirrorGit;
 use crate::engine::plan::{Change, RefResult, Refs};
 use crate::url::Transport;
@@ -160,6 +161,8 @@ pub(crate) struct HttpSetup {
     endpoint: String,
     authorization: String,
     agent: ureq::Agent,
+    /// The same, for a connection opened ahead.
+    ahead: Option<super::ahead::https::Endpoint>,
 }
 
 impl HttpSetup {
@@ -194,11 +197,12 @@ impl HttpSetup {
             return Err("http.sslVerify is off".into());
         }
         let timeout = Some(git.mirror().timeout());
+        let mut ca_file = None;
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .proxy(None)
             .max_redirects(0)
-            .user_agent(concat!("git/2 (git-repo-sync ", env!("CARGO_PKG_VERSION"), ")"))
+            .user_agent(USER_AGENT)
             .timeout_connect(timeout)
             .timeout_send_request(timeout)
             .timeout_send_body(timeout)
@@ -231,13 +235,16 @@ impl HttpSetup {
                     .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
                     .build(),
             );
+            ca_file = Some(ca);
         } else if scheme.as_deref() != Some("http") {
             return Err("not an http(s) URL".into());
         }
         let user = git.mirror().url.user().unwrap_or("git");
         let credential = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
+        let endpoint = format!("{}/git-receive-pack", url.trim_end_matches('/'));
         Ok(Self {
-            endpoint: format!("{}/git-receive-pack", url.trim_end_matches('/')),
+            ahead: super::ahead::https::Endpoint::parse(&endpoint, ca_file.as_deref()),
+            endpoint,
             authorization: format!("Basic {credential}"),
             agent: config.build().new_agent(),
         })
@@ -448,15 +455,70 @@ fn next_pkt(data: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
     }
 }
 
+/// The headers of a push's POST, beside its length and host.
+const REQUEST_TYPE: &str = "application/x-git-receive-pack-request";
+const RESULT_TYPE: &str = "application/x-git-receive-pack-result";
+const USER_AGENT: &str = concat!("git/2 (git-repo-sync ", env!("CARGO_PKG_VERSION"), ")");
+
 impl HttpSetup {
-    /// POSTs `request`; the mirror's answer, or what came of the push when there is none.
+    /// POSTs `request`, through the connection opened ahead for this mirror where one waits;
+    /// the mirror's answer, or what came of the push when there is none.
     fn send(&self, git: &MirrorGit<'_>, request: &[u8]) -> Result<Result<Vec<u8>, Tried>> {
+        let ahead = self.ahead.as_ref().and_then(|ahead| {
+            let headers = [
+                ("User-Agent", USER_AGENT),
+                ("Authorization", self.authorization.as_str()),
+                ("Content-Type", REQUEST_TYPE),
+                ("Accept", RESULT_TYPE),
+            ];
+            ahead.post(&ahead.request(&headers, request), git.mirror().timeout())
+        });
+        let response = match ahead {
+            Some(response) => response,
+            None => match self.send_now(git, request)? {
+                Ok(response) => response,
+                Err(tried) => return Ok(Err(tried)),
+            },
+        };
+        let Response {
+            status,
+            content_type,
+            body,
+        } = response;
+        let result_type = content_type.as_deref() == Some(RESULT_TYPE);
+        if status == 401 {
+            // Not retried, and explained, as git push's refused login is.
+            let refused = crate::failure::MirrorError::new(
+                crate::failure::Failure::AuthRefused,
+                format!(
+                    "git push failed: authentication failed: the server refused the credentials \
+                     (HTTP 401 for '{}')",
+                    git.url()
+                ),
+            );
+            return Ok(Err(Tried::Failed(anyhow::Error::new(refused))));
+        }
+        if status != 200 || !result_type {
+            // A server that wants the GET first (a redirect, an unknown endpoint) keeps refusing;
+            // one that is busy or asks for other credentials is git's to report.
+            let refused = !matches!(status, 401 | 403 | 429 | 500..=599);
+            return Ok(Err(Tried::Declined {
+                refused,
+                why: format!("the server answered HTTP {status}"),
+            }));
+        }
+        Ok(Ok(body))
+    }
+
+    /// POSTs `request` over a connection of its own: the answer, whose body is read only where
+    /// it is receive-pack's result.
+    fn send_now(&self, git: &MirrorGit<'_>, request: &[u8]) -> Result<Result<Response, Tried>> {
         let response = match self
             .agent
             .post(&self.endpoint)
             .header("Authorization", &self.authorization)
-            .header("Content-Type", "application/x-git-receive-pack-request")
-            .header("Accept", "application/x-git-receive-pack-result")
+            .header("Content-Type", REQUEST_TYPE)
+            .header("Accept", RESULT_TYPE)
             .send(request)
         {
             Ok(response) => response,
@@ -473,38 +535,44 @@ impl HttpSetup {
             }
         };
         let status = response.status().as_u16();
-        if status == 401 {
-            // Not retried, and explained, as git push's refused login is.
-            let refused = crate::failure::MirrorError::new(
-                crate::failure::Failure::AuthRefused,
-                format!(
-                    "git push failed: authentication failed: the server refused the credentials \
-                     (HTTP 401 for '{}')",
-                    git.url()
-                ),
-            );
-            return Ok(Err(Tried::Failed(anyhow::Error::new(refused))));
-        }
-        let result_type = response
+        let content_type = response
             .headers()
             .get("content-type")
-            .is_some_and(|value| value.as_bytes() == b"application/x-git-receive-pack-result");
-        if status != 200 || !result_type {
-            // A server that wants the GET first (a redirect, an unknown endpoint) keeps refusing;
-            // one that is busy or asks for other credentials is git's to report.
-            let refused = !matches!(status, 401 | 403 | 429 | 500..=599);
-            return Ok(Err(Tried::Declined {
-                refused,
-                why: format!("the server answered HTTP {status}"),
-            }));
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let body = if status == 200 && content_type.as_deref() == Some(RESULT_TYPE) {
+            response
+                .into_body()
+                .with_config()
+                .limit(16 * 1024 * 1024)
+                .read_to_vec()
+                .context("reading the mirror's answer")?
+        } else {
+            Vec::new()
+        };
+        Ok(Ok(Response {
+            status,
+            content_type,
+            body,
+        }))
+    }
+
+    /// Leaves a connection opened ahead for the next push (see [`super::ahead`]).
+    fn leave_ahead(&self, git: &MirrorGit<'_>) {
+        if let Some(ahead) = &self.ahead {
+            ahead.leave(git.mirror().timeout());
         }
-        let body = response
-            .into_body()
-            .with_config()
-            .limit(16 * 1024 * 1024)
-            .read_to_vec()
-            .context("reading the mirror's answer")?;
-        Ok(Ok(body))
+    }
+}
+
+impl Setup {
+    /// After a push that went in one request: a connection or session opened ahead for the
+    /// next one (see [`super::ahead`]).
+    pub(crate) fn leave_ahead(&self, git: &MirrorGit<'_>) {
+        match self {
+            Self::Http(http) => http.leave_ahead(git),
+            Self::Ssh { remote } => super::ahead::ssh::leave_for(git, remote),
+        }
     }
 }
 
@@ -518,7 +586,7 @@ fn send_over_ssh(git: &MirrorGit<'_>, remote: &str, request: &[u8]) -> Result<Re
     // there goes through a new session, which receive-pack's check of every old value makes
     // safe whatever the first one did.
     if let Some(master) = git.ssh_master()
-        && let Some(Ok(output)) = super::spare_ssh::exchange(master, remote, request, git.mirror().timeout())
+        && let Some(Ok(output)) = super::ahead::ssh::exchange(master, remote, request, git.mirror().timeout())
         && let Some(answer) = after_advertisement(&output)
         && report_status(answer).is_ok()
     {

@@ -32,7 +32,7 @@ const MAX_SOCKET_PATH: usize = 100;
 const SESSIONS_PER_MASTER: usize = 8;
 
 /// Pushes that share a master kept open, where each push also leaves a session open for the
-/// next one ([`super::spare_ssh`]): as many of those, and room for them to be replaced.
+/// next one ([`super::ahead::ssh`]): as many of those, and room for them to be replaced.
 pub(crate) const PUSHES_PER_KEPT_MASTER: usize = 4;
 
 /// How long a master of one pass alone lives should the pass be killed before it closes it.

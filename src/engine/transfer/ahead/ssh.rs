@@ -1,53 +1,45 @@
-//! An ssh session opened ahead, for the next push to the same mirror. Even through a master kept
-//! open, OpenSSH opens a channel (one round trip) and asks the server to run the command (a
-//! second), and only then sends the request, whose answer is the third. A push that finds
-//! `git-receive-pack` already running for its mirror, its advertisement read, waits for the
-//! answer alone: one round trip.
+//! An ssh session opened ahead. Even through a master kept open, OpenSSH opens a channel (one
+//! round trip) and asks the server to run the command (a second), and only then sends the
+//! request, whose answer is the third. A push that finds `git-receive-pack` already running for
+//! its mirror, its advertisement read, waits for the answer alone.
 //!
-//! After a push to an ssh mirror whose master is kept open, the pass leaves a holder in the
-//! background (`git-repo-sync hold-session`): it runs `git-receive-pack` as a session of that
-//! master, reads the advertisement, and waits at a socket beside the master's, in the same
-//! private directory. The next push for that mirror connects there, and the holder relays the
-//! advertisement, then the request and the answer, and exits. A holder no push comes to within
-//! `ssh_keep_open` ends its session cleanly (a flush: receive-pack ends with no command and runs
-//! no hook), as does one whose server closes the session first. There is at most one holder per
-//! master, so the sessions that sshd allows on a connection (`MaxSessions`) stay for the pushes.
-//!
-//! What the holder's receive-pack advertised is never trusted: the request carries the refs this
-//! repository last left on the mirror, and receive-pack checks each old value as it updates the
-//! refs, atomically. A push that finds the holder gone, or whose exchange breaks, goes through a
-//! new session as before.
+//! After a push to an ssh mirror whose master is kept open, the pass leaves a holder
+//! (`git-repo-sync hold-session`) that runs `git-receive-pack` as a session of that master, reads
+//! the advertisement, and waits at a socket beside the master's. A holder no push comes to
+//! within `ssh_keep_open` ends its session cleanly (a flush: receive-pack ends with no command
+//! and runs no hook), as does one whose server closes the session first. There is one holder per
+//! mirror and a few per master, so the sessions sshd allows on a connection (`MaxSessions`) stay
+//! for the pushes.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read as _, Write as _};
+use std::fs;
+use std::io::{self, Write as _};
 use std::net::Shutdown;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
-/// A socket's path must fit a Unix socket address (108 bytes on Linux, its NUL included).
-const MAX_SOCKET_PATH: usize = 107;
+use super::super::connection::MirrorGit;
 
 /// The largest advertisement a holder keeps (a mirror of many refs): beyond it, no spare.
 const LARGEST_ADVERTISEMENT: usize = 16 * 1024 * 1024;
 
 /// Sessions held open on one master at most: with the pushes that share it, sshd's
 /// `MaxSessions` (10 by default) is not reached even while used ones are replaced.
-const SPARES_PER_MASTER: usize = super::shared_ssh::PUSHES_PER_KEPT_MASTER;
+const SPARES_PER_MASTER: usize = super::super::shared_ssh::PUSHES_PER_KEPT_MASTER;
 
 /// Where the holder for `remote` through the master at `master` listens (`None` when the path
 /// would be too long for a socket), and the lock that keeps it the remote's only one.
 fn paths(master: &Path, remote: &str) -> Option<(PathBuf, PathBuf)> {
-    let id = super::shared_ssh::endpoint_id(remote, "spare");
+    let id = super::super::shared_ssh::endpoint_id(remote, "spare");
     let mut socket = master.as_os_str().to_owned();
     socket.push(format!("s{}", &id[..8]));
     let mut lock = socket.clone();
     lock.push(".lock");
-    (socket.len() <= MAX_SOCKET_PATH).then(|| (PathBuf::from(socket), PathBuf::from(lock)))
+    (socket.len() <= super::MAX_SOCKET_PATH).then(|| (PathBuf::from(socket), PathBuf::from(lock)))
 }
 
 /// The locks of the master's places for holders (`<master>.spare<N>`), for the socket `socket`
@@ -68,57 +60,51 @@ pub(crate) fn exchange(
     request: &[u8],
     timeout: Duration,
 ) -> Option<io::Result<Vec<u8>>> {
-    let (socket, _) = paths(master, remote)?;
-    let mut stream = UnixStream::connect(socket).ok()?;
-    Some((|| {
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        stream.write_all(request)?;
-        stream.shutdown(Shutdown::Write)?;
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer)?;
-        Ok(answer)
-    })())
+    super::exchange(&paths(master, remote)?.0, request, timeout)
+}
+
+/// Leaves a holder for `remote` on the master `git`'s pushes go through, where that master is
+/// kept open.
+pub(crate) fn leave_for(git: &MirrorGit<'_>, remote: &str) {
+    let keep_open = git.mirror().ssh_keep_open();
+    if keep_open.is_zero() {
+        return;
+    }
+    if let (Some(master), Some(script)) = (git.ssh_master(), git.ssh_session_script(remote)) {
+        leave(master, remote, &script, keep_open);
+    }
 }
 
 /// Leaves a holder in the background that opens a session running `remote` through the master
 /// at `master` (`script` is the `sh -c` line that does it) and waits `idle` for the next push.
 /// Nothing is said when it cannot start: the next push opens its own session.
-pub(crate) fn leave(master: &Path, remote: &str, script: &str, idle: Duration) {
+fn leave(master: &Path, remote: &str, script: &str, idle: Duration) {
     let Some((socket, lock)) = paths(master, remote) else {
         return;
     };
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let mut cmd = Command::new(exe);
-    cmd.arg("hold-session")
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--lock")
-        .arg(&lock)
-        .arg("--idle")
-        .arg(idle.as_secs().max(1).to_string())
-        .arg("--")
-        .arg(script)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    crate::worker::detach(&mut cmd, None, None);
-    // Not waited for: it outlives the pass (a worker's or `sync`'s), and init reaps it.
-    let _ = cmd.spawn();
+    super::start_holder(|cmd| {
+        cmd.arg("hold-session")
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--lock")
+            .arg(&lock)
+            .arg("--idle")
+            .arg(idle.as_secs().max(1).to_string())
+            .arg("--")
+            .arg(script);
+    });
 }
 
 /// The holder: `git-repo-sync hold-session`. Returns when its session is used or has ended.
 pub(crate) fn hold(socket: &Path, lock: &Path, idle: Duration, script: &str) -> Result<()> {
     // One holder per remote, and a few per master; a holder that finds no place leaves it to
     // the next push to open its own session.
-    let Some(remote_lock) = try_lock(lock)? else {
+    let Some(remote_lock) = super::try_lock(lock)? else {
         return Ok(());
     };
     let mut slot = None;
     for path in slot_locks(socket) {
-        slot = try_lock(&path)?;
+        slot = super::try_lock(&path)?;
         if slot.is_some() {
             break;
         }
@@ -126,7 +112,7 @@ pub(crate) fn hold(socket: &Path, lock: &Path, idle: Duration, script: &str) -> 
     let Some(slot) = slot else {
         return Ok(());
     };
-    let mut cmd = super::connection::session_command(script);
+    let mut cmd = super::super::connection::session_command(script);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -138,7 +124,15 @@ pub(crate) fn hold(socket: &Path, lock: &Path, idle: Duration, script: &str) -> 
     // Who the server's bytes go to once a push has come; until then, the holder only waits (a
     // server that never answers ends it as an idle one ends).
     let client: Arc<Mutex<Option<UnixStream>>> = Arc::default();
-    expire_after(idle, socket, Arc::clone(&to_server), Arc::clone(&client));
+    {
+        let to_server = Arc::clone(&to_server);
+        // Ends the session cleanly: a flush, no command.
+        super::expire_after(idle, socket, Arc::clone(&client), move || {
+            if let Some(mut server_in) = to_server.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                let _ = server_in.write_all(b"0000");
+            }
+        });
+    }
     let advertisement = read_advertisement(&mut from_server)?;
 
     let _ = fs::remove_file(socket);
@@ -167,17 +161,6 @@ pub(crate) fn hold(socket: &Path, lock: &Path, idle: Duration, script: &str) -> 
     let _ = relay.join();
     let _ = child.wait();
     Ok(())
-}
-
-/// The lock file at `path`, held; `None` when another process holds it.
-fn try_lock(path: &Path) -> Result<Option<fs::File>> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    Ok(file.try_lock().is_ok().then_some(file))
 }
 
 /// receive-pack's advertisement: pkt-lines up to the first flush.
@@ -233,29 +216,6 @@ fn relay_answer(from_server: &mut impl io::Read, client: &Mutex<Option<UnixStrea
             std::process::exit(0);
         }
     }
-}
-
-/// After `idle`, unless a push came (`client` set), ends the session cleanly (a flush: no
-/// command), takes the socket away and exits.
-fn expire_after(
-    idle: Duration,
-    socket: &Path,
-    to_server: Arc<Mutex<Option<std::process::ChildStdin>>>,
-    client: Arc<Mutex<Option<UnixStream>>>,
-) {
-    let socket = socket.to_owned();
-    std::thread::spawn(move || {
-        std::thread::sleep(idle);
-        let slot = client.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_some() {
-            return;
-        }
-        let _ = fs::remove_file(&socket);
-        if let Some(mut server_in) = to_server.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            let _ = server_in.write_all(b"0000");
-        }
-        std::process::exit(0);
-    });
 }
 
 #[cfg(test)]

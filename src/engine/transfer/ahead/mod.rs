@@ -1,0 +1,93 @@
+//! Connections opened ahead, for the next push to the same mirror. A small push in one request
+//! waits mostly for the round trips of setting up where to send it: over ssh the channel and the
+//! command, over https the TCP and TLS handshakes. After a push, the pass leaves a holder in the
+//! background (our own binary, a hidden subcommand) that sets that up at once and waits, at a
+//! socket in the private directory of the ssh masters, for the next push to the same mirror,
+//! which then waits for its answer alone: one round trip. The holder relays the request and the
+//! answer, and exits; one no push comes to exits by itself ([`ssh`], [`https`]).
+//!
+//! What a holder's server said before the request is never trusted: the request carries the
+//! refs this repository last left on the mirror, and receive-pack checks each old value as it
+//! updates the refs, atomically. A push that finds no holder, or whose exchange breaks, sets up
+//! its own connection as before, which that check makes safe whatever the first one did. Not
+//! in a fleet's scheduled pass, whose next one comes long after.
+
+pub(crate) mod https;
+pub(crate) mod ssh;
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read as _, Write as _};
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+
+/// A socket's path must fit a Unix socket address (108 bytes on Linux, its NUL included).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Sends `request` through the holder listening at `socket`, if one does: all it relayed back,
+/// or why the exchange broke. `None` when no holder listens.
+fn exchange(socket: &Path, request: &[u8], timeout: Duration) -> Option<io::Result<Vec<u8>>> {
+    let mut stream = UnixStream::connect(socket).ok()?;
+    Some((|| {
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        stream.write_all(request)?;
+        stream.shutdown(Shutdown::Write)?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer)?;
+        Ok(answer)
+    })())
+}
+
+/// Starts `git-repo-sync` with the arguments `args` gives, in the background: a session of its
+/// own, no descriptor of this process, not waited for (it outlives the pass, and init reaps
+/// it). Nothing is said when it cannot start: the next push sets up its own connection.
+fn start_holder(args: impl FnOnce(&mut Command)) {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut cmd = Command::new(exe);
+    args(&mut cmd);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    crate::worker::detach(&mut cmd, None, None);
+    let _ = cmd.spawn();
+}
+
+/// The lock file at `path`, held; `None` when another process holds it.
+fn try_lock(path: &Path) -> Result<Option<fs::File>> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    Ok(file.try_lock().is_ok().then_some(file))
+}
+
+/// After `idle`, unless a push came (`client` set), takes the socket away, runs `end` (which
+/// closes the connection cleanly) and exits the holder.
+fn expire_after(
+    idle: Duration,
+    socket: &Path,
+    client: Arc<Mutex<Option<UnixStream>>>,
+    end: impl FnOnce() + Send + 'static,
+) {
+    let socket = socket.to_owned();
+    std::thread::spawn(move || {
+        std::thread::sleep(idle);
+        let slot = client.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_some() {
+            return;
+        }
+        let _ = fs::remove_file(&socket);
+        end();
+        std::process::exit(0);
+    });
+}
