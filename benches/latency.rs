@@ -548,10 +548,15 @@ impl Bench<'_> {
         for (names, extra) in [(&cold, &["--ssh-keep-open", "0"][..]), (&warm, &[][..])] {
             for name in names {
                 let repo = self.ssh_repos.join(format!("{name}.git"));
-                let url = if extra.is_empty() {
-                    self.ssh_url(&repo)
-                } else {
+                // The single mirror kept open by another name of the host: a connection (and
+                // sessions opened ahead) of its own, as a host with one mirror has, not places
+                // taken by the eight's.
+                let url = if !extra.is_empty() {
                     self.ssh_url_as("cold", &repo)
+                } else if *name == names[0] {
+                    self.ssh_url_as("one", &repo)
+                } else {
+                    self.ssh_url(&repo)
                 };
                 self.add_mirror(name, &url, &repo, extra)?;
                 repos.push(repo);

@@ -27,8 +27,8 @@ use super::super::connection::MirrorGit;
 /// The largest advertisement a holder keeps (a mirror of many refs): beyond it, no spare.
 const LARGEST_ADVERTISEMENT: usize = 16 * 1024 * 1024;
 
-/// Sessions held open on one master at most: with the pushes that share it, sshd's
-/// `MaxSessions` (10 by default) is not reached even while used ones are replaced.
+/// Sessions held open (or used by a push) on one master at most: with a pass's pushes that share
+/// it, at most as many, sshd's `MaxSessions` (10 by default) is not reached.
 const SPARES_PER_MASTER: usize = super::super::shared_ssh::PUSHES_PER_KEPT_MASTER;
 
 /// Where the holder for `remote` through the master at `master` listens (`None` when the path
@@ -97,19 +97,12 @@ fn leave(master: &Path, remote: &str, script: &str, idle: Duration) {
 
 /// The holder: `git-repo-sync hold-session`. Returns when its session is used or has ended.
 pub(crate) fn hold(socket: &Path, lock: &Path, idle: Duration, script: &str) -> Result<()> {
-    // One holder per remote, and a few per master; a holder that finds no place leaves it to
-    // the next push to open its own session.
+    // One holder per remote, and a few per master, each holding its place until its session
+    // has ended; a holder that finds no place soon leaves it to the next push to open its own.
     let Some(remote_lock) = super::try_lock(lock)? else {
         return Ok(());
     };
-    let mut slot = None;
-    for path in slot_locks(socket) {
-        slot = super::try_lock(&path)?;
-        if slot.is_some() {
-            break;
-        }
-    }
-    let Some(slot) = slot else {
+    let Some(_slot) = take_slot(socket)? else {
         return Ok(());
     };
     let mut cmd = super::super::connection::session_command(script);
@@ -144,8 +137,8 @@ pub(crate) fn hold(socket: &Path, lock: &Path, idle: Duration, script: &str) -> 
         std::thread::spawn(move || relay_answer(&mut from_server, &client, &socket))
     };
     let (mut stream, _) = listener.accept().context("waiting for a push")?;
-    // Taken: the pass that took it may leave the next holder at once.
-    drop((remote_lock, slot));
+    // Taken: the pass that took it may leave the next holder for this remote at once.
+    drop(remote_lock);
     {
         let mut slot = client.lock().unwrap_or_else(PoisonError::into_inner);
         let _ = fs::remove_file(socket);
@@ -161,6 +154,26 @@ pub(crate) fn hold(socket: &Path, lock: &Path, idle: Duration, script: &str) -> 
     let _ = relay.join();
     let _ = child.wait();
     Ok(())
+}
+
+/// How long a holder waits for one of its master's places: the sessions just used end within
+/// moments of their push.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+
+/// One of the master's places for a holder, held, waiting [`SLOT_WAIT`] for one to be free.
+fn take_slot(socket: &Path) -> Result<Option<fs::File>> {
+    let started = std::time::Instant::now();
+    loop {
+        for path in slot_locks(socket) {
+            if let Some(slot) = super::try_lock(&path)? {
+                return Ok(Some(slot));
+            }
+        }
+        if started.elapsed() >= SLOT_WAIT {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// receive-pack's advertisement: pkt-lines up to the first flush.
