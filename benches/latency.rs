@@ -25,7 +25,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    BIN, Caller, Isolated, Repos as _, Rng, WorkDir, chmod_x, list, median, ms, output, show, worker_running,
+    BIN, Caller, Isolated, Repos as _, Rng, WorkDir, chmod_x, list, median, ms, output, show, spread,
+    worker_running,
 };
 use support::proxy::Proxy;
 use support::servers::{Https, Sshd};
@@ -173,7 +174,7 @@ fn run(work: &WorkDir, filters: &[String], reps: usize, delay: Duration) -> Res<
     }
 
     println!(
-        "| row | ours (median) | anchor (median) | ratio | goal | connections per pass, ours / anchor | round trips per pass, ours / anchor |"
+        "| row | ours (median, min–max) | anchor (median, min–max) | ratio | goal | connections per pass, ours / anchor | round trips per pass, ours / anchor |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for row in &done {
@@ -321,8 +322,10 @@ impl Row {
             None => "informative".to_owned(),
         };
         println!(
-            "| {} | {a:.1} ms | {b:.1} ms | {ratio:.2} | {goal} | {} / {} | {} / {} |",
+            "| {} | {a:.1} ms ({}) | {b:.1} ms ({}) | {ratio:.2} | {goal} | {} / {} | {} / {} |",
             self.label,
+            spread(&self.ours.ms),
+            spread(&self.anchor.ms),
             counted(&self.ours.connections),
             counted(&self.anchor.connections),
             counted(&self.ours.round_trips),

@@ -551,17 +551,24 @@ pub struct WorkerArgs {
     pub lock_fd: Option<i32>,
 }
 
+/// Where a holder of a connection opened ahead waits, and for how long.
 #[derive(Debug, Args)]
-pub struct HoldSessionArgs {
-    /// Where the next push finds the session.
+pub struct HolderArgs {
+    /// Where the next push finds the connection.
     #[arg(long, value_name = "PATH")]
     pub socket: PathBuf,
-    /// The lock that keeps this the only holder on its ssh master.
+    /// The lock that keeps this the only holder for its mirror or server.
     #[arg(long, value_name = "PATH")]
     pub lock: PathBuf,
-    /// Seconds to wait for a push before ending the session.
+    /// Seconds to wait for a push before closing the connection.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idle: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldSessionArgs {
+    #[command(flatten)]
+    pub holder: HolderArgs,
     /// The `sh -c` line that runs `git-receive-pack` over the master.
     #[arg(last = true, value_name = "SCRIPT")]
     pub script: String,
@@ -569,15 +576,8 @@ pub struct HoldSessionArgs {
 
 #[derive(Debug, Args)]
 pub struct HoldConnectionArgs {
-    /// Where the next push finds the connection.
-    #[arg(long, value_name = "PATH")]
-    pub socket: PathBuf,
-    /// The lock that keeps this the only holder for its server.
-    #[arg(long, value_name = "PATH")]
-    pub lock: PathBuf,
-    /// Seconds to wait for a push before closing the connection.
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub idle: u64,
+    #[command(flatten)]
+    pub holder: HolderArgs,
     /// Seconds to wait for the server, connecting and answering.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,

@@ -13,9 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support;
-use crate::support::servers::{
-    CountingProxy, HangingServer, HttpServer, SshOptions, SshServer, require_programs,
-};
+use crate::support::servers::{HttpServer, LoopbackServer, SshOptions, SshServer, require_programs};
 use crate::support::{TestEnv, mirror_status, run_within, s, write_executable};
 use serde_json::Value;
 
@@ -555,8 +553,8 @@ fn hanging_servers_time_out_within_the_configured_limit() {
     let Some(programs) = require_programs("the hanging ssh server test", &["ssh"]) else {
         return;
     };
-    let hang_http = HangingServer::start();
-    let hang_ssh = HangingServer::start();
+    let hang_http = LoopbackServer::hanging();
+    let hang_ssh = LoopbackServer::hanging();
 
     // An ssh config of our own, so that nothing reads or writes the real ~/.ssh.
     let ssh_config = env.root().join("ssh_config");
@@ -1015,32 +1013,14 @@ fn an_https_push_goes_through_a_connection_opened_ahead() {
     http.trust_ca(&env);
     let src = env.init_repo("src");
     let mirror = http.create_repo(&env, "ahead");
-    let proxy = CountingProxy::start(http.port());
+    let proxy = LoopbackServer::relaying_to(http.port());
     let url = format!("https://alice@127.0.0.1:{}/git/ahead.git", proxy.port());
     add_mirror(&env, &src, "viahttp", &url, &["--token-env", HTTPS_TOKEN.0]);
     let mut requests = RequestLog::new(&http);
     let vars = [HTTPS_TOKEN];
     let sockets = env.ssh_socket_dir();
-    let holders = || {
-        let found = Command::new("pgrep")
-            .args(["-f", &format!("hold-connection --socket {}", s(&sockets))])
-            .output()
-            .expect("running pgrep");
-        String::from_utf8_lossy(&found.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
-    let waiting = || {
-        fs::read_dir(&sockets)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|entry| {
-                std::os::unix::fs::FileTypeExt::is_socket(&entry.file_type().expect("a file type"))
-                    && entry.file_name().to_string_lossy().starts_with('h')
-            })
-    };
+    let holders = || holders_of("hold-connection", &sockets);
+    let waiting = || holder_waits(&sockets, |name| name.starts_with('h'));
 
     run_ok(&env, &src, &["sync"], &vars);
     assert_eq!(
@@ -1445,17 +1425,11 @@ fn an_ssh_push_goes_through_a_session_opened_ahead_and_one_left_unused_ends_by_i
             .filter(|line| line.contains("git-receive-pack"))
             .count()
     };
+    // Beside the master's socket `<id>-<n>`: `<id>-<n>s<remote>`.
     let spare_waits = || {
-        fs::read_dir(&sockets)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|entry| {
-                // Beside the master's socket `<id>-<n>`: `<id>-<n>s<remote>`.
-                let name = entry.file_name().to_string_lossy().into_owned();
-                std::os::unix::fs::FileTypeExt::is_socket(&entry.file_type().expect("a file type"))
-                    && name.rsplit_once('-').is_some_and(|(_, part)| part.contains('s'))
-            })
+        holder_waits(&sockets, |name| {
+            name.rsplit_once('-').is_some_and(|(_, part)| part.contains('s'))
+        })
     };
     let wait_for_spare = |step: &str| {
         support::wait_for(support::WAIT, spare_waits, || {
@@ -1469,17 +1443,7 @@ fn an_ssh_push_goes_through_a_session_opened_ahead_and_one_left_unused_ends_by_i
         run.stdout
     };
 
-    // Our holders of such sessions, by pid.
-    let holders = || {
-        let found = Command::new("pgrep")
-            .args(["-f", &format!("hold-session --socket {}", s(&sockets))])
-            .output()
-            .expect("running pgrep");
-        String::from_utf8_lossy(&found.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    let holders = || holders_of("hold-session", &sockets);
 
     commit_and_sync("first");
     wait_for_spare("after the first push");
@@ -1540,6 +1504,31 @@ fn an_ssh_push_goes_through_a_session_opened_ahead_and_one_left_unused_ends_by_i
     assert_eq!(env.refs(&mirror), refs);
     let status = run_ok(&env, &src, &["status"], &[]).stdout;
     assert!(!status.contains("failed"), "{status}");
+}
+
+/// The pids of our processes `git-repo-sync <command>` holding a connection opened ahead, with
+/// their sockets in `sockets`.
+fn holders_of(command: &str, sockets: &Path) -> Vec<String> {
+    let found = Command::new("pgrep")
+        .args(["-f", &format!("{command} --socket {}", s(sockets))])
+        .output()
+        .expect("running pgrep");
+    String::from_utf8_lossy(&found.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether a holder waits at a socket in `sockets` whose name `named` takes.
+fn holder_waits(sockets: &Path, named: impl Fn(&str) -> bool) -> bool {
+    fs::read_dir(sockets)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            std::os::unix::fs::FileTypeExt::is_socket(&entry.file_type().expect("a file type"))
+                && named(&entry.file_name().to_string_lossy())
+        })
 }
 
 /// Puts a `git` on PATH that notes each of its command lines in `log`, then runs the real one.

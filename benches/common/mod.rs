@@ -26,6 +26,13 @@ pub(crate) fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// `min–max` of `v`, to the unit.
+pub(crate) fn spread(v: &[f64]) -> String {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{min:.0}–{max:.0}")
+}
+
 /// Milliseconds, as the tables give them.
 pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

@@ -230,7 +230,7 @@ fn run(env: &Env, filters: &[String], reps: usize) -> Res<()> {
     // By family, then number: P10 after P9, S1 after them.
     rows.sort_by_key(|r| (r.name.as_bytes()[0], r.name[1..].parse::<u32>().unwrap_or(0)));
 
-    println!("| figure | ours (median) | anchor (median) | ratio | goal |");
+    println!("| figure | ours (median, min–max) | anchor (median, min–max) | ratio | goal |");
     println!("|---|---:|---:|---:|---:|");
     for r in &rows {
         match &r.result {

@@ -1,7 +1,7 @@
 //! Samples, goals, and the table and lists the run prints.
 
 use crate::Res;
-use crate::common::{list, median, ms};
+use crate::common::{list, median, ms, spread};
 use crate::env::Usage;
 
 pub(crate) struct Row {
@@ -85,7 +85,8 @@ pub(crate) fn table_row(label: &str, s: &Samples, goal: Option<Goal>) {
         None => "informative".to_owned(),
     };
     let unit = s.unit.label();
-    println!("| {label} | {a:.1} {unit} | {b:.1} {unit} | {ratio:.2} | {goal} |");
+    let (sa, sb) = (spread(&s.ours), spread(&s.anchor));
+    println!("| {label} | {a:.1} {unit} ({sa}) | {b:.1} {unit} ({sb}) | {ratio:.2} | {goal} |");
 }
 
 pub(crate) fn print_samples(label: &str, s: &Samples) {

@@ -19,10 +19,11 @@ pub(crate) fn run(args: &WorkerArgs) -> Result<ExitStatus> {
 
 /// `hold-session`: an ssh session opened ahead for a mirror's next push, in the background.
 pub(crate) fn hold_session(args: &HoldSessionArgs) -> Result<ExitStatus> {
+    let holder = &args.holder;
     crate::engine::transfer::ahead::ssh::hold(
-        &args.socket,
-        &args.lock,
-        std::time::Duration::from_secs(args.idle),
+        &holder.socket,
+        &holder.lock,
+        std::time::Duration::from_secs(holder.idle),
         &args.script,
     )?;
     Ok(ExitStatus::Success)
@@ -31,10 +32,11 @@ pub(crate) fn hold_session(args: &HoldSessionArgs) -> Result<ExitStatus> {
 /// `hold-connection`: an http(s) connection opened ahead for a mirror's next push, in the
 /// background.
 pub(crate) fn hold_connection(args: &HoldConnectionArgs) -> Result<ExitStatus> {
+    let holder = &args.holder;
     crate::engine::transfer::ahead::https::hold(
-        &args.socket,
-        &args.lock,
-        std::time::Duration::from_secs(args.idle),
+        &holder.socket,
+        &holder.lock,
+        std::time::Duration::from_secs(holder.idle),
         std::time::Duration::from_secs(args.timeout),
         &args.address,
         args.ca_file.as_deref(),

@@ -138,7 +138,7 @@ fn transfer_all(
     };
     let state = &prepared.state;
     let targets = std::mem::take(&mut prepared.targets);
-    Ok(std::thread::scope(|scope| {
+    let reports = std::thread::scope(|scope| {
         let handles: Vec<_> = mirrors
             .iter()
             .zip(targets)
@@ -194,7 +194,9 @@ fn transfer_all(
             .into_iter()
             .map(|handle| handle.join().expect("a mirror's sync thread panicked"))
             .collect()
-    }))
+    });
+    requests.open_ahead();
+    Ok(reports)
 }
 
 /// The outcome of each mirror contacted into the state file, and the refs each one that took

@@ -367,18 +367,28 @@ impl HttpServer {
     }
 }
 
-/// Accepts TCP connections on a free loopback port and never sends a byte: a server that hangs.
-/// Dropping it closes every connection and stops the thread.
+/// A TCP server on a free loopback port that either never sends a byte (a server that hangs:
+/// [`LoopbackServer::hanging`]) or relays each connection to another port on loopback (what a
+/// server behind it sees of its clients' connections: [`LoopbackServer::relaying_to`]), and
+/// counts the connections it accepts. Dropping it closes the connections it keeps and stops.
 #[derive(Debug)]
-pub struct HangingServer {
+pub struct LoopbackServer {
     port: u16,
     stop: Arc<AtomicBool>,
     accepted: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl HangingServer {
-    pub fn start() -> Self {
+impl LoopbackServer {
+    pub fn hanging() -> Self {
+        Self::start(None)
+    }
+
+    pub fn relaying_to(backend: u16) -> Self {
+        Self::start(Some(backend))
+    }
+
+    fn start(backend: Option<u16>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
         listener.set_nonblocking(true).expect("non-blocking listener");
         let port = listener.local_addr().expect("local address").port();
@@ -392,11 +402,17 @@ impl HangingServer {
                     match listener.accept() {
                         Ok((stream, _)) => {
                             accepted.fetch_add(1, Ordering::SeqCst);
-                            // Read what the client sends (so its writes never block), answer nothing.
-                            let _ = stream.set_nonblocking(true);
-                            open.push(stream);
+                            match backend {
+                                Some(backend) => relay(stream, backend),
+                                None => {
+                                    // Read what the client sends (so its writes never block),
+                                    // answer nothing.
+                                    let _ = stream.set_nonblocking(true);
+                                    open.push(stream);
+                                }
+                            }
                         }
-                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
                     }
                     let mut buf = [0u8; 4096];
                     for stream in &mut open {
@@ -426,79 +442,27 @@ impl HangingServer {
     }
 }
 
-impl Drop for HangingServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+/// Copies `client` to a new connection to `127.0.0.1:<backend>` and back, each way in a thread.
+fn relay(client: std::net::TcpStream, backend: u16) {
+    let _ = client.set_nonblocking(false);
+    let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", backend)) else {
+        return;
+    };
+    for (mut from, mut to) in [
+        (
+            client.try_clone().expect("clone"),
+            server.try_clone().expect("clone"),
+        ),
+        (server, client),
+    ] {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from, &mut to);
+            let _ = to.shutdown(Shutdown::Write);
+        });
     }
 }
 
-/// Relays TCP connections on a free loopback port to `127.0.0.1:<backend>`, counting them: what
-/// a server behind it sees of its clients' connections. Dropping it stops taking new ones.
-#[derive(Debug)]
-pub struct CountingProxy {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    accepted: Arc<AtomicUsize>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl CountingProxy {
-    pub fn start(backend: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let port = listener.local_addr().expect("local address").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let thread = {
-            let (stop, accepted) = (Arc::clone(&stop), Arc::clone(&accepted));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok((client, _)) = listener.accept() else {
-                        std::thread::sleep(Duration::from_millis(5));
-                        continue;
-                    };
-                    accepted.fetch_add(1, Ordering::SeqCst);
-                    let _ = client.set_nonblocking(false);
-                    let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", backend)) else {
-                        continue;
-                    };
-                    for (mut from, mut to) in [
-                        (
-                            client.try_clone().expect("clone"),
-                            server.try_clone().expect("clone"),
-                        ),
-                        (server, client),
-                    ] {
-                        std::thread::spawn(move || {
-                            let _ = std::io::copy(&mut from, &mut to);
-                            let _ = to.shutdown(Shutdown::Write);
-                        });
-                    }
-                }
-            })
-        };
-        Self {
-            port,
-            stop,
-            accepted,
-            thread: Some(thread),
-        }
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// How many connections it has accepted so far.
-    pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for CountingProxy {
+impl Drop for LoopbackServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {

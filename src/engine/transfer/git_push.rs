@@ -38,7 +38,7 @@ pub(crate) fn push_patterns(
         && results.as_ref().is_ok_and(|results| !results.is_empty())
         && let Some(path) = mirror.url.ssh_path()
     {
-        super::ahead::ssh::leave_for(git, &one_request::ssh_remote(path));
+        requests.leave_ahead(super::ahead::ssh::spare_for(git, &one_request::ssh_remote(path)));
     }
     Transferred { results, learned }
 }
@@ -63,7 +63,7 @@ fn push_learning(
                 Ok(setup) => {
                     let tried = one_request::push(git, &setup, &changes, known, requests);
                     if asks.spare_session && matches!(tried, Tried::Pushed(_)) {
-                        setup.leave_ahead(git);
+                        requests.leave_ahead(setup.ahead(git));
                     }
                     tried
                 }

@@ -257,6 +257,9 @@ impl HttpSetup {
 #[derive(Debug, Default)]
 pub(crate) struct SharedRequests {
     built: Mutex<HashMap<Vec<u8>, Slot>>,
+    /// The connections to open ahead for the pushes after these (see [`super::ahead`]), once
+    /// the pass's pushes are done.
+    ahead: Mutex<Vec<super::ahead::Holder>>,
 }
 
 /// One request's place among the [`SharedRequests`]: empty until its first mirror built it;
@@ -264,6 +267,29 @@ pub(crate) struct SharedRequests {
 type Slot = Arc<OnceLock<Result<Option<Vec<u8>>, String>>>;
 
 impl SharedRequests {
+    /// Keeps `holder` to start with [`Self::open_ahead`].
+    pub(crate) fn leave_ahead(&self, holder: Option<super::ahead::Holder>) {
+        if let Some(holder) = holder {
+            self.ahead
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(holder);
+        }
+    }
+
+    /// Starts the holders kept: the pass's pushes are done.
+    pub(crate) fn open_ahead(&self) {
+        let holders = std::mem::take(
+            &mut *self
+                .ahead
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for holder in holders {
+            holder.start();
+        }
+    }
+
     /// The request `git send-pack` writes for `input` (what to push, then the advertisement),
     /// built by the first mirror that asks; the others wait for it.
     fn get(&self, git: &MirrorGit<'_>, input: Vec<u8>) -> Result<Slot> {
@@ -556,22 +582,18 @@ impl HttpSetup {
             body,
         }))
     }
-
-    /// Leaves a connection opened ahead for the next push (see [`super::ahead`]).
-    fn leave_ahead(&self, git: &MirrorGit<'_>) {
-        if let Some(ahead) = &self.ahead {
-            ahead.leave(git.mirror().timeout());
-        }
-    }
 }
 
 impl Setup {
-    /// After a push that went in one request: a connection or session opened ahead for the
+    /// After a push that went in one request: the connection or session to open ahead for the
     /// next one (see [`super::ahead`]).
-    pub(crate) fn leave_ahead(&self, git: &MirrorGit<'_>) {
+    pub(crate) fn ahead(&self, git: &MirrorGit<'_>) -> Option<super::ahead::Holder> {
         match self {
-            Self::Http(http) => http.leave_ahead(git),
-            Self::Ssh { remote } => super::ahead::ssh::leave_for(git, remote),
+            Self::Http(http) => Some(super::ahead::Holder::Https {
+                endpoint: http.ahead.clone()?,
+                timeout: git.mirror().timeout(),
+            }),
+            Self::Ssh { remote } => super::ahead::ssh::spare_for(git, remote),
         }
     }
 }

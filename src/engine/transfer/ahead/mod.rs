@@ -26,6 +26,27 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
+/// A holder to start once every push of the pass is done, so that setting up the next pushes'
+/// connections takes no CPU from this pass's.
+#[derive(Debug)]
+pub(crate) enum Holder {
+    Ssh(ssh::Spare),
+    Https {
+        endpoint: https::Endpoint,
+        timeout: Duration,
+    },
+}
+
+impl Holder {
+    /// Starts it in the background.
+    pub(crate) fn start(self) {
+        match self {
+            Self::Ssh(spare) => spare.start(),
+            Self::Https { endpoint, timeout } => endpoint.leave(timeout),
+        }
+    }
+}
+
 /// A socket's path must fit a Unix socket address (108 bytes on Linux, its NUL included).
 const MAX_SOCKET_PATH: usize = 107;
 

@@ -63,36 +63,50 @@ pub(crate) fn exchange(
     super::exchange(&paths(master, remote)?.0, request, timeout)
 }
 
-/// Leaves a holder for `remote` on the master `git`'s pushes go through, where that master is
-/// kept open.
-pub(crate) fn leave_for(git: &MirrorGit<'_>, remote: &str) {
-    let keep_open = git.mirror().ssh_keep_open();
-    if keep_open.is_zero() {
-        return;
-    }
-    if let (Some(master), Some(script)) = (git.ssh_master(), git.ssh_session_script(remote)) {
-        leave(master, remote, &script, keep_open);
-    }
+/// An ssh session to open ahead: `remote` run through the master at `master` by `script` (its
+/// `sh -c` line), waiting `idle` for the next push.
+#[derive(Debug)]
+pub(crate) struct Spare {
+    master: PathBuf,
+    remote: String,
+    script: String,
+    idle: Duration,
 }
 
-/// Leaves a holder in the background that opens a session running `remote` through the master
-/// at `master` (`script` is the `sh -c` line that does it) and waits `idle` for the next push.
-/// Nothing is said when it cannot start: the next push opens its own session.
-fn leave(master: &Path, remote: &str, script: &str, idle: Duration) {
-    let Some((socket, lock)) = paths(master, remote) else {
-        return;
-    };
-    super::start_holder(|cmd| {
-        cmd.arg("hold-session")
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--lock")
-            .arg(&lock)
-            .arg("--idle")
-            .arg(idle.as_secs().max(1).to_string())
-            .arg("--")
-            .arg(script);
-    });
+/// The session to open ahead for `remote` on the master `git`'s pushes go through, where that
+/// master is kept open.
+pub(crate) fn spare_for(git: &MirrorGit<'_>, remote: &str) -> Option<super::Holder> {
+    let idle = git.mirror().ssh_keep_open();
+    if idle.is_zero() {
+        return None;
+    }
+    Some(super::Holder::Ssh(Spare {
+        master: git.ssh_master()?.to_owned(),
+        remote: remote.to_owned(),
+        script: git.ssh_session_script(remote)?,
+        idle,
+    }))
+}
+
+impl Spare {
+    /// Leaves its holder in the background. Nothing is said when it cannot start: the next push
+    /// opens its own session.
+    pub(super) fn start(self) {
+        let Some((socket, lock)) = paths(&self.master, &self.remote) else {
+            return;
+        };
+        super::start_holder(|cmd| {
+            cmd.arg("hold-session")
+                .arg("--socket")
+                .arg(&socket)
+                .arg("--lock")
+                .arg(&lock)
+                .arg("--idle")
+                .arg(self.idle.as_secs().max(1).to_string())
+                .arg("--")
+                .arg(&self.script);
+        });
+    }
 }
 
 /// The holder: `git-repo-sync hold-session`. Returns when its session is used or has ended.
