@@ -497,7 +497,11 @@ impl HttpSetup {
                 ("Content-Type", REQUEST_TYPE),
                 ("Accept", RESULT_TYPE),
             ];
-            ahead.post(&ahead.request(&headers, request), git.mirror().timeout())
+            ahead.post(
+                &ahead.request(&headers, request),
+                git.mirror().timeout(),
+                answer_whole,
+            )
         });
         let response = match ahead {
             Some(response) => response,
@@ -608,7 +612,10 @@ fn send_over_ssh(git: &MirrorGit<'_>, remote: &str, request: &[u8]) -> Result<Re
     // there goes through a new session, which receive-pack's check of every old value makes
     // safe whatever the first one did.
     if let Some(master) = git.ssh_master()
-        && let Some(Ok(output)) = super::ahead::ssh::exchange(master, remote, request, git.mirror().timeout())
+        && let Some(Ok(output)) =
+            super::ahead::ssh::exchange(master, remote, request, git.mirror().timeout(), |out| {
+                after_advertisement(out).is_some_and(answer_whole)
+            })
         && let Some(answer) = after_advertisement(&output)
         && report_status(answer).is_ok()
     {
@@ -629,6 +636,19 @@ fn send_over_ssh(git: &MirrorGit<'_>, remote: &str, request: &[u8]) -> Result<Re
             declined(format!("ssh {}: {said}", output.status))
         }
     }
+}
+
+/// Whether `answer`, receive-pack's side-band answer, has come to its end (a flush): what the
+/// server does after it (`gc --auto`, closing) is not waited for.
+fn answer_whole(answer: &[u8]) -> bool {
+    let mut rest = answer;
+    while let Some((payload, after)) = next_pkt(rest) {
+        if payload.is_none() {
+            return true;
+        }
+        rest = after;
+    }
+    false
 }
 
 /// What follows the advertisement (pkt-lines up to a flush) at the start of `out`.

@@ -114,9 +114,17 @@ impl Endpoint {
     /// Sends `request` (from [`Self::request`]) through the connection a holder keeps open for
     /// this endpoint, if one waits, and reads the answer; `None` when none waits, or when what
     /// came back is not a whole answer.
-    pub(crate) fn post(&self, request: &[u8], timeout: Duration) -> Option<Response> {
-        let raw = super::exchange(&self.paths()?.0, request, timeout)?.ok()?;
-        parse_response(&raw)
+    /// `body_whole` says when a body is whole before its end (receive-pack's report), so that
+    /// the push does not wait for the server to finish what follows it.
+    pub(crate) fn post(
+        &self,
+        request: &[u8],
+        timeout: Duration,
+        body_whole: impl Fn(&[u8]) -> bool,
+    ) -> Option<Response> {
+        let whole = |raw: &[u8]| parse_response(raw, &body_whole).is_some();
+        let raw = super::exchange(&self.paths()?.0, request, timeout, whole)?.ok()?;
+        parse_response(&raw, &body_whole)
     }
 
     /// Leaves a holder in the background that connects to this endpoint and waits [`KEEP_OPEN`]
@@ -275,9 +283,10 @@ fn still_open(server: &mut dyn ReadWrite, tcp: &TcpStream) -> bool {
     tcp.set_nonblocking(false).is_ok() && open
 }
 
-/// An HTTP/1.1 answer read to the end of its connection: the status, the content type and the
-/// body (de-chunked); `None` when it is not whole.
-fn parse_response(raw: &[u8]) -> Option<Response> {
+/// An HTTP/1.1 answer: the status, the content type and the body (de-chunked); `None` when it is
+/// not whole yet. A body of no stated length ends with the connection (`raw` is all there was),
+/// or where `body_whole` says so.
+fn parse_response(raw: &[u8], body_whole: &dyn Fn(&[u8]) -> bool) -> Option<Response> {
     let end = raw.windows(4).position(|window| window == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
@@ -302,7 +311,8 @@ fn parse_response(raw: &[u8]) -> Option<Response> {
     }
     let rest = &raw[end + 4..];
     let body = if chunked {
-        dechunk(rest)?
+        let (body, ended) = dechunk(rest);
+        (ended || body_whole(&body)).then_some(body)?
     } else if let Some(length) = length {
         rest.get(..length)?.to_vec()
     } else {
@@ -315,19 +325,31 @@ fn parse_response(raw: &[u8]) -> Option<Response> {
     })
 }
 
-/// A chunked body's data; `None` when it does not end with its last chunk.
-fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+/// A chunked body's data so far, and whether its last chunk came.
+fn dechunk(mut rest: &[u8]) -> (Vec<u8>, bool) {
     let mut body = Vec::new();
     loop {
-        let line_end = rest.windows(2).position(|window| window == b"\r\n")?;
-        let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        let Some(line_end) = rest.windows(2).position(|window| window == b"\r\n") else {
+            return (body, false);
+        };
+        let size = std::str::from_utf8(&rest[..line_end])
+            .ok()
+            .and_then(|text| usize::from_str_radix(text.split(';').next()?.trim(), 16).ok());
+        let Some(size) = size else {
+            return (body, false);
+        };
         rest = &rest[line_end + 2..];
         if size == 0 {
-            return Some(body);
+            return (body, true);
         }
-        body.extend_from_slice(rest.get(..size)?);
-        rest = rest.get(size..)?.strip_prefix(b"\r\n")?;
+        let Some(chunk) = rest.get(..size) else {
+            return (body, false);
+        };
+        body.extend_from_slice(chunk);
+        let Some(after) = rest[size..].strip_prefix(b"\r\n") else {
+            return (body, false);
+        };
+        rest = after;
     }
 }
 
@@ -389,27 +411,35 @@ mod tests {
     fn answers_are_read_whole_chunked_or_not_and_cut_ones_are_refused() {
         let chunked = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-git-receive-pack-result\r\n\
                         Transfer-Encoding: chunked\r\n\r\n4\r\n0000\r\n3;x=y\r\nabc\r\n0\r\n\r\n";
-        let response = parse_response(chunked).expect("whole");
+        let never = |_: &[u8]| false;
+        let response = parse_response(chunked, &never).expect("whole");
         assert_eq!(response.status, 200);
         assert_eq!(
             response.content_type.as_deref(),
             Some("application/x-git-receive-pack-result")
         );
         assert_eq!(response.body, b"0000abc");
+        let cut = &chunked[..chunked.len() - 7];
+        assert_eq!(parse_response(cut, &never), None, "no last chunk");
+        let at_abc = |body: &[u8]| body.ends_with(b"abc");
         assert_eq!(
-            parse_response(&chunked[..chunked.len() - 7]),
-            None,
-            "no last chunk"
+            parse_response(cut, &at_abc).map(|response| response.body),
+            Some(b"0000abc".to_vec()),
+            "whole by what it holds"
         );
 
         let sized = b"HTTP/1.0 401 Unauthorized\r\ncontent-length: 2\r\n\r\nno";
-        let response = parse_response(sized).expect("whole");
+        let response = parse_response(sized, &never).expect("whole");
         assert_eq!((response.status, response.body.as_slice()), (401, &b"no"[..]));
         assert_eq!(
-            parse_response(&sized[..sized.len() - 1]),
+            parse_response(&sized[..sized.len() - 1], &never),
             None,
             "shorter than its length"
         );
-        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\n"), None, "no end of headers");
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\n", &never),
+            None,
+            "no end of headers"
+        );
     }
 }

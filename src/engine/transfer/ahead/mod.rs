@@ -50,9 +50,16 @@ impl Holder {
 /// A socket's path must fit a Unix socket address (108 bytes on Linux, its NUL included).
 const MAX_SOCKET_PATH: usize = 107;
 
-/// Sends `request` through the holder listening at `socket`, if one does: all it relayed back,
-/// or why the exchange broke. `None` when no holder listens.
-fn exchange(socket: &Path, request: &[u8], timeout: Duration) -> Option<io::Result<Vec<u8>>> {
+/// Sends `request` through the holder listening at `socket`, if one does: what it relayed back,
+/// read until `whole` says the answer is (the server may go on a while after its report: git's
+/// `gc --auto`, the session's closing) or the holder ends it; or why the exchange broke. `None`
+/// when no holder listens.
+fn exchange(
+    socket: &Path,
+    request: &[u8],
+    timeout: Duration,
+    whole: impl Fn(&[u8]) -> bool,
+) -> Option<io::Result<Vec<u8>>> {
     let mut stream = UnixStream::connect(socket).ok()?;
     Some((|| {
         stream.set_read_timeout(Some(timeout))?;
@@ -60,7 +67,13 @@ fn exchange(socket: &Path, request: &[u8], timeout: Duration) -> Option<io::Resu
         stream.write_all(request)?;
         stream.shutdown(Shutdown::Write)?;
         let mut answer = Vec::new();
-        stream.read_to_end(&mut answer)?;
+        let mut buffer = vec![0u8; 64 * 1024];
+        while !whole(&answer) {
+            match stream.read(&mut buffer)? {
+                0 => break,
+                read => answer.extend_from_slice(&buffer[..read]),
+            }
+        }
         Ok(answer)
     })())
 }

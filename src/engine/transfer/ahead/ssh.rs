@@ -53,14 +53,16 @@ fn slot_locks(socket: &Path) -> Vec<PathBuf> {
 }
 
 /// Sends `request` through the session a holder keeps for `remote`, if one waits: what came back
-/// (the advertisement, then the answer), or why the exchange broke. `None` when no holder waits.
+/// (the advertisement, then the answer, up to where `whole` says it is), or why the exchange
+/// broke. `None` when no holder waits.
 pub(crate) fn exchange(
     master: &Path,
     remote: &str,
     request: &[u8],
     timeout: Duration,
+    whole: impl Fn(&[u8]) -> bool,
 ) -> Option<io::Result<Vec<u8>>> {
-    super::exchange(&paths(master, remote)?.0, request, timeout)
+    super::exchange(&paths(master, remote)?.0, request, timeout, whole)
 }
 
 /// An ssh session to open ahead: `remote` run through the master at `master` by `script` (its
