@@ -59,7 +59,7 @@ fn push_learning(
     {
         let changes = plan(mirror, local, known);
         if !changes.is_empty() {
-            let tried = match one_request::Setup::new(git) {
+            let tried = match one_request::Setup::new(git, requests) {
                 Ok(setup) => {
                     let tried = one_request::push(git, &setup, &changes, known, requests);
                     if asks.spare_session && matches!(tried, Tried::Pushed(_)) {

@@ -107,10 +107,12 @@ pub(crate) enum Setup {
 impl Setup {
     /// The way to the mirror behind `git`, or why not ([`Tried::Declined`], `refused` when
     /// trying again soon cannot help).
-    pub(crate) fn new(git: &MirrorGit<'_>) -> Result<Self, Tried> {
+    pub(crate) fn new(git: &MirrorGit<'_>, requests: &SharedRequests) -> Result<Self, Tried> {
         let declined = |refused, why: String| Tried::Declined { refused, why };
         match git.mirror().url.transport() {
-            Transport::Http => HttpSetup::new(git)
+            Transport::Http => requests
+                .http_settings(git)
+                .and_then(|settings| HttpSetup::new(git, settings))
                 .map(Self::Http)
                 .map_err(|why| declined(true, why)),
             Transport::Ssh => {
@@ -124,8 +126,8 @@ impl Setup {
                     .url
                     .ssh_path()
                     .ok_or_else(|| declined(true, "no path in the URL".into()))?;
-                let settings = http_settings(git).map_err(|err| declined(true, format!("{err:#}")))?;
-                if let Some(key) = rewriting(&settings, git.url()) {
+                let settings = requests.http_settings(git).map_err(|why| declined(true, why))?;
+                if let Some(key) = rewriting(settings, git.url()) {
                     return Err(declined(true, format!("{key} rewrites the URL")));
                 }
                 Ok(Self::Ssh {
@@ -168,20 +170,19 @@ pub(crate) struct HttpSetup {
 impl HttpSetup {
     /// Why not, when the push is better left to git: no token, a proxy, an `http.*` setting not
     /// followed here, a URL rewritten by `url.*.insteadOf`, no CA file to trust.
-    fn new(git: &MirrorGit<'_>) -> Result<Self, String> {
+    fn new(git: &MirrorGit<'_>, settings: &[(String, String)]) -> Result<Self, String> {
         let token = git.token().ok_or("the mirror has no token_env")?;
         if let Some(var) = ENV_LEFT_TO_GIT.iter().find(|var| std::env::var_os(var).is_some()) {
             return Err(format!("{var} is set"));
         }
-        let settings = http_settings(git).map_err(|err| format!("{err:#}"))?;
         let url = git.url();
         let scheme = url
             .split_once("://")
             .map(|(scheme, _)| scheme.to_ascii_lowercase());
-        if let Some(key) = rewriting(&settings, url) {
+        if let Some(key) = rewriting(settings, url) {
             return Err(format!("{key} rewrites the URL"));
         }
-        for (key, _) in &settings {
+        for (key, _) in settings {
             if key.starts_with("http.") && !HTTP_KEYS_FOLLOWED.contains(&key.as_str()) {
                 return Err(format!("{key} is set"));
             }
@@ -260,6 +261,8 @@ pub(crate) struct SharedRequests {
     /// The connections to open ahead for the pushes after these (see [`super::ahead`]), once
     /// the pass's pushes are done.
     ahead: Mutex<Vec<super::ahead::Holder>>,
+    /// git's `http.*` and `url.*` settings for the repository, read once for all its mirrors.
+    settings: OnceLock<Result<Vec<(String, String)>, String>>,
 }
 
 /// One request's place among the [`SharedRequests`]: empty until its first mirror built it;
@@ -267,6 +270,15 @@ pub(crate) struct SharedRequests {
 type Slot = Arc<OnceLock<Result<Option<Vec<u8>>, String>>>;
 
 impl SharedRequests {
+    /// git's `http.*` and `url.*` settings for the repository `git` pushes from (all the
+    /// pass's mirrors are of one repository), or why they could not be read.
+    fn http_settings(&self, git: &MirrorGit<'_>) -> Result<&[(String, String)], String> {
+        self.settings
+            .get_or_init(|| http_settings(git.common_dir()).map_err(|err| format!("{err:#}")))
+            .as_deref()
+            .map_err(Clone::clone)
+    }
+
     /// Keeps `holder` to start with [`Self::open_ahead`].
     pub(crate) fn leave_ahead(&self, holder: Option<super::ahead::Holder>) {
         if let Some(holder) = holder {
@@ -285,9 +297,12 @@ impl SharedRequests {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        for holder in holders {
-            holder.start();
-        }
+        // At once: each start waits for its process to be running.
+        std::thread::scope(|scope| {
+            for holder in holders {
+                scope.spawn(|| holder.start());
+            }
+        });
     }
 
     /// The request `git send-pack` writes for `input` (what to push, then the advertisement),
@@ -776,8 +791,8 @@ fn expand_home(value: &str) -> std::path::PathBuf {
 }
 
 /// The `http.*` and `url.*` settings git would apply, as (lower-case key, value), in order.
-fn http_settings(git: &MirrorGit<'_>) -> Result<Vec<(String, String)>> {
-    let mut cmd = git.command();
+fn http_settings(common_dir: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let mut cmd = crate::git::in_git_dir(common_dir);
     cmd.args(["config", "-z", "--get-regexp", r"^(http|url)\."]);
     let output = cmd.output().context("reading git's http settings")?;
     // 1: no such setting.

@@ -27,9 +27,10 @@ use super::super::connection::MirrorGit;
 /// The largest advertisement a holder keeps (a mirror of many refs): beyond it, no spare.
 const LARGEST_ADVERTISEMENT: usize = 16 * 1024 * 1024;
 
-/// Sessions held open (or used by a push) on one master at most: with a pass's pushes that share
-/// it, at most as many, sshd's `MaxSessions` (10 by default) is not reached.
-const SPARES_PER_MASTER: usize = super::super::shared_ssh::PUSHES_PER_KEPT_MASTER;
+/// Sessions held open (or used by a push) on one master at most: with the sessions a pass's
+/// pushes open beside them (at most four), nine of the ten sshd allows on a connection by
+/// default (`MaxSessions`).
+const SPARES_PER_MASTER: usize = 9 - super::super::shared_ssh::PUSHES_PER_KEPT_MASTER;
 
 /// Where the holder for `remote` through the master at `master` listens (`None` when the path
 /// would be too long for a socket), and the lock that keeps it the remote's only one.
