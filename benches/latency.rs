@@ -432,11 +432,14 @@ impl Bench<'_> {
         let (client, server) = (children_cpu(), link.server_cpu());
         let took = timed()?;
         let client_cpu = children_cpu() - client;
+        // Those the run waited for: not what it left to do in the background after it (the
+        // next push's connection opened ahead), which the next measure's start discards.
+        let round_trips = link.proxy.take_round_trips();
         std::thread::sleep(SERVER_SETTLE);
         Ok(Run {
             ms: ms(took),
             connections: link.proxy.take_accepted(),
-            round_trips: link.proxy.take_round_trips(),
+            round_trips,
             client_cpu: waited.then_some(client_cpu),
             server_cpu: link.server_cpu() - server,
         })
@@ -551,15 +554,15 @@ impl Bench<'_> {
         for (names, extra) in [(&cold, &["--ssh-keep-open", "0"][..]), (&warm, &[][..])] {
             for name in names {
                 let repo = self.ssh_repos.join(format!("{name}.git"));
-                // The single mirror kept open by another name of the host: a connection (and
-                // sessions opened ahead) of its own, as a host with one mirror has, not places
-                // taken by the eight's.
+                // The single mirror and the eight kept open each by another name of the host:
+                // connections (and sessions opened ahead) of their own, as a host with one
+                // mirror, or eight, has; not places taken by the other rows' mirrors.
                 let url = if !extra.is_empty() {
                     self.ssh_url_as("cold", &repo)
                 } else if *name == names[0] {
                     self.ssh_url_as("one", &repo)
                 } else {
-                    self.ssh_url(&repo)
+                    self.ssh_url_as("fan", &repo)
                 };
                 self.add_mirror(name, &url, &repo, extra)?;
                 repos.push(repo);
