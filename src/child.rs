@@ -1,8 +1,9 @@
 //! Running a child that may go silent (a host that stops answering, a frozen mirror): every
 //! output drained as it comes, and the child killed with its whole process group (ssh, the http
-//! helper) once nothing moved either way for a while.
+//! helper) once nothing moved either way for a while. And starting one detached, to outlive us.
 
-use std::io::{Read, Write as _};
+use std::io::{self, Read, Write as _};
+use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
@@ -111,5 +112,52 @@ fn kill_process_group(pgid: u32) {
     // SAFETY: killpg has no memory effects; a group that is already gone gives ESRCH.
     unsafe {
         libc::killpg(pgid, libc::SIGKILL);
+    }
+}
+
+/// Makes `cmd` start in a session of its own (no terminal's signal reaches it), with no
+/// descriptor beyond stdin, stdout and stderr but `keep`, at `niceness` where given.
+#[allow(unsafe_code)]
+pub(crate) fn detach(cmd: &mut Command, keep: Option<RawFd>, niceness: Option<libc::c_int>) {
+    // SAFETY: between fork and exec the closure calls only async-signal-safe functions
+    // (setsid, setpriority, close_range/fcntl) and allocates nothing; `keep` is open in the
+    // child, a copy of the parent's, which outlives the spawn.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            // Failing to lower the priority is harmless, so its result is not checked.
+            if let Some(niceness) = niceness {
+                libc::setpriority(libc::PRIO_PROCESS, 0, niceness);
+            }
+            mark_inherited_descriptors_cloexec();
+            if let Some(fd) = keep
+                && libc::fcntl(fd, libc::F_SETFD, 0) == -1
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Makes every descriptor above stderr close on exec. Those are whatever the hook inherited
+/// from git (std's own are close-on-exec already, including the one that reports exec errors).
+#[allow(unsafe_code)]
+fn mark_inherited_descriptors_cloexec() {
+    #[cfg(target_os = "linux")]
+    {
+        const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+        // SAFETY: close_range with CLOEXEC only sets flags; it closes nothing.
+        if unsafe { libc::syscall(libc::SYS_close_range, 3, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) } == 0 {
+            return;
+        }
+    }
+    for fd in 3..1024 {
+        // SAFETY: fcntl on a descriptor that may not exist fails with EBADF, which is fine.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
     }
 }

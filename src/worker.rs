@@ -10,7 +10,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::fd::{AsRawFd as _, FromRawFd as _, RawFd};
-use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -247,7 +246,7 @@ fn spawn_worker(repo: &Repo, lock: SyncLock) -> Result<()> {
     cmd.arg("--lock-fd").arg(lock_fd.to_string());
     // Mirroring is background work: the user's own git commands come first. The one
     // descriptor the worker keeps: the sync lock, handed over held.
-    detach(&mut cmd, Some(lock_fd), Some(WORKER_NICENESS));
+    crate::child::detach(&mut cmd, Some(lock_fd), Some(WORKER_NICENESS));
     cmd.spawn().context("starting the background sync worker")?;
     // Only this process's copy is closed: the worker's keeps the lock.
     drop(lock);
@@ -259,53 +258,6 @@ const SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The worker's scheduling priority (`nice`), as low as a background job's usually is.
 const WORKER_NICENESS: libc::c_int = 10;
-
-/// Makes `cmd` start in a session of its own (no terminal's signal reaches it), with no
-/// descriptor beyond stdin, stdout and stderr but `keep`, at `niceness` where given.
-#[allow(unsafe_code)]
-pub(crate) fn detach(cmd: &mut Command, keep: Option<RawFd>, niceness: Option<libc::c_int>) {
-    // SAFETY: between fork and exec the closure calls only async-signal-safe functions
-    // (setsid, setpriority, close_range/fcntl) and allocates nothing; `keep` is open in the
-    // child, a copy of the parent's, which outlives the spawn.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            // Failing to lower the priority is harmless, so its result is not checked.
-            if let Some(niceness) = niceness {
-                libc::setpriority(libc::PRIO_PROCESS, 0, niceness);
-            }
-            mark_inherited_descriptors_cloexec();
-            if let Some(fd) = keep
-                && libc::fcntl(fd, libc::F_SETFD, 0) == -1
-            {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Makes every descriptor above stderr close on exec. Those are whatever the hook inherited
-/// from git (std's own are close-on-exec already, including the one that reports exec errors).
-#[allow(unsafe_code)]
-fn mark_inherited_descriptors_cloexec() {
-    #[cfg(target_os = "linux")]
-    {
-        const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-        // SAFETY: close_range with CLOEXEC only sets flags; it closes nothing.
-        if unsafe { libc::syscall(libc::SYS_close_range, 3, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) } == 0 {
-            return;
-        }
-    }
-    for fd in 3..1024 {
-        // SAFETY: fcntl on a descriptor that may not exist fails with EBADF, which is fine.
-        unsafe {
-            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-        }
-    }
-}
 
 /// Removes the pending mark; true if there was one.
 fn take_pending(repo: &Repo) -> Result<bool> {

@@ -133,16 +133,8 @@ impl Endpoint {
         let Some((socket, lock)) = self.paths() else {
             return;
         };
-        super::start_holder(|cmd| {
-            cmd.arg("hold-connection")
-                .arg("--socket")
-                .arg(&socket)
-                .arg("--lock")
-                .arg(&lock)
-                .arg("--idle")
-                .arg(KEEP_OPEN.as_secs().to_string())
-                .arg("--timeout")
-                .arg(timeout.as_secs().max(1).to_string());
+        super::start_holder("hold-connection", &socket, &lock, KEEP_OPEN, |cmd| {
+            cmd.arg("--timeout").arg(timeout.as_secs().max(1).to_string());
             if let Some(ca) = &self.ca_file {
                 cmd.arg("--ca-file").arg(ca);
             }

@@ -78,19 +78,27 @@ fn exchange(
     })())
 }
 
-/// Starts `git-repo-sync` with the arguments `args` gives, in the background: a session of its
-/// own, no descriptor of this process, not waited for (it outlives the pass, and init reaps
-/// it). Nothing is said when it cannot start: the next push sets up its own connection.
-fn start_holder(args: impl FnOnce(&mut Command)) {
+/// Starts `git-repo-sync <command> --socket <socket> --lock <lock> --idle <secs>` and the
+/// arguments `rest` adds, in the background: a session of its own, no descriptor of this
+/// process, not waited for (it outlives the pass, and init reaps it). Nothing is said when it
+/// cannot start: the next push sets up its own connection.
+fn start_holder(command: &str, socket: &Path, lock: &Path, idle: Duration, rest: impl FnOnce(&mut Command)) {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
     let mut cmd = Command::new(exe);
-    args(&mut cmd);
+    cmd.arg(command)
+        .arg("--socket")
+        .arg(socket)
+        .arg("--lock")
+        .arg(lock)
+        .arg("--idle")
+        .arg(idle.as_secs().max(1).to_string());
+    rest(&mut cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    crate::worker::detach(&mut cmd, None, None);
+    crate::child::detach(&mut cmd, None, None);
     let _ = cmd.spawn();
 }
 

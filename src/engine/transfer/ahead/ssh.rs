@@ -98,16 +98,8 @@ impl Spare {
         let Some((socket, lock)) = paths(&self.master, &self.remote) else {
             return;
         };
-        super::start_holder(|cmd| {
-            cmd.arg("hold-session")
-                .arg("--socket")
-                .arg(&socket)
-                .arg("--lock")
-                .arg(&lock)
-                .arg("--idle")
-                .arg(self.idle.as_secs().max(1).to_string())
-                .arg("--")
-                .arg(&self.script);
+        super::start_holder("hold-session", &socket, &lock, self.idle, |cmd| {
+            cmd.arg("--").arg(&self.script);
         });
     }
 }
