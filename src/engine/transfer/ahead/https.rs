@@ -189,9 +189,12 @@ pub(crate) fn hold(
     stream.set_read_timeout(Some(idle))?;
     let mut request = Vec::new();
     stream.read_to_end(&mut request)?;
+    // A server that stops answering ends the holder after the mirror's `timeout`, as a push
+    // of its own would end.
+    probe.set_write_timeout(Some(timeout))?;
+    probe.set_read_timeout(Some(timeout))?;
     server.write_all(&request)?;
     server.flush()?;
-    probe.set_read_timeout(Some(timeout))?;
     let mut relayed = 0;
     let mut buffer = vec![0u8; 64 * 1024];
     loop {

@@ -155,6 +155,12 @@ pub(crate) fn hold(socket: &Path, lock: &Path, idle: Duration, script: &str) -> 
         *slot = Some(stream.try_clone()?);
     }
     stream.set_read_timeout(Some(idle))?;
+    // A server that stops answering mid-push would hold the session, and with it the master,
+    // for ever: the push gives up after its own timeout, the holder after this.
+    std::thread::spawn(|| {
+        std::thread::sleep(PUSH_LIMIT);
+        std::process::exit(0);
+    });
     let server_in = to_server.lock().unwrap_or_else(PoisonError::into_inner).take();
     if let Some(mut server_in) = server_in {
         // The request, up to the push's shutdown of its side; then receive-pack's stdin ends.
@@ -164,6 +170,10 @@ pub(crate) fn hold(socket: &Path, lock: &Path, idle: Duration, script: &str) -> 
     let _ = child.wait();
     Ok(())
 }
+
+/// The longest a holder relays a push: far beyond any mirror's `timeout` for a request of at
+/// most 1 MiB (the push in one request's largest).
+const PUSH_LIMIT: Duration = Duration::from_secs(600);
 
 /// How long a holder waits for one of its master's places: the sessions just used end within
 /// moments of their push.
