@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::Res;
 use crate::bench::{Bench, REFSPECS};
 use crate::common::Repos as _;
-use crate::report::{Samples, Unit, alternate};
+use crate::report::{Samples, alternate};
 
 /// Registered repositories P8 and P9 pass over.
 const FLEET: usize = 200;
@@ -87,10 +87,7 @@ impl Bench<'_> {
         self.ensure_fleet()?;
         let env = self.env;
         let mut s = Samples::default();
-        let mut memory = Samples {
-            unit: Unit::MiB,
-            ..Samples::default()
-        };
+        let mut memory = Samples::memory();
         for rep in 0..self.reps {
             let pair = alternate(
                 rep,
@@ -185,10 +182,7 @@ impl Bench<'_> {
         let env = self.env;
         let gitconfig = self.big_fleet_gitconfig();
         let mut s = Samples::default();
-        let mut memory = Samples {
-            unit: Unit::MiB,
-            ..Samples::default()
-        };
+        let mut memory = Samples::memory();
         for rep in 0..(self.reps / 3).max(3) {
             let mut ours = env.ours(&env.root);
             ours.env("GIT_CONFIG_GLOBAL", &gitconfig)

@@ -11,7 +11,7 @@ use std::process::Command;
 use crate::Res;
 use crate::bench::{Bench, REFSPECS};
 use crate::common::{Repos as _, ms};
-use crate::report::{Samples, Unit, alternate};
+use crate::report::{Samples, alternate};
 
 /// Where git's history is read from, if it is there.
 pub(crate) fn source() -> Option<PathBuf> {
@@ -93,10 +93,7 @@ impl Bench<'_> {
         let src = self.ensure_history()?;
         let env = self.env;
         let mut s = Samples::default();
-        let mut memory = Samples {
-            unit: Unit::MiB,
-            ..Samples::default()
-        };
+        let mut memory = Samples::memory();
         // Twenty seconds a repetition for the anchor: a third of the usual count, at least 3.
         for rep in 0..(self.reps / 3).max(3) {
             let ours = self.empty_history_mirror("ours")?;

@@ -13,7 +13,7 @@ use crate::Res;
 use crate::bench::Bench;
 use crate::common::{BIN, chmod_x, median, ms, show};
 use crate::env::Env;
-use crate::report::{Samples, Unit, alternate};
+use crate::report::{Samples, alternate};
 
 /// P10's and P11's repositories: folders of repositories, every other one bare.
 const MANY_FOLDERS: usize = 20;
@@ -40,10 +40,7 @@ impl Bench<'_> {
         let many = Many::new(env);
         let generated = many.ensure(env)?;
         let mut s = Samples::default();
-        let mut memory = Samples {
-            unit: Unit::MiB,
-            ..Samples::default()
-        };
+        let mut memory = Samples::memory();
         let (mut cpu_ours, mut cpu_anchor) = (Vec::new(), Vec::new());
         for rep in 0..many_reps(self.reps) {
             many.reset(env, Side::Ours)?;
@@ -108,10 +105,7 @@ impl Bench<'_> {
             c
         };
         let mut s = Samples::default();
-        let mut memory = Samples {
-            unit: Unit::MiB,
-            ..Samples::default()
-        };
+        let mut memory = Samples::memory();
         let (mut cpu_ours, mut cpu_anchor) = (Vec::new(), Vec::new());
         for rep in 0..many_reps(self.reps) {
             let (a, b) = alternate(rep, || env.measure(&mut status()), || env.measure(&mut anchor()))?;

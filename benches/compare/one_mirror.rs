@@ -6,7 +6,7 @@ use crate::bench::Bench;
 use crate::common::Repos as _;
 use crate::data::commit_on;
 use crate::env::Usage;
-use crate::report::{Samples, Unit, alternate};
+use crate::report::{Samples, alternate};
 
 impl Bench<'_> {
     pub(crate) fn p2_first_push(&mut self) -> Res<Samples> {
@@ -80,10 +80,7 @@ impl Bench<'_> {
         self.ensure_configured()?;
         let env = self.env;
         let mib = |u: Usage| u.max_rss_kib as f64 / 1024.0;
-        let mut s = Samples {
-            unit: Unit::MiB,
-            ..Samples::default()
-        };
+        let mut s = Samples::memory();
         for rep in 0..self.reps {
             env.fresh_bare(&om)?;
             env.fresh_bare(&am)?;

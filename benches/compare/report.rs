@@ -52,6 +52,14 @@ pub(crate) struct Samples {
 }
 
 impl Samples {
+    /// Empty samples of peak memory, in MiB.
+    pub(crate) fn memory() -> Self {
+        Self {
+            unit: Unit::MiB,
+            ..Self::default()
+        }
+    }
+
     /// One repetition's (ours, anchor): wall times into `self`, peak memory into `memory`.
     pub(crate) fn add_with_memory(&mut self, memory: &mut Samples, (a, b): (Usage, Usage)) {
         self.ours.push(ms(a.wall));
