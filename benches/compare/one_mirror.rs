@@ -38,11 +38,24 @@ impl Bench<'_> {
     }
 
     pub(crate) fn p3_one_commit(&mut self) -> Res<Samples> {
+        self.sync_against_push(true)
+    }
+
+    pub(crate) fn p4_nothing_new(&mut self) -> Res<Samples> {
+        self.sync_against_push(false)
+    }
+
+    /// Ours (`sync`) against the anchor (`git push`) to mirrors up to date, three times the
+    /// usual repetitions (they are short), with a new commit before each where `new_commit`;
+    /// both mirrors equal the source after each.
+    fn sync_against_push(&mut self, new_commit: bool) -> Res<Samples> {
         self.ensure_up_to_date()?;
         let (om, am) = (self.ours_mirror(), self.anchor_mirror());
         let mut s = Samples::default();
         for rep in 0..3 * self.reps {
-            self.add_commit()?;
+            if new_commit {
+                self.add_commit()?;
+            }
             let env = self.env;
             self.pair(
                 rep,
@@ -53,24 +66,6 @@ impl Bench<'_> {
             env.same_refs(self.src, &om)?;
             env.same_refs(self.src, &am)?;
         }
-        Ok(s)
-    }
-
-    pub(crate) fn p4_nothing_new(&mut self) -> Res<Samples> {
-        self.ensure_up_to_date()?;
-        let (om, am) = (self.ours_mirror(), self.anchor_mirror());
-        let env = self.env;
-        let mut s = Samples::default();
-        for rep in 0..3 * self.reps {
-            self.pair(
-                rep,
-                &mut s,
-                || env.timed(&mut self.sync()),
-                || env.timed(&mut self.push(&am)),
-            )?;
-        }
-        env.same_refs(self.src, &om)?;
-        env.same_refs(self.src, &am)?;
         Ok(s)
     }
 
