@@ -263,29 +263,33 @@ impl LfsFailure {
     /// Reads git-lfs's (or git's) stderr and exit code.
     pub(crate) fn read(stderr: &str, code: Option<i32>) -> Self {
         let said = said_lines(stderr);
-        if stderr.contains("'lfs' is not a git command") {
+        let any = |markers: &[&str]| markers.iter().any(|marker| stderr.contains(marker));
+        if any(&["'lfs' is not a git command"]) {
             Self::NoGitLfs
-        } else if stderr.contains("Unable to find source for object")
-            || stderr.contains("missing objects")
-            || stderr.contains("(missing)")
-            || stderr.contains("(corrupt)")
-        {
+        } else if any(&[
+            "Unable to find source for object",
+            "missing objects",
+            "(missing)",
+            "(corrupt)",
+        ]) {
             Self::MissingHere { said }
-        } else if stderr.contains("could not read Username")
-            || stderr.contains("could not read Password")
-            || stderr.contains("Authentication required")
-            || stderr.contains("Authorization error")
-            || stderr.contains("401 Unauthorized")
-            || stderr.contains("403 Forbidden")
-            || stderr.contains("Permission denied (")
-        {
+        } else if any(&[
+            "could not read Username",
+            "could not read Password",
+            "Authentication required",
+            "Authorization error",
+            "401 Unauthorized",
+            "403 Forbidden",
+            "Permission denied (",
+        ]) {
             Self::Login { said }
-        } else if stderr.contains("Repository or object not found")
-            || stderr.contains("404 Not Found")
-            || stderr.contains("405 Method Not Allowed")
-            || stderr.contains("501 Not Implemented")
-            || stderr.contains("git-lfs-authenticate")
-        {
+        } else if any(&[
+            "Repository or object not found",
+            "404 Not Found",
+            "405 Method Not Allowed",
+            "501 Not Implemented",
+            "git-lfs-authenticate",
+        ]) {
             Self::NoServer { said }
         } else {
             let said = if said.is_empty() {
