@@ -1506,6 +1506,92 @@ fn an_ssh_push_goes_through_a_session_opened_ahead_and_one_left_unused_ends_by_i
     assert!(!status.contains("failed"), "{status}");
 }
 
+/// A push through a session opened ahead is done at receive-pack's report, once the mirror's
+/// refs are updated: it does not wait for what the server runs after it (the mirror's
+/// post-receive hook, `gc --auto`), and that still runs to its end.
+#[test]
+fn a_push_through_a_session_opened_ahead_ends_at_the_report_and_the_mirrors_hook_still_ends() {
+    let env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let src = env.init_repo("src");
+    let mirror = env.init_bare("ssh-mirror.git");
+    add_ssh_mirror(&env, &src, &sshd, "viassh", &mirror, &[]);
+    let ssh_command = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
+    let sockets = env.ssh_socket_dir();
+    env.commit(&src, "first");
+    run_ok(&env, &src, &["sync"], &vars);
+    support::wait_for(
+        support::WAIT,
+        || {
+            holder_waits(&sockets, |name| {
+                name.rsplit_once('-').is_some_and(|(_, part)| part.contains('s'))
+            })
+        },
+        || "no session was left open".to_owned(),
+    );
+    ends_at_the_report(&env, &src, &mirror, || {
+        run_ok(&env, &src, &["sync"], &vars);
+    });
+}
+
+/// The same over https, through a connection opened ahead.
+#[test]
+fn a_push_through_a_connection_opened_ahead_ends_at_the_report_and_the_mirrors_hook_still_ends() {
+    let env = TestEnv::new();
+    let Some(http) = HttpServer::start_tls(&env, &[("alice", HTTPS_TOKEN.1)]) else {
+        return;
+    };
+    let (src, mirror, _) = https_mirror_synced_once(&env, &http, "report");
+    commit_without_hooks(&env, &src, "second");
+    run_ok(&env, &src, &["sync"], &[HTTPS_TOKEN]);
+    let sockets = env.ssh_socket_dir();
+    support::wait_for(
+        support::WAIT,
+        || holder_waits(&sockets, |name| name.starts_with('h')),
+        || "no connection was left open".to_owned(),
+    );
+    ends_at_the_report(&env, &src, &mirror, || {
+        run_ok(&env, &src, &["sync"], &[HTTPS_TOKEN]);
+    });
+}
+
+/// Gives `mirror` a post-receive hook that waits for a file `go` (a minute at most), then
+/// speaks, a second later again (when a server whose client left would have cut it off), and
+/// notes what it was given; makes a commit in `src` and runs `sync`, which must return with the
+/// mirror's refs updated while the hook still waits, and whose hook then ends once let go.
+fn ends_at_the_report(env: &TestEnv, src: &Path, mirror: &Path, sync: impl FnOnce()) {
+    let (go, done) = (env.root().join("go"), env.root().join("hook-done"));
+    write_executable(
+        &mirror.join("hooks/post-receive"),
+        &format!(
+            "#!/bin/sh\ni=0\nwhile [ ! -e {go} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\n\
+             echo 'the hook speaks after the report'\nsleep 1\necho 'and again'\nupdates=$(cat)\n\
+             printf '%s\\n' \"$updates\" >{done}.tmp && mv {done}.tmp {done}\n",
+            go = support::sh_quote(&go),
+            done = support::sh_quote(&done),
+        ),
+    );
+    commit_without_hooks(env, src, "waited on");
+    let head = env.head(src);
+    sync();
+    assert_eq!(env.refs(mirror), env.refs(src), "the refs are in at the report");
+    assert!(
+        !done.exists(),
+        "the push waited for the mirror's hook, which only ends after `go`"
+    );
+    fs::write(&go, "").expect("writing go");
+    support::wait_for(
+        support::WAIT,
+        || done.exists(),
+        || "the mirror's hook was cut short once the push had left".to_owned(),
+    );
+    let given = fs::read_to_string(&done).expect("the hook's notes");
+    assert!(given.contains(&format!("{head} refs/heads/main")), "{given}");
+}
+
 /// The pids of our processes `git-repo-sync <command>` holding a connection opened ahead, with
 /// their sockets in `sockets`.
 fn holders_of(command: &str, sockets: &Path) -> Vec<String> {

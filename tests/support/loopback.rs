@@ -407,6 +407,8 @@ pub(crate) struct HttpOptions<'a> {
 /// `git http-backend` as a CGI behind `lighttpd -D -f <config>` on a free loopback port, under
 /// `/git/`, with HTTP basic auth (`mod_auth` + `mod_authn_file`, a plain user file), optionally
 /// over TLS. The served repositories are `repos/<name>.git` (see [`Lighttpd::repo_path`]).
+/// The backend's answer is streamed as it comes (`server.stream-response-body`), as forges do:
+/// a push's report reaches the client while the mirror's hooks and `gc --auto` still run.
 #[derive(Debug)]
 pub(crate) struct Lighttpd {
     child: Child,
@@ -501,6 +503,7 @@ impl Lighttpd {
                          server.bind = \"127.0.0.1\"\n\
                          server.port = {port}\n\
                          server.errorlog = \"{error_log}\"\n\
+                         server.stream-response-body = 1\n\
                          {access_log}\
                          {tls_lines}\
                          {lfs_lines}$HTTP[\"url\"] =~ \"^/git/\" {{\n\

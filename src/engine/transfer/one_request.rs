@@ -629,9 +629,9 @@ fn send_over_ssh(git: &MirrorGit<'_>, remote: &str, request: &[u8]) -> Result<Re
     if let Some(master) = git.ssh_master()
         && let Some(Ok(output)) =
             super::ahead::ssh::exchange(master, remote, request, git.mirror().timeout(), |out| {
-                after_advertisement(out).is_some_and(answer_whole)
+                after_flush(out).is_some_and(answer_whole)
             })
-        && let Some(answer) = after_advertisement(&output)
+        && let Some(answer) = after_flush(&output)
         && report_status(answer).is_ok()
     {
         return Ok(Ok(answer.to_vec()));
@@ -644,7 +644,7 @@ fn send_over_ssh(git: &MirrorGit<'_>, remote: &str, request: &[u8]) -> Result<Re
     else {
         return declined("the mirror sent nothing for the mirror's `timeout`".into());
     };
-    match after_advertisement(&output.stdout) {
+    match after_flush(&output.stdout) {
         Some(answer) if output.status.success() => Ok(Ok(answer.to_vec())),
         _ => {
             let said = crate::failure::reason_lines(&output.stderr).join(" ");
@@ -653,21 +653,32 @@ fn send_over_ssh(git: &MirrorGit<'_>, remote: &str, request: &[u8]) -> Result<Re
     }
 }
 
-/// Whether `answer`, receive-pack's side-band answer, has come to its end (a flush): what the
-/// server does after it (`gc --auto`, closing) is not waited for.
+/// Whether `answer`, receive-pack's answer, holds its whole report (the report's own flush,
+/// inside band 1), a fatal error, or its end. receive-pack writes the report once the refs are
+/// updated, then runs the mirror's post-receive hooks and `gc --auto` before its last flush:
+/// the push does not wait for those (the holder that relays it drains them).
 fn answer_whole(answer: &[u8]) -> bool {
+    let mut report = Vec::new();
     let mut rest = answer;
     while let Some((payload, after)) = next_pkt(rest) {
-        if payload.is_none() {
-            return true;
-        }
         rest = after;
+        match payload.map(<[u8]>::split_first) {
+            None | Some(Some((3, _))) => return true,
+            Some(Some((1, data))) => {
+                report.extend_from_slice(data);
+                if after_flush(&report).is_some() {
+                    return true;
+                }
+            }
+            _ => {}
+        }
     }
     false
 }
 
-/// What follows the advertisement (pkt-lines up to a flush) at the start of `out`.
-fn after_advertisement(out: &[u8]) -> Option<&[u8]> {
+/// What follows the first flush in `out`, which starts with pkt-lines up to it (receive-pack's
+/// advertisement, or its report); `None` before that flush has come.
+fn after_flush(out: &[u8]) -> Option<&[u8]> {
     let mut rest = out;
     loop {
         let (payload, after) = next_pkt(rest)?;
@@ -865,11 +876,11 @@ mod tests {
         let mut out = Vec::new();
         advertisement(&mut out, &Refs::new(), &[]);
         out.extend_from_slice(b"0030\x01000eunpack ok\n0019ok refs/heads/main\n00000000");
-        let answer = after_advertisement(&out).expect("an advertisement");
+        let answer = after_flush(&out).expect("an advertisement");
         assert!(answer.starts_with(b"0030\x01000eunpack ok"), "{answer:?}");
-        assert_eq!(after_advertisement(b"fatal: not a repository\n"), None);
-        assert_eq!(after_advertisement(b"0003"), None);
-        assert_eq!(after_advertisement(b""), None);
+        assert_eq!(after_flush(b"fatal: not a repository\n"), None);
+        assert_eq!(after_flush(b"0003"), None);
+        assert_eq!(after_flush(b""), None);
     }
 
     /// receive-pack's answer to a request with side-band-64k, as git 2.47 wrote it (one ref
@@ -906,6 +917,36 @@ mod tests {
         unpack_failed.extend_from_slice(b"0000");
         assert!(report_status(&unpack_failed).is_err_and(|why| why.contains("index-pack failed")));
         assert!(report_status(b"").is_err());
+    }
+
+    /// The report split over two band-1 packets, progress and a hook's words around it: whole
+    /// at the report's own flush, before receive-pack's last one.
+    #[test]
+    fn an_answer_is_whole_at_its_report_before_what_the_server_does_after_it() {
+        let mut report = Vec::new();
+        pkt_line(&mut report, b"unpack ok\n");
+        pkt_line(&mut report, b"ok refs/heads/main\n");
+        report.extend_from_slice(b"0000");
+        let (first, second) = report.split_at(10);
+        let mut answer = Vec::new();
+        pkt_line(&mut answer, b"\x02remote: Resolving deltas\r");
+        pkt_line(&mut answer, &[&[1_u8][..], first].concat());
+        assert!(!answer_whole(&answer), "half a report");
+        pkt_line(&mut answer, &[&[1_u8][..], second].concat());
+        assert!(answer_whole(&answer), "the whole report");
+        assert!(report_status(&answer).is_ok_and(|refs| refs["refs/heads/main"].is_ok()));
+        pkt_line(&mut answer, b"\x02remote: a post-receive hook speaks\n");
+        answer.extend_from_slice(b"0000");
+        assert!(answer_whole(&answer));
+
+        let mut fatal = Vec::new();
+        pkt_line(&mut fatal, b"\x02remote: progress\r");
+        assert!(!answer_whole(&fatal));
+        pkt_line(&mut fatal, b"\x03fatal: the disk is full\n");
+        assert!(answer_whole(&fatal), "a fatal error ends it");
+        // Without side-band, the report's lines and their flush are the answer.
+        assert!(!answer_whole(&report[..report.len() - 4]));
+        assert!(answer_whole(&report));
     }
 
     #[test]

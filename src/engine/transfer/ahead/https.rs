@@ -196,6 +196,7 @@ pub(crate) fn hold(
     server.write_all(&request)?;
     server.flush()?;
     let mut relayed = 0;
+    let mut push_left = false;
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
         // A server that closes without TLS's close_notify ends the answer as well.
@@ -204,8 +205,13 @@ pub(crate) fn hold(
             Ok(read) => read,
         };
         relayed += read;
-        if relayed > LARGEST_ANSWER || stream.write_all(&buffer[..read]).is_err() {
+        if relayed > LARGEST_ANSWER {
             break;
+        }
+        // Read to the end after a push that left at its report: a server whose client goes
+        // away may stop the mirror's hooks and `gc --auto` that follow the report.
+        if !push_left {
+            push_left = stream.write_all(&buffer[..read]).is_err();
         }
     }
     let _ = stream.shutdown(Shutdown::Both);

@@ -221,10 +221,13 @@ fn read_advertisement(from_server: &mut impl io::Read) -> Result<Vec<u8>> {
     }
 }
 
-/// Copies the server's answer to the push once one has come. A session that ends while the
-/// holder still waits ends the holder, its socket gone first.
+/// Copies the server's answer to the push once one has come, up to the session's end: a push
+/// that leaves at its report does not cut the server's hooks and `gc --auto` after it short (a
+/// closed channel would). A session that ends while the holder still waits ends the holder, its
+/// socket gone first.
 fn relay_answer(from_server: &mut impl io::Read, client: &Mutex<Option<UnixStream>>, socket: &Path) {
     let mut buffer = vec![0u8; 64 * 1024];
+    let mut push_left = false;
     loop {
         let read = match from_server.read(&mut buffer) {
             Ok(0) | Err(_) => break,
@@ -233,9 +236,9 @@ fn relay_answer(from_server: &mut impl io::Read, client: &Mutex<Option<UnixStrea
         // Before a request nothing is due from the server: what comes is dropped.
         let mut slot = client.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(stream) = slot.as_mut()
-            && stream.write_all(&buffer[..read]).is_err()
+            && !push_left
         {
-            break;
+            push_left = stream.write_all(&buffer[..read]).is_err();
         }
     }
     let slot = client.lock().unwrap_or_else(PoisonError::into_inner);
