@@ -256,19 +256,42 @@ struct Link<'a> {
 }
 
 impl Link<'_> {
-    /// CPU time of the server process and of every process it reaped (sshd's per-connection
-    /// processes and their sessions, lighttpd's CGIs), from /proc, in milliseconds (clock ticks).
+    /// CPU time of the server process and of all its descendants, with every process they
+    /// reaped (sshd's per-connection processes, which outlive a pass on a connection kept open,
+    /// their sessions, lighttpd's CGIs), from /proc, in milliseconds (clock ticks).
     fn server_cpu(&self) -> f64 {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", self.server_pid)).unwrap_or_default();
-        // Fields after the command name's closing parenthesis start at field 3 (state); utime,
-        // stime, cutime and cstime are fields 14 to 17.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let ticks: u64 = after
-            .split_whitespace()
-            .skip(11)
-            .take(4)
-            .filter_map(|f| f.parse::<u64>().ok())
-            .sum();
+        // Per process: its parent, and utime + stime + cutime + cstime.
+        let mut processes: Vec<(u32, u32, u64)> = Vec::new();
+        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // Fields after the command name's closing parenthesis start at field 3 (state): the
+            // parent is field 4; utime, stime, cutime and cstime are fields 14 to 17.
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map_or("", |(_, rest)| rest)
+                .split_whitespace()
+                .collect();
+            let (Some(parent), Some(times)) = (fields.get(1), fields.get(11..15)) else {
+                continue;
+            };
+            let ticks = times.iter().filter_map(|f| f.parse::<u64>().ok()).sum();
+            processes.push((pid, parent.parse().unwrap_or(0), ticks));
+        }
+        let mut tree = vec![self.server_pid];
+        let mut ticks = 0;
+        while let Some(pid) = tree.pop() {
+            for &(child, parent, own) in &processes {
+                if child == pid {
+                    ticks += own;
+                }
+                if parent == pid {
+                    tree.push(child);
+                }
+            }
+        }
         1e3 * ticks as f64 / clock_ticks_per_second()
     }
 }
