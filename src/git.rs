@@ -198,28 +198,43 @@ pub(crate) fn older_gits_on_path() -> &'static [(std::path::PathBuf, (u32, u32))
     })
 }
 
-/// Whether git's config outside any repository (the system and global files) may set
-/// `core.hooksPath` for some repository: it sets it, or includes other files (which may, under
-/// conditions only git evaluates). Asked of git once per process, so that a fleet's pass can
-/// answer for each repository from its own config file, without starting a git for each.
-pub(crate) fn outer_config_may_set_hooks_path() -> bool {
-    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ANSWER.get_or_init(|| {
-        let listed = command()
+/// The keys git's config outside any repository sets (the system and global files, and `-c`),
+/// lowercased; `None` when git could not say. Asked of git once per process, so that a fleet's
+/// pass, or a worker's passes, answer for each repository from its own config file without
+/// starting a git for each.
+fn outer_config_keys() -> Option<&'static [String]> {
+    static KEYS: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let output = command()
             .args(["config", "--list", "--name-only", "-z"])
             // Outside any repository: only the layers every repository shares.
             .current_dir("/")
             .env("GIT_CEILING_DIRECTORIES", "/")
-            .output();
-        match listed {
-            Ok(output) if output.status.success() => output
+            .output()
+            .ok()
+            .filter(|output| output.status.success())?;
+        Some(
+            output
                 .stdout
                 .split(|&b| b == 0)
-                .any(|key| key.eq_ignore_ascii_case(b"core.hookspath") || key.starts_with(b"include")),
-            // Unsure: git answers for each repository.
-            _ => true,
-        }
+                .filter(|key| !key.is_empty())
+                .map(|key| String::from_utf8_lossy(key).to_ascii_lowercase())
+                .collect(),
+        )
     })
+    .as_deref()
+}
+
+/// Whether git's config outside any repository may set one of the keys `wanted` says is one
+/// for some repository: it sets one, or includes other files (which may, under conditions only
+/// git evaluates), or git could not say.
+pub(crate) fn outer_config_may_set(wanted: impl Fn(&str) -> bool) -> bool {
+    outer_config_keys().is_none_or(|keys| keys.iter().any(|key| key.starts_with("include") || wanted(key)))
+}
+
+/// Whether git's config outside any repository may set `core.hooksPath` for some repository.
+pub(crate) fn outer_config_may_set_hooks_path() -> bool {
+    outer_config_may_set(|key| key == "core.hookspath")
 }
 
 fn concat_os(prefix: &str, value: &OsStr) -> std::ffi::OsString {

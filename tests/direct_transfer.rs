@@ -238,3 +238,63 @@ fn a_first_sync_killed_at_any_point_leaves_the_mirror_empty_or_whole_and_the_nex
         fsck(&env, &mirror);
     }
 }
+
+/// After a direct transfer a mirror's housekeeping is git's `gc --auto`, started only where
+/// git's own limits say it has work: a mirror past `gc.autoPackLimit` is repacked by the pass,
+/// a tidy one starts no `gc` at all.
+#[test]
+fn a_mirror_past_gcs_limits_is_repacked_by_the_pass_and_a_tidy_one_starts_no_gc() {
+    let mut env = TestEnv::new();
+    let repo = env.init_repo("project");
+    env.commit(&repo, "two");
+    let (tidy, crowded) = (env.init_bare("tidy.git"), env.init_bare("crowded.git"));
+    for (name, mirror) in [("tidy", &tidy), ("crowded", &crowded)] {
+        env.cmd_in(&repo)
+            .args(["mirror", "add", name, s(mirror)])
+            .assert()
+            .success();
+    }
+    env.cmd_in(&repo).args(["sync", "-q"]).assert().success();
+    // Two packs where one is allowed, gc in the foreground so that the pass waits for it.
+    for rev in ["HEAD~1", "HEAD"] {
+        let mut packer = env
+            .git_cmd(&crowded)
+            .args(["pack-objects", "--revs", "-q", "objects/pack/pack"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("git pack-objects");
+        let mut input = packer.stdin.take().expect("its stdin");
+        std::io::Write::write_all(&mut input, env.git(&repo, ["rev-parse", rev]).as_bytes())
+            .expect("feeding it");
+        drop(input);
+        assert!(packer.wait().expect("git pack-objects").success());
+    }
+    for (key, value) in [("gc.autoPackLimit", "1"), ("gc.autoDetach", "false")] {
+        env.git(&crowded, ["config", key, value]);
+    }
+    assert_eq!(packs_in(&crowded).len(), 2);
+
+    let log = env.root().join("git-runs.log");
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .env("PATH", env.path_var())
+        .output()
+        .expect("finding git");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+    env.spy_on("git", Path::new(&real), &log);
+    env.commit(&repo, "three");
+    env.cmd_in(&repo).args(["sync", "-q"]).assert().success();
+    let runs = fs::read_to_string(&log).unwrap_or_default();
+    let gc_in = |mirror: &Path| {
+        runs.lines()
+            .any(|line| line.contains(" gc ") && line.contains(&format!("--git-dir={}", s(mirror))))
+    };
+    assert!(gc_in(&crowded), "{runs}");
+    assert!(!gc_in(&tidy), "a tidy mirror started a gc: {runs}");
+    assert_eq!(packs_in(&crowded).len(), 1, "repacked into one");
+    for mirror in [&tidy, &crowded] {
+        assert_eq!(env.refs(mirror), env.refs(&repo));
+        fsck(&env, mirror);
+    }
+}

@@ -161,11 +161,13 @@ pub(crate) fn push(
     }
     // What receive-pack does after a push, so that a mirror's loose objects and packs are
     // consolidated in time (git detaches the work when there is any). Its failure is not ours.
-    let _ = git::in_git_dir(mirror_dir)
-        .args(["gc", "--auto", "--quiet"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    if gc_would_run(mirror_dir) {
+        let _ = git::in_git_dir(mirror_dir)
+            .args(["gc", "--auto", "--quiet"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
     Ok(changes
         .iter()
         .map(|change| {
@@ -178,6 +180,74 @@ pub(crate) fn push(
             (change.refname().to_owned(), result)
         })
         .collect())
+}
+
+/// Whether `git gc --auto` may find work in the mirror at `mirror_dir`. A burst of commits
+/// makes a pass each few milliseconds, and a git started after each only to find nothing to do
+/// would cost more than the pass: so git's own test is made here where the settings it reads
+/// are all in the mirror's config file, and git decides where they may come from elsewhere.
+fn gc_would_run(mirror_dir: &Path) -> bool {
+    git::outer_config_may_set(|key| key.starts_with("gc.")) || gc_due(mirror_dir).unwrap_or(true)
+}
+
+/// git's `gc --auto` test on the mirror's own files (`builtin/gc.c`, `need_to_gc`): more packs
+/// (without a `.keep`) than `gc.autoPackLimit` (50), or more loose objects in `objects/17` than
+/// `gc.auto` (6,700) spread over 256 directories; neither when `gc.auto` is 0 or less. `None`
+/// when the config file includes another or holds a value git would read otherwise.
+fn gc_due(mirror_dir: &Path) -> Option<bool> {
+    let config = git2::Config::open(&mirror_dir.join("config")).ok()?;
+    let mut entries = config.entries(None).ok()?;
+    while let Some(entry) = entries.next() {
+        if entry
+            .ok()?
+            .name()
+            .ok()?
+            .to_ascii_lowercase()
+            .starts_with("include")
+        {
+            return None;
+        }
+    }
+    let int = |key: &str, default: i64| match config.get_entry(key) {
+        Ok(_) => config.get_i64(key).ok(),
+        Err(err) if err.code() == git2::ErrorCode::NotFound => Some(default),
+        Err(_) => None,
+    };
+    let (auto, pack_limit) = (int("gc.auto", 6700)?, int("gc.autoPackLimit", 50)?);
+    if auto <= 0 {
+        return Some(false);
+    }
+    let objects = mirror_dir.join("objects");
+    if pack_limit > 0 {
+        let packs = std::fs::read_dir(objects.join("pack"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".idx").map(str::to_owned)
+            })
+            .filter(|stem| !objects.join("pack").join(format!("{stem}.keep")).exists())
+            .count();
+        if packs as i64 > pack_limit {
+            return Some(true);
+        }
+    }
+    let threshold = (auto + 255) / 256;
+    let loose = std::fs::read_dir(objects.join("17"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            matches!(name.len(), 38 | 62)
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+        .count();
+    Some(loose as i64 > threshold)
 }
 
 /// The source of a staged pack: the repository, and whether only what none of its packs holds
@@ -557,4 +627,62 @@ fn update_refs(mirror_dir: &Path, changes: &[Change]) -> Result<()> {
     super::run_fed(cmd, commands.into_bytes(), "git update-ref").map(drop).context(
         "moving the mirror's refs; nothing was changed (did the mirror change while it was being updated?)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bare() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let status = std::process::Command::new("git")
+            .args(["init", "-q", "--bare"])
+            .arg(dir.path())
+            .status()
+            .expect("git init");
+        assert!(status.success());
+        dir
+    }
+
+    fn set(dir: &Path, key: &str, value: &str) {
+        let mut config = git2::Config::open(&dir.join("config")).expect("the config");
+        config.set_str(key, value).expect("setting it");
+    }
+
+    #[test]
+    fn gc_is_due_past_gits_own_limits_on_loose_objects_and_packs_and_never_with_gc_auto_0() {
+        let mirror = bare();
+        let dir = mirror.path();
+        assert_eq!(gc_due(dir), Some(false), "a tidy mirror");
+
+        // 6,700 / 256 rounds up to 27: the 28th loose object in objects/17 makes it due.
+        let bucket = dir.join("objects/17");
+        std::fs::create_dir_all(&bucket).expect("objects/17");
+        for i in 0..27 {
+            std::fs::write(bucket.join(format!("{i:038x}")), "").expect("a loose object");
+        }
+        std::fs::write(bucket.join("tmp_obj_x"), "").expect("not an object");
+        assert_eq!(gc_due(dir), Some(false), "27 loose objects");
+        std::fs::write(bucket.join(format!("{:038x}", 99)), "").expect("a loose object");
+        assert_eq!(gc_due(dir), Some(true), "28 loose objects");
+        set(dir, "gc.auto", "0");
+        assert_eq!(gc_due(dir), Some(false), "gc.auto = 0 turns it off");
+        set(dir, "gc.auto", "1k");
+        assert_eq!(gc_due(dir), Some(true), "4 allowed");
+
+        let other = bare();
+        let packs = other.path().join("objects/pack");
+        set(other.path(), "gc.autoPackLimit", "1");
+        for name in ["pack-a", "pack-b"] {
+            std::fs::write(packs.join(format!("{name}.idx")), "").expect("an index");
+        }
+        assert_eq!(gc_due(other.path()), Some(true), "two packs, one allowed");
+        std::fs::write(packs.join("pack-b.keep"), "").expect("a keep file");
+        assert_eq!(gc_due(other.path()), Some(false), "a kept pack does not count");
+
+        set(other.path(), "include.path", "elsewhere");
+        assert_eq!(gc_due(other.path()), None, "an include: git decides");
+        set(dir, "gc.auto", "many");
+        assert_eq!(gc_due(dir), None, "a value git would refuse: git decides");
+    }
 }
