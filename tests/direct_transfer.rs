@@ -275,14 +275,7 @@ fn a_mirror_past_gcs_limits_is_repacked_by_the_pass_and_a_tidy_one_starts_no_gc(
     }
     assert_eq!(packs_in(&crowded).len(), 2);
 
-    let log = env.root().join("git-runs.log");
-    let real = std::process::Command::new("sh")
-        .args(["-c", "command -v git"])
-        .env("PATH", env.path_var())
-        .output()
-        .expect("finding git");
-    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
-    env.spy_on("git", Path::new(&real), &log);
+    let log = spy_on_git(&mut env);
     env.commit(&repo, "three");
     env.cmd_in(&repo).args(["sync", "-q"]).assert().success();
     let runs = fs::read_to_string(&log).unwrap_or_default();
@@ -297,4 +290,84 @@ fn a_mirror_past_gcs_limits_is_repacked_by_the_pass_and_a_tidy_one_starts_no_gc(
         assert_eq!(env.refs(mirror), env.refs(&repo));
         fsck(&env, mirror);
     }
+}
+
+/// Puts a `git` on PATH that notes each of its command lines in the returned log.
+fn spy_on_git(env: &mut TestEnv) -> std::path::PathBuf {
+    let log = env.root().join("git-runs.log");
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .env("PATH", env.path_var())
+        .output()
+        .expect("finding git");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+    env.spy_on("git", Path::new(&real), &log);
+    log
+}
+
+/// A push of a few objects into a plain local mirror copies them one by one, as loose objects,
+/// and starts no `pack-objects` or `unpack-objects`: a new directory and file, an annotated tag
+/// and a submodule's entry arrive sound, and so does a commit whose copy was killed halfway
+/// (what is new is read from the refs, not from the objects lying there). A push of more
+/// objects than `receive-pack` would unpack is packed as before.
+#[test]
+fn a_small_push_is_copied_object_by_object_and_a_large_one_is_packed() {
+    let mut env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let mirror = env.init_bare("mirror.git");
+    env.cmd_in(&repo)
+        .args(["mirror", "add", "m", s(&mirror)])
+        .assert()
+        .success();
+    env.cmd_in(&repo).args(["sync", "-q"]).assert().success();
+    let log = spy_on_git(&mut env);
+    let runs = || fs::read_to_string(&log).unwrap_or_default();
+
+    fs::create_dir_all(repo.join("docs/deep")).expect("a new directory");
+    fs::write(repo.join("docs/deep/notes.md"), "notes\n").expect("a new file");
+    env.git(&repo, ["add", "docs"]);
+    let gitlink = format!("160000,{},vendor/lib", "5".repeat(40));
+    env.git(&repo, ["update-index", "--add", "--cacheinfo", &gitlink]);
+    env.git(&repo, ["commit", "-q", "-m", "docs and a submodule"]);
+    env.git(&repo, ["tag", "-a", "-m", "release", "v2"]);
+    env.cmd_in(&repo).args(["sync", "-q"]).assert().success();
+    assert_eq!(env.all_refs(&mirror), env.all_refs(&repo));
+    assert!(
+        !runs().contains("pack-objects") && !runs().contains("unpack-objects"),
+        "{}",
+        runs()
+    );
+    fsck(&env, &mirror);
+
+    // A copy killed after it wrote a commit and before its tree and file: the next push copies
+    // what the refs say is new, whatever objects already lie in the mirror.
+    fs::write(repo.join("late.txt"), "late\n").expect("a file");
+    env.git(&repo, ["add", "late.txt"]);
+    env.git(&repo, ["commit", "-q", "-m", "late"]);
+    let raw = env
+        .git_cmd(&repo)
+        .args(["cat-file", "commit", "HEAD"])
+        .output()
+        .expect("git cat-file");
+    let mut writer = env
+        .git_cmd(&mirror)
+        .args(["hash-object", "-w", "-t", "commit", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("git hash-object");
+    std::io::Write::write_all(&mut writer.stdin.take().expect("its stdin"), &raw.stdout).expect("feeding it");
+    let written = writer.wait_with_output().expect("git hash-object");
+    assert_eq!(String::from_utf8_lossy(&written.stdout).trim(), env.head(&repo));
+    env.cmd_in(&repo).args(["sync", "-q"]).assert().success();
+    assert_eq!(env.all_refs(&mirror), env.all_refs(&repo));
+    fsck(&env, &mirror);
+
+    for n in 0..60 {
+        env.commit(&repo, &format!("burst {n}"));
+    }
+    env.cmd_in(&repo).args(["sync", "-q"]).assert().success();
+    assert_eq!(env.all_refs(&mirror), env.all_refs(&repo));
+    assert!(runs().contains("pack-objects"), "{}", runs());
+    fsck(&env, &mirror);
 }

@@ -148,11 +148,14 @@ pub(crate) fn push(
                     false
                 }
             };
-        let slot = packs.get(Source { common_dir, unpacked }, mirror_dir, &wants, &haves)?;
-        match slot.get() {
-            Some(Ok(staged)) => receive(mirror_dir, staged)?,
-            Some(Err(err)) => bail!("{err}"),
-            None => bail!("the pack for this mirror was not built"),
+        let copied = !remote.is_empty() && copy_loose(&source, mirror_dir, &wants, &haves).is_some();
+        if !copied {
+            let slot = packs.get(Source { common_dir, unpacked }, mirror_dir, &wants, &haves)?;
+            match slot.get() {
+                Some(Ok(staged)) => receive(mirror_dir, staged)?,
+                Some(Err(err)) => bail!("{err}"),
+                None => bail!("the pack for this mirror was not built"),
+            }
         }
     }
     crate::ui::progress_note(&format!("moving {} ref(s)", changes.len()));
@@ -180,6 +183,162 @@ pub(crate) fn push(
             (change.refname().to_owned(), result)
         })
         .collect())
+}
+
+/// The most objects, and bytes, a push copies object by object: what `receive-pack` unpacks
+/// into loose objects too (git's `transfer.unpackLimit`), and small enough to hold in memory.
+const LOOSE_OBJECTS: usize = UNPACK_LIMIT as usize;
+const LOOSE_BYTES: usize = 1 << 20;
+
+/// Copies what `wants` reach beyond `haves` (the mirror's refs) into the mirror at
+/// `mirror_dir` as loose objects, in process, as `receive-pack` would unpack them: the push of a
+/// commit or a few starts no `pack-objects` and no `unpack-objects`. What is new is decided as
+/// `pack-objects --revs` decides it, from the refs and not from which objects the mirror holds
+/// (a killed copy may have left some without what they point to): the commits the refs do not
+/// reach, and of their trees what differs from their parents'. Each object is written after
+/// everything it points to. `None`, having written nothing a ref points to, where libgit2 opens
+/// either repository not (reftable refs, SHA-256 objects), an object is missing here (a shallow
+/// or partial clone), the mirror's files are shared by a group, or the push is larger: the
+/// caller then packs it.
+fn copy_loose(
+    source: &super::SourceObjects<'_>,
+    mirror_dir: &Path,
+    wants: &[&str],
+    haves: &[&str],
+) -> Option<usize> {
+    let from = source.in_process.as_ref()?;
+    let mirror = git2::Repository::open_bare(mirror_dir).ok()?;
+    if mirror.config().ok()?.get_entry("core.sharedRepository").is_ok() {
+        return None;
+    }
+    let mut copy = LooseCopy {
+        from,
+        odb: from.odb().ok()?,
+        objects: Vec::new(),
+        listed: std::collections::HashSet::new(),
+        bytes: 0,
+    };
+    let oid = |hex: &&str| git2::Oid::from_str(hex).ok();
+    let (wants, haves): (Vec<_>, Vec<_>) = (
+        wants.iter().map(oid).collect::<Option<_>>()?,
+        haves.iter().map(oid).collect::<Option<_>>()?,
+    );
+    let mut walk = from.revwalk().ok()?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+        .ok()?;
+    for want in &wants {
+        if from
+            .find_object(*want, None)
+            .ok()?
+            .peel(git2::ObjectType::Commit)
+            .is_ok()
+        {
+            walk.push(*want).ok()?;
+        }
+    }
+    for have in &haves {
+        // A ref of the mirror's that is not a commit (a tag of a tree) hides nothing.
+        let _ = walk.hide(*have);
+    }
+    // Oldest first: each commit after its parents.
+    for commit in walk {
+        let commit = from.find_commit(commit.ok()?).ok()?;
+        let parents: Vec<git2::Tree<'_>> = commit
+            .parents()
+            .map(|p| p.tree())
+            .collect::<Result<_, _>>()
+            .ok()?;
+        copy.tree(&commit.tree().ok()?, &parents)?;
+        copy.add(commit.id())?;
+    }
+    // Tags (and a tag's tree or blob) after what they point to.
+    for want in wants {
+        copy.tagged(want, &haves)?;
+    }
+    let to = mirror.odb().ok()?;
+    for (oid, kind, data) in &copy.objects {
+        if to.write(*kind, data).ok()? != *oid {
+            return None;
+        }
+    }
+    crate::ui::progress_note(&format!("copied {} object(s)", copy.objects.len()));
+    Some(copy.objects.len())
+}
+
+/// The objects of a [`copy_loose`], listed in the order they are written.
+struct LooseCopy<'r> {
+    from: &'r git2::Repository,
+    odb: git2::Odb<'r>,
+    objects: Vec<(git2::Oid, git2::ObjectType, Vec<u8>)>,
+    listed: std::collections::HashSet<git2::Oid>,
+    bytes: usize,
+}
+
+impl LooseCopy<'_> {
+    /// Lists `oid` once; `None` past the limits or where it cannot be read.
+    fn add(&mut self, oid: git2::Oid) -> Option<()> {
+        if !self.listed.insert(oid) {
+            return Some(());
+        }
+        let object = self.odb.read(oid).ok()?;
+        self.bytes += object.len();
+        if self.objects.len() == LOOSE_OBJECTS || self.bytes > LOOSE_BYTES {
+            return None;
+        }
+        self.objects.push((oid, object.kind(), object.data().to_vec()));
+        Some(())
+    }
+
+    /// `tree` and what in it differs from the same place in each of `bases` (the parents'
+    /// trees, which the mirror has or which are listed before), its contents first.
+    fn tree(&mut self, tree: &git2::Tree<'_>, bases: &[git2::Tree<'_>]) -> Option<()> {
+        if bases.iter().any(|base| base.id() == tree.id()) {
+            return Some(());
+        }
+        for entry in tree {
+            let same = |base: &git2::Tree<'_>| {
+                base.get_name_bytes(entry.name_bytes())
+                    .is_some_and(|e| e.id() == entry.id())
+            };
+            if bases.iter().any(same) {
+                continue;
+            }
+            match entry.kind() {
+                Some(git2::ObjectType::Blob) => self.add(entry.id())?,
+                Some(git2::ObjectType::Tree) => {
+                    let subtree = self.from.find_tree(entry.id()).ok()?;
+                    let under: Vec<git2::Tree<'_>> = bases
+                        .iter()
+                        .filter_map(|base| base.get_name_bytes(entry.name_bytes()))
+                        .filter_map(|e| e.to_object(self.from).ok()?.into_tree().ok())
+                        .collect();
+                    self.tree(&subtree, &under)?;
+                }
+                // A submodule's commit (a gitlink) is not in this repository.
+                _ => {}
+            }
+        }
+        self.add(tree.id())
+    }
+
+    /// A want that is an annotated tag: what it points to (a commit is listed already, or in
+    /// the mirror), then the tag.
+    fn tagged(&mut self, oid: git2::Oid, haves: &[git2::Oid]) -> Option<()> {
+        if haves.contains(&oid) {
+            return Some(());
+        }
+        let object = self.from.find_object(oid, None).ok()?;
+        match object.kind()? {
+            git2::ObjectType::Tag => {
+                let target = object.as_tag()?.target_id();
+                self.tagged(target, haves)?;
+                self.add(oid)
+            }
+            git2::ObjectType::Tree => self.tree(&object.into_tree().ok()?, &[]),
+            git2::ObjectType::Blob => self.add(oid),
+            _ => Some(()),
+        }
+    }
 }
 
 /// Whether `git gc --auto` may find work in the mirror at `mirror_dir`. A burst of commits
