@@ -185,7 +185,7 @@ pub(crate) fn push(
         .collect())
 }
 
-/// The most objects, and bytes, a push copies object by object: what `receive-pack` unpacks
+/// A push copies object by object below this many objects (and bytes): what `receive-pack` unpacks
 /// into loose objects too (git's `transfer.unpackLimit`), and small enough to hold in memory.
 const LOOSE_OBJECTS: usize = UNPACK_LIMIT as usize;
 const LOOSE_BYTES: usize = 1 << 20;
@@ -282,7 +282,7 @@ impl LooseCopy<'_> {
         }
         let object = self.odb.read(oid).ok()?;
         self.bytes += object.len();
-        if self.objects.len() == LOOSE_OBJECTS || self.bytes > LOOSE_BYTES {
+        if self.objects.len() + 1 >= LOOSE_OBJECTS || self.bytes > LOOSE_BYTES {
             return None;
         }
         self.objects.push((oid, object.kind(), object.data().to_vec()));
