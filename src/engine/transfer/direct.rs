@@ -192,14 +192,15 @@ const LOOSE_BYTES: usize = 1 << 20;
 
 /// Copies what `wants` reach beyond `haves` (the mirror's refs) into the mirror at
 /// `mirror_dir` as loose objects, in process, as `receive-pack` would unpack them: the push of a
-/// commit or a few starts no `pack-objects` and no `unpack-objects`. What is new is decided as
-/// `pack-objects --revs` decides it, from the refs and not from which objects the mirror holds
-/// (a killed copy may have left some without what they point to): the commits the refs do not
-/// reach, and of their trees what differs from their parents'. Each object is written after
-/// everything it points to. `None`, having written nothing a ref points to, where libgit2 opens
-/// either repository not (reftable refs, SHA-256 objects), an object is missing here (a shallow
-/// or partial clone), the mirror's files are shared by a group, or the push is larger: the
-/// caller then packs it.
+/// commit or a few starts no `pack-objects` and no `unpack-objects`. What is new is decided from
+/// the refs, as `pack-objects --revs` decides it, and not from which objects the mirror holds (a
+/// killed copy may have left some without what they point to): the commits down to the mirror's
+/// ref tips, and of their trees what differs from their parents'. A walk that passes by the
+/// tips (a branch started from an older commit) soon reaches the limit, and is packed. Each
+/// object is written after everything it points to. `None`, having written nothing a ref points
+/// to, where libgit2 opens either repository not (reftable refs, SHA-256 objects), an object is
+/// missing here (a shallow or partial clone), the mirror's files are shared by a group, or the
+/// push is larger: the caller then packs it.
 fn copy_loose(
     source: &super::SourceObjects<'_>,
     mirror_dir: &Path,
@@ -211,49 +212,18 @@ fn copy_loose(
     if mirror.config().ok()?.get_entry("core.sharedRepository").is_ok() {
         return None;
     }
+    let oid = |hex: &&str| git2::Oid::from_str(hex).ok();
     let mut copy = LooseCopy {
         from,
         odb: from.odb().ok()?,
+        tips: haves.iter().map(oid).collect::<Option<_>>()?,
         objects: Vec::new(),
         listed: std::collections::HashSet::new(),
+        reached: 0,
         bytes: 0,
     };
-    let oid = |hex: &&str| git2::Oid::from_str(hex).ok();
-    let (wants, haves): (Vec<_>, Vec<_>) = (
-        wants.iter().map(oid).collect::<Option<_>>()?,
-        haves.iter().map(oid).collect::<Option<_>>()?,
-    );
-    let mut walk = from.revwalk().ok()?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
-        .ok()?;
-    for want in &wants {
-        if from
-            .find_object(*want, None)
-            .ok()?
-            .peel(git2::ObjectType::Commit)
-            .is_ok()
-        {
-            walk.push(*want).ok()?;
-        }
-    }
-    for have in &haves {
-        // A ref of the mirror's that is not a commit (a tag of a tree) hides nothing.
-        let _ = walk.hide(*have);
-    }
-    // Oldest first: each commit after its parents.
-    for commit in walk {
-        let commit = from.find_commit(commit.ok()?).ok()?;
-        let parents: Vec<git2::Tree<'_>> = commit
-            .parents()
-            .map(|p| p.tree())
-            .collect::<Result<_, _>>()
-            .ok()?;
-        copy.tree(&commit.tree().ok()?, &parents)?;
-        copy.add(commit.id())?;
-    }
-    // Tags (and a tag's tree or blob) after what they point to.
     for want in wants {
-        copy.tagged(want, &haves)?;
+        copy.reach(oid(want)?)?;
     }
     let to = mirror.odb().ok()?;
     for (oid, kind, data) in &copy.objects {
@@ -269,12 +239,49 @@ fn copy_loose(
 struct LooseCopy<'r> {
     from: &'r git2::Repository,
     odb: git2::Odb<'r>,
+    /// The mirror's ref tips: what they reach is there.
+    tips: std::collections::HashSet<git2::Oid>,
     objects: Vec<(git2::Oid, git2::ObjectType, Vec<u8>)>,
     listed: std::collections::HashSet<git2::Oid>,
+    reached: usize,
     bytes: usize,
 }
 
 impl LooseCopy<'_> {
+    /// Lists what `oid` reaches beyond the mirror's tips, then `oid`; `None` past the limits
+    /// (checked on the way down, so that a long history is not walked) or where an object
+    /// cannot be read.
+    fn reach(&mut self, oid: git2::Oid) -> Option<()> {
+        if self.tips.contains(&oid) || self.listed.contains(&oid) {
+            return Some(());
+        }
+        // Every object reached is listed once its own are: counting them bounds the walk (and
+        // its depth) before anything is listed.
+        self.reached += 1;
+        if self.reached >= LOOSE_OBJECTS {
+            return None;
+        }
+        let object = self.from.find_object(oid, None).ok()?;
+        match object.kind()? {
+            git2::ObjectType::Commit => {
+                let commit = object.into_commit().ok()?;
+                for parent in commit.parent_ids() {
+                    self.reach(parent)?;
+                }
+                let parents: Vec<git2::Tree<'_>> = commit
+                    .parents()
+                    .map(|parent| parent.tree())
+                    .collect::<Result<_, _>>()
+                    .ok()?;
+                self.tree(&commit.tree().ok()?, &parents)?;
+            }
+            git2::ObjectType::Tag => self.reach(object.as_tag()?.target_id())?,
+            git2::ObjectType::Tree => self.tree(&object.into_tree().ok()?, &[])?,
+            _ => {}
+        }
+        self.add(oid)
+    }
+
     /// Lists `oid` once; `None` past the limits or where it cannot be read.
     fn add(&mut self, oid: git2::Oid) -> Option<()> {
         if !self.listed.insert(oid) {
@@ -282,7 +289,7 @@ impl LooseCopy<'_> {
         }
         let object = self.odb.read(oid).ok()?;
         self.bytes += object.len();
-        if self.objects.len() + 1 >= LOOSE_OBJECTS || self.bytes > LOOSE_BYTES {
+        if self.listed.len() >= LOOSE_OBJECTS || self.bytes > LOOSE_BYTES {
             return None;
         }
         self.objects.push((oid, object.kind(), object.data().to_vec()));
@@ -292,13 +299,13 @@ impl LooseCopy<'_> {
     /// `tree` and what in it differs from the same place in each of `bases` (the parents'
     /// trees, which the mirror has or which are listed before), its contents first.
     fn tree(&mut self, tree: &git2::Tree<'_>, bases: &[git2::Tree<'_>]) -> Option<()> {
-        if bases.iter().any(|base| base.id() == tree.id()) {
+        if self.listed.contains(&tree.id()) || bases.iter().any(|base| base.id() == tree.id()) {
             return Some(());
         }
         for entry in tree {
             let same = |base: &git2::Tree<'_>| {
                 base.get_name_bytes(entry.name_bytes())
-                    .is_some_and(|e| e.id() == entry.id())
+                    .is_some_and(|at| at.id() == entry.id())
             };
             if bases.iter().any(same) {
                 continue;
@@ -310,7 +317,7 @@ impl LooseCopy<'_> {
                     let under: Vec<git2::Tree<'_>> = bases
                         .iter()
                         .filter_map(|base| base.get_name_bytes(entry.name_bytes()))
-                        .filter_map(|e| e.to_object(self.from).ok()?.into_tree().ok())
+                        .filter_map(|at| at.to_object(self.from).ok()?.into_tree().ok())
                         .collect();
                     self.tree(&subtree, &under)?;
                 }
@@ -319,25 +326,6 @@ impl LooseCopy<'_> {
             }
         }
         self.add(tree.id())
-    }
-
-    /// A want that is an annotated tag: what it points to (a commit is listed already, or in
-    /// the mirror), then the tag.
-    fn tagged(&mut self, oid: git2::Oid, haves: &[git2::Oid]) -> Option<()> {
-        if haves.contains(&oid) {
-            return Some(());
-        }
-        let object = self.from.find_object(oid, None).ok()?;
-        match object.kind()? {
-            git2::ObjectType::Tag => {
-                let target = object.as_tag()?.target_id();
-                self.tagged(target, haves)?;
-                self.add(oid)
-            }
-            git2::ObjectType::Tree => self.tree(&object.into_tree().ok()?, &[]),
-            git2::ObjectType::Blob => self.add(oid),
-            _ => Some(()),
-        }
     }
 }
 
