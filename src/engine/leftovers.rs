@@ -210,7 +210,13 @@ pub(crate) fn leftovers(dir: &Path) -> Vec<PathBuf> {
         }
     };
     let objects = dir.join("objects");
-    named(&objects, &["tmp_objdir-incoming-"], &mut found);
+    // receive-pack's quarantine, and a loose object libgit2 was writing (our copy of a small
+    // push into a local mirror).
+    named(
+        &objects,
+        &["tmp_objdir-incoming-", "tmp_object_git2_"],
+        &mut found,
+    );
     // A loose object being written (`unpack-objects`, `receive-pack`) is `objects/xx/tmp_obj_*`.
     for entry in std::fs::read_dir(&objects).into_iter().flatten().flatten() {
         let name = entry.file_name();
@@ -301,6 +307,7 @@ mod tests {
             "objects/pack/tmp_repo_sync_pack-1.pack",
             "objects/c1/0123456789",
             "objects/c1/tmp_obj_UlJHLp",
+            "objects/tmp_object_git2_a1b2c3",
             "objects/info/tmp_obj_not_an_object_dir",
         ] {
             std::fs::write(d.join(file), "").expect("write");
@@ -317,6 +324,7 @@ mod tests {
                 "objects/c1/tmp_obj_UlJHLp",
                 "objects/pack/tmp_repo_sync_pack-1.pack",
                 "objects/tmp_objdir-incoming-x1",
+                "objects/tmp_object_git2_a1b2c3",
                 "packed-refs.lock",
                 "refs/heads/topic/a.lock",
             ]
