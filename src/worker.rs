@@ -274,6 +274,27 @@ fn take_pending(repo: &Repo) -> Result<bool> {
 /// The worker's loop, starting with the lock its trigger handed over (if any): passes until no
 /// trigger is pending, then exits.
 pub(crate) fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
+    let result = run_locked(repo, handed_over);
+    forget_worker(repo);
+    result
+}
+
+/// The file naming the running worker by its pid, which the hooks read (see the trigger
+/// template): written by each worker as it takes the lock.
+fn tell_worker(repo: &Repo) {
+    // Without it a hook only starts a process that finds the lock taken: harmless.
+    let _ = std::fs::write(repo.kept(Kept::Worker), format!("{}\n", std::process::id()));
+}
+
+/// Removes the worker's pid file, unless a later worker has written its own there.
+fn forget_worker(repo: &Repo) {
+    let path = repo.kept(Kept::Worker);
+    if std::fs::read_to_string(&path).is_ok_and(|pid| pid.trim() == std::process::id().to_string()) {
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+fn run_locked(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
     // A worker its trigger handed the lock to was asked for a pass, mark or no mark.
     let mut asked = handed_over.is_some();
     let mut handed_over = handed_over;
@@ -286,6 +307,7 @@ pub(crate) fn run(repo: &Repo, handed_over: Option<SyncLock>) -> Result<()> {
                 None => return Ok(()),
             },
         };
+        tell_worker(repo);
         // The refs as the last pass began, kept only while the mark cannot be written.
         let mut refs_at_last_pass = None;
         let mut passes = 0_u32;

@@ -383,6 +383,64 @@ fn a_burst_of_200_commits_runs_at_most_two_workers_waits_on_no_mirror_and_ends_i
     }
 }
 
+/// In a burst, a hook that finds a sync marked as wanted while the worker of an earlier commit
+/// runs starts nothing (that worker takes the mark up after its pass): the commit still reaches
+/// the mirror. A mark and a pid file that name no worker of ours (left by a killed process, or
+/// a pid since taken by another program) never stop a commit's trigger.
+#[test]
+fn a_hook_in_a_burst_starts_nothing_while_the_worker_runs_and_a_stale_worker_file_stops_no_trigger() {
+    let env = TestEnv::new();
+    let repo = env.init_repo("project");
+    let mirror = env.init_bare("mirror.git");
+    env.install(&repo, &[("m", s(&mirror))]);
+    let common = env.common_dir(&repo);
+    let (pending, worker, record) = (
+        common.join("repo-sync.pending"),
+        common.join("repo-sync.worker"),
+        common.join("repo-sync.trigger"),
+    );
+    let written = || fs::metadata(&record).and_then(|meta| meta.modified()).ok();
+
+    let gate = env.block_pushes(&mirror);
+    commit_without_terminal(&env, &repo, "first");
+    wait_for(
+        WAIT,
+        || gate.entered(),
+        || format!("no push began; log:\n{}", env.log(&repo)),
+    );
+    let before = written();
+    commit_without_terminal(&env, &repo, "second: marks a sync as wanted");
+    wait_for(
+        WAIT,
+        || pending.is_file() && written() != before,
+        || "the second commit's trigger left no mark".to_owned(),
+    );
+    let pid = fs::read_to_string(&worker).expect("the running worker's pid file");
+    assert_eq!(workers_of(&common), [pid.trim().parse::<u32>().expect("a pid")]);
+    let marked = written();
+    // A trigger started in the background holds the commit's captured stderr until it ends, so
+    // one that ran has written its record by the time the commit returns.
+    commit_without_terminal(&env, &repo, "third: finds the mark and the worker");
+    assert_eq!(written(), marked, "the third commit started git-repo-sync");
+    gate.release();
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+    wait_until_idle(&env, &repo);
+    wait_for(
+        WAIT,
+        || !worker.exists(),
+        || "the worker left its pid file".to_owned(),
+    );
+
+    // A mark left standing and a pid file naming another program: the trigger runs.
+    let mut other = Command::new("sleep").arg("30").spawn().expect("starting sleep");
+    fs::write(&worker, format!("{}\n", other.id())).expect("a stale pid file");
+    fs::write(&pending, "").expect("a stale mark");
+    commit_without_terminal(&env, &repo, "fourth");
+    env.wait_until_refs_equal(&repo, &mirror, WAIT);
+    let _ = other.kill();
+    let _ = other.wait();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outage
 

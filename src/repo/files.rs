@@ -21,6 +21,9 @@ pub enum Kept {
     SyncLock,
     /// Marks that refs changed since the worker's pass began.
     Pending,
+    /// The running worker's pid, so that a hook in a burst of commits, finding a sync marked
+    /// and that worker alive, starts nothing.
+    Worker,
     /// The failure notice a background pass leaves for the next command.
     Notice,
     /// When and by which hook we were last triggered.
@@ -40,7 +43,7 @@ pub enum Kept {
 
 impl Kept {
     /// Everything we keep, for `uninstall --purge`.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::Config,
         Self::ConfigLock,
         Self::State,
@@ -48,6 +51,7 @@ impl Kept {
         Self::OldLog,
         Self::SyncLock,
         Self::Pending,
+        Self::Worker,
         Self::Notice,
         Self::TriggerRecord,
         Self::KnownRefs,
@@ -67,6 +71,7 @@ impl Kept {
             Self::OldLog => "repo-sync.log.old",
             Self::SyncLock => "repo-sync.lock",
             Self::Pending => "repo-sync.pending",
+            Self::Worker => "repo-sync.worker",
             Self::Notice => "repo-sync.notice",
             Self::TriggerRecord => "repo-sync.trigger",
             Self::KnownRefs => "repo-sync-refs",

@@ -14,12 +14,12 @@ use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
 use super::HookKind;
-use crate::repo::quoted;
+use crate::repo::{Kept, quoted};
 
 /// The line that marks a hook as ours.
 pub(crate) const MARKER: &str = "# git-repo-sync managed hook";
 /// Bumped when the templates change, so `install` upgrades hooks it wrote earlier.
-pub(crate) const TEMPLATE_VERSION: u32 = 5;
+pub(crate) const TEMPLATE_VERSION: u32 = 6;
 /// Where a hook that was there before install is kept, next to ours.
 pub(crate) const SAVED_SUFFIX: &str = ".before-repo-sync";
 
@@ -37,6 +37,9 @@ fn template(kind: HookKind) -> &'static str {
 struct TemplateData<'a> {
     binary: &'a str,
     version: String,
+    /// The names of the pending mark and of the worker's pid file in the git dir.
+    pending: &'static str,
+    worker: &'static str,
 }
 
 /// The text of our `kind` hook, which runs `binary`.
@@ -44,6 +47,8 @@ pub(crate) fn render(kind: HookKind, binary: &Path) -> Result<String> {
     let data = TemplateData {
         binary: super::binary_str(binary)?,
         version: TEMPLATE_VERSION.to_string(),
+        pending: Kept::Pending.name(),
+        worker: Kept::Worker.name(),
     };
     super::engine()?
         .render_template(template(kind), &data)
