@@ -295,13 +295,7 @@ fn a_mirror_past_gcs_limits_is_repacked_by_the_pass_and_a_tidy_one_starts_no_gc(
 /// Puts a `git` on PATH that notes each of its command lines in the returned log.
 fn spy_on_git(env: &mut TestEnv) -> std::path::PathBuf {
     let log = env.root().join("git-runs.log");
-    let real = std::process::Command::new("sh")
-        .args(["-c", "command -v git"])
-        .env("PATH", env.path_var())
-        .output()
-        .expect("finding git");
-    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
-    env.spy_on("git", Path::new(&real), &log);
+    env.spy_on_path("git", &log);
     log
 }
 

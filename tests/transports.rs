@@ -1404,13 +1404,7 @@ fn an_ssh_push_goes_through_a_session_opened_ahead_and_one_left_unused_ends_by_i
         return;
     };
     let runs = env.root().join("ssh-runs.log");
-    let real_ssh = Command::new("sh")
-        .args(["-c", "command -v ssh"])
-        .env("PATH", env.path_var())
-        .output()
-        .expect("finding ssh");
-    let real_ssh = String::from_utf8_lossy(&real_ssh.stdout).trim().to_owned();
-    env.spy_on("ssh", Path::new(&real_ssh), &runs);
+    env.spy_on_path("ssh", &runs);
     let src = env.init_repo("src");
     let mirror = env.init_bare("ssh-mirror.git");
     add_ssh_mirror(&env, &src, &sshd, "viassh", &mirror, &[]);
@@ -1619,13 +1613,7 @@ fn holder_waits(sockets: &Path, named: impl Fn(&str) -> bool) -> bool {
 
 /// Puts a `git` on PATH that notes each of its command lines in `log`, then runs the real one.
 fn spy_on_git(env: &mut TestEnv, log: &Path) {
-    let real = Command::new("sh")
-        .args(["-c", "command -v git"])
-        .env("PATH", env.path_var())
-        .output()
-        .expect("finding git");
-    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
-    env.spy_on("git", Path::new(&real), log);
+    env.spy_on_path("git", log);
 }
 
 /// An ssh mirror pushed to before takes the next commits without waiting for its refs: the

@@ -390,6 +390,18 @@ impl TestEnv {
         self.set_path_var(path);
     }
 
+    /// [`Self::spy_on`] the `program` this test's PATH finds.
+    pub fn spy_on_path(&mut self, program: &str, log: &Path) {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .env("PATH", self.path_var())
+            .output()
+            .expect("looking up a program on PATH");
+        let real = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+        assert!(!real.is_empty(), "{program} is not on the test's PATH");
+        self.spy_on(program, Path::new(&real), log);
+    }
+
     pub fn write_executable(&self, path: &Path, content: &str) {
         write_executable(path, content);
     }
