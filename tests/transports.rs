@@ -1020,7 +1020,7 @@ fn an_https_push_goes_through_a_connection_opened_ahead() {
     let vars = [HTTPS_TOKEN];
     let sockets = env.ssh_socket_dir();
     let holders = || holders_of("hold-connection", &sockets);
-    let waiting = || holder_waits(&sockets, |name| name.starts_with('h'));
+    let waiting = || connection_waits(&sockets);
 
     run_ok(&env, &src, &["sync"], &vars);
     assert_eq!(
@@ -1419,12 +1419,7 @@ fn an_ssh_push_goes_through_a_session_opened_ahead_and_one_left_unused_ends_by_i
             .filter(|line| line.contains("git-receive-pack"))
             .count()
     };
-    // Beside the master's socket `<id>-<n>`: `<id>-<n>s<remote>`.
-    let spare_waits = || {
-        holder_waits(&sockets, |name| {
-            name.rsplit_once('-').is_some_and(|(_, part)| part.contains('s'))
-        })
-    };
+    let spare_waits = || session_waits(&sockets);
     let wait_for_spare = |step: &str| {
         support::wait_for(support::WAIT, spare_waits, || {
             format!("{step}: no session was left open")
@@ -1509,24 +1504,18 @@ fn a_push_through_a_session_opened_ahead_ends_at_the_report_and_the_mirrors_hook
     let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
         return;
     };
-    let src = env.init_repo("src");
-    let mirror = env.init_bare("ssh-mirror.git");
-    add_ssh_mirror(&env, &src, &sshd, "viassh", &mirror, &[]);
+    let (src, mirrors) = source_with_ssh_mirrors(&env, &sshd, 1, &[]);
     let ssh_command = sshd.git_ssh_command();
     let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
     let sockets = env.ssh_socket_dir();
-    env.commit(&src, "first");
+    commit_without_hooks(&env, &src, "first");
     run_ok(&env, &src, &["sync"], &vars);
     support::wait_for(
         support::WAIT,
-        || {
-            holder_waits(&sockets, |name| {
-                name.rsplit_once('-').is_some_and(|(_, part)| part.contains('s'))
-            })
-        },
+        || session_waits(&sockets),
         || "no session was left open".to_owned(),
     );
-    ends_at_the_report(&env, &src, &mirror, || {
+    ends_at_the_report(&env, &src, &mirrors[0], || {
         run_ok(&env, &src, &["sync"], &vars);
     });
 }
@@ -1544,7 +1533,7 @@ fn a_push_through_a_connection_opened_ahead_ends_at_the_report_and_the_mirrors_h
     let sockets = env.ssh_socket_dir();
     support::wait_for(
         support::WAIT,
-        || holder_waits(&sockets, |name| name.starts_with('h')),
+        || connection_waits(&sockets),
         || "no connection was left open".to_owned(),
     );
     ends_at_the_report(&env, &src, &mirror, || {
@@ -1597,6 +1586,19 @@ fn holders_of(command: &str, sockets: &Path) -> Vec<String> {
         .split_whitespace()
         .map(str::to_owned)
         .collect()
+}
+
+/// Whether an ssh session opened ahead waits in `sockets`: beside its master's socket
+/// `<id>-<n>`, at `<id>-<n>s<remote>`.
+fn session_waits(sockets: &Path) -> bool {
+    holder_waits(sockets, |name| {
+        name.rsplit_once('-').is_some_and(|(_, part)| part.contains('s'))
+    })
+}
+
+/// Whether an https connection opened ahead waits in `sockets`, at `h<endpoint>`.
+fn connection_waits(sockets: &Path) -> bool {
+    holder_waits(sockets, |name| name.starts_with('h'))
 }
 
 /// Whether a holder waits at a socket in `sockets` whose name `named` takes.
