@@ -600,6 +600,16 @@ impl Bench<'_> {
             self.env
                 .out(&mut self.push(&self.src, &self.ssh_url(repo), &[]))?;
         }
+        let floor: Vec<PathBuf> = (0..=FAN_OUT)
+            .map(|i| self.ssh_repos.join(format!("floor{i}.git")))
+            .collect();
+        for repo in &floor {
+            self.env.fresh_bare(repo)?;
+            self.env
+                .out(&mut self.push(&self.src, &self.ssh_url(repo), &[]))?;
+        }
+        let floor_master = Master::open(self.env, "fm")?;
+        let (floor_one, floor_many) = floor.split_at(1);
         let (cold_one, cold_many) = cold.split_at(1);
         let (warm_one, warm_many) = warm.split_at(1);
         let mut row = Row::new(
@@ -614,6 +624,10 @@ impl Bench<'_> {
             "L4 (extra) 8 `git push` at once over one ssh connection (ControlMaster) opened for them / ours to 1 mirror, connecting",
             None,
         );
+        let mut bound = Row::new(
+            "L4 (extra) the server's floor: 8 receive-packs running in sessions of a kept connection, their refs read, sent a push made beforehand at once, until the 8 reports / the same to 1",
+            None,
+        );
         for rep in 0..self.reps {
             self.new_commit()?;
             let r = in_turn(
@@ -624,6 +638,8 @@ impl Bench<'_> {
                     &mut || self.through(self.ssh, &mut self.sync(warm_many)),
                     &mut || self.through(self.ssh, &mut self.sync(warm_one)),
                     &mut || self.measure(self.ssh, false, || self.pushes_sharing_a_connection(&shared)),
+                    &mut || self.prepared_pushes(&floor_master, floor_many),
+                    &mut || self.prepared_pushes(&floor_master, floor_one),
                 ],
             )?;
             row.ours.add(r[0]);
@@ -632,38 +648,106 @@ impl Bench<'_> {
             kept.anchor.add(r[3]);
             by_hand.ours.add(r[4]);
             by_hand.anchor.add(r[1]);
-            for repo in repos.iter().chain(&shared) {
+            bound.ours.add(r[5]);
+            bound.anchor.add(r[6]);
+            for repo in repos.iter().chain(&shared).chain(&floor) {
                 self.env.same_refs(&self.src, repo)?;
             }
         }
-        Ok(vec![row, kept, by_hand])
+        floor_master.close(self.env);
+        Ok(vec![row, kept, by_hand, bound])
+    }
+
+    /// What no client can go below: a push of the new commit on `main` to each of `repos` at
+    /// once, each into a `git-receive-pack` already running in a session of `master` with its
+    /// refs read (as ours opens them ahead), the request and pack made beforehand, timed from
+    /// the first byte written until every report is in. Untimed: opening the sessions, making
+    /// the pack, and the sessions' ends.
+    fn prepared_pushes(&self, master: &Master, repos: &[PathBuf]) -> Res<Run> {
+        let mut sessions = repos
+            .iter()
+            .map(|repo| master.receive_pack(self.env, repo))
+            .collect::<Res<Vec<_>>>()?;
+        let new = self
+            .env
+            .out(self.env.git(&self.src).args(["rev-parse", "main"]))?;
+        let new = new.trim();
+        let old = sessions[0].main.clone();
+        if sessions.iter().any(|s| s.main != old) {
+            return Err("the floor's mirrors differ on main".to_owned());
+        }
+        let pack = self.thin_pack(new, &old)?;
+        let mut request = pkt_line(&format!(
+            "{old} {new} refs/heads/main\0report-status atomic quiet agent=bench\n"
+        ));
+        request.extend_from_slice(b"0000");
+        request.extend_from_slice(&pack);
+        let run = self.measure(self.ssh, false, || {
+            let t = Instant::now();
+            for session in &mut sessions {
+                session
+                    .stdin
+                    .write_all(&request)
+                    .map_err(|e| format!("sending a push: {e}"))?;
+                session.stdin.flush().map_err(|e| e.to_string())?;
+            }
+            for session in &mut sessions {
+                let mut report = Vec::new();
+                while let Some(line) = read_pkt_line(&mut session.stdout)? {
+                    report.extend_from_slice(&line);
+                }
+                if !report.starts_with(b"unpack ok\n") || !report.ends_with(b"ok refs/heads/main\n") {
+                    return Err(format!(
+                        "a push was refused: {}",
+                        String::from_utf8_lossy(&report)
+                    ));
+                }
+            }
+            Ok(t.elapsed())
+        })?;
+        for mut session in sessions {
+            drop(session.stdin);
+            let _ = session.child.wait();
+        }
+        Ok(run)
+    }
+
+    /// `git pack-objects --thin` of what `new` has that `old` has not, as `git push` sends it.
+    fn thin_pack(&self, new: &str, old: &str) -> Res<Vec<u8>> {
+        let mut child = self
+            .env
+            .git(&self.src)
+            .args([
+                "pack-objects",
+                "--stdout",
+                "--thin",
+                "--revs",
+                "--quiet",
+                "--delta-base-offset",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("git pack-objects: {e}"))?;
+        let mut stdin = child.stdin.take().ok_or("no stdin for pack-objects")?;
+        stdin
+            .write_all(format!("{new}\n^{old}\n").as_bytes())
+            .map_err(|e| e.to_string())?;
+        drop(stdin);
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("git pack-objects failed: {}", out.status));
+        }
+        Ok(out.stdout)
     }
 
     /// Opens an ssh master connection to the server, runs one `git push` to each of `repos` at
     /// once through it, and closes it; returns how long the master and the pushes took.
     fn pushes_sharing_a_connection(&self, repos: &[PathBuf]) -> Res<Duration> {
         let env = self.env;
-        // %C: a hash of the connection's parameters, short enough for a socket's path.
-        let control = format!("ControlPath={}", env.root.join("cm-%C").display());
-        let ssh = |c: &mut Command| {
-            c.env_remove("GIT_SSH_COMMAND")
-                .arg("-F")
-                .arg(&env.ssh_config)
-                .args(["-o", &control]);
-        };
         let t = Instant::now();
-        // -f: into the background once the connection is up (so no pipe may be waited on).
-        let mut master = env.cmd("ssh");
-        ssh(&mut master);
-        master.args(["-o", "ControlMaster=yes", "-f", "-N", SSH_ALIAS]);
-        let status = master
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| format!("ssh: {e}"))?;
-        if !status.success() {
-            return Err(format!("the ssh master connection failed ({status})"));
-        }
+        let master = Master::open(env, "cm")?;
+        let control = &master.control;
         let command = format!(
             "ssh -F {} -o {} -o ControlMaster=no",
             sh_quote(&env.ssh_config),
@@ -685,12 +769,7 @@ impl Bench<'_> {
             failed += usize::from(!child.wait().is_ok_and(|s| s.success()));
         }
         let took = t.elapsed();
-        let mut exit = env.cmd("ssh");
-        ssh(&mut exit);
-        exit.args(["-O", "exit", SSH_ALIAS])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let _ = exit.status();
+        master.close(env);
         if failed > 0 {
             return Err(format!(
                 "{failed} of the pushes over the shared connection failed"
@@ -917,6 +996,110 @@ fn wait_for_worker(git_dir: &Path) -> Res<()> {
         std::thread::sleep(Duration::from_millis(5));
     }
     Ok(())
+}
+
+/// An ssh master connection to the server, opened for a row and kept for its repetitions, as
+/// ours keeps one.
+struct Master {
+    control: String,
+}
+
+/// A `git-receive-pack` running in a session of a [`Master`], its refs read.
+struct Session {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::process::ChildStdout,
+    /// What it said `refs/heads/main` is.
+    main: String,
+}
+
+impl Master {
+    fn ssh(env: &Env, control: &str) -> Command {
+        let mut c = env.cmd("ssh");
+        c.env_remove("GIT_SSH_COMMAND")
+            .arg("-F")
+            .arg(&env.ssh_config)
+            .args(["-o", control]);
+        c
+    }
+
+    /// Opens one whose socket's name starts with `prefix`.
+    fn open(env: &Env, prefix: &str) -> Res<Self> {
+        // %C: a hash of the connection's parameters, short enough for a socket's path.
+        let control = format!("ControlPath={}", env.root.join(format!("{prefix}-%C")).display());
+        // -f: into the background once the connection is up (so no pipe may be waited on).
+        let status = Self::ssh(env, &control)
+            .args(["-o", "ControlMaster=yes", "-f", "-N", SSH_ALIAS])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("ssh: {e}"))?;
+        if !status.success() {
+            return Err(format!("the ssh master connection failed ({status})"));
+        }
+        Ok(Self { control })
+    }
+
+    fn receive_pack(&self, env: &Env, repo: &Path) -> Res<Session> {
+        let mut child = Self::ssh(env, &self.control)
+            .args(["-o", "ControlMaster=no", SSH_ALIAS])
+            .arg(format!("git-receive-pack {}", sh_quote(repo)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("ssh: {e}"))?;
+        let (Some(stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err("no pipes to ssh".to_owned());
+        };
+        let mut main = None;
+        while let Some(line) = read_pkt_line(&mut stdout)? {
+            let line = String::from_utf8_lossy(&line);
+            let line = line.split('\0').next().unwrap_or_default().trim_end();
+            if let Some((oid, "refs/heads/main")) = line.split_once(' ') {
+                main = Some(oid.to_owned());
+            }
+        }
+        let main = main.ok_or_else(|| format!("{} advertised no main", repo.display()))?;
+        Ok(Session {
+            child,
+            stdin,
+            stdout,
+            main,
+        })
+    }
+
+    fn close(self, env: &Env) {
+        let _ = Self::ssh(env, &self.control)
+            .args(["-O", "exit", SSH_ALIAS])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn pkt_line(text: &str) -> Vec<u8> {
+    let mut line = format!("{:04x}", text.len() + 4).into_bytes();
+    line.extend_from_slice(text.as_bytes());
+    line
+}
+
+/// The next pkt-line's payload; `None` at a flush.
+fn read_pkt_line(from: &mut impl std::io::Read) -> Res<Option<Vec<u8>>> {
+    let mut size = [0u8; 4];
+    from.read_exact(&mut size)
+        .map_err(|e| format!("reading a pkt-line: {e}"))?;
+    let size = std::str::from_utf8(&size)
+        .ok()
+        .and_then(|s| usize::from_str_radix(s, 16).ok())
+        .ok_or("a bad pkt-line length")?;
+    if size < 4 {
+        return Ok(None);
+    }
+    let mut payload = vec![0u8; size - 4];
+    from.read_exact(&mut payload)
+        .map_err(|e| format!("reading a pkt-line: {e}"))?;
+    Ok(Some(payload))
 }
 
 fn sh_quote(path: &Path) -> String {
