@@ -207,6 +207,9 @@ pub enum Command {
     /// direct use).
     #[command(hide = true)]
     HoldConnection(HoldConnectionArgs),
+    /// Several of those, started by one process of ours that a pass starts (not for direct use).
+    #[command(hide = true)]
+    HoldAhead(HoldAheadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -587,6 +590,13 @@ pub struct HoldConnectionArgs {
     /// `http[s]://host:port`.
     #[arg(value_name = "ADDRESS")]
     pub address: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldAheadArgs {
+    /// Each holder's command line: the number of its arguments, then those arguments.
+    #[arg(last = true, value_name = "HOLDER")]
+    pub holders: Vec<OsString>,
 }
 
 #[cfg(test)]

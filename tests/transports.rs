@@ -1020,7 +1020,7 @@ fn an_https_push_goes_through_a_connection_opened_ahead() {
     let vars = [HTTPS_TOKEN];
     let sockets = env.ssh_socket_dir();
     let holders = || holders_of("hold-connection", &sockets);
-    let waiting = || connection_waits(&sockets);
+    let waiting = || connections_waiting(&sockets) > 0;
 
     run_ok(&env, &src, &["sync"], &vars);
     assert_eq!(
@@ -1052,6 +1052,95 @@ fn an_https_push_goes_through_a_connection_opened_ahead() {
         proxy.accepted(),
         connections + 1,
         "the push connected by itself; only the next connection opened ahead may"
+    );
+    let status = run_ok(&env, &src, &["status"], &[]).stdout;
+    assert!(!status.contains("failed"), "{status}");
+}
+
+/// A pass to several mirrors leaves a session or a connection opened ahead for each, ssh and
+/// https alike (one process of ours starts them all), and the next pass pushes through every
+/// one of them: it opens no ssh session and no https connection of its own.
+#[test]
+fn a_pass_to_several_mirrors_leaves_one_opened_ahead_for_each_and_the_next_pass_uses_them_all() {
+    let mut env = TestEnv::new();
+    let Some(sshd) = SshServer::start(&env, SshOptions::default()) else {
+        return;
+    };
+    let Some(http) = HttpServer::start_tls(&env, &[("alice", HTTPS_TOKEN.1)]) else {
+        return;
+    };
+    http.trust_ca(&env);
+    let runs = env.root().join("ssh-runs.log");
+    env.spy_on_path("ssh", &runs);
+    let (src, mut mirrors) = source_with_ssh_mirrors(&env, &sshd, 3, &[]);
+    mirrors.push(http.create_repo(&env, "several"));
+    let proxy = LoopbackServer::relaying_to(http.port());
+    let url = format!("https://alice@127.0.0.1:{}/git/several.git", proxy.port());
+    add_mirror(&env, &src, "viahttp", &url, &["--token-env", HTTPS_TOKEN.0]);
+    let ssh_command = sshd.git_ssh_command();
+    let vars = [("GIT_SSH_COMMAND", ssh_command.as_str()), HTTPS_TOKEN];
+    let sockets = env.ssh_socket_dir();
+    // The sessions that ran receive-pack on the server, whoever opened them.
+    let sessions = || {
+        fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains("git-receive-pack"))
+            .count()
+    };
+    let holders = || {
+        let mut pids = holders_of("hold-session", &sockets);
+        pids.extend(holders_of("hold-connection", &sockets));
+        pids
+    };
+    let sync = |step: &str| {
+        commit_without_hooks(&env, &src, step);
+        run_ok(&env, &src, &["sync"], &vars);
+        for mirror in &mirrors {
+            assert_eq!(env.refs(mirror), env.refs(&src), "{step}: {}", mirror.display());
+        }
+    };
+    let all_held = |step: &str, before: &[String]| {
+        support::wait_for(
+            support::WAIT,
+            || {
+                let now = holders();
+                sessions_waiting(&sockets) == 3
+                    && connections_waiting(&sockets) == 1
+                    && now.len() == 4
+                    && now.iter().all(|pid| !before.contains(pid))
+            },
+            || {
+                format!(
+                    "{step}: not one new holder for each mirror: {} sessions and {} connections \
+                     waiting, holders {:?} (before {before:?})",
+                    sessions_waiting(&sockets),
+                    connections_waiting(&sockets),
+                    holders()
+                )
+            },
+        );
+        holders()
+    };
+
+    // git push to each the first time; over https only a push in one request leaves a
+    // connection, which the second pass makes.
+    sync("first");
+    sync("second");
+    let held = all_held("after the second pass", &[]);
+    let (opened, connected) = (sessions(), proxy.accepted());
+
+    sync("third");
+    all_held("after the third pass", &held);
+    assert_eq!(
+        sessions(),
+        opened + 3,
+        "the pass opened sessions of its own: only the next ones opened ahead may"
+    );
+    assert_eq!(
+        proxy.accepted(),
+        connected + 1,
+        "the pass connected by itself: only the next connection opened ahead may"
     );
     let status = run_ok(&env, &src, &["status"], &[]).stdout;
     assert!(!status.contains("failed"), "{status}");
@@ -1419,7 +1508,7 @@ fn an_ssh_push_goes_through_a_session_opened_ahead_and_one_left_unused_ends_by_i
             .filter(|line| line.contains("git-receive-pack"))
             .count()
     };
-    let spare_waits = || session_waits(&sockets);
+    let spare_waits = || sessions_waiting(&sockets) > 0;
     let wait_for_spare = |step: &str| {
         support::wait_for(support::WAIT, spare_waits, || {
             format!("{step}: no session was left open")
@@ -1512,7 +1601,7 @@ fn a_push_through_a_session_opened_ahead_ends_at_the_report_and_the_mirrors_hook
     run_ok(&env, &src, &["sync"], &vars);
     support::wait_for(
         support::WAIT,
-        || session_waits(&sockets),
+        || sessions_waiting(&sockets) > 0,
         || "no session was left open".to_owned(),
     );
     ends_at_the_report(&env, &src, &mirrors[0], || {
@@ -1533,7 +1622,7 @@ fn a_push_through_a_connection_opened_ahead_ends_at_the_report_and_the_mirrors_h
     let sockets = env.ssh_socket_dir();
     support::wait_for(
         support::WAIT,
-        || connection_waits(&sockets),
+        || connections_waiting(&sockets) > 0,
         || "no connection was left open".to_owned(),
     );
     ends_at_the_report(&env, &src, &mirror, || {
@@ -1588,29 +1677,30 @@ fn holders_of(command: &str, sockets: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Whether an ssh session opened ahead waits in `sockets`: beside its master's socket
+/// How many ssh sessions opened ahead wait in `sockets`: beside their master's socket
 /// `<id>-<n>`, at `<id>-<n>s<remote>`.
-fn session_waits(sockets: &Path) -> bool {
-    holder_waits(sockets, |name| {
+fn sessions_waiting(sockets: &Path) -> usize {
+    holders_waiting(sockets, |name| {
         name.rsplit_once('-').is_some_and(|(_, part)| part.contains('s'))
     })
 }
 
-/// Whether an https connection opened ahead waits in `sockets`, at `h<endpoint>`.
-fn connection_waits(sockets: &Path) -> bool {
-    holder_waits(sockets, |name| name.starts_with('h'))
+/// How many https connections opened ahead wait in `sockets`, at `h<endpoint>`.
+fn connections_waiting(sockets: &Path) -> usize {
+    holders_waiting(sockets, |name| name.starts_with('h'))
 }
 
-/// Whether a holder waits at a socket in `sockets` whose name `named` takes.
-fn holder_waits(sockets: &Path, named: impl Fn(&str) -> bool) -> bool {
+/// How many holders wait at sockets in `sockets` whose names `named` takes.
+fn holders_waiting(sockets: &Path, named: impl Fn(&str) -> bool) -> usize {
     fs::read_dir(sockets)
         .into_iter()
         .flatten()
         .flatten()
-        .any(|entry| {
+        .filter(|entry| {
             std::os::unix::fs::FileTypeExt::is_socket(&entry.file_type().expect("a file type"))
                 && named(&entry.file_name().to_string_lossy())
         })
+        .count()
 }
 
 /// Puts a `git` on PATH that notes each of its command lines in `log`, then runs the real one.

@@ -143,7 +143,11 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     };
     if !matches!(
         cli.command,
-        Command::Hook(_) | Command::Worker(_) | Command::HoldSession(_) | Command::HoldConnection(_)
+        Command::Hook(_)
+            | Command::Worker(_)
+            | Command::HoldSession(_)
+            | Command::HoldConnection(_)
+            | Command::HoldAhead(_)
     ) {
         quiet_on_closed_pipe();
     }
@@ -167,5 +171,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Worker(args) => worker::run(&args),
         Command::HoldSession(args) => worker::hold_session(&args),
         Command::HoldConnection(args) => worker::hold_connection(&args),
+        Command::HoldAhead(args) => worker::hold_ahead(&args),
     }
 }

@@ -1,9 +1,10 @@
 //! `worker`: the detached background sync a hook starts; `hold-session` and `hold-connection`:
-//! the ssh session or http(s) connection a pass leaves open for a mirror's next push.
+//! the ssh session or http(s) connection a pass leaves open for a mirror's next push, and
+//! `hold-ahead`, which starts several of them for a pass.
 
 use anyhow::Result;
 
-use crate::cli::{HoldConnectionArgs, HoldSessionArgs, WorkerArgs};
+use crate::cli::{HoldAheadArgs, HoldConnectionArgs, HoldSessionArgs, WorkerArgs};
 use crate::commands::ExitStatus;
 use crate::repo::Repo;
 
@@ -41,5 +42,11 @@ pub(crate) fn hold_connection(args: &HoldConnectionArgs) -> Result<ExitStatus> {
         &args.address,
         args.ca_file.as_deref(),
     )?;
+    Ok(ExitStatus::Success)
+}
+
+/// `hold-ahead`: starts the holders a pass leaves, each in the background.
+pub(crate) fn hold_ahead(args: &HoldAheadArgs) -> Result<ExitStatus> {
+    crate::engine::transfer::ahead::start_each(&args.holders)?;
     Ok(ExitStatus::Success)
 }

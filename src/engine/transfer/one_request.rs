@@ -297,12 +297,7 @@ impl SharedRequests {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        // At once: each start waits for its process to be running.
-        std::thread::scope(|scope| {
-            for holder in holders {
-                scope.spawn(|| holder.start());
-            }
-        });
+        super::ahead::start(&holders);
     }
 
     /// The request `git send-pack` writes for `input` (what to push, then the advertisement),

@@ -7,6 +7,7 @@
 //! finds it gone and connects by itself). The credential is in the request: the holder never
 //! has it but while relaying.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs as _};
@@ -127,19 +128,17 @@ impl Endpoint {
         parse_response(&raw, &body_whole)
     }
 
-    /// Leaves a holder in the background that connects to this endpoint and waits [`KEEP_OPEN`]
-    /// for the next push; `timeout` bounds its connecting and the server's silences.
-    pub(crate) fn leave(&self, timeout: Duration) {
-        let Some((socket, lock)) = self.paths() else {
-            return;
-        };
-        super::start_holder("hold-connection", &socket, &lock, KEEP_OPEN, |cmd| {
-            cmd.arg("--timeout").arg(timeout.as_secs().max(1).to_string());
-            if let Some(ca) = &self.ca_file {
-                cmd.arg("--ca-file").arg(ca);
-            }
-            cmd.arg(self.address());
-        });
+    /// The command line of a holder that connects to this endpoint and waits [`KEEP_OPEN`] for
+    /// the next push; `timeout` bounds its connecting and the server's silences.
+    pub(super) fn command_line(&self, timeout: Duration) -> Option<Vec<OsString>> {
+        let (socket, lock) = self.paths()?;
+        let mut args = super::holder_args("hold-connection", &socket, &lock, KEEP_OPEN);
+        args.extend(["--timeout".into(), timeout.as_secs().max(1).to_string().into()]);
+        if let Some(ca) = &self.ca_file {
+            args.extend(["--ca-file".into(), ca.into()]);
+        }
+        args.push(self.address().into());
+        Some(args)
     }
 }
 

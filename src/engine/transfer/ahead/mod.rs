@@ -15,6 +15,7 @@
 pub(crate) mod https;
 pub(crate) mod ssh;
 
+use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::net::Shutdown;
@@ -38,13 +39,61 @@ pub(crate) enum Holder {
 }
 
 impl Holder {
-    /// Starts it in the background.
-    pub(crate) fn start(self) {
+    /// The arguments of our binary that run it; `None` when it has no place to listen.
+    fn command_line(&self) -> Option<Vec<OsString>> {
         match self {
-            Self::Ssh(spare) => spare.start(),
-            Self::Https { endpoint, timeout } => endpoint.leave(timeout),
+            Self::Ssh(spare) => spare.command_line(),
+            Self::Https { endpoint, timeout } => endpoint.command_line(*timeout),
         }
     }
+}
+
+/// Starts `holders` in the background. Each start waits for its process to be running, which on
+/// a machine busy with the pass's end (and, on a small server, with the mirrors' own work)
+/// takes milliseconds: a pass with several starts one process of ours that starts them all
+/// ([`start_each`]), so that it waits for one start, not one per mirror.
+pub(crate) fn start(holders: &[Holder]) {
+    let lines: Vec<Vec<OsString>> = holders.iter().filter_map(Holder::command_line).collect();
+    match lines.as_slice() {
+        [] => {}
+        [one] => start_detached(one),
+        several => {
+            let mut args: Vec<OsString> = vec!["hold-ahead".into(), "--".into()];
+            args.extend(joined(several));
+            start_detached(&args);
+        }
+    }
+}
+
+/// `hold-ahead`: starts each holder whose command line `joined` holds, as [`start`] joined them.
+pub(crate) fn start_each(joined: &[OsString]) -> Result<()> {
+    for line in split(joined)? {
+        start_detached(line);
+    }
+    Ok(())
+}
+
+/// Command lines one after the other, each as the number of its arguments, then those.
+fn joined(lines: &[Vec<OsString>]) -> impl Iterator<Item = OsString> {
+    lines
+        .iter()
+        .flat_map(|line| std::iter::once(OsString::from(line.len().to_string())).chain(line.iter().cloned()))
+}
+
+/// The command lines [`joined`] joined.
+fn split(mut joined: &[OsString]) -> Result<Vec<&[OsString]>> {
+    let mut lines = Vec::new();
+    while let Some((count, after)) = joined.split_first() {
+        let count: usize = count
+            .to_str()
+            .and_then(|count| count.parse().ok())
+            .with_context(|| format!("{count:?} is not a number of arguments"))?;
+        anyhow::ensure!(count <= after.len(), "a holder's arguments end early");
+        let (line, after) = after.split_at(count);
+        lines.push(line);
+        joined = after;
+    }
+    Ok(lines)
 }
 
 /// A socket's path must fit a Unix socket address (108 bytes on Linux, its NUL included).
@@ -78,24 +127,30 @@ fn exchange(
     })())
 }
 
-/// Starts `git-repo-sync <command> --socket <socket> --lock <lock> --idle <secs>` and the
-/// arguments `rest` adds, in the background: a session of its own, no descriptor of this
-/// process, not waited for (it outlives the pass, and init reaps it). Nothing is said when it
-/// cannot start: the next push sets up its own connection.
-fn start_holder(command: &str, socket: &Path, lock: &Path, idle: Duration, rest: impl FnOnce(&mut Command)) {
+/// `<command> --socket <socket> --lock <lock> --idle <secs>`: the start of a holder's command
+/// line, to which its kind adds its own arguments.
+fn holder_args(command: &str, socket: &Path, lock: &Path, idle: Duration) -> Vec<OsString> {
+    vec![
+        command.into(),
+        "--socket".into(),
+        socket.into(),
+        "--lock".into(),
+        lock.into(),
+        "--idle".into(),
+        idle.as_secs().max(1).to_string().into(),
+    ]
+}
+
+/// Starts our binary with `args` in the background: a session of its own, no descriptor of
+/// this process, not waited for (it outlives the pass, and init reaps it). Nothing is said when
+/// it cannot start: the next push sets up its own connection.
+fn start_detached(args: &[OsString]) {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
     let mut cmd = Command::new(exe);
-    cmd.arg(command)
-        .arg("--socket")
-        .arg(socket)
-        .arg("--lock")
-        .arg(lock)
-        .arg("--idle")
-        .arg(idle.as_secs().max(1).to_string());
-    rest(&mut cmd);
-    cmd.stdin(Stdio::null())
+    cmd.args(args)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     crate::child::detach(&mut cmd, None, None);
@@ -132,4 +187,34 @@ fn expire_after(
         end();
         std::process::exit(0);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holders_command_lines_joined_for_one_process_split_back_whole_and_a_cut_one_is_refused() {
+        let line = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+        let lines = vec![
+            line(&[
+                "hold-session",
+                "--socket",
+                "/s 1",
+                "--",
+                "git-receive-pack '/m.git'",
+            ]),
+            line(&["hold-connection", "--timeout", "30", "https://example.org:443"]),
+            line(&["hold-session", "--", ""]),
+        ];
+        let joined: Vec<OsString> = joined(&lines).collect();
+        let split_back = split(&joined).expect("split");
+        assert_eq!(split_back, lines.iter().map(Vec::as_slice).collect::<Vec<_>>());
+
+        let cut = &joined[..joined.len() - 1];
+        let err = split(cut).expect_err("a cut line").to_string();
+        assert!(err.contains("end early"), "{err}");
+        let err = split(&line(&["hold-session"])).expect_err("no count").to_string();
+        assert!(err.contains("not a number"), "{err}");
+    }
 }

@@ -11,6 +11,7 @@
 //! mirror and a few per master, so the sessions sshd allows on a connection (`MaxSessions`) stay
 //! for the pushes.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Write as _};
 use std::net::Shutdown;
@@ -92,15 +93,12 @@ pub(crate) fn spare_for(git: &MirrorGit<'_>, remote: &str) -> Option<super::Hold
 }
 
 impl Spare {
-    /// Leaves its holder in the background. Nothing is said when it cannot start: the next push
-    /// opens its own session.
-    pub(super) fn start(self) {
-        let Some((socket, lock)) = paths(&self.master, &self.remote) else {
-            return;
-        };
-        super::start_holder("hold-session", &socket, &lock, self.idle, |cmd| {
-            cmd.arg("--").arg(&self.script);
-        });
+    /// Its holder's command line: `hold-session ... -- <script>`.
+    pub(super) fn command_line(&self) -> Option<Vec<OsString>> {
+        let (socket, lock) = paths(&self.master, &self.remote)?;
+        let mut args = super::holder_args("hold-session", &socket, &lock, self.idle);
+        args.extend(["--".into(), self.script.clone().into()]);
+        Some(args)
     }
 }
 
