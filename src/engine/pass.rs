@@ -55,12 +55,15 @@ pub(crate) fn run_pass(
 ) -> Result<Vec<Report>> {
     let mirrors = config.select(names)?;
     let mut prepared = prepare(repo, &mirrors, kind)?;
-    let reports = transfer_all(repo, &mirrors, &mut prepared, kind, progress)?;
+    let (reports, ahead) = transfer_all(repo, &mirrors, &mut prepared, kind, progress)?;
     let Prepared { local, mut state, .. } = prepared;
     if kind == PassKind::Scheduled {
         state.last_scheduled_pass = Some(crate::state::Timestamp::at(SystemTime::now()));
     }
-    let began_failing = record(repo, config, &local, &mut state, &reports)?;
+    let recorded = record(repo, config, &local, &mut state, &reports);
+    // Only now: setting up the next pushes' connections takes no CPU from this pass's end.
+    transfer::ahead::start(&ahead);
+    let began_failing = recorded?;
     tell(repo, config, &state, &began_failing, kind);
     Ok(reports)
 }
@@ -107,14 +110,15 @@ fn prepare<'a>(repo: &'a Repo, mirrors: &[(&str, &'a Mirror)], kind: PassKind) -
     })
 }
 
-/// Each mirror brought up to date in a thread of its own, with what the state says to ask of it.
+/// Each mirror brought up to date in a thread of its own, with what the state says to ask of it;
+/// the reports, and the holders to leave for the mirrors' next pushes.
 fn transfer_all(
     repo: &Repo,
     mirrors: &[(&str, &Mirror)],
     prepared: &mut Prepared<'_>,
     kind: PassKind,
     progress: Option<&crate::ui::Progress>,
-) -> Result<Vec<Report>> {
+) -> Result<(Vec<Report>, Vec<transfer::ahead::Holder>)> {
     let packs = SharedPacks::default();
     let requests = SharedRequests::default();
     // One stat: a repository without LFS objects starts no git-lfs.
@@ -195,8 +199,7 @@ fn transfer_all(
             .map(|handle| handle.join().expect("a mirror's sync thread panicked"))
             .collect()
     });
-    requests.open_ahead();
-    Ok(reports)
+    Ok((reports, requests.take_ahead()))
 }
 
 /// The outcome of each mirror contacted into the state file, and the refs each one that took

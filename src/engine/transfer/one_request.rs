@@ -279,7 +279,7 @@ impl SharedRequests {
             .map_err(Clone::clone)
     }
 
-    /// Keeps `holder` to start with [`Self::open_ahead`].
+    /// Keeps `holder` to start once the pass is recorded ([`Self::take_ahead`]).
     pub(crate) fn leave_ahead(&self, holder: Option<super::ahead::Holder>) {
         if let Some(holder) = holder {
             self.ahead
@@ -289,15 +289,14 @@ impl SharedRequests {
         }
     }
 
-    /// Starts the holders kept: the pass's pushes are done.
-    pub(crate) fn open_ahead(&self) {
-        let holders = std::mem::take(
+    /// The holders kept, to start once the pass is recorded ([`super::ahead::start`]).
+    pub(crate) fn take_ahead(&self) -> Vec<super::ahead::Holder> {
+        std::mem::take(
             &mut *self
                 .ahead
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        super::ahead::start(&holders);
+        )
     }
 
     /// The request `git send-pack` writes for `input` (what to push, then the advertisement),

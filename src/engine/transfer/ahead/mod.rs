@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
-/// A holder to start once every push of the pass is done, so that setting up the next pushes'
+/// A holder to start once the pass is done and recorded, so that setting up the next pushes'
 /// connections takes no CPU from this pass's.
 #[derive(Debug)]
 pub(crate) enum Holder {
