@@ -1080,14 +1080,7 @@ fn a_pass_to_several_mirrors_leaves_one_opened_ahead_for_each_and_the_next_pass_
     let ssh_command = sshd.git_ssh_command();
     let vars = [("GIT_SSH_COMMAND", ssh_command.as_str()), HTTPS_TOKEN];
     let sockets = env.ssh_socket_dir();
-    // The sessions that ran receive-pack on the server, whoever opened them.
-    let sessions = || {
-        fs::read_to_string(&runs)
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| line.contains("git-receive-pack"))
-            .count()
-    };
+    let sessions = || receive_pack_sessions(&runs);
     let holders = || {
         let mut pids = holders_of("hold-session", &sockets);
         pids.extend(holders_of("hold-connection", &sockets));
@@ -1500,14 +1493,7 @@ fn an_ssh_push_goes_through_a_session_opened_ahead_and_one_left_unused_ends_by_i
     let ssh_command = sshd.git_ssh_command();
     let vars = [("GIT_SSH_COMMAND", ssh_command.as_str())];
     let sockets = env.ssh_socket_dir();
-    // The sessions that ran receive-pack for the mirror, whoever started them.
-    let sessions = || {
-        fs::read_to_string(&runs)
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| line.contains("git-receive-pack"))
-            .count()
-    };
+    let sessions = || receive_pack_sessions(&runs);
     let spare_waits = || sessions_waiting(&sockets) > 0;
     let wait_for_spare = |step: &str| {
         support::wait_for(support::WAIT, spare_waits, || {
@@ -1662,6 +1648,16 @@ fn ends_at_the_report(env: &TestEnv, src: &Path, mirror: &Path, sync: impl FnOnc
     );
     let given = fs::read_to_string(&done).expect("the hook's notes");
     assert!(given.contains(&format!("{head} refs/heads/main")), "{given}");
+}
+
+/// How many ssh sessions ran `git-receive-pack` on the server, whoever opened them, as the spy
+/// on `ssh` logged them in `runs`.
+fn receive_pack_sessions(runs: &Path) -> usize {
+    fs::read_to_string(runs)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains("git-receive-pack"))
+        .count()
 }
 
 /// The pids of our processes `git-repo-sync <command>` holding a connection opened ahead, with
