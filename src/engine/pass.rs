@@ -212,6 +212,7 @@ fn record(
     reports: &[Report],
 ) -> Result<Vec<String>> {
     let mut began_failing = Vec::new();
+    let mut took_all = Vec::new();
     for report in reports.iter().filter(|report| !report.skipped) {
         let mirror = &config.mirrors[&report.name];
         let was_failing = state
@@ -224,9 +225,19 @@ fn record(
         }
         if !report.failed() && (!report.attempt.pushed.is_empty() || known_refs(repo, &report.name).is_none())
         {
-            save_known_refs(repo, &report.name, selected(mirror, local))?;
+            took_all.push((report.name.as_str(), mirror));
         }
     }
+    // Each file is synced to disk: at once, so that a pass to many mirrors waits for about one.
+    std::thread::scope(|scope| {
+        let saving: Vec<_> = took_all
+            .iter()
+            .map(|&(name, mirror)| scope.spawn(move || save_known_refs(repo, name, selected(mirror, local))))
+            .collect();
+        saving
+            .into_iter()
+            .try_for_each(|saving| saving.join().expect("saving a mirror's known refs panicked"))
+    })?;
     state.save(&repo.state_path())?;
     Ok(began_failing)
 }
