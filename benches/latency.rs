@@ -595,15 +595,11 @@ impl Bench<'_> {
         let shared: Vec<PathBuf> = (1..=FAN_OUT)
             .map(|i| self.ssh_repos.join(format!("shared{i}.git")))
             .collect();
-        for repo in &shared {
-            self.env.fresh_bare(repo)?;
-            self.env
-                .out(&mut self.push(&self.src, &self.ssh_url(repo), &[]))?;
-        }
         let floor: Vec<PathBuf> = (0..=FAN_OUT)
             .map(|i| self.ssh_repos.join(format!("floor{i}.git")))
             .collect();
-        for repo in &floor {
+        // Mirrors of the source from the start, pushed to by `git push` or the bench alone.
+        for repo in shared.iter().chain(&floor) {
             self.env.fresh_bare(repo)?;
             self.env
                 .out(&mut self.push(&self.src, &self.ssh_url(repo), &[]))?;
